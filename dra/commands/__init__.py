@@ -1,0 +1,1 @@
+"""Subcommands of ``dra``, one module each, registered through entry points."""
