@@ -1,0 +1,217 @@
+"""``dra allocate``: run the structured allocator on manifests and explain failures.
+
+Reads DeviceClasses, ResourceSlices, ResourceClaims and (optionally) Nodes from YAML/JSON
+files or directories, allocates the claims that have no ``status.allocation`` yet and
+prints them with ``status.allocation`` filled in. Claims that already carry an allocation
+(in the inputs or in ``--allocated``) count as "in use".
+
+By default claims are allocated one after another (like pods scheduled in sequence), each
+on the first node, in name order, where it fits; ``--together`` allocates them as the
+claims of one pod, on one node. ``--node`` restricts the search to one node (a Node object
+from the inputs, or a bare node with that name and no labels).
+
+Features: ``--features`` takes upstream names (``PartitionableDevices``) or gate names
+(``DRAPartitionableDevices``), comma-separated. Without it the 1.35 defaults
+(AdminAccess, PrioritizedList) are used plus every alpha feature the inputs use
+(counters -> PartitionableDevices, taints/tolerations -> DeviceTaints, shared devices or
+capacity requests -> ConsumableCapacity, binding conditions -> DeviceBindingAndStatus), as
+if the cluster had turned those gates on; the chosen set is printed on stderr.
+
+Exit status: 0 all claims allocated, 1 some claim cannot be allocated (the reason is
+printed), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dra.errors import UserError
+
+
+class AllocateInputError(UserError):
+    pass
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "allocate",
+        help="allocate ResourceClaims against ResourceSlices and explain failures",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-f", "--filename", action="append", required=True, metavar="PATH",
+                   help="YAML/JSON file or directory with classes, slices, claims, nodes (repeatable)")
+    p.add_argument("--node", metavar="NAME", help="allocate on this node only")
+    p.add_argument("--features", metavar="LIST",
+                   help="comma-separated features or gates (default: 1.35 defaults + what the inputs use)")
+    p.add_argument("--allocated", action="append", default=[], metavar="PATH",
+                   help="file or directory of already-allocated claims (their devices are in use)")
+    p.add_argument("--together", action="store_true",
+                   help="allocate all claims together, as the claims of one pod")
+    p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dra.allocator import AllocatedState, Allocator
+    from dra.allocator.explain import explain
+
+    objs = _load_all(args.filename)
+    classes = [o for o in objs if _kind(o) == "DeviceClass"]
+    slices = [o for o in objs if _kind(o) == "ResourceSlice"]
+    nodes = {o.metadata.name: o for o in objs if _kind(o) == "Node"}
+    claims = [o for o in objs if _kind(o) == "ResourceClaim"]
+    previous = [o for o in _load_all(args.allocated) if _kind(o) == "ResourceClaim"]
+    pending = [c for c in claims if not _allocation(c)]
+    state = AllocatedState.from_claims([*previous, *[c for c in claims if _allocation(c)]])
+
+    features = _features(args.features, objs)
+    print(f"# features: {', '.join(features.names()) or '(none)'}", file=sys.stderr)
+    allocator = Allocator(features, classes, slices)
+    candidates = _candidate_nodes(args.node, nodes, slices)
+
+    done: list[Any] = []
+    failures: list[str] = []
+    groups = [pending] if args.together else [[c] for c in pending]
+    for group in groups:
+        if not group:
+            continue
+        placed = False
+        for node in candidates:
+            results = allocator.allocate(node, group, allocated=state)
+            if results is None:
+                continue
+            for claim, result in zip(group, results):
+                out = _with_allocation(claim, result)
+                done.append(out)
+                for r in result.devices.results or []:
+                    state.add_result(r)
+            placed = True
+            break
+        if not placed:
+            texts = [explain(allocator, node, group, allocated=state).text() for node in candidates[:5]]
+            if len(candidates) > 5:
+                texts.append(f"... and {len(candidates) - 5} more nodes\n")
+            names = ", ".join(_claim_name(c) for c in group)
+            failures.append(f"cannot allocate {names}:\n" + "".join(texts))
+
+    _print(done, args.output)
+    if failures:
+        stream = sys.stdout if args.output == "yaml" else sys.stderr
+        for text in failures:
+            for line in text.rstrip("\n").splitlines():
+                print(f"# {line}" if args.output == "yaml" else line, file=stream)
+        return 1
+    return 0
+
+
+def _load_all(paths: list[str]) -> list[Any]:
+    from dra.api.io import load_objects
+
+    out: list[Any] = []
+    for path in paths:
+        if not Path(path).exists():
+            raise AllocateInputError(f"{path}: no such file or directory")
+        out.extend(load_objects(path))
+    return out
+
+
+def _kind(obj: Any) -> str:
+    return type(obj).__name__
+
+
+def _allocation(claim: Any) -> Any:
+    status = getattr(claim, "status", None)
+    return getattr(status, "allocation", None) if status is not None else None
+
+
+def _claim_name(claim: Any) -> str:
+    from dra.allocator.requests import claim_key
+
+    return f"claim {claim_key(claim)}"
+
+
+def _with_allocation(claim: Any, result: Any) -> dict[str, Any]:
+    data = copy.deepcopy(claim.to_dict())
+    data.setdefault("apiVersion", "resource.k8s.io/v1")
+    data.setdefault("kind", "ResourceClaim")
+    data.setdefault("status", {})["allocation"] = result.to_dict()
+    return data
+
+
+def _print(claims: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(claims, indent=2))
+        return
+    import yaml
+
+    if claims:
+        sys.stdout.write(yaml.safe_dump_all(claims, sort_keys=False, explicit_start=True))
+
+
+def _candidate_nodes(name: str | None, nodes: dict[str, Any], slices: list[Any]) -> list[Any]:
+    from dra.api import Node
+
+    if name:
+        return [nodes.get(name) or Node.from_dict({"metadata": {"name": name}})]
+    names = set(nodes)
+    for s in slices:
+        if s.spec.node_name:
+            names.add(s.spec.node_name)
+        for d in s.spec.devices or []:
+            if d.node_name:
+                names.add(d.node_name)
+    if not names:
+        raise AllocateInputError(
+            "no node given: use --node NAME (the slices name no node and no Node object was given)"
+        )
+    return [nodes.get(n) or Node.from_dict({"metadata": {"name": n}}) for n in sorted(names)]
+
+
+def _features(spec: str | None, objs: list[Any]) -> Any:
+    from dra.allocator import Features
+
+    if spec is not None:
+        return Features.from_names(spec.split(","))
+    names = set(Features.kubernetes_1_35_defaults().names())
+    names.update(features_used(objs))
+    return Features.from_names(names)
+
+
+def features_used(objs: list[Any]) -> set[str]:
+    """Alpha features the inputs rely on (so that a default run does what they mean)."""
+    used: set[str] = set()
+    for o in objs:
+        kind = _kind(o)
+        if kind == "ResourceSlice":
+            spec = o.spec
+            if spec.shared_counters or spec.per_device_node_selection:
+                used.add("PartitionableDevices")
+            for d in spec.devices or []:
+                if d.consumes_counters or d.node_name or d.node_selector or d.all_nodes:
+                    used.add("PartitionableDevices")
+                if d.taints:
+                    used.add("DeviceTaints")
+                if d.allow_multiple_allocations:
+                    used.add("ConsumableCapacity")
+                if d.binding_conditions or d.binds_to_node:
+                    used.add("DeviceBindingAndStatus")
+        elif kind == "ResourceClaim":
+            devices = o.spec.devices if o.spec else None
+            for r in (devices.requests or []) if devices else []:
+                for req in [r.exactly, *(r.first_available or [])]:
+                    if req is None:
+                        continue
+                    if req.tolerations:
+                        used.add("DeviceTaints")
+                    if req.capacity is not None:
+                        used.add("ConsumableCapacity")
+            for c in (devices.constraints or []) if devices else []:
+                if c.distinct_attribute:
+                    used.add("ConsumableCapacity")
+    return used
