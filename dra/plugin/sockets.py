@@ -1,0 +1,98 @@
+"""Where the plugin's unix sockets live and how they are created.
+
+The kubelet finds plugins by watching its registry directory for sockets; the Go helper's
+defaults (kubelet root ``/var/lib/kubelet``) are mirrored here:
+
+* registration socket ``<registrar-dir>/<driver>-reg.sock`` (``<driver>-<podUID>-reg.sock`` for
+  rolling updates, so an old and a new pod can be registered side by side);
+* DRA service socket ``<plugins-dir>/<driver>/dra.sock`` (``dra-<podUID>.sock``).
+
+Directories are made ``0750`` and sockets ``0660``: only root and the kubelet's group may dial
+them. A socket file left behind by a killed process is replaced (binding would fail on it);
+anything at that path that is *not* a socket is refused rather than deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from dra.errors import UserError
+
+DEFAULT_REGISTRAR_DIR = "/var/lib/kubelet/plugins_registry"
+DEFAULT_PLUGINS_DIR = "/var/lib/kubelet/plugins"
+DIR_MODE = 0o750
+SOCKET_MODE = 0o660
+
+
+class SocketPathError(UserError):
+    """A socket path cannot be used (not a socket, or too long for a unix address)."""
+
+
+# sun_path is 108 bytes on Linux, including the terminating NUL.
+MAX_UNIX_PATH = 107
+
+
+@dataclass(frozen=True)
+class SocketLayout:
+    """The socket paths of one driver instance on a node."""
+
+    driver: str
+    registrar_dir: Path
+    plugins_dir: Path
+    pod_uid: str | None = None
+
+    @property
+    def driver_dir(self) -> Path:
+        """Per-driver directory: DRA socket, checkpoint and other node-local state."""
+        return self.plugins_dir / self.driver
+
+    @property
+    def registration_socket(self) -> Path:
+        suffix = f"-{self.pod_uid}" if self.pod_uid else ""
+        return self.registrar_dir / f"{self.driver}{suffix}-reg.sock"
+
+    @property
+    def dra_socket(self) -> Path:
+        name = f"dra-{self.pod_uid}.sock" if self.pod_uid else "dra.sock"
+        return self.driver_dir / name
+
+    def make_dirs(self) -> None:
+        for directory in (self.registrar_dir, self.driver_dir):
+            ensure_dir(directory)
+
+
+def ensure_dir(path: Path) -> None:
+    """Create ``path`` (and parents) with mode 0750; tighten the mode of our own leaf."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    # mkdir's mode is filtered by the umask, and an existing directory keeps its mode.
+    os.chmod(path, DIR_MODE)
+
+
+def clear_stale_socket(path: Path) -> None:
+    """Remove a socket left by an earlier process; refuse to touch anything else."""
+    if len(str(path).encode()) > MAX_UNIX_PATH:
+        raise SocketPathError(f"{path}: socket path longer than {MAX_UNIX_PATH} bytes")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise SocketPathError(f"{path}: exists and is not a socket; refusing to replace it")
+    os.unlink(path)
+
+
+def secure_socket(path: Path) -> None:
+    """Give a freshly bound socket its final permissions."""
+    os.chmod(path, SOCKET_MODE)
+
+
+def remove_socket(path: Path) -> None:
+    """Remove our socket on shutdown (ignoring one that is already gone)."""
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
