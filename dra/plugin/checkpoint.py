@@ -1,0 +1,184 @@
+"""The checkpoint: which claims are prepared on this node, survived across restarts.
+
+File ``<plugins-dir>/<driver>/checkpoint.json``::
+
+    {"kind": "DraGpuCheckpoint", "version": 1, "checksum": "sha256:<hex>",
+     "data": {"nodeBootID": "...", "preparedClaims": {"<uid>": {
+         "state": "PrepareStarted" | "PrepareCompleted", "namespace": ..., "name": ...,
+         "devices": [<device record>, ...]}}}}
+
+Two phases per claim: ``PrepareStarted`` is written *before* any side effect (MIG creation,
+sharing settings, CDI file) with the planned devices, ``PrepareCompleted`` after all of them,
+with the answer given to the kubelet. A restarted plugin rolls back every Started claim (its
+side effects may be partial) and keeps Completed ones. A different boot ID means the node
+rebooted: every device-side effect is gone, so the whole checkpoint is dropped.
+
+The checksum covers the canonical JSON of ``data`` as *read*, not as re-serialised through
+our own types, so fields added by a newer version do not break an older reader's checksum
+(NVIDIA's driver had that bug). A checkpoint that cannot be read is never fatal: the caller
+quarantines it and rebuilds (see ``state.DeviceState.recover``).
+
+Writes are atomic (temp + fsync + rename + directory fsync) and *group-committed*: threads
+that change the state concurrently share one write instead of queueing one fsync each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from dra.plugin.files import atomic_write
+
+KIND = "DraGpuCheckpoint"
+VERSION = 1
+PREPARE_STARTED = "PrepareStarted"
+PREPARE_COMPLETED = "PrepareCompleted"
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+
+
+class CheckpointCorrupt(Exception):
+    """The checkpoint file exists but cannot be trusted; ``str`` says why, in one line."""
+
+
+def read_boot_id() -> str:
+    try:
+        return BOOT_ID_PATH.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _canonical(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def checksum(data: Any) -> str:
+    return "sha256:" + hashlib.sha256(_canonical(data)).hexdigest()
+
+
+@dataclass
+class ClaimRecord:
+    """One claim in the checkpoint. ``devices`` are JSON records owned by ``state``."""
+
+    uid: str
+    namespace: str
+    name: str
+    state: str
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    # Fields a newer plugin wrote that we do not know; kept so we write them back unchanged.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.extra)
+        out.update(state=self.state, namespace=self.namespace, name=self.name, devices=self.devices)
+        return out
+
+    @classmethod
+    def from_json(cls, uid: str, data: dict[str, Any]) -> "ClaimRecord":
+        known = {"state", "namespace", "name", "devices"}
+        if data.get("state") not in (PREPARE_STARTED, PREPARE_COMPLETED):
+            raise CheckpointCorrupt(f"claim {uid}: unknown state {data.get('state')!r}")
+        return cls(
+            uid=uid,
+            namespace=str(data.get("namespace", "")),
+            name=str(data.get("name", "")),
+            state=data["state"],
+            devices=list(data.get("devices") or []),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+@dataclass
+class Loaded:
+    claims: dict[str, ClaimRecord]
+    # "missing" (no file), "ok", or "rebooted" (file from an earlier boot, claims dropped).
+    status: str
+    boot_id: str = ""
+
+
+class CheckpointFile:
+    """Reads and writes one checkpoint file."""
+
+    def __init__(self, path: Path, boot_id: str | None = None) -> None:
+        self.path = Path(path)
+        self.boot_id = read_boot_id() if boot_id is None else boot_id
+
+    def load(self) -> Loaded:
+        """Read the checkpoint; raise :class:`CheckpointCorrupt` if it cannot be trusted."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return Loaded({}, "missing")
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise CheckpointCorrupt(f"not valid JSON ({err})") from None
+        if not isinstance(doc, dict) or doc.get("kind") != KIND:
+            raise CheckpointCorrupt(f"not a {KIND} document")
+        if doc.get("version") != VERSION:
+            raise CheckpointCorrupt(f"unsupported checkpoint version {doc.get('version')!r}")
+        data = doc.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("preparedClaims"), dict):
+            raise CheckpointCorrupt("missing data.preparedClaims")
+        if doc.get("checksum") != checksum(data):
+            raise CheckpointCorrupt("checksum mismatch (file was modified or partly written)")
+        stored_boot = str(data.get("nodeBootID", ""))
+        if self.boot_id and stored_boot and stored_boot != self.boot_id:
+            return Loaded({}, "rebooted", stored_boot)
+        claims = {
+            uid: ClaimRecord.from_json(uid, rec) for uid, rec in data["preparedClaims"].items()
+        }
+        return Loaded(claims, "ok", stored_boot)
+
+    def write(self, claims: dict[str, dict[str, Any]]) -> None:
+        data = {"nodeBootID": self.boot_id, "preparedClaims": claims}
+        doc = {"kind": KIND, "version": VERSION, "checksum": checksum(data), "data": data}
+        atomic_write(self.path, json.dumps(doc, indent=1, sort_keys=True).encode(), mode=0o600)
+
+    def quarantine(self) -> Path:
+        """Move an untrusted file aside (kept for inspection) and return its new path."""
+        target = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        self.path.replace(target)
+        return target
+
+
+class GroupCommitter:
+    """Persists a changing snapshot with one write per batch of concurrent changes.
+
+    Callers bump a version while holding their own state lock (``mark_dirty``), then call
+    ``sync(version)`` without it. If another thread is writing, they wait for it; if its
+    snapshot already includes their version they are done, else one of them writes next.
+    """
+
+    def __init__(self, snapshot: Callable[[], tuple[int, dict[str, Any]]], writer: Callable[[dict], None]):
+        self._snapshot = snapshot
+        self._writer = writer
+        self._cond = threading.Condition()
+        self._writing = False
+        self._written = 0
+        self.writes = 0
+
+    def sync(self, version: int) -> None:
+        with self._cond:
+            while True:
+                if self._written >= version:
+                    return
+                if not self._writing:
+                    self._writing = True
+                    break
+                self._cond.wait()
+        done = 0
+        try:
+            version_in_snapshot, data = self._snapshot()
+            self._writer(data)
+            self.writes += 1
+            done = version_in_snapshot
+        finally:
+            with self._cond:
+                self._writing = False
+                self._written = max(self._written, done)
+                self._cond.notify_all()
