@@ -1,0 +1,231 @@
+"""The structured allocator: kube-scheduler 1.35 semantics, pure and deterministic.
+
+Usage::
+
+    alloc = Allocator(Features.kubernetes_1_35_defaults(), classes, slices)
+    results = alloc.allocate(node, claims)   # list[AllocationResult], or None
+
+``allocate`` returns one ``AllocationResult`` per claim in claim order, or ``None`` when
+the claims do not fit on this node (the scheduler's "unschedulable"). Problems with the
+input raise :class:`AllocationError`, whose message carries upstream's wording.
+
+Reuse is cheap: the slices are converted once (:mod:`dra.allocator.model`), the pools a
+node can see are gathered once per node, CEL selectors are compiled once per expression
+and their verdicts are memoized per (expression, device). What is in use can change from
+call to call (``allocate(..., allocated=state)``); nothing else is recomputed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from dra.allocator.capacity import UnknownCapacity, capacity_fits
+from dra.allocator.errors import AllocationError
+from dra.allocator.features import Features
+from dra.allocator.model import DeviceInfo, Number, build_slice_infos, device_id_str, num
+from dra.allocator.nodes import NodeView
+from dra.allocator.pools import GatheredPools, gather_pools
+from dra.allocator.requests import ClaimPlan, Preparer, RequestData
+from dra.allocator.results import result_dict
+from dra.allocator.search import Search
+from dra.allocator.state import AllocatedState
+
+
+@dataclass
+class AllocationStats:
+    """Work done by the last attempt (for benchmarks and explanations)."""
+
+    steps: int = 0  # upstream numAllocateOneInvocations
+    examined: int = 0  # candidate devices looked at
+
+
+class Allocator:
+    def __init__(
+        self,
+        features: Features,
+        classes: Sequence[Any],
+        slices: Sequence[Any],
+        allocated: AllocatedState | None = None,
+        *,
+        max_steps: int | None = None,
+    ) -> None:
+        self.features = features
+        self.classes: dict[str, Any] = {}
+        for c in classes:
+            name = getattr(getattr(c, "metadata", None), "name", None)
+            if name and name not in self.classes:
+                self.classes[name] = c
+        self.slices = list(slices)
+        self._slice_infos, self.devices = build_slice_infos(self.slices)
+        self._indices_of: dict[Any, list[int]] = {}
+        for d in self.devices:
+            self._indices_of.setdefault(d.id, []).append(d.index)
+        self.allocated = allocated if allocated is not None else AllocatedState()
+        self.max_steps = max_steps
+        self._pools: dict[Any, GatheredPools] = {}
+        self._compiled: dict[str, Any] = {}
+        self._verdicts: dict[str, dict[int, Any]] = {}
+        self.last_stats = AllocationStats()
+
+    # ------------------------------------------------------------------ API
+    def allocate(
+        self,
+        node: Any | None,
+        claims: Sequence[Any],
+        *,
+        allocated: AllocatedState | None = None,
+    ) -> list[Any] | None:
+        """Allocate all claims on ``node``; None when they cannot all fit there."""
+        raw = self.allocate_dicts(node, claims, allocated=allocated)
+        if raw is None:
+            return None
+        from dra.api import AllocationResult
+
+        return [AllocationResult.from_dict(r) for r in raw]
+
+    def allocate_dicts(
+        self,
+        node: Any | None,
+        claims: Sequence[Any],
+        *,
+        allocated: AllocatedState | None = None,
+    ) -> list[dict[str, Any]] | None:
+        """Like :meth:`allocate` but returns Kubernetes-JSON dicts (cheaper)."""
+        attempt = self.attempt(node, claims, allocated=allocated)
+        if not attempt.search.run():
+            self.last_stats = AllocationStats(attempt.search.steps, attempt.search.examined)
+            if attempt.pools.any_invalid:
+                raise AllocationError("invalid resource pools were encountered", node_local=True)
+            return None
+        search = attempt.search
+        self.last_stats = AllocationStats(search.steps, search.examined)
+        node_name = attempt.node.name if attempt.node is not None else ""
+        binding = self.features.device_binding_and_status
+        return [
+            result_dict(plan, search.results[plan.index], search.selected_sub, node_name, binding)
+            for plan in attempt.plans
+        ]
+
+    # ------------------------------------------------------------ internals
+    def attempt(
+        self, node: Any | None, claims: Sequence[Any], *, allocated: AllocatedState | None = None
+    ) -> "Attempt":
+        """Gather pools and prepare claims; the returned search has not run yet."""
+        state = allocated if allocated is not None else self.allocated
+        view = NodeView.of(node)
+        pools = self.pools_for(view)
+        allocated_idx: set[int] = set()
+        for dev_id in state.devices:
+            allocated_idx.update(self._indices_of.get(dev_id, ()))
+        allocated_cap: dict[int, dict[str, Number]] = {}
+        for dev_id, caps in state.capacity.items():
+            converted = {name: num(q) for name, q in caps.items()}
+            for i in self._indices_of.get(dev_id, ()):
+                allocated_cap[i] = converted
+        memo: dict[tuple[int, int], bool] = {}
+
+        def selectable(rd: RequestData, device: DeviceInfo) -> bool:
+            key = (id(rd), device.index)
+            hit = memo.get(key)
+            if hit is None:
+                hit = self._selectable(rd, device, pools)
+                memo[key] = hit
+            return hit
+
+        def capacity_ok(rd: RequestData, device: DeviceInfo) -> bool:
+            try:
+                return capacity_fits(device, rd.capacity, allocated_cap.get(device.index), None)
+            except UnknownCapacity:
+                return False
+
+        preparer = Preparer(
+            features=self.features,
+            classes=self.classes,
+            pools=pools,
+            selectable=selectable,
+            capacity_ok=capacity_ok,
+        )
+        plans = preparer.prepare(claims)
+        search = Search(
+            features=self.features,
+            plans=plans,
+            pools=pools,
+            allocated_indices=allocated_idx,
+            allocated_capacity=allocated_cap,
+            counted_as_allocated=lambda d: state.is_allocated(d.id),
+            selectable=selectable,
+            max_steps=self.max_steps,
+        )
+        return Attempt(view, pools, plans, search, selectable)
+
+    def pools_for(self, view: NodeView | None) -> GatheredPools:
+        key = view.key() if view is not None else None
+        pools = self._pools.get(key)
+        if pools is None:
+            pools = gather_pools(self._slice_infos, view, self.features)
+            self._pools[key] = pools
+        return pools
+
+    def _selectable(self, rd: RequestData, device: DeviceInfo, pools: GatheredPools) -> bool:
+        if device.binding_conditions and not self.features.device_binding_and_status:
+            return False
+        for i, expr in enumerate(rd.class_selectors):
+            if not self._matches(expr, device, i, rd, from_class=True):
+                return False
+        for i, expr in enumerate(rd.selectors):
+            if not self._matches(expr, device, i, rd, from_class=False):
+                return False
+        if device.slice.per_device and device.index in pools.node_excluded:
+            return False
+        return True
+
+    def _matches(self, expr: str | None, device: DeviceInfo, i: int, rd: RequestData, *, from_class: bool) -> bool:
+        from dra.cel import CelCompileError, CelRuntimeError, compile_selector
+
+        claim = rd.claim_key
+        where = f"class {rd.class_name}" if from_class else f"claim {claim}"
+        suffix = "" if from_class else f" (request {rd.full_name})"
+        prefix = f"claim {claim}, request {rd.full_name}: " if from_class else ""
+        if expr is None:
+            raise AllocationError(
+                f"{prefix}{where}: selector #{i}: CEL expression empty (unsupported selector type?){suffix}"
+            )
+        verdicts = self._verdicts.get(expr)
+        if verdicts is None:
+            verdicts = self._verdicts[expr] = {}
+        verdict = verdicts.get(device.index)
+        if verdict is None:
+            compiled = self._compiled.get(expr)
+            if compiled is None:
+                try:
+                    compiled = compile_selector(
+                        expr, env_type="stored", consumable_capacity=self.features.consumable_capacity
+                    )
+                except CelCompileError as err:
+                    compiled = err
+                self._compiled[expr] = compiled
+            if isinstance(compiled, CelCompileError):
+                raise AllocationError(
+                    f"{prefix}{where}: selector #{i}: CEL compile error: {compiled}{suffix}"
+                )
+            try:
+                verdict = bool(compiled.matches(device.cel()))
+            except CelRuntimeError as err:
+                verdict = err
+            verdicts[device.index] = verdict
+        if isinstance(verdict, Exception):
+            raise AllocationError(
+                f"{prefix}{where}: selector #{i} on device {device_id_str(device.id)}: "
+                f"CEL runtime error: {verdict}{suffix}"
+            )
+        return verdict
+
+
+@dataclass
+class Attempt:
+    node: NodeView | None
+    pools: GatheredPools
+    plans: list[ClaimPlan]
+    search: Search
+    selectable: Any

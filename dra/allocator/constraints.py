@@ -1,0 +1,123 @@
+"""Claim constraints: ``matchAttribute`` and ``distinctAttribute``.
+
+A constraint applies to a device when its ``requests`` list is empty, names the request,
+or (for a sub-request) names ``<request>/<sub-request>``. The attribute is looked up by
+its fully qualified name, or, when the domain is the device's driver, by the bare name.
+
+* matchAttribute: every device must carry the attribute with the same type and value as
+  the first one (versions compared as exact strings, like upstream).
+* distinctAttribute: every device must carry it, and no two values may be equal. Upstream
+  1.35 stores the values per *request name* (the parent name for sub-requests), so two
+  devices of one request overwrite each other's entry; that quirk is kept.
+
+Constraints are monotonic, which lets the search stop as soon as one refuses a device.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dra.allocator.model import DeviceInfo
+
+
+def lookup_attribute(device: DeviceInfo, name: str) -> Any | None:
+    attrs = device.attributes
+    attr = attrs.get(name)
+    if attr is not None:
+        return attr
+    slash = name.find("/")
+    if slash < 0 or name[:slash] != device.slice.driver:
+        return None
+    return attrs.get(name[slash + 1 :])
+
+
+def attribute_value(attr: Any) -> tuple[str, Any] | None:
+    """(type, value) of a DeviceAttribute; None when no value is set."""
+    for kind, field in (("string", "string"), ("int", "int_"), ("bool", "bool_"), ("version", "version")):
+        v = getattr(attr, field, None)
+        if v is not None:
+            return (kind, v)
+    return None
+
+
+class Constraint:
+    """Common part: which requests the constraint covers."""
+
+    kind = ""
+
+    def __init__(self, attribute: str, requests: list[str] | None) -> None:
+        self.attribute = attribute
+        self.request_names = frozenset(requests or ())
+
+    def applies(self, request: str, sub_request: str | None) -> bool:
+        if not self.request_names:
+            return True
+        if request in self.request_names:
+            return True
+        return sub_request is not None and f"{request}/{sub_request}" in self.request_names
+
+    def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
+        raise NotImplementedError
+
+    def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        scope = f" across requests {', '.join(sorted(self.request_names))}" if self.request_names else ""
+        return f"{self.kind} {self.attribute}{scope}"
+
+
+class MatchAttribute(Constraint):
+    kind = "matchAttribute"
+
+    def __init__(self, attribute: str, requests: list[str] | None) -> None:
+        super().__init__(attribute, requests)
+        self.value: tuple[str, Any] | None = None
+        self.count = 0
+
+    def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
+        if not self.applies(request, sub_request):
+            return True
+        attr = lookup_attribute(device, self.attribute)
+        if attr is None:
+            return False
+        value = attribute_value(attr)
+        if self.count == 0:
+            self.value = value
+            self.count = 1
+            return True
+        if value is None or value != self.value:
+            return False
+        self.count += 1
+        return True
+
+    def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
+        if self.applies(request, sub_request):
+            self.count -= 1
+
+
+class DistinctAttribute(Constraint):
+    kind = "distinctAttribute"
+
+    def __init__(self, attribute: str, requests: list[str] | None) -> None:
+        super().__init__(attribute, requests)
+        self.values: dict[str, tuple[str, Any] | None] = {}
+
+    def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
+        if not self.applies(request, sub_request):
+            return True
+        attr = lookup_attribute(device, self.attribute)
+        if attr is None:
+            return False
+        value = attribute_value(attr)
+        if self.values:
+            if value is None:
+                return False
+            if any(v == value for v in self.values.values()):
+                return False
+        self.values[request] = value
+        return True
+
+    def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
+        if self.applies(request, sub_request):
+            self.values.pop(request, None)

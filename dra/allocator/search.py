@@ -1,0 +1,343 @@
+"""Step 3 of allocation: the depth-first search with backtracking (upstream ``allocateOne``).
+
+Claims are handled in order, then their requests in order, then the devices of a request
+one at a time. For each needed device the candidates are tried in pool/slice/device order;
+a candidate that passes every check is taken and the search recurses; on failure it is
+given back and the next candidate is tried. Within one request the next device is only
+looked for *after* the previous one (combinations, not permutations). The first complete
+solution wins; there is no scoring.
+
+Bounds: at most 32 devices per claim (a "too many devices" signal backtracks further up
+and lets ``firstAvailable`` try a smaller alternative), and an optional budget of steps
+(``max_steps``) that turns a runaway search into an error, like the scheduler's filter
+timeout.
+
+Upstream quirks that are kept on purpose (see reference §5.6): a candidate rejected for a
+taint, a constraint or capacity keeps the counters it had just reserved for the rest of
+the attempt, and a capacity rejection after the constraints also keeps those.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable
+
+from dra.allocator.capacity import UnknownCapacity, capacity_fits, consumed_capacity
+from dra.allocator.constraints import Constraint
+from dra.allocator.errors import AllocationError
+from dra.allocator.model import DeviceInfo, Number, device_id_str
+from dra.allocator.pools import GatheredPools, PoolInfo
+from dra.allocator.requests import ALL, MAX_DEVICES_PER_CLAIM, ClaimPlan, RequestData
+from dra.allocator.taints import blocking_taint
+
+# Share IDs must be unique per share but our allocator is deterministic: derive them.
+_SHARE_NAMESPACE = uuid.UUID("6f1b6c1e-6d0a-4a43-9b51-2f4f3c0f7a10")
+
+
+class _TooManyDevices(Exception):
+    """Upstream errAllocationResultMaxSizeExceeded: backtrack further up."""
+
+
+class StepBudgetExceeded(AllocationError):
+    pass
+
+
+class Chosen:
+    """One device picked for one (sub-)request."""
+
+    __slots__ = ("device", "request", "share_id", "consumed")
+
+    def __init__(self, device: DeviceInfo, request: RequestData, share_id: str | None, consumed: Any) -> None:
+        self.device = device
+        self.request = request
+        self.share_id = share_id
+        self.consumed = consumed
+
+
+class Search:
+    """The mutable state of one allocation attempt."""
+
+    def __init__(
+        self,
+        *,
+        features: Any,
+        plans: list[ClaimPlan],
+        pools: GatheredPools,
+        allocated_indices: set[int],
+        allocated_capacity: dict[int, dict[str, Number]],
+        counted_as_allocated: Callable[[DeviceInfo], bool],
+        selectable: Callable[[RequestData, DeviceInfo], bool],
+        max_steps: int | None = None,
+        use_start_location: bool = True,
+    ) -> None:
+        self.features = features
+        self.plans = plans
+        self.pools = pools
+        self.candidates = pools.candidates
+        self.allocated = allocated_indices
+        self.allocated_capacity = allocated_capacity
+        self.counted_as_allocated = counted_as_allocated
+        self.selectable = selectable
+        self.max_steps = max_steps
+        self.use_start_location = use_start_location
+        self.steps = 0  # allocateOne invocations
+        self.examined = 0  # candidate devices looked at
+        self.allocating: dict[int, set[int]] = {}  # device index -> claim indices
+        self.allocating_capacity: dict[int, dict[str, Number]] = {}
+        self.available_counters: dict[int, tuple[dict[str, dict[str, Number]], bool]] = {}
+        self.consumed_counters: dict[int, dict[str, dict[str, Number]]] = {}
+        self.results: list[list[Chosen]] = [[] for _ in plans]
+        self.constraints: list[list[Constraint]] = [p.new_constraints() for p in plans]
+        self.selected_sub: dict[tuple[int, int], int] = {}
+        self.share_seq = 0
+
+    # ----------------------------------------------------------------- driver
+    def run(self) -> bool:
+        try:
+            return self._one(0, 0, 0, 0, False, 0)
+        except _TooManyDevices:
+            return False
+
+    # ------------------------------------------------------------ the search
+    def _one(self, ci: int, ri: int, si: int, di: int, in_sub: bool, start: int) -> bool:
+        self.steps += 1
+        if self.max_steps is not None and self.steps > self.max_steps:
+            raise StepBudgetExceeded(
+                f"filter operation aborted: search exceeded {self.max_steps} steps"
+            )
+        plans = self.plans
+        if ci >= len(plans):
+            return True
+        plan = plans[ci]
+        if ri >= len(plan.requests):
+            try:
+                return self._one(ci + 1, 0, 0, 0, False, 0)
+            except _TooManyDevices:
+                return False
+        entries = plan.requests[ri]
+        if not in_sub and entries[0].parent is not None:
+            all_exceeded = True
+            for sub_index in range(len(entries)):
+                try:
+                    ok = self._one(ci, ri, sub_index, di, True, 0)
+                except _TooManyDevices:
+                    continue
+                all_exceeded = False
+                if ok:
+                    self.selected_sub[(ci, ri)] = sub_index
+                    return True
+            if all_exceeded:
+                raise _TooManyDevices()
+            return False
+
+        rd = entries[si]
+        do_all = rd.mode == ALL
+        if do_all and not rd.all_devices:
+            return False
+        if di >= rd.num_devices:
+            return self._one(ci, ri + 1, 0, 0, False, 0)
+        if len(self.results[ci]) + rd.num_devices - di > MAX_DEVICES_PER_CLAIM:
+            raise _TooManyDevices()
+
+        if do_all:
+            device = rd.all_devices[di]
+            self.examined += 1
+            undo = self._allocate_device(ci, rd, device, must=True)
+            if undo is None:
+                return False
+            try:
+                done = self._one(ci, ri, si, di + 1, in_sub, 0)
+            except BaseException:
+                undo()
+                raise
+            if not done:
+                undo()
+            return done
+
+        candidates = self.candidates
+        allocated = self.allocated
+        allocating = self.allocating
+        cc = self.features.consumable_capacity
+        admin = rd.admin
+        for pos in range(start if self.use_start_location else 0, len(candidates)):
+            device = candidates[pos]
+            self.examined += 1
+            idx = device.index
+            if admin:
+                claims = allocating.get(idx)
+                if claims and ci in claims:
+                    continue
+            elif idx in allocated or allocating.get(idx):
+                continue
+            if not self.selectable(rd, device):
+                continue
+            if cc and not self._capacity_ok(rd, device):
+                continue
+            undo = self._allocate_device(ci, rd, device, must=False)
+            if undo is None:
+                continue
+            try:
+                done = self._one(ci, ri, si, di + 1, in_sub, pos + 1)
+            except BaseException:
+                undo()
+                raise
+            if done:
+                return True
+            undo()
+        return False
+
+    # ------------------------------------------------------- one candidate
+    def _capacity_ok(self, rd: RequestData, device: DeviceInfo) -> bool:
+        try:
+            return capacity_fits(
+                device,
+                rd.capacity,
+                self.allocated_capacity.get(device.index),
+                self.allocating_capacity.get(device.index),
+            )
+        except UnknownCapacity:
+            return False
+
+    def _allocate_device(
+        self, ci: int, rd: RequestData, device: DeviceInfo, *, must: bool
+    ) -> Callable[[], None] | None:
+        features = self.features
+        idx = device.index
+        multi = features.consumable_capacity and device.multi_raw
+        admin = rd.admin
+        claims = self.allocating.get(idx)
+        if not multi and admin and claims and ci in claims:
+            return None
+        if not admin and (idx in self.allocated or claims):
+            return None
+        if device.consumes and not features.partitionable_devices:
+            return None
+        skip_counters = multi and (
+            idx in self.allocated_capacity or idx in self.allocating_capacity
+        )
+        if not skip_counters and device.consumes:
+            if not self._take_counters(device):
+                return None
+        if features.device_taints and device.taints:
+            if blocking_taint(device.taints, rd.tolerations) is not None:
+                return None  # upstream keeps the counters taken above
+        added: list[Constraint] = []
+        for constraint in self.constraints[ci]:
+            if not constraint.add(rd.base_name, rd.sub_name, device):
+                for c in reversed(added):
+                    c.remove(rd.base_name, rd.sub_name, device)
+                if must:
+                    raise AllocationError(
+                        f"claim {self.plans[ci].key}, request {rd.name}: cannot add device "
+                        f"{device_id_str(device.id)} because a claim constraint would not be satisfied"
+                    )
+                return None
+            added.append(constraint)
+        if not multi:
+            self.allocating.setdefault(idx, set()).add(ci)
+        share_id: str | None = None
+        consumed = None
+        if features.consumable_capacity:
+            if not self._capacity_ok(rd, device):
+                return None  # upstream does not undo the steps above here
+            if multi:
+                consumed = consumed_capacity(device, rd.capacity)
+                per_device = self.allocating_capacity.setdefault(idx, {})
+                for name, q in consumed.items():
+                    per_device[name] = per_device.get(name, 0) + _num(q)
+                share_id = self._new_share_id(ci, rd, device)
+        results = self.results[ci]
+        n_before = len(results)
+        results.append(Chosen(device, rd, share_id, consumed if consumed else None))
+
+        def undo() -> None:
+            del results[n_before:]
+            for c in reversed(added):
+                c.remove(rd.base_name, rd.sub_name, device)
+            if not multi:
+                s = self.allocating.get(idx)
+                if s is not None:
+                    s.discard(ci)
+                    if not s:
+                        del self.allocating[idx]
+            elif consumed is not None:
+                per_device = self.allocating_capacity.get(idx)
+                if per_device is not None:
+                    for name, q in consumed.items():
+                        per_device[name] = per_device.get(name, 0) - _num(q)
+                    if all(v == 0 for v in per_device.values()):
+                        del self.allocating_capacity[idx]
+            if not multi and device.consumes and not skip_counters:
+                self._release_counters(device)
+
+        return undo
+
+    def _new_share_id(self, ci: int, rd: RequestData, device: DeviceInfo) -> str:
+        self.share_seq += 1
+        claim = self.plans[ci].claim
+        uid = getattr(getattr(claim, "metadata", None), "uid", None) or self.plans[ci].key
+        name = f"{uid}|{rd.full_name}|{device_id_str(device.id)}|{self.share_seq}"
+        return str(uuid.uuid5(_SHARE_NAMESPACE, name))
+
+    # -------------------------------------------------------------- counters
+    def _pool_available(self, pool: PoolInfo, key: int) -> tuple[dict[str, dict[str, Number]], bool]:
+        cached = self.available_counters.get(key)
+        if cached is not None:
+            return cached
+        available = {name: dict(counters) for name, counters in pool.counter_sets.items()}
+        for d in pool.all_devices():
+            if not self.counted_as_allocated(d):
+                continue
+            for set_name, counters in d.consumes:
+                have = available.get(set_name)
+                if have is None:
+                    continue
+                for counter, amount in counters:
+                    if counter in have:
+                        have[counter] -= amount
+        negative = any(v < 0 for counters in available.values() for v in counters.values())
+        cached = (available, negative)
+        self.available_counters[key] = cached
+        return cached
+
+    def _take_counters(self, device: DeviceInfo) -> bool:
+        pool = self.pools.pool_of[device.index]
+        key = id(pool)
+        available, negative = self._pool_available(pool, key)
+        consumed = self.consumed_counters.setdefault(key, {})
+        for set_name, counters in device.consumes:
+            per_set = consumed.setdefault(set_name, {})
+            for counter, amount in counters:
+                per_set[counter] = per_set.get(counter, 0) + amount
+        ok = not negative
+        if ok:
+            for set_name, counters in device.consumes:
+                have = available.get(set_name, {})
+                per_set = consumed[set_name]
+                for counter, _ in counters:
+                    if counter in have and have[counter] < per_set[counter]:
+                        ok = False
+                        break
+                if not ok:
+                    break
+        if not ok:
+            self._release_counters(device)
+        return ok
+
+    def _release_counters(self, device: DeviceInfo) -> None:
+        key = id(self.pools.pool_of[device.index])
+        consumed = self.consumed_counters.get(key)
+        if consumed is None:
+            return
+        for set_name, counters in device.consumes:
+            per_set = consumed.get(set_name)
+            if per_set is None:
+                continue
+            for counter, amount in counters:
+                per_set[counter] = per_set.get(counter, 0) - amount
+
+
+def _num(q: Any) -> Number:
+    from dra.allocator.model import num
+
+    return num(q)
