@@ -42,7 +42,7 @@ import socket
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from dra.testing import apiserver_rules
@@ -92,6 +92,7 @@ class FakeApiServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._observers: list[Callable[[FakeApiServer, RequestInfo], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "FakeApiServer":
@@ -169,6 +170,13 @@ class FakeApiServer:
     def writes(self, path: str | None = None) -> list[RequestRecord]:
         """Requests that change state (POST/PUT/PATCH/DELETE), optionally filtered by path."""
         return self.log.records(None, path, writes_only=True)
+
+    def on_request(self, observer: Callable[["FakeApiServer", RequestInfo], None]) -> None:
+        """Call ``observer(server, info)`` before every request is handled (and before faults).
+
+        Tests use it to look at every intermediate state a client's sequence of writes creates.
+        """
+        self._observers.append(observer)
 
     def inject(self, **kwargs: Any) -> Fault:
         """Shorthand for ``self.faults.add(**kwargs)``."""
@@ -310,6 +318,8 @@ class FakeApiServer:
         """Returns ("ok"|"reset", code, headers, body, fault) after applying any injected fault."""
         split = urlsplit(raw_path)
         info = RequestInfo(method, split.path, dict(parse_qsl(split.query, keep_blank_values=True)))
+        for observer in list(self._observers):
+            observer(self, info)
         fault = self.faults.pick(info)
         outcome, code, extra, payload = "ok", 0, {}, {}
         if fault is not None:
