@@ -1,0 +1,113 @@
+"""Standard CEL functions: size, string predicates, regular expressions, conversions.
+
+Regular expressions are RE2 (``google-re2``, which cel-python already depends on), as in
+cel-go; Python's ``re`` accepts a different language (backreferences, lookarounds).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import re2
+
+from dra.cel import values as v
+from dra.cel.errors import EvalError, no_such_overload
+from dra.cel.registry import register
+from dra.cel.typesys import (
+    BOOL, BYTES, DOUBLE, DYN, INT, STRING, UINT, list_of, map_of,
+)
+
+LA = list_of("A")
+MAB = map_of("A", "B")
+
+
+@functools.lru_cache(maxsize=512)
+def compile_regex(pattern: str) -> Any:
+    """Compile an RE2 pattern; EvalError with RE2's reason if it is invalid."""
+    try:
+        return re2.compile(pattern)
+    except re2.error as ex:
+        raise EvalError(f"error parsing regexp: {ex}") from None
+    except Exception as ex:  # google-re2 raises plain errors for some patterns
+        raise EvalError(f"error parsing regexp: {ex}") from None
+
+
+def _str(x: Any, name: str, *others: Any) -> str:
+    if type(x) is not str:
+        raise no_such_overload(name, x, *others)
+    return x
+
+
+def size(x: Any) -> int:
+    return v.size_of(x)
+
+
+def contains(s: Any, sub: Any) -> bool:
+    return _str(sub, "contains", s) in _str(s, "contains", sub)
+
+
+def starts_with(s: Any, prefix: Any) -> bool:
+    return _str(s, "startsWith", prefix).startswith(_str(prefix, "startsWith", s))
+
+
+def ends_with(s: Any, suffix: Any) -> bool:
+    return _str(s, "endsWith", suffix).endswith(_str(suffix, "endsWith", s))
+
+
+def matches(s: Any, pattern: Any) -> bool:
+    return compile_regex(_str(pattern, "matches", s)).search(_str(s, "matches", pattern)) is not None
+
+
+def find(s: Any, pattern: Any) -> str:
+    m = compile_regex(_str(pattern, "find", s)).search(_str(s, "find", pattern))
+    return m.group(0) if m is not None else ""
+
+
+def find_all(s: Any, pattern: Any, limit: Any = -1) -> list[str]:
+    if type(limit) is not int:
+        raise no_such_overload("findAll", s, pattern, limit)
+    if limit == 0:
+        return []
+    found: list[str] = []
+    for m in compile_regex(_str(pattern, "findAll", s)).finditer(_str(s, "findAll", pattern)):
+        found.append(m.group(0))
+        if 0 < limit <= len(found):
+            break
+    return found
+
+
+def dyn(x: Any) -> Any:
+    return x
+
+
+register("size", size, ((STRING,), INT), ((BYTES,), INT), ((LA,), INT), ((MAB,), INT), member=False)
+register("size", size, ((STRING,), INT), ((BYTES,), INT), ((LA,), INT), ((MAB,), INT), member=True)
+register("contains", contains, ((STRING, STRING), BOOL), member=True, size_cost=True)
+register("startsWith", starts_with, ((STRING, STRING), BOOL), member=True, size_cost=True)
+register("endsWith", ends_with, ((STRING, STRING), BOOL), member=True, size_cost=True)
+register("matches", matches, ((STRING, STRING), BOOL), member=True, size_cost=True)
+register("matches", matches, ((STRING, STRING), BOOL), member=False, size_cost=True)
+# Kubernetes regex library
+register("find", find, ((STRING, STRING), STRING), member=True, size_cost=True)
+register("findAll", find_all, ((STRING, STRING), list_of(STRING)), member=True, size_cost=True)
+register("findAll", find_all, ((STRING, STRING, INT), list_of(STRING)), member=True, size_cost=True)
+
+# Conversions. ``type`` and ``dyn`` accept anything.
+register("int", v.to_int, ((INT,), INT), ((UINT,), INT), ((DOUBLE,), INT), ((STRING,), INT), member=False)
+register("uint", v.to_uint, ((INT,), UINT), ((UINT,), UINT), ((DOUBLE,), UINT), ((STRING,), UINT), member=False)
+register("double", v.to_double, ((INT,), DOUBLE), ((UINT,), DOUBLE), ((DOUBLE,), DOUBLE), ((STRING,), DOUBLE),
+         member=False)
+register("string", v.to_string, ((INT,), STRING), ((UINT,), STRING), ((DOUBLE,), STRING), ((STRING,), STRING),
+         ((BYTES,), STRING), ((BOOL,), STRING), member=False)
+register("bool", v.to_bool, ((BOOL,), BOOL), ((STRING,), BOOL), member=False)
+register("bytes", v.to_bytes, ((BYTES,), BYTES), ((STRING,), BYTES), member=False)
+register("dyn", dyn, (("A",), DYN), member=False)
+register("type", v.cel_type_of, (("A",), ("type", "A")), member=False)
+
+# Names usable as type values (``type(x) == string``).
+TYPE_IDENTS = {
+    name: v.TYPE_VALUES[name]
+    for name in ("bool", "int", "uint", "double", "string", "bytes", "list", "map", "null_type", "type")
+}
+TYPE_IDENT_TYPES = {name: ("type", name) for name in TYPE_IDENTS}

@@ -1,0 +1,412 @@
+"""CEL macros: ``has``, comprehensions, two-variable comprehensions, ``cel.bind``, optionals.
+
+Comprehension semantics follow cel-go's expansions:
+
+* ``all``/``exists`` absorb errors like ``&&``/``||``: ``[1, 0].all(x, 1 / x > 0)`` is an error,
+  ``[1, 0].exists(x, 1 / x > 0)`` is true. ``all`` stops at the first false, ``exists`` at the
+  first true.
+* ``exists_one`` counts and propagates any error.
+* ``map(x, [filter,] transform)``, ``filter(x, pred)``; ranges are lists (elements) or maps (keys).
+* Two-variable forms (Kubernetes 1.32+): ``all(i, v, p)``, ``exists(i, v, p)``,
+  ``existsOne(i, v, p)``, ``transformList(i, v, [p,] e)``, ``transformMap(k, v, [p,] e)``,
+  ``transformMapEntry(k, v, [p,] e)``; over a list ``i`` is the index, over a map the key.
+
+When the expression is metered (see :mod:`dra.cel.cost`) every iteration charges the static
+cost of its body.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from lark import Tree
+
+
+from dra.cel import typesys as T
+from dra.cel import values as v
+from dra.cel.cost import METER_KEY
+from dra.cel.errors import EvalError, no_such_overload
+
+if TYPE_CHECKING:
+    from dra.cel.compiler import Compiler, Node
+
+_MISSING = object()
+
+
+def needs_metering(tree: Tree) -> bool:
+    """Whether the expression contains a loop or a binding (its cost is not bounded by its size)."""
+    for sub in tree.iter_subtrees():
+        if sub.data == "member_dot_arg" and str(sub.children[1]) in _METERED_NAMES:
+            return True
+    return False
+
+
+def _var_name(c: "Compiler", tree: Any) -> str:
+    from dra.cel.compiler import _simple_ident_name
+
+    name = _simple_ident_name(tree)
+    if name is None:
+        raise c.error(tree, "argument must be a simple name")
+    return name
+
+
+def _iter_items(value: Any, two_vars: bool) -> Any:
+    if type(value) is list:
+        return enumerate(value) if two_vars else value
+    if isinstance(value, dict):
+        return value.items() if two_vars else list(value)
+    raise EvalError(f"expression of type '{v.type_name(value)}' cannot be range of a comprehension "
+                    "(must be list, map, or dynamic)")
+
+
+def _var_types(c: "Compiler", where: Any, range_type: T.Type, two_vars: bool) -> tuple[T.Type, T.Type]:
+    k = T.kind(range_type)
+    if k == "list":
+        return (T.INT, range_type[1]) if two_vars else (range_type[1], T.DYN)
+    if k == "map":
+        return (range_type[1], range_type[2]) if two_vars else (range_type[1], T.DYN)
+    if range_type == T.DYN:
+        return T.DYN, T.DYN
+    raise c.error(where, f"expression of type '{T.fmt(range_type)}' cannot be range of a comprehension "
+                         "(must be list, map, or dynamic)")
+
+
+class _Scope:
+    """Binds loop variables in the evaluation env and restores what was there before."""
+
+    __slots__ = ("names", "saved")
+
+    def __init__(self, env: dict, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.saved = [env.get(n, _MISSING) for n in names]
+
+    def restore(self, env: dict) -> None:
+        for name, old in zip(self.names, self.saved):
+            if old is _MISSING:
+                env.pop(name, None)
+            else:
+                env[name] = old
+
+
+def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro: str) -> "Node":
+    from dra.cel.compiler import Node
+
+    spec = _SHAPES.get((macro, len(args)))
+    if spec is None:
+        return c.call(tree, macro, recv_tree, args, tree.children[1])
+    kind, nvars = spec
+    names = tuple(_var_name(c, a) for a in args[:nvars])
+    if nvars == 2 and names[0] == names[1]:
+        raise c.error(args[1], f"overlapping declaration name '{names[1]}' (type 'dyn' cannot be used as a name)")
+    recv = c.visit(recv_tree)
+    first_type, second_type = _var_types(c, recv_tree, recv.typ, nvars == 2)
+    c.scopes.append({names[0]: first_type} if nvars == 1 else {names[0]: first_type, names[1]: second_type})
+    try:
+        bodies = [c.visit(a) for a in args[nvars:]]
+    finally:
+        c.scopes.pop()
+    step_cost = 1 + sum(b.cost for b in bodies)
+    metered = c.metered
+    run = _BUILDERS[kind](c, tree, names, bodies, step_cost, metered)
+    recv_fn = recv.fn
+    two = nvars == 2
+
+    def f(env: dict) -> Any:
+        items = _iter_items(recv_fn(env), two)
+        scope = _Scope(env, names)
+        try:
+            return run(env, items)
+        finally:
+            scope.restore(env)
+
+    result_type = _result_type(kind, bodies, recv.typ, first_type)
+    return Node(f, result_type, cost=recv.cost + 1)
+
+
+def _result_type(kind: str, bodies: list, range_type: T.Type, key_type: T.Type) -> T.Type:
+    if kind in ("all", "exists", "exists_one"):
+        return T.BOOL
+    if kind in ("map", "transformList"):
+        return T.list_of(bodies[-1].typ)
+    if kind == "filter":
+        return range_type if T.kind(range_type) == "list" else T.list_of(key_type)
+    if kind == "transformMap":
+        return T.map_of(key_type, bodies[-1].typ)
+    return T.map_of(T.DYN, T.DYN)
+
+
+def _meter(env: dict, metered: bool) -> Any:
+    return env[METER_KEY] if metered else None
+
+
+def _bind_one(names: tuple[str, ...]) -> Callable[[dict, Any], None]:
+    if len(names) == 1:
+        (a,) = names
+
+        def bind1(env: dict, item: Any) -> None:
+            env[a] = item
+
+        return bind1
+    a, b = names
+
+    def bind2(env: dict, item: Any) -> None:
+        env[a], env[b] = item
+
+    return bind2
+
+
+def _build_quantifier(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
+    (pred,) = [b.fn for b in bodies]
+    bind = _bind_one(names)
+    is_all = tree.children[1] == "all"
+
+    def run(env: dict, items: Any) -> bool:
+        meter = _meter(env, metered)
+        error: EvalError | None = None
+        for item in items:
+            if meter is not None:
+                meter.charge(step)
+            bind(env, item)
+            try:
+                r = pred(env)
+            except EvalError as ex:
+                error = error or ex
+                continue
+            if r is not True and r is not False:
+                error = error or no_such_overload("_&&_" if is_all else "_||_", r)
+            elif r is not is_all:
+                return r
+        if error is not None:
+            raise error
+        return is_all
+
+    return run
+
+
+def _build_exists_one(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
+    (pred,) = [b.fn for b in bodies]
+    bind = _bind_one(names)
+
+    def run(env: dict, items: Any) -> bool:
+        meter = _meter(env, metered)
+        count = 0
+        for item in items:
+            if meter is not None:
+                meter.charge(step)
+            bind(env, item)
+            r = pred(env)
+            if r is True:
+                count += 1
+            elif r is not False:
+                raise no_such_overload("exists_one", r)
+        return count == 1
+
+    return run
+
+
+def _filtered(bodies: list) -> tuple[Any, Any]:
+    if len(bodies) == 2:
+        return bodies[0].fn, bodies[1].fn
+    return None, bodies[0].fn
+
+
+def _build_map(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
+    pred, transform = _filtered(bodies)
+    bind = _bind_one(names)
+
+    def run(env: dict, items: Any) -> list:
+        meter = _meter(env, metered)
+        out = []
+        for item in items:
+            if meter is not None:
+                meter.charge(step)
+            bind(env, item)
+            if pred is not None:
+                keep = pred(env)
+                if keep is False:
+                    continue
+                if keep is not True:
+                    raise no_such_overload("_?_:_", keep)
+            out.append(transform(env))
+        return out
+
+    return run
+
+
+def _build_filter(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
+    (pred,) = [b.fn for b in bodies]
+    var = names[0]
+
+    def run(env: dict, items: Any) -> list:
+        meter = _meter(env, metered)
+        out = []
+        for item in items:
+            if meter is not None:
+                meter.charge(step)
+            env[var] = item
+            keep = pred(env)
+            if keep is True:
+                out.append(item)
+            elif keep is not False:
+                raise no_such_overload("_?_:_", keep)
+        return out
+
+    return run
+
+
+def _build_transform_map(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
+    pred, transform = _filtered(bodies)
+    entry = str(tree.children[1]) == "transformMapEntry"
+    a, b = names
+
+    def run(env: dict, items: Any) -> dict:
+        meter = _meter(env, metered)
+        out: dict = {}
+        for key, value in items:
+            if meter is not None:
+                meter.charge(step)
+            env[a], env[b] = key, value
+            if pred is not None:
+                keep = pred(env)
+                if keep is False:
+                    continue
+                if keep is not True:
+                    raise no_such_overload("_?_:_", keep)
+            result = transform(env)
+            if entry:
+                if not isinstance(result, dict):
+                    raise no_such_overload("transformMapEntry", result)
+                for k, val in result.items():
+                    if k in out:
+                        raise EvalError(f"insert failed: key {k} already exists")
+                    out[k] = val
+            else:
+                out[key] = result
+        return out
+
+    return run
+
+
+_BUILDERS = {
+    "all": _build_quantifier, "exists": _build_quantifier, "exists_one": _build_exists_one,
+    "map": _build_map, "transformList": _build_map, "filter": _build_filter,
+    "transformMap": _build_transform_map, "transformMapEntry": _build_transform_map,
+}
+# (macro name, argument count) -> (behaviour, number of loop variables)
+_SHAPES = {
+    ("all", 2): ("all", 1), ("all", 3): ("all", 2),
+    ("exists", 2): ("exists", 1), ("exists", 3): ("exists", 2),
+    ("exists_one", 2): ("exists_one", 1), ("exists_one", 3): ("exists_one", 2),
+    ("existsOne", 3): ("exists_one", 2),
+    ("map", 2): ("map", 1), ("map", 3): ("map", 1),
+    ("filter", 2): ("filter", 1),
+    ("transformList", 3): ("transformList", 2), ("transformList", 4): ("transformList", 2),
+    ("transformMap", 3): ("transformMap", 2), ("transformMap", 4): ("transformMap", 2),
+    ("transformMapEntry", 3): ("transformMapEntry", 2), ("transformMapEntry", 4): ("transformMapEntry", 2),
+}
+
+
+def _member_macro(name: str) -> Callable[..., Any]:
+    def expand(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> "Node":
+        return _comprehension(c, tree, recv_tree, args, name)
+
+    return expand
+
+
+def _opt_map(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> "Node":
+    from dra.cel.compiler import Node
+
+    if len(args) != 2:
+        return c.call(tree, str(tree.children[1]), recv_tree, args, tree.children[1])
+    flat = str(tree.children[1]) == "optFlatMap"
+    name = _var_name(c, args[0])
+    recv = c.visit(recv_tree)
+    inner = recv.typ[1] if T.kind(recv.typ) == "optional_type" else T.DYN
+    c.scopes.append({name: inner})
+    try:
+        body = c.visit(args[1])
+    finally:
+        c.scopes.pop()
+    recv_fn, body_fn = recv.fn, body.fn
+
+    def f(env: dict) -> Any:
+        o = recv_fn(env)
+        if type(o) is not v.Optional:
+            raise no_such_overload("optMap", o)
+        if not o.has_value():
+            return o
+        scope = _Scope(env, (name,))
+        env[name] = o.value
+        try:
+            result = body_fn(env)
+        finally:
+            scope.restore(env)
+        if flat:
+            if type(result) is not v.Optional:
+                raise no_such_overload("optFlatMap", result)
+            return result
+        return v.Optional(result)
+
+    typ = body.typ if flat else T.optional_of(body.typ)
+    return Node(f, typ, cost=recv.cost + body.cost + 1)
+
+
+def _has(c: "Compiler", tree: Tree, args: list) -> "Node":
+    from dra.cel.compiler import Node
+
+    target = args[0] if len(args) == 1 else None
+    while isinstance(target, Tree) and len(target.children) == 1 and target.data != "ident":
+        target = target.children[0]
+    if not (isinstance(target, Tree) and target.data == "member_dot"):
+        raise c.error(tree, "invalid argument to has() macro")
+    recv_tree, field_token = target.children
+    field = str(field_token)
+    recv = c.visit(recv_tree)
+    c.select_type(recv, field, field_token)
+    recv_fn = recv.fn
+
+    def f(env: dict) -> bool:
+        obj = recv_fn(env)
+        if type(obj) is v.Optional:
+            if not obj.has_value():
+                return False
+            obj = obj.value
+        if isinstance(obj, dict):
+            return field in obj
+        raise EvalError(f"invalid type for field selection: {v.type_name(obj)}")
+
+    return Node(f, T.BOOL, cost=recv.cost + 1)
+
+
+def _bind(c: "Compiler", tree: Tree, args: list) -> "Node":
+    from dra.cel.compiler import Node
+
+    if len(args) != 3:
+        raise c.error(tree, "cel.bind() requires 3 arguments: a name, an initializer and an expression")
+    name = _var_name(c, args[0])
+    init = c.visit(args[1])
+    c.scopes.append({name: init.typ})
+    try:
+        body = c.visit(args[2])
+    finally:
+        c.scopes.pop()
+    init_fn, body_fn = init.fn, body.fn
+
+    def f(env: dict) -> Any:
+        value = init_fn(env)
+        scope = _Scope(env, (name,))
+        env[name] = value
+        try:
+            return body_fn(env)
+        finally:
+            scope.restore(env)
+
+    return Node(f, body.typ, cost=init.cost + body.cost + 1)
+
+
+MEMBER_MACROS: dict[str, Callable[..., Any]] = {name: _member_macro(name) for name, _ in _SHAPES}
+MEMBER_MACROS["optMap"] = _opt_map
+MEMBER_MACROS["optFlatMap"] = _opt_map
+GLOBAL_MACROS: dict[str, Callable[..., Any]] = {"has": _has, "cel.bind": _bind}
+_METERED_NAMES = frozenset(MEMBER_MACROS) | {"bind"}
+

@@ -1,0 +1,127 @@
+"""Compiled DRA selectors, their cache, and per-device memoization.
+
+``compile_selector(text, env_type=..., consumable_capacity=...)`` is what the allocator calls
+for every ``DeviceClass``/request selector; like kube-scheduler's ``cel.Cache`` it returns the
+same compiled object for the same arguments. ``Selector.matches(device)`` evaluates against a
+:class:`~dra.cel.device.CelDevice` and raises :class:`~dra.cel.errors.CelRuntimeError` for any
+evaluation error, which Kubernetes turns into an allocation error for the claim.
+
+Environments: ``"stored"`` is what the scheduler compiles (all fields, feature gates not
+filtered); ``"new"`` is API validation of new objects, where ``device.allowMultipleAllocations``
+exists only with the DRAConsumableCapacity gate (``consumable_capacity=True``).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Hashable
+
+from dra.cel.compiler import Compiler
+from dra.cel.cost import METER_KEY, SELECTOR_MAX_COST, Meter
+from dra.cel.device import CelDevice
+from dra.cel.errors import CelCompileError, CelRuntimeError, CostLimitExceeded, EvalError
+from dra.cel.values import type_name
+
+ENV_TYPES = {"stored": "stored", "new": "new", "StoredExpressions": "stored", "NewExpressions": "new"}
+
+
+class Selector:
+    """One compiled CEL selector expression."""
+
+    __slots__ = ("expression", "env_type", "consumable_capacity", "_fn", "_metered", "_start_cost",
+                 "cost_limit", "estimated_max_cost", "__weakref__")
+
+    def __init__(self, expression: str, env_type: str = "stored", consumable_capacity: bool = True,
+                 cost_limit: int = SELECTOR_MAX_COST) -> None:
+        if env_type not in ENV_TYPES:
+            raise CelCompileError(f"compilation failed: unknown environment type {env_type!r} (use 'stored' or 'new')")
+        env = ENV_TYPES[env_type]
+        compiler = Compiler(expression, allow_multiple_allocations_field=env == "stored" or consumable_capacity)
+        node = compiler.compile()
+        self.expression = expression
+        self.env_type = env
+        self.consumable_capacity = consumable_capacity
+        self._fn = node.fn
+        self._metered = compiler.metered
+        self._start_cost = node.cost
+        self.cost_limit = cost_limit
+        # cel-go's static estimate is not reproduced (see the package README section).
+        self.estimated_max_cost: int | None = None
+
+    def evaluate(self, device: CelDevice) -> Any:
+        """The raw CEL result (any type); errors as CelRuntimeError."""
+        if device.error is not None:
+            raise CelRuntimeError(device.error)
+        env: dict[str, Any] = {"device": device}
+        if self._metered:
+            env[METER_KEY] = Meter(self.cost_limit, self._start_cost)
+        try:
+            return self._fn(env)
+        except EvalError as ex:
+            raise CelRuntimeError(str(ex)) from None
+        except CostLimitExceeded:
+            raise CelRuntimeError("operation cancelled: actual cost limit exceeded") from None
+        except RecursionError:
+            raise CelRuntimeError("expression nesting too deep to evaluate") from None
+
+    def matches(self, device: CelDevice) -> bool:
+        result = self.evaluate(device)
+        if result is True or result is False:
+            return result
+        raise CelRuntimeError(f"CEL result of type {type_name(result)} could not be converted to bool")
+
+    def __repr__(self) -> str:
+        return f"Selector({self.expression!r}, env_type={self.env_type!r})"
+
+
+_cache_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_cached(expression: str, env_type: str, consumable_capacity: bool) -> Selector:
+    return Selector(expression, env_type, consumable_capacity)
+
+
+def compile_selector(expression: str, *, env_type: str = "stored", consumable_capacity: bool = True) -> Selector:
+    """Compile (or fetch from the cache) a selector; CelCompileError if Kubernetes would reject it."""
+    return _compile_cached(expression, ENV_TYPES.get(env_type, env_type), consumable_capacity)
+
+
+class SelectorMemo:
+    """Remembers ``selector.matches(device)`` per (selector, device key).
+
+    Callers pass a key that identifies the device's content (for example
+    ``(slice name, generation, device name)``); the memo never inspects the device itself.
+    Errors are remembered too and raised again, so a bad device costs one evaluation.
+    """
+
+    __slots__ = ("_results", "hits", "misses")
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[int, Hashable], Any] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def matches(self, selector: Selector, device_key: Hashable, device: CelDevice) -> bool:
+        key = (id(selector), device_key)
+        try:
+            result = self._results[key]
+        except KeyError:
+            self.misses += 1
+            try:
+                result = selector.matches(device)
+            except CelRuntimeError as ex:
+                result = ex
+            self._results[(id(selector), device_key)] = result
+        else:
+            self.hits += 1
+        if result is True or result is False:
+            return result
+        raise result
+
+    def clear(self) -> None:
+        self._results.clear()
+
+    def __len__(self) -> int:
+        return len(self._results)

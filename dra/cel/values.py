@@ -1,0 +1,469 @@
+"""CEL runtime values as plain Python objects, and the operators on them.
+
+Representation (chosen so that the common selector paths are plain dict/str/int operations):
+
+=============  ==========================================================================
+CEL type       Python value
+=============  ==========================================================================
+int            ``int`` (never ``bool``; every check uses ``type(x) is int``)
+uint           :class:`UInt`, an ``int`` subclass
+double         ``float``
+string/bytes   ``str`` / ``bytes``
+bool / null    ``bool`` / ``None``
+list / map     ``list`` / ``dict`` (``dict`` subclasses for the device's domain maps)
+type           :class:`CelType`
+optional       :class:`Optional`
+Quantity       :class:`dra.api.Quantity`; Semver: :class:`dra.cel.semver.Semver`
+=============  ==========================================================================
+
+Errors are raised as :class:`~dra.cel.errors.EvalError`; messages follow cel-go's wording
+(``integer overflow``, ``division by zero``, ``no such overload``) so that callers can match
+upstream substrings.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from dra.api.quantity import Quantity
+from dra.cel.errors import EvalError, no_such_overload
+from dra.cel.semver import Semver
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
+
+
+class UInt(int):
+    """CEL ``uint``: an unsigned 64-bit integer (range checked where it is made)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"{int(self)}u"
+
+
+class CelType:
+    """A CEL type value, as returned by ``type(x)`` and named by ``int``, ``string``, ..."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CelType) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("CelType", self.name))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Optional:
+    """CEL ``optional_type``: a value or nothing (``optional.none()``)."""
+
+    __slots__ = ("value",)
+    _EMPTY = object()
+
+    def __init__(self, value: Any = _EMPTY) -> None:
+        self.value = value
+
+    def has_value(self) -> bool:
+        return self.value is not Optional._EMPTY
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Optional):
+            return False
+        if not self.has_value() or not other.has_value():
+            return self.has_value() == other.has_value()
+        return cel_eq(self.value, other.value)
+
+    def __hash__(self) -> int:  # pragma: no cover - optionals are never map keys
+        return 0
+
+    def __repr__(self) -> str:
+        return f"optional.of({self.value!r})" if self.has_value() else "optional.none()"
+
+
+OPTIONAL_NONE = Optional()
+
+NUMERIC_TYPES = (int, UInt, float)
+_NUMERIC_SET = frozenset(NUMERIC_TYPES)
+_ORDERED_SAME = frozenset((int, UInt, float, str, bytes, bool))
+
+# Names of the Python representations, as cel-go prints them in messages.
+_TYPE_NAMES: dict[type, str] = {
+    bool: "bool", int: "int", UInt: "uint", float: "double", str: "string", bytes: "bytes",
+    type(None): "null_type", list: "list", dict: "map", CelType: "type",
+    Optional: "optional_type", Quantity: "kubernetes.Quantity", Semver: "kubernetes.Semver",
+}
+TYPE_VALUES: dict[str, CelType] = {
+    name: CelType(name)
+    for name in ("bool", "int", "uint", "double", "string", "bytes", "null_type", "list", "map",
+                 "type", "optional_type", "kubernetes.Quantity", "kubernetes.Semver",
+                 "kubernetes.DRADevice", "net.IP", "net.CIDR", "kubernetes.URL")
+}
+
+
+def type_name(value: Any) -> str:
+    name = _TYPE_NAMES.get(type(value))
+    if name is not None:
+        return name
+    custom = getattr(value, "cel_type_name", None)
+    if custom is not None:
+        return custom
+    if isinstance(value, dict):
+        return "map"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return type(value).__name__
+
+
+def cel_type_of(value: Any) -> CelType:
+    name = type_name(value)
+    return TYPE_VALUES.get(name) or CelType(name)
+
+
+# ---------------------------------------------------------------- equality and ordering
+
+
+def cel_eq(a: Any, b: Any) -> bool:
+    """CEL heterogeneous equality: values of different types are unequal, numbers compare by value."""
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is list:
+            return len(a) == len(b) and all(cel_eq(x, y) for x, y in zip(a, b))
+        if ta is dict:
+            return _map_eq(a, b)
+        return bool(a == b)
+    if ta in _NUMERIC_SET and tb in _NUMERIC_SET:
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return _map_eq(a, b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(cel_eq(x, y) for x, y in zip(a, b))
+    return False
+
+
+def _map_eq(a: dict, b: dict) -> bool:
+    if len(a) != len(b):
+        return False
+    missing = object()
+    for key, value in a.items():
+        other = b.get(key, missing) if type(key) is not bool else _bool_key_get(b, key, missing)
+        if other is missing or not cel_eq(value, other):
+            return False
+    return True
+
+
+def _bool_key_get(m: dict, key: bool, default: Any) -> Any:
+    # Python treats True == 1; CEL does not. Look bool keys up by identity.
+    for k, v in m.items():
+        if k is key:
+            return v
+    return default
+
+
+def _order_check(op: str, a: Any, b: Any) -> None:
+    ta, tb = type(a), type(b)
+    if ta is tb and ta in _ORDERED_SAME:
+        return
+    if ta in _NUMERIC_SET and tb in _NUMERIC_SET:
+        return
+    raise no_such_overload(op, a, b)
+
+
+def cel_lt(a: Any, b: Any) -> bool:
+    _order_check("_<_", a, b)
+    return a < b
+
+
+def cel_le(a: Any, b: Any) -> bool:
+    _order_check("_<=_", a, b)
+    return a <= b
+
+
+def cel_gt(a: Any, b: Any) -> bool:
+    _order_check("_>_", a, b)
+    return a > b
+
+
+def cel_ge(a: Any, b: Any) -> bool:
+    _order_check("_>=_", a, b)
+    return a >= b
+
+
+def cel_in(item: Any, container: Any) -> bool:
+    if isinstance(container, dict):
+        if type(item) is bool:
+            return _bool_key_get(container, item, _MISSING) is not _MISSING
+        try:
+            if item in container:
+                # numbers of different types are equal keys; other types must match exactly
+                return True
+        except TypeError:
+            raise no_such_overload("@in", item, container) from None
+        return False
+    if isinstance(container, list):
+        return any(cel_eq(item, element) for element in container)
+    raise no_such_overload("@in", item, container)
+
+
+_MISSING = object()
+
+
+# ---------------------------------------------------------------- arithmetic
+
+
+def check_int(value: int) -> int:
+    if value < INT64_MIN or value > INT64_MAX:
+        raise EvalError("integer overflow")
+    return value
+
+
+def check_uint(value: int) -> UInt:
+    if value < 0 or value > UINT64_MAX:
+        raise EvalError("unsigned integer overflow")
+    return UInt(value)
+
+
+def cel_add(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is int:
+            return check_int(a + b)
+        if ta is str or ta is float or ta is bytes:
+            return a + b
+        if ta is UInt:
+            return check_uint(int(a) + int(b))
+        if ta is list:
+            return a + b
+    raise no_such_overload("_+_", a, b)
+
+
+def cel_sub(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is int:
+            return check_int(a - b)
+        if ta is float:
+            return a - b
+        if ta is UInt:
+            return check_uint(int(a) - int(b))
+    raise no_such_overload("_-_", a, b)
+
+
+def cel_mul(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is int:
+            return check_int(a * b)
+        if ta is float:
+            return a * b
+        if ta is UInt:
+            return check_uint(int(a) * int(b))
+    raise no_such_overload("_*_", a, b)
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def cel_div(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is int or ta is UInt:
+            if b == 0:
+                raise EvalError("division by zero")
+            if ta is UInt:
+                return UInt(int(a) // int(b))
+            return check_int(_trunc_div(a, b))
+        if ta is float:
+            if b == 0.0:
+                if a == 0.0 or math.isnan(a):
+                    return math.nan
+                return math.copysign(math.inf, a) * math.copysign(1.0, b)
+            return a / b
+    raise no_such_overload("_/_", a, b)
+
+
+def cel_mod(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta is tb and (ta is int or ta is UInt):
+        if b == 0:
+            raise EvalError("modulus by zero")
+        if ta is UInt:
+            return UInt(int(a) % int(b))
+        if a == INT64_MIN and b == -1:
+            raise EvalError("integer overflow")
+        r = abs(a) % abs(b)
+        return -r if a < 0 else r
+    raise no_such_overload("_%_", a, b)
+
+
+def cel_neg(a: Any) -> Any:
+    ta = type(a)
+    if ta is int:
+        return check_int(-a)
+    if ta is float:
+        return -a
+    raise no_such_overload("-_", a)
+
+
+def cel_not(a: Any) -> bool:
+    if type(a) is bool:
+        return not a
+    raise no_such_overload("!_", a)
+
+
+# ---------------------------------------------------------------- conversions
+
+
+def to_int(v: Any) -> int:
+    t = type(v)
+    if t is int:
+        return v
+    if t is UInt:
+        if v > INT64_MAX:
+            raise EvalError("integer overflow")
+        return int(v)
+    if t is float:
+        if math.isnan(v) or math.isinf(v) or v <= -9.223372036854776e18 or v >= 9.223372036854776e18:
+            raise EvalError("integer overflow")
+        return int(v)
+    if t is str:
+        try:
+            return check_int(int(v, 10)) if _is_go_int(v) else _bad_int(v)
+        except ValueError:
+            return _bad_int(v)
+    if isinstance(v, Quantity):  # not a CEL overload; kept out by the checker
+        raise no_such_overload("int", v)
+    raise no_such_overload("int", v)
+
+
+def _is_go_int(s: str) -> bool:
+    body = s[1:] if s[:1] in "+-" else s
+    return body.isascii() and body.isdigit()
+
+
+def _bad_int(s: str) -> int:
+    raise EvalError(f"cannot convert '{s}' to int")
+
+
+def to_uint(v: Any) -> UInt:
+    t = type(v)
+    if t is UInt:
+        return v
+    if t is int:
+        if v < 0:
+            raise EvalError("unsigned integer overflow")
+        return UInt(v)
+    if t is float:
+        if math.isnan(v) or v < 0 or v >= 1.8446744073709552e19:
+            raise EvalError("unsigned integer overflow")
+        return UInt(int(v))
+    if t is str:
+        if v.isascii() and v.isdigit():
+            return check_uint(int(v))
+        raise EvalError(f"cannot convert '{v}' to uint")
+    raise no_such_overload("uint", v)
+
+
+def to_double(v: Any) -> float:
+    t = type(v)
+    if t is float:
+        return v
+    if t is int or t is UInt:
+        return float(v)
+    if t is str:
+        try:
+            text = v.strip()
+            if text != v or "_" in v:
+                raise ValueError
+            return float(v)
+        except ValueError:
+            raise EvalError(f"cannot convert '{v}' to double") from None
+    raise no_such_overload("double", v)
+
+
+def format_double(v: float) -> str:
+    """Go's strconv.FormatFloat(v, 'g', -1, 64), as cel-go's string(double) uses."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    text = repr(v)
+    mantissa, _, exponent = text.partition("e")
+    if mantissa.endswith(".0"):
+        mantissa = mantissa[:-2]
+    if exponent:
+        exp = int(exponent)
+        return f"{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
+    # Go switches to exponent form when exp < -4 or exp >= 21 (shortest repr).
+    exp10 = math.floor(math.log10(abs(v))) if v != 0 else 0
+    if exp10 >= 21:
+        digits = mantissa.replace(".", "").replace("-", "").rstrip("0")
+        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{'-' if v < 0 else ''}{head}e+{exp10:02d}"
+    return mantissa
+
+
+def to_string(v: Any) -> str:
+    t = type(v)
+    if t is str:
+        return v
+    if t is int or t is UInt:
+        return str(int(v))
+    if t is float:
+        return format_double(v)
+    if t is bool:
+        return "true" if v else "false"
+    if t is bytes:
+        try:
+            return v.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EvalError("invalid UTF-8 in bytes, cannot convert to string") from None
+    raise no_such_overload("string", v)
+
+
+_BOOL_STRINGS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+                 "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def to_bool(v: Any) -> bool:
+    if type(v) is bool:
+        return v
+    if type(v) is str:
+        if v in _BOOL_STRINGS:
+            return _BOOL_STRINGS[v]
+        raise EvalError(f"type conversion error from 'string' to 'bool': {v!r}")
+    raise no_such_overload("bool", v)
+
+
+def to_bytes(v: Any) -> bytes:
+    if type(v) is bytes:
+        return v
+    if type(v) is str:
+        return v.encode("utf-8")
+    raise no_such_overload("bytes", v)
+
+
+def size_of(v: Any) -> int:
+    t = type(v)
+    if t is str or t is bytes or t is list or isinstance(v, dict):
+        return len(v)
+    raise no_such_overload("size", v)
+
+
+def is_zero_value(v: Any) -> bool:
+    """The zero value of v's type (for optional.ofNonZeroValue)."""
+    if v is None or v is False:
+        return True
+    t = type(v)
+    if t in (int, UInt, float, str, bytes, list) or isinstance(v, dict):
+        return not v
+    return False
