@@ -1,0 +1,136 @@
+"""Device attributes and capacities as NVIDIA's driver names them, built cheaply.
+
+Attribute names (bare keys belong to the driver's domain, ``gpu.nvidia.com``):
+
+=============================== ======= ===============================================
+key                             type    value
+=============================== ======= ===============================================
+type                            string  ``gpu`` or ``mig``
+uuid                            string  ``GPU-...`` / ``MIG-...`` (dynamic MIG: none)
+parentUUID, profile             string  MIG devices only
+productName, brand, architecture string as NVML reports them
+cudaComputeCapability           version ``9.0`` -> ``9.0.0``
+driverVersion                   version ``580.95.05`` -> ``580.95.5`` (semver: no leading 0)
+cudaDriverVersion               version ``13.0`` -> ``13.0.0``
+resource.kubernetes.io/pciBusID string  ``0000:18:00.0``
+resource.kubernetes.io/pcieRoot string  ``pci0000:15`` (when known)
+resource.kubernetes.io/numaNode int     when known
+index, minor                    int     ours (NVIDIA dropped them in 2025): NVML index/minor
+nvlinkDomain                    string  ours: equal for NVLink peers, unique in the fleet
+cliqueId                        string  ours: ``<clusterUUID>.<cliqueId>`` on fabric platforms
+=============================== ======= ===============================================
+
+Most values repeat across thousands of GPUs of one model, so attribute and capacity objects
+for them are made once and shared (they are never mutated after building). Building the
+slices of 1,000 nodes is the simulator's start-up cost; sharing keeps it small.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dra.api import DeviceAttribute, DeviceCapacity, Quantity
+from dra.gpu.inventory import GpuInfo
+
+STD = "resource.kubernetes.io"
+PCI_BUS_ID = f"{STD}/pciBusID"
+PCIE_ROOT = f"{STD}/pcieRoot"
+NUMA_NODE = f"{STD}/numaNode"
+
+# pydantic models are made without re-validation: every value here is built by this module
+# from typed inventory data, and the tests re-parse every built slice with full validation.
+_construct_attribute = DeviceAttribute.model_construct
+_construct_capacity = DeviceCapacity.model_construct
+
+_shared_attrs: dict[tuple[str, Any], DeviceAttribute] = {}
+_shared_caps: dict[tuple[int, str], DeviceCapacity] = {}
+_versions: dict[str, str | None] = {}
+_SHARE_LIMIT = 100_000  # bound the caches (values are low-cardinality; this is a safety net)
+
+
+def string_attr(value: str) -> DeviceAttribute:
+    return _construct_attribute(string=value)
+
+
+def int_attr(value: int) -> DeviceAttribute:
+    return _construct_attribute(int_=value)
+
+
+def shared_attr(kind: str, value: Any) -> DeviceAttribute:
+    """An attribute object shared by every device with the same (kind, value)."""
+    key = (kind, value)
+    attr = _shared_attrs.get(key)
+    if attr is None:
+        if len(_shared_attrs) > _SHARE_LIMIT:
+            _shared_attrs.clear()
+        attr = _construct_attribute(**{kind: value})
+        _shared_attrs[key] = attr
+    return attr
+
+
+def capacity(value: int, fmt: str = "DecimalSI") -> DeviceCapacity:
+    """A fixed (non-consumable) capacity, shared by value."""
+    key = (value, fmt)
+    cap = _shared_caps.get(key)
+    if cap is None:
+        if len(_shared_caps) > _SHARE_LIMIT:
+            _shared_caps.clear()
+        cap = _construct_capacity(value=Quantity.from_int(value, fmt))
+        _shared_caps[key] = cap
+    return cap
+
+
+def memory_capacity(value: int) -> DeviceCapacity:
+    return capacity(value, "BinarySI")
+
+
+_NUMERIC = re.compile(r"^\d+$")
+
+
+def semver(text: str) -> str | None:
+    """A driver-style version (``9.0``, ``580.95.05``, ``12.4``) as semver 2.0.0, or None.
+
+    NVIDIA's driver normalises the same way: pad to three parts, drop leading zeros.
+    """
+    if text in _versions:
+        return _versions[text]
+    parts = str(text).strip().split(".")
+    result: str | None
+    if not parts or not all(_NUMERIC.match(p) for p in parts):
+        result = None
+    else:
+        nums = [int(p) for p in parts[:3]] + [0] * (3 - min(3, len(parts)))
+        result = ".".join(str(n) for n in nums)
+    _versions[text] = result
+    return result
+
+
+def gpu_attributes(gpu: GpuInfo) -> dict[str, DeviceAttribute]:
+    """The attributes every device of this GPU carries (``type`` and ``uuid`` excluded)."""
+    attrs: dict[str, DeviceAttribute] = {
+        "productName": shared_attr("string", gpu.product_name),
+        "brand": shared_attr("string", gpu.brand),
+        "architecture": shared_attr("string", gpu.architecture),
+    }
+    for key, text in (
+        ("cudaComputeCapability", gpu.cuda_compute_capability),
+        ("driverVersion", gpu.driver_version),
+        ("cudaDriverVersion", gpu.cuda_driver_version),
+    ):
+        version = semver(text)
+        if version is not None:
+            attrs[key] = shared_attr("version", version)
+    attrs[PCI_BUS_ID] = shared_attr("string", gpu.pci_bus_id)
+    if gpu.pcie_root:
+        attrs[PCIE_ROOT] = shared_attr("string", gpu.pcie_root)
+    if gpu.numa_node is not None and gpu.numa_node >= 0:
+        attrs[NUMA_NODE] = shared_attr("int_", gpu.numa_node)
+    attrs["index"] = shared_attr("int_", gpu.index)
+    attrs["minor"] = shared_attr("int_", gpu.minor)
+    if gpu.nvlink_domain:
+        attrs["nvlinkDomain"] = shared_attr("string", gpu.nvlink_domain)
+    clique = gpu.fabric_clique
+    if clique:
+        attrs["cliqueId"] = shared_attr("string", clique)
+    return attrs

@@ -1,0 +1,160 @@
+"""Inventory -> the ResourceSlices of one node's pool. Pure and deterministic.
+
+``build_slices(inventory, mode=..., k8s_version=..., generation=...)`` returns every slice of
+the pool named after the node, each with ``spec.nodeName`` set, the same pool generation and
+``resourceSliceCount`` equal to the number of slices returned. What each mode publishes is
+described in :mod:`dra.slices.devices`; how devices are split into slices within the API
+limits of 1.34 and 1.35 in :mod:`dra.slices.layout`; attribute names in
+:mod:`dra.slices.attributes`.
+
+Slice names are ``<node>-<driver>-<k>`` (shortened with a hash when too long). The publisher
+may give slices other names; consumers identify devices by (driver, pool, device).
+
+Pool generations: a pool's consumers use only the slices of its highest generation, so the
+generation must grow whenever the published content changes. :func:`next_generation` says
+which generation a rebuilt pool needs, given what was published before, and
+:class:`PoolGenerations` keeps that bookkeeping for a driver that rebuilds its pools.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Mapping, Sequence
+
+from dra.api import DeviceTaint, ObjectMeta, ResourcePool, ResourceSlice, ResourceSliceSpec
+from dra.errors import UserError
+from dra.gpu.inventory import NodeInventory
+from dra.slices.devices import BUILDERS, MODES, apply_taints
+from dra.slices.layout import LIMITS, pack
+
+from dra.slices import DRIVER_NAME  # noqa: E402  (one definition)
+K8S_VERSIONS = ("1.34", "1.35")
+API_VERSION = "resource.k8s.io/v1"
+
+_make_slice = ResourceSlice.model_construct
+_make_spec = ResourceSliceSpec.model_construct
+_make_pool = ResourcePool.model_construct
+_make_meta = ObjectMeta.model_construct
+
+
+class SliceBuildError(UserError):
+    """Bad arguments to the slice builder (mode, version, generation)."""
+
+
+def limits_version(k8s_version: str) -> str:
+    """``1.34``/``1.35`` (and later, which follow 1.35's rules) from ``v1.35.2`` etc."""
+    m = re.match(r"^v?(\d+)\.(\d+)", str(k8s_version).strip())
+    if not m:
+        raise SliceBuildError(f"--k8s-version: not a Kubernetes version: {k8s_version!r} (1.34 or 1.35)")
+    major, minor = int(m[1]), int(m[2])
+    if (major, minor) < (1, 34):
+        raise SliceBuildError(
+            f"--k8s-version: {k8s_version} does not serve resource.k8s.io/v1 (1.34 or newer needed)"
+        )
+    return "1.34" if (major, minor) == (1, 34) else "1.35"
+
+
+def slice_name(node: str, driver: str, k: int) -> str:
+    name = f"{node}-{driver}-{k}"
+    if len(name) <= 253:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{node[: 253 - len(driver) - 16]}-{driver}-{digest}-{k}"[:253]
+
+
+def build_slices(
+    inventory: NodeInventory,
+    *,
+    mode: str = "whole",
+    k8s_version: str = "1.35",
+    driver: str = DRIVER_NAME,
+    generation: int = 1,
+    taints: Mapping[str, Sequence[DeviceTaint]] | None = None,
+) -> list[ResourceSlice]:
+    """The ResourceSlices that publish ``inventory`` in ``mode`` for ``k8s_version``.
+
+    ``taints`` maps a device name (``gpu-3``) or a GPU UUID (all devices of that GPU) to the
+    taints to publish on those devices.
+    """
+    if mode not in BUILDERS:
+        raise SliceBuildError(f"--mode: unknown mode {mode!r} (one of {', '.join(MODES)})")
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+        raise SliceBuildError(f"generation: must be a non-negative integer, got {generation!r}")
+    if not inventory.node_name:
+        raise SliceBuildError("inventory: node name is empty (the pool is named after the node)")
+    limits = LIMITS[limits_version(k8s_version)]
+    make = BUILDERS[mode]
+    groups = [make(gpu) for gpu in sorted(inventory.gpus, key=lambda g: g.minor)]
+    if taints:
+        apply_taints(groups, taints)
+    contents = pack(groups, limits)
+    node = inventory.node_name
+    count = len(contents)
+    slices = []
+    for k, content in enumerate(contents):
+        spec = _make_spec(
+            driver=driver,
+            pool=_make_pool(name=node, generation=generation, resource_slice_count=count),
+            node_name=node,
+            devices=content.devices if content.devices or not content.counter_sets else None,
+            shared_counters=content.counter_sets or None,
+        )
+        slices.append(
+            _make_slice(
+                api_version=API_VERSION,
+                kind="ResourceSlice",
+                metadata=_make_meta(name=slice_name(node, driver, k)),
+                spec=spec,
+            )
+        )
+    return slices
+
+
+# ---------------------------------------------------------------------------------------
+# generations
+
+
+def _content_key(slices: Sequence[ResourceSlice]) -> str:
+    """What the pool publishes, independent of generation and object metadata."""
+    specs = []
+    for s in slices:
+        spec: dict[str, Any] = s.spec.to_dict()  # type: ignore[union-attr]
+        spec.get("pool", {}).pop("generation", None)
+        specs.append(spec)
+    return json.dumps(specs, sort_keys=True)
+
+
+def next_generation(previous: Sequence[ResourceSlice], desired: Sequence[ResourceSlice]) -> int:
+    """The generation ``desired`` must carry: unchanged content keeps the old generation,
+    any change (devices, attributes, counters, slice count) takes the next one."""
+    if not previous:
+        return max((s.spec.pool.generation for s in desired), default=1)  # type: ignore[union-attr]
+    old = max(s.spec.pool.generation for s in previous)  # type: ignore[union-attr]
+    return old if _content_key(previous) == _content_key(desired) else old + 1
+
+
+def with_generation(slices: Sequence[ResourceSlice], generation: int) -> list[ResourceSlice]:
+    out = []
+    for s in slices:
+        pool = s.spec.pool.model_copy(update={"generation": generation})  # type: ignore[union-attr]
+        spec = s.spec.model_copy(update={"pool": pool})  # type: ignore[union-attr]
+        out.append(s.model_copy(update={"spec": spec}))
+    return out
+
+
+class PoolGenerations:
+    """Remembers what each pool last published and stamps rebuilt pools with the right generation."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, list[ResourceSlice]] = {}
+
+    def stamp(self, slices: Sequence[ResourceSlice]) -> list[ResourceSlice]:
+        if not slices:
+            return []
+        pool = slices[0].spec.pool.name  # type: ignore[union-attr]
+        gen = next_generation(self._last.get(pool, []), slices)
+        stamped = with_generation(slices, gen)
+        self._last[pool] = stamped
+        return stamped
