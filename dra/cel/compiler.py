@@ -106,16 +106,18 @@ class Compiler:
             del self.device_fields["allowMultipleAllocations"]
         self.scopes: list[dict[str, T.Type]] = [{"device": T.DEVICE}]
         self.metered = False
+        # list literals passed straight to format() may mix types (cel-go exempts them)
+        self.exempt_literals: set[int] = set()
 
     # ------------------------------------------------------------------ entry point
 
-    def compile(self) -> Node:
+    def compile(self, require_bool: bool = True) -> Node:
         tree = parse(self.text)
         from dra.cel.macros import needs_metering
 
         self.metered = needs_metering(tree)
         node = self.visit(tree)
-        if node.typ not in (T.BOOL, T.DYN):
+        if require_bool and node.typ not in (T.BOOL, T.DYN):
             raise self.error(tree, f"must evaluate to bool or the unknown type, not {T.fmt(node.typ)}")
         return node
 
@@ -318,7 +320,7 @@ class Compiler:
     def _list_lit(self, tree: Tree) -> Node:
         elems = [self.visit(c) for c in tree.children[0].children] if tree.children else []
         elem_type: T.Type = T.DYN
-        if elems:
+        if elems and id(tree) not in self.exempt_literals:
             concrete = [e for e in elems if e.typ != T.DYN and e.typ != T.NULL]
             if concrete:
                 elem_type = concrete[0].typ
@@ -505,6 +507,9 @@ class Compiler:
 
     def call(self, tree: Tree, name: str, recv_tree: Any, arg_trees: list, where: Any) -> Node:
         member = recv_tree is not None
+        if name == "format":
+            for a in arg_trees:
+                self.exempt_literals.add(id(_innermost(a)))
         nodes = ([self.visit(recv_tree)] if member else []) + [self.visit(a) for a in arg_trees]
         fn = lookup(name, member, len(nodes))
         types = [n.typ for n in nodes]
@@ -612,6 +617,12 @@ class Compiler:
 
 def _unwrap_optional(t: T.Type) -> T.Type:
     return t[1] if T.kind(t) == "optional_type" else t
+
+
+def _innermost(tree: Any) -> Any:
+    while isinstance(tree, Tree) and len(tree.children) == 1 and tree.data not in ("ident", "list_lit", "literal"):
+        tree = tree.children[0]
+    return tree
 
 
 def _is_simple_ident(tree: Any) -> bool:

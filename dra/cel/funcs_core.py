@@ -22,15 +22,20 @@ LA = list_of("A")
 MAB = map_of("A", "B")
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would otherwise print every bad pattern to stderr
+
+
 @functools.lru_cache(maxsize=512)
 def compile_regex(pattern: str) -> Any:
     """Compile an RE2 pattern; EvalError with RE2's reason if it is invalid."""
     try:
-        return re2.compile(pattern)
-    except re2.error as ex:
-        raise EvalError(f"error parsing regexp: {ex}") from None
-    except Exception as ex:  # google-re2 raises plain errors for some patterns
-        raise EvalError(f"error parsing regexp: {ex}") from None
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except Exception as ex:  # re2.error, or a plain error for some inputs
+        reason = ex.args[0] if ex.args else ex
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise EvalError(f"error parsing regexp: {reason}") from None
 
 
 def _str(x: Any, name: str, *others: Any) -> str:

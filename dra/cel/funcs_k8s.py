@@ -62,10 +62,14 @@ def _pair(name: str, a: Any, b: Any) -> int:
 
 
 def is_greater_than(a: Any, b: Any) -> bool:
+    if type(a) is Semver and type(b) is Semver:
+        return a._key > b._key
     return _pair("isGreaterThan", a, b) > 0
 
 
 def is_less_than(a: Any, b: Any) -> bool:
+    if type(a) is Semver and type(b) is Semver:
+        return a._key < b._key
     return _pair("isLessThan", a, b) < 0
 
 

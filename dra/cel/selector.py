@@ -14,7 +14,6 @@ exists only with the DRAConsumableCapacity gate (``consumable_capacity=True``).
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Any, Hashable
 
 from dra.cel.compiler import Compiler
@@ -33,12 +32,12 @@ class Selector:
                  "cost_limit", "estimated_max_cost", "__weakref__")
 
     def __init__(self, expression: str, env_type: str = "stored", consumable_capacity: bool = True,
-                 cost_limit: int = SELECTOR_MAX_COST) -> None:
+                 cost_limit: int = SELECTOR_MAX_COST, *, require_bool: bool = True) -> None:
         if env_type not in ENV_TYPES:
             raise CelCompileError(f"compilation failed: unknown environment type {env_type!r} (use 'stored' or 'new')")
         env = ENV_TYPES[env_type]
         compiler = Compiler(expression, allow_multiple_allocations_field=env == "stored" or consumable_capacity)
-        node = compiler.compile()
+        node = compiler.compile(require_bool)
         self.expression = expression
         self.env_type = env
         self.consumable_capacity = consumable_capacity
@@ -48,6 +47,22 @@ class Selector:
         self.cost_limit = cost_limit
         # cel-go's static estimate is not reproduced (see the package README section).
         self.estimated_max_cost: int | None = None
+
+    def matches(self, device: CelDevice) -> bool:
+        """Whether the device is selected; CelRuntimeError for evaluation errors or a non-bool result."""
+        if device.error is None and not self._metered:
+            # The common case, kept to one frame above the compiled closure.
+            try:
+                result = self._fn({"device": device})
+            except EvalError as ex:
+                raise CelRuntimeError(str(ex)) from None
+            except RecursionError:
+                raise CelRuntimeError("expression nesting too deep to evaluate") from None
+        else:
+            result = self.evaluate(device)
+        if result is True or result is False:
+            return result
+        raise CelRuntimeError(f"CEL result of type {type_name(result)} could not be converted to bool")
 
     def evaluate(self, device: CelDevice) -> Any:
         """The raw CEL result (any type); errors as CelRuntimeError."""
@@ -65,17 +80,14 @@ class Selector:
         except RecursionError:
             raise CelRuntimeError("expression nesting too deep to evaluate") from None
 
-    def matches(self, device: CelDevice) -> bool:
-        result = self.evaluate(device)
-        if result is True or result is False:
-            return result
-        raise CelRuntimeError(f"CEL result of type {type_name(result)} could not be converted to bool")
-
     def __repr__(self) -> str:
         return f"Selector({self.expression!r}, env_type={self.env_type!r})"
 
 
-_cache_lock = threading.Lock()
+def evaluate_expression(expression: str, device: CelDevice | None = None, *, env_type: str = "stored") -> Any:
+    """Compile and evaluate any CEL expression (no bool requirement); for tools and tests."""
+    selector = Selector(expression, env_type, True, require_bool=False)
+    return selector.evaluate(device if device is not None else CelDevice.from_parts(""))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -92,36 +104,41 @@ class SelectorMemo:
     """Remembers ``selector.matches(device)`` per (selector, device key).
 
     Callers pass a key that identifies the device's content (for example
-    ``(slice name, generation, device name)``); the memo never inspects the device itself.
-    Errors are remembered too and raised again, so a bad device costs one evaluation.
+    ``(slice name, generation, device name)``); the memo never inspects the device itself, so
+    a key must change when the device does (or call :meth:`clear`). Errors are remembered too
+    and raised again, so a bad device costs one evaluation. Results are stored per selector
+    (one dict each) so that a hit is two dict lookups and no allocation.
     """
 
-    __slots__ = ("_results", "hits", "misses")
+    __slots__ = ("_results",)
 
     def __init__(self) -> None:
-        self._results: dict[tuple[int, Hashable], Any] = {}
-        self.hits = 0
-        self.misses = 0
+        self._results: dict[Selector, dict[Hashable, Any]] = {}
 
     def matches(self, selector: Selector, device_key: Hashable, device: CelDevice) -> bool:
-        key = (id(selector), device_key)
         try:
-            result = self._results[key]
+            result = self._results[selector][device_key]
         except KeyError:
-            self.misses += 1
-            try:
-                result = selector.matches(device)
-            except CelRuntimeError as ex:
-                result = ex
-            self._results[(id(selector), device_key)] = result
-        else:
-            self.hits += 1
-        if result is True or result is False:
+            result = self._evaluate(selector, device_key, device)
+        if type(result) is bool:
             return result
         raise result
+
+    def _evaluate(self, selector: Selector, device_key: Hashable, device: CelDevice) -> Any:
+        try:
+            result: Any = selector.matches(device)
+        except CelRuntimeError as ex:
+            result = ex
+        self._results.setdefault(selector, {})[device_key] = result
+        return result
+
+    def forget_device(self, device_key: Hashable) -> None:
+        """Drop every result for one device (its content changed)."""
+        for results in self._results.values():
+            results.pop(device_key, None)
 
     def clear(self) -> None:
         self._results.clear()
 
     def __len__(self) -> int:
-        return len(self._results)
+        return sum(len(r) for r in self._results.values())

@@ -10,7 +10,6 @@ build metadata is ignored for ordering and equality.
 
 from __future__ import annotations
 
-import functools
 import re
 
 _NUMERIC = re.compile(r"0|[1-9][0-9]*\Z")
@@ -21,7 +20,6 @@ class SemverError(ValueError):
     """A string is not a valid semantic version."""
 
 
-@functools.total_ordering
 class Semver:
     """An immutable semantic version."""
 
@@ -63,6 +61,21 @@ class Semver:
         if not isinstance(other, Semver):
             return NotImplemented
         return self._key < other._key
+
+    def __gt__(self, other: "Semver") -> bool:
+        if not isinstance(other, Semver):
+            return NotImplemented
+        return self._key > other._key
+
+    def __le__(self, other: "Semver") -> bool:
+        if not isinstance(other, Semver):
+            return NotImplemented
+        return self._key <= other._key
+
+    def __ge__(self, other: "Semver") -> bool:
+        if not isinstance(other, Semver):
+            return NotImplemented
+        return self._key >= other._key
 
     def __hash__(self) -> int:
         return hash(self._key)
