@@ -1,0 +1,107 @@
+"""``dra plugin``: run the kubelet plugin, or inspect its checkpoint.
+
+``dra plugin run --node-name N --driver-name D [--profile P]`` runs the whole driver on a
+node: inventory (NVML, or the built-in profile P), ResourceSlice publishing, registration with
+the kubelet and the DRA gRPC service. SIGTERM/SIGINT stop it cleanly (checkpoint kept).
+Every flag has an environment mirror (shown in ``--help``) for use in a DaemonSet.
+
+``dra plugin checkpoint [--plugins-dir DIR] [--driver-name D]`` prints what the checkpoint
+holds, or why it cannot be read (exit 2), which is the first step when recovering a node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+
+def _env(name: str, default=None):
+    return os.environ.get(name, default)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("plugin", help="the kubelet plugin (DRA driver on a node)")
+    sub = parser.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
+
+    run = sub.add_parser("run", help="run the kubelet plugin")
+    run.add_argument("--node-name", default=_env("NODE_NAME"), help="this node's name [$NODE_NAME]")
+    run.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"), help="[$DRIVER_NAME]")
+    run.add_argument("--profile", default=_env("GPU_PROFILE"),
+                     help="built-in GPU profile name or YAML file instead of NVML [$GPU_PROFILE]")
+    run.add_argument("--mode", default=_env("DEVICE_MODE", "whole"),
+                     help="whole | static-mig | dynamic-mig | shared [$DEVICE_MODE]")
+    run.add_argument("--kubernetes-version", dest="k8s_version", default=_env("KUBERNETES_VERSION", "1.35"),
+                     help="API shape of the slices: 1.34 or 1.35 [$KUBERNETES_VERSION]")
+    run.add_argument("--kubeconfig", default=_env("KUBECONFIG"), help="default: in-cluster [$KUBECONFIG]")
+    run.add_argument("--registrar-dir", default=_env("KUBELET_REGISTRAR_DIRECTORY_PATH", "/var/lib/kubelet/plugins_registry"),
+                     help="[$KUBELET_REGISTRAR_DIRECTORY_PATH]")
+    run.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"),
+                     help="[$KUBELET_PLUGINS_DIRECTORY_PATH]")
+    run.add_argument("--cdi-root", default=_env("CDI_ROOT", "/var/run/cdi"), help="[$CDI_ROOT]")
+    run.add_argument("--http-port", type=int, default=int(_env("HTTP_PORT", "8080")),
+                     help="probe and metrics port, -1 to disable [$HTTP_PORT]")
+    run.add_argument("--http-address", default=_env("HTTP_ADDRESS", "0.0.0.0"), help="[$HTTP_ADDRESS]")
+    run.add_argument("--pod-uid", default=_env("POD_UID"),
+                     help="enables rolling-update socket names [$POD_UID]")
+    run.add_argument("--no-health", action="store_true", help="do not monitor device health")
+    run.add_argument("--log-format", choices=("json", "text"), default=_env("LOG_FORMAT", "json"))
+    run.add_argument("--log-level", default=_env("LOG_LEVEL", "info"))
+    run.set_defaults(func=_run)
+
+    ckpt = sub.add_parser("checkpoint", help="show the plugin's checkpoint (or why it is unreadable)")
+    ckpt.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"))
+    ckpt.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"))
+    ckpt.set_defaults(func=_checkpoint)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dra.plugin import logs
+    from dra.plugin.driver import Driver, DriverConfig
+
+    logs.configure(args.log_format, args.log_level)
+    config = DriverConfig(
+        node_name=args.node_name or "",
+        driver_name=args.driver_name,
+        profile=args.profile,
+        mode=args.mode,
+        k8s_version=args.k8s_version,
+        registrar_dir=Path(args.registrar_dir),
+        plugins_dir=Path(args.plugins_dir),
+        cdi_root=Path(args.cdi_root),
+        kubeconfig=args.kubeconfig,
+        http_address=args.http_address,
+        http_port=None if args.http_port < 0 else args.http_port,
+        pod_uid=args.pod_uid,
+        boot_id=os.environ.get("DRA_PLUGIN_BOOT_ID"),  # tests simulate reboots with it
+        health=not args.no_health,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    driver = Driver(config)
+    try:
+        driver.start()
+        driver.wait(stop)
+    finally:
+        driver.stop() if driver.server is not None else None
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    from dra.errors import UserError
+    from dra.plugin.checkpoint import CheckpointCorrupt, CheckpointFile
+
+    path = Path(args.plugins_dir) / args.driver_name / "checkpoint.json"
+    try:
+        loaded = CheckpointFile(path).load()
+    except CheckpointCorrupt as err:
+        raise UserError(
+            f"{path}: unreadable checkpoint: {err}; the plugin moves it aside and rebuilds from its CDI specs on start"
+        ) from None
+    claims = {uid: rec.to_json() for uid, rec in loaded.claims.items()}
+    print(json.dumps({"path": str(path), "status": loaded.status, "preparedClaims": claims}, indent=2, sort_keys=True))
+    return 0
