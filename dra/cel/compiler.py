@@ -75,27 +75,6 @@ def const_node(value: Any, typ: T.Type, cost: int = 0) -> Node:
     return Node(ops.constant(value), typ, value, None, cost)
 
 
-def static_type_of(value: Any) -> T.Type:
-    t = type(value)
-    simple = {bool: T.BOOL, int: T.INT, v.UInt: T.UINT, float: T.DOUBLE, str: T.STRING, bytes: T.BYTES,
-              type(None): T.NULL}
-    if t in simple:
-        return simple[t]
-    name = v.type_name(value)
-    if name in (T.QUANTITY, T.SEMVER):
-        return name
-    if t is list:
-        elems = {static_type_of(x) for x in value}
-        return T.list_of(elems.pop() if len(elems) == 1 else T.DYN)
-    if isinstance(value, dict):
-        return T.map_of(T.DYN, T.DYN)
-    if t is v.Optional:
-        return T.optional_of(static_type_of(value.value) if value.has_value() else T.DYN)
-    if t is v.CelType:
-        return ("type", value.name)
-    return T.DYN
-
-
 class Compiler:
     """Compiles one expression; create a new one per expression."""
 
@@ -167,8 +146,8 @@ class Compiler:
         except _PY_ERRORS:
             return node
         cost = node.cost
-        folded = const_node(value, node.typ if node.typ != T.DYN else static_type_of(value), cost)
-        return folded
+        # keep the static type: dyn(1) stays dyn even though its value is known
+        return const_node(value, node.typ, cost)
 
     # ------------------------------------------------------------------ grammar rules
 
@@ -501,7 +480,7 @@ class Compiler:
             if full in macros.GLOBAL_MACROS:
                 return macros.GLOBAL_MACROS[full](self, tree, args)
             return self.call(tree, full, None, args, name_token)
-        if name in macros.MEMBER_MACROS and args and _is_simple_ident(args[0]):
+        if macros.is_member_macro(name, len(args)):
             return macros.MEMBER_MACROS[name](self, tree, recv_tree, args)
         return self.call(tree, name, recv_tree, args, name_token)
 
@@ -623,10 +602,6 @@ def _innermost(tree: Any) -> Any:
     while isinstance(tree, Tree) and len(tree.children) == 1 and tree.data not in ("ident", "list_lit", "literal"):
         tree = tree.children[0]
     return tree
-
-
-def _is_simple_ident(tree: Any) -> bool:
-    return _simple_ident_name(tree) is not None
 
 
 def _simple_ident_name(tree: Any) -> str | None:

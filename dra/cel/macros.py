@@ -410,3 +410,8 @@ MEMBER_MACROS["optFlatMap"] = _opt_map
 GLOBAL_MACROS: dict[str, Callable[..., Any]] = {"has": _has, "cel.bind": _bind}
 _METERED_NAMES = frozenset(MEMBER_MACROS) | {"bind"}
 
+
+def is_member_macro(name: str, arg_count: int) -> bool:
+    """Whether ``x.name(args...)`` with this many arguments is a macro rather than a function."""
+    return (name, arg_count) in _SHAPES or (name in ("optMap", "optFlatMap") and arg_count == 2)
+
