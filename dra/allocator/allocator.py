@@ -66,6 +66,7 @@ class Allocator:
         self._pools: dict[Any, GatheredPools] = {}
         self._compiled: dict[str, Any] = {}
         self._verdicts: dict[str, dict[int, Any]] = {}
+        self._plans: dict[int, tuple[Any, ClaimPlan]] = {}
         self.last_stats = AllocationStats()
 
     # ------------------------------------------------------------------ API
@@ -123,10 +124,10 @@ class Allocator:
             converted = {name: num(q) for name, q in caps.items()}
             for i in self._indices_of.get(dev_id, ()):
                 allocated_cap[i] = converted
-        memo: dict[tuple[int, int], bool] = {}
+        memo = pools.selectable_memo
 
         def selectable(rd: RequestData, device: DeviceInfo) -> bool:
-            key = (id(rd), device.index)
+            key = (rd.signature, device.index)
             hit = memo.get(key)
             if hit is None:
                 hit = self._selectable(rd, device, pools)
@@ -145,6 +146,7 @@ class Allocator:
             pools=pools,
             selectable=selectable,
             capacity_ok=capacity_ok,
+            cache=self._plans,
         )
         plans = preparer.prepare(claims)
         search = Search(

@@ -13,6 +13,7 @@ The result is cached per node by :class:`dra.allocator.Allocator` and never muta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from dra.allocator.errors import AllocationError
 from dra.allocator.features import Features
@@ -59,6 +60,8 @@ class GatheredPools:
     node_excluded: frozenset[int]
     pool_of: dict[int, PoolInfo]  # device index -> its pool (usable or not)
     any_invalid: bool
+    # (request selector signature, device index) -> selectable on this node
+    selectable_memo: dict[tuple[Any, int], bool] = field(default_factory=dict)
 
 
 def _slice_targets_node(s: SliceInfo, node: NodeView | None) -> bool:

@@ -41,7 +41,7 @@ class RequestData:
         "claim_index", "request_index", "sub_index", "name", "parent", "full_name",
         "base_name", "sub_name", "device_class", "class_name", "class_selectors",
         "selectors", "mode", "count", "admin", "tolerations", "capacity", "all_devices",
-        "num_devices", "obj", "claim_key",
+        "num_devices", "obj", "claim_key", "signature",
     )
 
     def __init__(self) -> None:
@@ -54,7 +54,7 @@ class RequestData:
 class ClaimPlan:
     """The checked form of one claim: per request either a RequestData or sub-requests."""
 
-    __slots__ = ("index", "claim", "key", "requests", "constraint_specs", "min_devices")
+    __slots__ = ("index", "claim", "key", "requests", "constraint_specs", "min_devices", "has_all")
 
     def __init__(self, index: int, claim: Any) -> None:
         self.index = index
@@ -64,6 +64,17 @@ class ClaimPlan:
         self.requests: list[list[RequestData]] = []
         self.constraint_specs: list[tuple[type[Constraint], str, list[str] | None]] = []
         self.min_devices = 0
+        self.has_all = False
+
+    def at(self, index: int) -> "ClaimPlan":
+        """The same plan for the claim at another position of the claim list."""
+        if index == self.index:
+            return self
+        other = ClaimPlan.__new__(ClaimPlan)
+        for name in ClaimPlan.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.index = index
+        return other
 
     def new_constraints(self) -> list[Constraint]:
         return [cls(attr, reqs) for cls, attr, reqs in self.constraint_specs]
@@ -100,7 +111,11 @@ class Preparer:
         pools: "GatheredPools",
         selectable: Callable[[RequestData, DeviceInfo], bool],
         capacity_ok: Callable[[RequestData, DeviceInfo], bool],
+        cache: dict[int, tuple[Any, ClaimPlan]] | None = None,
     ) -> None:
+        # Plans of claims without "All" requests depend only on the claim, the classes
+        # and the features, so they are kept per claim object between attempts.
+        self.cache = cache
         self.features = features
         self.classes = classes
         self.pools = pools
@@ -109,8 +124,19 @@ class Preparer:
 
     def prepare(self, claims: Sequence[Any]) -> list[ClaimPlan]:
         plans = []
+        cache = self.cache
         for index, claim in enumerate(claims):
-            plans.append(self._prepare_claim(index, claim))
+            if cache is not None:
+                hit = cache.get(id(claim))
+                if hit is not None and hit[0] is claim:
+                    plans.append(hit[1].at(index))
+                    continue
+            plan = self._prepare_claim(index, claim)
+            if cache is not None and not plan.has_all:
+                if len(cache) >= 4096:
+                    cache.clear()
+                cache[id(claim)] = (claim, plan)
+            plans.append(plan)
         return plans
 
     def _prepare_claim(self, index: int, claim: Any) -> ClaimPlan:
@@ -219,6 +245,8 @@ class Preparer:
             s.cel.expression if s.cel is not None else None
             for s in (getattr(class_spec, "selectors", None) or [])
         ]
+        # What selectability depends on besides the device and node (memo key).
+        rd.signature = (class_name, tuple(rd.class_selectors), tuple(rd.selectors))
         rd.tolerations = list(req.tolerations or [])
         cap = req.capacity
         rd.capacity = dict(cap.requests or {}) if cap is not None else None
@@ -229,6 +257,7 @@ class Preparer:
             rd.count = count
             rd.num_devices = count
         elif mode == ALL:
+            plan.has_all = True
             rd.count = 0
             rd.all_devices = self._all_devices(ck, shown, rd)
             rd.num_devices = len(rd.all_devices)
