@@ -110,3 +110,14 @@ def test_semver_normalize_and_order() -> None:
     versions = [Semver(v) for v in ordered]
     assert sorted(reversed(versions)) == versions
     assert Semver("1.0.0+a") == Semver("1.0.0+b") and hash(Semver("1.0.0+a")) == hash(Semver("1.0.0"))
+
+
+def test_memo_matcher_shares_results_with_matches() -> None:
+    sel = compile_selector('device.attributes["d"].n > 1')
+    memo = SelectorMemo()
+    match = memo.matcher(sel)
+    assert match("a", CelDevice.from_parts("d", {"n": 5})) is True
+    assert memo.matches(sel, "a", CelDevice.from_parts("d", {"n": 0})) is True  # remembered
+    with pytest.raises(CelRuntimeError, match="no such key"):
+        match("b", CelDevice.from_parts("d", {}))
+    assert len(memo) == 2

@@ -14,7 +14,7 @@ exists only with the DRAConsumableCapacity gate (``consumable_capacity=True``).
 from __future__ import annotations
 
 import functools
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable
 
 from dra.cel.compiler import Compiler
 from dra.cel.cost import METER_KEY, SELECTOR_MAX_COST, Meter
@@ -123,6 +123,26 @@ class SelectorMemo:
         if type(result) is bool:
             return result
         raise result
+
+    def matcher(self, selector: Selector) -> Callable[[Hashable, CelDevice], bool]:
+        """A ``match(device_key, device) -> bool`` function for one selector.
+
+        For loops over many devices with the same selector (the allocator's inner loop): the
+        per-selector table is bound once, so a remembered answer costs one dict lookup.
+        """
+        results = self._results.setdefault(selector, {})
+        evaluate = self._evaluate
+
+        def match(device_key: Hashable, device: CelDevice) -> bool:
+            try:
+                result = results[device_key]
+            except KeyError:
+                result = evaluate(selector, device_key, device)
+            if result is True or result is False:
+                return result
+            raise result
+
+        return match
 
     def _evaluate(self, selector: Selector, device_key: Hashable, device: CelDevice) -> Any:
         try:
