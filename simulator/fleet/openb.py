@@ -1,0 +1,57 @@
+"""Loader for the openb node lists (``sn,cpu_milli,memory_mib,gpu,model``).
+
+``openb_node_list_gpu_node.csv`` is the 1,213-node cluster of the FGD paper. The model
+names (``G2``, ``G3``, ``T4``, ``P100``, ``V100M16``, ``V100M32``, ``A10``) are the keys of
+``dra.gpu``'s catalog, so the same nodes can be turned into ResourceSlices.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from simulator.errors import FleetError
+from simulator.fleet.model import Fleet, NodeSpec
+
+HEADER = ["sn", "cpu_milli", "memory_mib", "gpu", "model"]
+
+
+def is_openb_node_header(header: list[str]) -> bool:
+    return [h.strip() for h in header] == HEADER
+
+
+def load_openb_nodes(path: str | Path, *, include_cpu_only: bool = True) -> Fleet:
+    path = Path(path)
+    nodes: list[NodeSpec] = []
+    try:
+        handle = path.open(newline="")
+    except OSError as err:
+        raise FleetError(f"{path}: cannot read: {err.strerror}") from None
+    with handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or not is_openb_node_header(header):
+            raise FleetError(f"{path}:1: not an openb node list: header must be {','.join(HEADER)}")
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(HEADER):
+                raise FleetError(f"{where}: expected {len(HEADER)} columns ({','.join(HEADER)}), got {len(row)}")
+            values = []
+            for column, text in zip(HEADER[1:4], row[1:4]):
+                try:
+                    value = int(text)
+                except ValueError:
+                    raise FleetError(f"{where}: column {column!r}: expected an integer, got {text!r}") from None
+                if value < 0:
+                    raise FleetError(f"{where}: column {column!r}: must be >= 0, got {value}")
+                values.append(value)
+            cpu, mem, gpus = values
+            model = row[4].strip()
+            if gpus and not model:
+                raise FleetError(f"{where}: column 'model': a node with {gpus} GPUs needs a model")
+            if not gpus and not include_cpu_only:
+                continue
+            nodes.append(NodeSpec(row[0].strip(), cpu, mem, gpus, model if gpus else ""))
+    return Fleet(name=f"openb-{path.stem.removeprefix('openb_node_list_')}", nodes=nodes)

@@ -1,0 +1,53 @@
+"""The placement-model interface: how a trace pod becomes a scheduling demand, which GPUs of a
+node can take it, and what binding it there does to the node.
+
+The engine owns CPU, host memory and the GPU-affinity tags of a node; a placement model owns
+the GPU side (``NodeState.gpu_free`` in its own currency and anything in ``NodeState.extra``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from simulator.fleet.model import Fleet
+from simulator.state import Binding, Counters, Demand, NodeState
+from simulator.trace.model import Pod
+
+
+class Placement:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        self.counters = Counters()
+        self.fleet: Fleet | None = None
+
+    def setup(self, nodes: list[NodeState], fleet: Fleet, counters: Counters) -> None:
+        self.counters = counters
+        self.fleet = fleet
+
+    def demand(self, pod: Pod) -> Demand | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def node_key(self, node: NodeState) -> tuple:
+        """Everything a filter or a score may read; nodes with equal keys are interchangeable."""
+        return (node.model, node.cpu_cap, node.mem_cap, node.cpu_free, node.mem_free, tuple(sorted(node.gpu_free)))
+
+    def eligible(self, node: NodeState, d: Demand) -> list[int]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def fits(self, node: NodeState, d: Demand) -> bool:
+        return d.count == 0 or len(self.eligible(node, d)) >= d.count
+
+    def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
+        for i in gpus:
+            node.gpu_free[i] -= d.milli
+        return Binding(pod, node.idx, gpus, d.milli, now)
+
+    def release(self, node: NodeState, binding: Binding) -> None:
+        for i in binding.gpus:
+            node.gpu_free[i] += binding.milli
+
+
+def whole_gpus_needed(pod: Pod) -> int:
+    return pod.num_gpu if pod.gpu_milli > 0 or pod.mig_profile else 0
