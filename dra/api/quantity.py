@@ -1,0 +1,660 @@
+"""Kubernetes ``resource.Quantity``: exact fixed-point amounts with SI / binary suffixes.
+
+This module mirrors the behaviour of apimachinery's ``pkg/api/resource`` so that values read
+from manifests, compared by the allocator and written back out look exactly like what the
+API server would store:
+
+* Parsing follows ``ParseQuantity``: an optional sign, digits with at most one ``.``, then a
+  suffix (binary ``Ki``..``Ei``, decimal ``n u m "" k M G T P E`` or a decimal exponent
+  ``e<int>``/``E<int>``).  Values finer than one nano are rounded *up* (away from zero), and
+  binary values are capped at 2^63-1, as upstream does.  Errors use upstream's wording.
+* The value is held exactly as ``unscaled * 10**exp`` with Python ints (never floats), so
+  arithmetic and comparisons are exact.  Equality and hashing are by numeric value:
+  ``Quantity("1Gi") == Quantity("1024Mi")``.
+* ``str(q)`` is upstream's ``String()``: the remembered format (BinarySI, DecimalSI,
+  DecimalExponent) in canonical form (largest suffix without fractional digits).  Like
+  upstream, an input string that is already in canonical shape is kept verbatim (so
+  ``"+1"`` prints as ``"+1"``), which is what the API server would persist.
+
+Two deliberate deviations, both only for values no real manifest carries: upstream prints a
+DecimalSI value above ``999E`` (or a BinarySI value above ``1023Ei``) without any suffix,
+silently changing its value; we keep the largest suffix and a longer mantissa instead so that
+parse -> print -> parse is always the identity.  ``value()`` rounds negative fractions away
+from zero on every path (upstream's big-decimal path rounds them toward zero).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Literal
+
+from dra.errors import UserError
+
+__all__ = ["Quantity", "QuantityError", "FORMATS"]
+
+BINARY_SI = "BinarySI"
+DECIMAL_SI = "DecimalSI"
+DECIMAL_EXPONENT = "DecimalExponent"
+FORMATS = (BINARY_SI, DECIMAL_SI, DECIMAL_EXPONENT)
+FormatName = Literal["BinarySI", "DecimalSI", "DecimalExponent"]
+
+_SPLIT_RE = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+ERR_FORMAT_WRONG = f"quantities must match the regular expression '{_SPLIT_RE}'"
+ERR_NUMERIC = "unable to parse numeric part of quantity"
+ERR_SUFFIX = "unable to parse quantity's suffix"
+
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
+_NANO = -9
+
+# suffix -> (base, exponent); the decimal table includes the empty suffix.
+_DEC_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_BIN_SUFFIXES = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_DEC_BY_EXP = {e: s for s, e in _DEC_SUFFIXES.items()}
+_BIN_BY_POWER = {0: "", 1: "Ki", 2: "Mi", 3: "Gi", 4: "Ti", 5: "Pi", 6: "Ei"}
+_SUFFIX_CHARS = frozenset("eEinumkKMGTP")
+_DIGITS = frozenset("0123456789")
+# Upstream's precision estimate for the binary fast path: int32(float32(exp)*3/10).
+_BIN_PRECISION_DROP = {10: 3, 20: 6, 30: 9, 40: 12, 50: 15, 60: 18}
+
+# Magnitude bound above which comparisons avoid materialising 10**diff.
+_ALIGN_LIMIT = 4000
+# Exponents beyond this are refused where an exact integer/fraction would have to be built
+# (upstream's int64 accessors silently overflow there; "1e999999999" is a valid string).
+_MATERIALISE_LIMIT = 4000
+
+
+class QuantityError(UserError):
+    """A string (or number) that is not a valid Kubernetes quantity."""
+
+
+def _strip_tens(u: int, exp: int) -> tuple[int, int]:
+    """Normalise ``u * 10**exp`` so that ``u`` has no trailing decimal zeros (0 -> (0, 0))."""
+    if u == 0:
+        return 0, 0
+    while u % 10 == 0:
+        # Strip in large steps first: values like 2**60 * 10**k are common after scaling.
+        if u % 1_000_000_000 == 0:
+            u //= 1_000_000_000
+            exp += 9
+        else:
+            u //= 10
+            exp += 1
+    return u, exp
+
+
+def _round_up_to_nano(u: int, exp: int) -> tuple[int, int]:
+    """Round ``u * 10**exp`` away from zero to a multiple of 10**-9 (upstream RoundUp)."""
+    if exp >= _NANO or u == 0:
+        return u, exp
+    shift = _NANO - exp
+    neg = u < 0
+    a = -u if neg else u
+    if shift > len(str(a)) + 1:
+        # 10**shift is larger than a: the result is the smallest representable step.
+        q = 1
+    else:
+        q, r = divmod(a, 10**shift)
+        if r:
+            q += 1
+    return (-q if neg else q), _NANO
+
+
+def _parse_string(s: str) -> tuple[bool, str, str, str, str]:
+    """Upstream ``parseQuantityString``: split into sign, numeric text, num, denom, suffix."""
+    positive = True
+    pos = 0
+    end = len(s)
+    if pos < end:
+        c = s[0]
+        if c == "-":
+            positive = False
+            pos += 1
+        elif c == "+":
+            pos += 1
+    # strip leading zeros
+    while True:
+        if pos >= end:
+            return positive, "0", "0", "", ""
+        if s[pos] == "0":
+            pos += 1
+        else:
+            break
+    start = pos
+    while pos < end and s[pos] in _DIGITS:
+        pos += 1
+    num = s[start:pos]
+    if pos >= end:
+        return positive, s, num or "0", "", ""
+    if not num:
+        num = "0"
+    denom = ""
+    if s[pos] == ".":
+        pos += 1
+        dstart = pos
+        while pos < end and s[pos] in _DIGITS:
+            pos += 1
+        denom = s[dstart:pos]
+        if pos >= end:
+            return positive, s, num, denom, ""
+    value = s[:pos]
+    suffix_start = pos
+    while pos < end and s[pos] in _SUFFIX_CHARS:
+        pos += 1
+    if pos >= end:
+        return positive, value, num, denom, s[suffix_start:]
+    if s[pos] in "+-":
+        pos += 1
+    while pos < end:
+        if s[pos] not in _DIGITS:
+            raise QuantityError(ERR_FORMAT_WRONG)
+        pos += 1
+    return positive, value, num, denom, s[suffix_start:]
+
+
+def _interpret_suffix(suffix: str) -> tuple[int, int, str]:
+    """Return (base, exponent, format) for a suffix, as upstream's suffixer does."""
+    exp = _DEC_SUFFIXES.get(suffix)
+    if exp is not None:
+        return 10, exp, DECIMAL_SI
+    exp = _BIN_SUFFIXES.get(suffix)
+    if exp is not None:
+        return 2, exp, BINARY_SI
+    if len(suffix) > 1 and suffix[0] in "eE":
+        text = suffix[1:]
+        # strconv.ParseInt(text, 10, 64): optional sign then digits, within int64.
+        body = text[1:] if text[0] in "+-" else text
+        if not body or any(c not in _DIGITS for c in body):
+            raise QuantityError(ERR_SUFFIX)
+        parsed = int(text)
+        if not _INT64_MIN <= parsed <= _INT64_MAX:
+            raise QuantityError(ERR_SUFFIX)
+        # Upstream truncates to int32.
+        parsed &= 0xFFFFFFFF
+        if parsed >= 1 << 31:
+            parsed -= 1 << 32
+        return 10, parsed, DECIMAL_EXPONENT
+    raise QuantityError(ERR_SUFFIX)
+
+
+def _parse(s: str) -> tuple[int, int, str, str | None]:
+    """Parse ``s`` into (unscaled, exp, format, remembered string or None)."""
+    if not s:
+        raise QuantityError(ERR_FORMAT_WRONG)
+    if s == "0":
+        return 0, 0, DECIMAL_SI, "0"
+    positive, value, num, denom, suffix = _parse_string(s)
+    base, exponent, fmt = _interpret_suffix(suffix)
+
+    mantissa = 1
+    scale = 0
+    if fmt == BINARY_SI:
+        if exponent >= 0 and not denom:
+            mantissa = 1 << exponent
+            precision = 15 - len(num) - _BIN_PRECISION_DROP[exponent] - 1
+        else:
+            precision = -1
+    else:
+        scale = exponent
+        precision = 18 - (len(num) + len(denom))
+
+    if precision >= 0:
+        scale -= len(denom)
+        if scale >= _NANO:
+            shifted = num + denom
+            v = int(shifted)
+            result = v * mantissa
+            if result <= _INT64_MAX:
+                if not positive:
+                    result = -result
+                keep: str | None = None
+                if fmt == BINARY_SI:
+                    if exponent % 10 == 0 and v & 0x07 != 0:
+                        keep = s
+                elif scale % 3 == 0 and not shifted.endswith("000") and shifted[0] != "0":
+                    keep = s
+                u, e = _strip_tens(result, scale)
+                return u, e, fmt, keep
+
+    # Slow path (upstream: inf.Dec arithmetic).
+    digits = value.lstrip("+-")
+    if not any(c in _DIGITS for c in digits):
+        raise QuantityError(ERR_NUMERIC)
+    int_part, _, frac_part = digits.partition(".")
+    u = int((int_part + frac_part) or "0")
+    e = -len(frac_part)
+    if base == 10:
+        e += exponent
+    else:
+        u <<= exponent
+    if u != 0:
+        u, e = _round_up_to_nano(u, e)
+    u, e = _strip_tens(u, e)
+    if fmt == BINARY_SI:
+        if _cmp_parts(u, e, _INT64_MAX, 0) > 0:
+            u, e = _INT64_MAX, 0
+        if u != 0 and _cmp_parts(u, e, 1, 0) < 0:
+            fmt = DECIMAL_SI
+    if not positive:
+        u = -u
+    return u, e, fmt, None
+
+
+def _cmp_parts(u1: int, e1: int, u2: int, e2: int) -> int:
+    """Compare ``u1*10**e1`` with ``u2*10**e2`` exactly, without huge powers when avoidable."""
+    if e1 == e2:
+        return (u1 > u2) - (u1 < u2)
+    s1 = (u1 > 0) - (u1 < 0)
+    s2 = (u2 > 0) - (u2 < 0)
+    if s1 != s2 or s1 == 0:
+        return (s1 > s2) - (s1 < s2)
+    diff = e1 - e2
+    if abs(diff) > _ALIGN_LIMIT:
+        # Magnitudes differ by more than the digits can make up for.
+        m1 = len(str(abs(u1))) + e1
+        m2 = len(str(abs(u2))) + e2
+        if m1 != m2:
+            bigger = 1 if m1 > m2 else -1
+            return bigger * s1
+    if diff > 0:
+        a, b = u1 * 10**diff, u2
+    else:
+        a, b = u1, u2 * 10 ** (-diff)
+    return (a > b) - (a < b)
+
+
+def _ceil_scaled(u: int, exp: int) -> int:
+    """``u * 10**exp`` rounded to an integer away from zero."""
+    if exp > _MATERIALISE_LIMIT:
+        raise QuantityError(f"quantity {u}e{exp} is too large to convert to an integer")
+    if exp >= 0:
+        return u * 10**exp
+    neg = u < 0
+    a = -u if neg else u
+    q, r = divmod(a, 10 ** (-exp))
+    if r:
+        q += 1
+    return -q if neg else q
+
+
+# Parsed quantities are immutable, so identical strings can share one object.
+_CACHE: dict[str, "Quantity"] = {}
+_CACHE_MAX = 65536
+
+
+class Quantity:
+    """An exact Kubernetes quantity; see the module docstring for the semantics."""
+
+    __slots__ = ("_u", "_e", "_fmt", "_s", "_hash")
+
+    _u: int
+    _e: int
+    _fmt: str
+    _s: str | None
+    _hash: int | None
+
+    def __new__(cls, value: "str | int | Quantity" = "0") -> "Quantity":
+        if isinstance(value, Quantity):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return cls.from_int(value)
+        raise QuantityError(f"cannot make a quantity from {type(value).__name__} {value!r}")
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def _make(cls, u: int, e: int, fmt: str, s: str | None = None) -> "Quantity":
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "_u", u)
+        object.__setattr__(obj, "_e", e)
+        object.__setattr__(obj, "_fmt", fmt)
+        object.__setattr__(obj, "_s", s)
+        object.__setattr__(obj, "_hash", None)
+        return obj
+
+    @classmethod
+    def parse(cls, text: str) -> "Quantity":
+        """Parse a quantity string (upstream ``ParseQuantity``); raises :class:`QuantityError`."""
+        if not isinstance(text, str):
+            raise QuantityError(f"cannot make a quantity from {type(text).__name__} {text!r}")
+        q = _CACHE.get(text)
+        if q is not None:
+            return q
+        u, e, fmt, s = _parse(text)
+        q = cls._make(u, e, fmt, s)
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[text] = q
+        return q
+
+    @classmethod
+    def from_json(cls, value: Any) -> "Quantity":
+        """Accept what a JSON/YAML document may hold for a quantity (upstream UnmarshalJSON).
+
+        Strings are trimmed of surrounding white space; plain JSON numbers are parsed from their
+        text form, as the Go decoder does.
+        """
+        if isinstance(value, Quantity):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value.strip())
+        if isinstance(value, bool):
+            raise QuantityError(f"cannot make a quantity from bool {value!r}")
+        if isinstance(value, int):
+            return cls.parse(str(value))
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise QuantityError(ERR_NUMERIC)
+            return cls.parse(repr(value).replace("e+", "e"))
+        raise QuantityError(f"cannot make a quantity from {type(value).__name__} {value!r}")
+
+    @classmethod
+    def from_int(cls, n: int, fmt: FormatName = "DecimalSI") -> "Quantity":
+        """Upstream ``NewQuantity(n, fmt)``."""
+        if fmt not in FORMATS:
+            raise QuantityError(f"unknown quantity format {fmt!r}")
+        u, e = _strip_tens(int(n), 0)
+        return cls._make(u, e, fmt)
+
+    @classmethod
+    def from_milli(cls, n: int, fmt: FormatName = "DecimalSI") -> "Quantity":
+        """Upstream ``NewMilliQuantity(n, fmt)``: the value ``n / 1000``."""
+        if fmt not in FORMATS:
+            raise QuantityError(f"unknown quantity format {fmt!r}")
+        u, e = _strip_tens(int(n), -3)
+        return cls._make(u, e, fmt)
+
+    @classmethod
+    def from_scaled(cls, n: int, scale: int, fmt: FormatName = "DecimalSI") -> "Quantity":
+        """The value ``n * 10**scale`` (upstream ``NewScaledQuantity``), rounded up to nano."""
+        u, e = _round_up_to_nano(int(n), int(scale))
+        u, e = _strip_tens(u, e)
+        return cls._make(u, e, fmt)
+
+    @classmethod
+    def from_fraction(cls, value: Fraction | int, fmt: FormatName = "DecimalSI") -> "Quantity":
+        """An exact rational value, rounded up (away from zero) to nano precision."""
+        f = Fraction(value)
+        neg = f < 0
+        a = -f if neg else f
+        n, r = divmod(a.numerator * 10**9, a.denominator)
+        if r:
+            n += 1
+        u, e = _strip_tens(-n if neg else n, _NANO)
+        return cls._make(u, e, fmt)
+
+    # -- immutability / pickling ------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Quantity is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Quantity._make, (self._u, self._e, self._fmt, self._s))
+
+    def __copy__(self) -> "Quantity":
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Quantity":
+        return self
+
+    # -- accessors -----------------------------------------------------------------------
+
+    @property
+    def format(self) -> str:
+        """``"BinarySI"``, ``"DecimalSI"`` or ``"DecimalExponent"``."""
+        return self._fmt
+
+    def as_fraction(self) -> Fraction:
+        if self._e > _MATERIALISE_LIMIT:
+            raise QuantityError(f"quantity {self} is too large to convert to a fraction")
+        if self._e >= 0:
+            return Fraction(self._u * 10**self._e)
+        return Fraction(self._u, 10 ** (-self._e))
+
+    def as_decimal_parts(self) -> tuple[int, int]:
+        """``(unscaled, exponent)`` with value ``unscaled * 10**exponent``, normalised."""
+        return self._u, self._e
+
+    def sign(self) -> int:
+        return (self._u > 0) - (self._u < 0)
+
+    def is_zero(self) -> bool:
+        return self._u == 0
+
+    def is_integer(self) -> bool:
+        return self._e >= 0
+
+    def value(self) -> int:
+        """Upstream ``Value()``: the value rounded to an integer away from zero."""
+        return _ceil_scaled(self._u, self._e)
+
+    def milli_value(self) -> int:
+        """Upstream ``MilliValue()``: ``value * 1000`` rounded away from zero."""
+        return _ceil_scaled(self._u, self._e + 3)
+
+    def scaled_value(self, scale: int) -> int:
+        """Upstream ``ScaledValue(scale)``: ``value / 10**scale`` rounded away from zero."""
+        return _ceil_scaled(self._u, self._e - scale)
+
+    def as_integer(self) -> int:
+        """The exact integer value; raises :class:`QuantityError` if fractional or beyond int64."""
+        if self._e < 0:
+            raise QuantityError(f"quantity {self} is not an integer")
+        if self._e > 19:
+            raise QuantityError(f"quantity {self} does not fit into int64")
+        n = self._u * 10**self._e
+        if not _INT64_MIN <= n <= _INT64_MAX:
+            raise QuantityError(f"quantity {self} does not fit into int64")
+        return n
+
+    def as_approximate_float(self) -> float:
+        try:
+            return float(self.as_fraction())
+        except (OverflowError, QuantityError):
+            return float("inf") if self._u > 0 else float("-inf")
+
+    def with_format(self, fmt: FormatName) -> "Quantity":
+        """The same value printed in another format."""
+        if fmt not in FORMATS:
+            raise QuantityError(f"unknown quantity format {fmt!r}")
+        if fmt == self._fmt:
+            return self
+        return Quantity._make(self._u, self._e, fmt)
+
+    # -- printing ------------------------------------------------------------------------
+
+    def canonical(self) -> str:
+        """Upstream ``CanonicalizeBytes``: the canonical text, ignoring any remembered input."""
+        u, e = self._u, self._e
+        if u == 0:
+            return "0"
+        fmt = self._fmt
+        if fmt == BINARY_SI:
+            if _cmp_parts(u, e, -1024, 0) > 0 and _cmp_parts(u, e, 1024, 0) < 0:
+                fmt = DECIMAL_SI
+            elif e < 0 or e > _MATERIALISE_LIMIT:
+                # Not an integer: show as DecimalSI so no precision is lost.
+                fmt = DECIMAL_SI
+        elif fmt not in FORMATS:
+            fmt = DECIMAL_EXPONENT
+        if fmt == BINARY_SI:
+            n = u * 10**e
+            power = 0
+            while power < 6 and n % 1024 == 0:
+                n //= 1024
+                power += 1
+            return f"{n}{_BIN_BY_POWER[power]}"
+        r = e % 3  # floor the exponent to a multiple of three
+        if r:
+            u *= 10**r
+            e -= r
+        if fmt == DECIMAL_EXPONENT:
+            return f"{u}e{e}" if e else str(u)
+        if e > 18:
+            u *= 10 ** (e - 18)
+            e = 18
+        return f"{u}{_DEC_BY_EXP[e]}"
+
+    def __str__(self) -> str:
+        s = self._s
+        if s is None:
+            s = self.canonical()
+            object.__setattr__(self, "_s", s)
+        return s
+
+    def __repr__(self) -> str:
+        return f"Quantity({str(self)!r})"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    # -- comparison ----------------------------------------------------------------------
+
+    @staticmethod
+    def _parts(other: Any) -> tuple[int, int] | None:
+        if isinstance(other, Quantity):
+            return other._u, other._e
+        if isinstance(other, int) and not isinstance(other, bool):
+            return _strip_tens(other, 0)
+        return None
+
+    def cmp(self, other: "Quantity | int") -> int:
+        p = self._parts(other)
+        if p is None:
+            raise TypeError(f"cannot compare Quantity with {type(other).__name__}")
+        return _cmp_parts(self._u, self._e, p[0], p[1])
+
+    def __eq__(self, other: object) -> bool:
+        p = self._parts(other)
+        if p is None:
+            return NotImplemented
+        return self._u == p[0] and self._e == p[1]
+
+    def __ne__(self, other: object) -> bool:
+        r = self.__eq__(other)
+        return r if r is NotImplemented else not r
+
+    def __lt__(self, other: "Quantity | int") -> bool:
+        p = self._parts(other)
+        if p is None:
+            return NotImplemented
+        return _cmp_parts(self._u, self._e, p[0], p[1]) < 0
+
+    def __le__(self, other: "Quantity | int") -> bool:
+        p = self._parts(other)
+        if p is None:
+            return NotImplemented
+        return _cmp_parts(self._u, self._e, p[0], p[1]) <= 0
+
+    def __gt__(self, other: "Quantity | int") -> bool:
+        p = self._parts(other)
+        if p is None:
+            return NotImplemented
+        return _cmp_parts(self._u, self._e, p[0], p[1]) > 0
+
+    def __ge__(self, other: "Quantity | int") -> bool:
+        p = self._parts(other)
+        if p is None:
+            return NotImplemented
+        return _cmp_parts(self._u, self._e, p[0], p[1]) >= 0
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            # Consistent with int/Fraction hashing so that Quantity(5) == 5 hash alike.
+            if 0 <= self._e <= 64:
+                h = hash(self._u * 10**self._e)
+            elif -64 <= self._e < 0:
+                h = hash(Fraction(self._u, 10 ** (-self._e)))
+            else:
+                h = hash((self._u, self._e))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __bool__(self) -> bool:
+        return self._u != 0
+
+    # -- arithmetic (upstream Add/Sub: a zero left operand takes the right one's format) ----
+
+    def _combine(self, other: Any, negate: bool) -> "Quantity":
+        if isinstance(other, Quantity):
+            ou, oe, ofmt = other._u, other._e, other._fmt
+        elif isinstance(other, int) and not isinstance(other, bool):
+            ou, oe = _strip_tens(other, 0)
+            ofmt = DECIMAL_SI
+        else:
+            return NotImplemented
+        if negate:
+            ou = -ou
+        fmt = ofmt if self._u == 0 else self._fmt
+        su, se = self._u, self._e
+        if ou == 0:
+            u, e = su, se
+        elif su == 0:
+            u, e = ou, oe
+        elif se <= oe:
+            u, e = _strip_tens(su + ou * 10 ** (oe - se), se)
+        else:
+            u, e = _strip_tens(su * 10 ** (se - oe) + ou, oe)
+        return Quantity._make(u, e, fmt)
+
+    def __add__(self, other: "Quantity | int") -> "Quantity":
+        return self._combine(other, False)
+
+    def __sub__(self, other: "Quantity | int") -> "Quantity":
+        return self._combine(other, True)
+
+    def __radd__(self, other: int) -> "Quantity":
+        if isinstance(other, int) and not isinstance(other, bool):
+            return Quantity.from_int(other)._combine(self, False)
+        return NotImplemented
+
+    def __rsub__(self, other: int) -> "Quantity":
+        if isinstance(other, int) and not isinstance(other, bool):
+            return Quantity.from_int(other)._combine(self, True)
+        return NotImplemented
+
+    def __neg__(self) -> "Quantity":
+        return Quantity._make(-self._u, self._e, self._fmt)
+
+    def __pos__(self) -> "Quantity":
+        return self
+
+    def __abs__(self) -> "Quantity":
+        return self if self._u >= 0 else -self
+
+    def __mul__(self, other: int) -> "Quantity":
+        """Upstream ``Mul(int64)``: multiply by an integer (exact)."""
+        if isinstance(other, int) and not isinstance(other, bool):
+            u, e = _strip_tens(self._u * other, self._e)
+            return Quantity._make(u, e, self._fmt)
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    # -- pydantic integration ----------------------------------------------------------
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(
+            _validate_for_pydantic,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                str, when_used="json-unless-none"
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "pattern": _SPLIT_RE}
+
+
+def _validate_for_pydantic(value: Any) -> Quantity:
+    # Raised as ValueError so pydantic attaches the field path; the model layer reformats it.
+    try:
+        return Quantity.from_json(value)
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from None
