@@ -87,7 +87,7 @@ class CdiWriter:
 
     def device_name(self, claim_uid: str, device: str, share_id: str | None = None) -> str:
         name = f"{claim_uid}-{device}" + (f"-{share_id}" if share_id else "")
-        if not _DEVICE_NAME.match(name):
+        if not _DEVICE_NAME.fullmatch(name):
             raise ValueError(f"invalid CDI device name {name!r}")
         return name
 

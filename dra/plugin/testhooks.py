@@ -1,0 +1,27 @@
+"""Test-only pause points inside prepare, so a crash test can kill -9 at a chosen moment.
+
+Set ``DRA_PLUGIN_TEST_PAUSE_AT`` to one of ``after-started`` (checkpoint says
+PrepareStarted, nothing done yet), ``after-apply`` (MIG instance created / sharing set, no
+CDI spec yet) or ``after-cdi`` (CDI spec written, PrepareCompleted not yet), and
+``DRA_PLUGIN_TEST_PAUSE_DIR`` to a directory. On reaching that point for a claim the plugin
+writes ``<dir>/<claim uid>`` and blocks; the test waits for the file and kills the process.
+Unset (production), :func:`pause_point` is a dictionary lookup and returns at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+POINTS = ("after-started", "after-apply", "after-cdi")
+
+
+def pause_point(point: str, claim_uid: str) -> None:
+    if os.environ.get("DRA_PLUGIN_TEST_PAUSE_AT") != point:
+        return
+    directory = os.environ.get("DRA_PLUGIN_TEST_PAUSE_DIR")
+    if not directory:
+        return
+    Path(directory, claim_uid).write_text(point)
+    threading.Event().wait()  # block until killed
