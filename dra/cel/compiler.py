@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from lark import Token, Tree
 
-from dra.cel import funcs_core, funcs_k8s, funcs_lists, funcs_strings  # noqa: F401  (registers functions)
+from dra.cel import funcs_core, funcs_k8s, funcs_lists, funcs_net, funcs_strings  # noqa: F401  (registers functions)
 from dra.cel import literals, ops, typesys as T
 from dra.cel import values as v
 from dra.cel.cost import METER_KEY, Meter, size_cost

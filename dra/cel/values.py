@@ -427,6 +427,9 @@ def to_string(v: Any) -> str:
             return v.decode("utf-8")
         except UnicodeDecodeError:
             raise EvalError("invalid UTF-8 in bytes, cannot convert to string") from None
+    as_string = getattr(v, "cel_string", None)  # net.IP and net.CIDR
+    if as_string is not None:
+        return as_string()
     raise no_such_overload("string", v)
 
 
