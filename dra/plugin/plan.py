@@ -1,0 +1,106 @@
+"""Work out, without side effects, what preparing one claim means on this node.
+
+Input: the fetched claim, the catalog of published devices, this driver and pool. Output:
+one :class:`PlannedDevice` per allocated device of this driver, with the configuration that
+applies to it. Everything a user can get wrong is found here, before the checkpoint records
+anything and before any hardware is touched, so a bad claim leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dra.plugin.claims import ClaimError
+from dra.plugin.config import (
+    ConfigError,
+    DeviceConfig,
+    GpuConfig,
+    check_fits,
+    config_for,
+    default_config,
+    select_entries,
+)
+from dra.plugin.devices import DeviceCatalog, DeviceSpec
+
+
+@dataclass(frozen=True)
+class PlannedDevice:
+    request: str
+    spec: DeviceSpec
+    config: DeviceConfig
+    # Devices with the same group share sharing settings (one MPS daemon per group).
+    config_group: int | None
+    share_id: str | None = None
+    admin_access: bool = False
+
+    @property
+    def request_name(self) -> str:
+        # The kubelet wants request names without the /subrequest suffix.
+        return self.request.split("/", 1)[0]
+
+
+def plan_claim(claim, catalog: DeviceCatalog, driver: str, pool: str) -> list[PlannedDevice]:
+    name = f"{claim.metadata.namespace}/{claim.metadata.name}"
+    allocation = claim.status.allocation
+    results = [r for r in (allocation.devices.results if allocation.devices else None) or () if r.driver == driver]
+    if not results:
+        raise ClaimError(f"claim {name}: no device allocated by driver {driver}", "not_allocated")
+    entries = select_entries(allocation.devices.config, driver, name)
+    planned = []
+    for result in results:
+        place = f"claim {name}, request {result.request}"
+        if result.pool != pool:
+            raise ClaimError(
+                f"{place}: device {result.pool}/{result.device} is in pool {result.pool!r}, "
+                f"not in this node's pool {pool!r}",
+                "wrong_node",
+            )
+        spec = catalog.get(result.device)
+        if spec is None:
+            raise ClaimError(f"{place}: device {result.device} is not published by this node", "unknown_device")
+        entry = config_for(entries, result.request)
+        config = entry.config if entry else default_config(spec.type)
+        check_fits(config, spec.type, spec.name, entry.place if entry else place)
+        planned.append(
+            PlannedDevice(
+                request=result.request,
+                spec=spec,
+                config=config,
+                config_group=entry.index if entry else None,
+                share_id=result.share_id,
+                admin_access=bool(result.admin_access),
+            )
+        )
+    _check_mps_keys(planned, name)
+    return planned
+
+
+def _check_mps_keys(planned: list[PlannedDevice], claim: str) -> None:
+    """Per-device pinned-memory limits must name a device (UUID or index) of their group."""
+    groups: dict[int | None, list[PlannedDevice]] = {}
+    for device in planned:
+        groups.setdefault(device.config_group, []).append(device)
+    for devices in groups.values():
+        sharing = devices[0].config.sharing
+        mps = getattr(sharing, "mps_config", None) if sharing else None
+        if mps is None or not mps.default_per_device_pinned_memory_limit:
+            continue
+        known = set()
+        for d in devices:
+            known.add(str(d.spec.gpu_index))
+            if d.spec.uuid:
+                known.add(d.spec.uuid)
+        for key in mps.default_per_device_pinned_memory_limit:
+            if key not in known:
+                raise ConfigError(
+                    f"claim {claim}: mpsConfig.defaultPerDevicePinnedMemoryLimit[{key!r}]: "
+                    f"no device with that UUID or index in the requests this config applies to"
+                )
+
+
+def time_slice_interval(config: DeviceConfig) -> str | None:
+    """The time-slice interval a config asks for on a full GPU (None: leave it alone)."""
+    if isinstance(config, GpuConfig) and config.sharing and config.sharing.strategy == "TimeSlicing":
+        tsc = config.sharing.time_slicing_config
+        return tsc.interval if tsc else "Default"
+    return None

@@ -1,0 +1,113 @@
+"""Startup recovery: make the node's device state agree with the checkpoint again.
+
+Runs once before the plugin serves. Cases:
+
+* no checkpoint: fresh start (leftover CDI specs of ours are stale and removed);
+* checkpoint from another boot: the node rebooted, GPU-side effects are gone; drop it;
+* ``PrepareStarted`` claims: the plugin died mid-prepare; roll their effects back;
+* ``PrepareCompleted`` claims: keep them (the kubelet will not send Prepare again for
+  running pods, so forgetting them would leak devices);
+* a checkpoint that cannot be read (bad JSON, checksum, unknown version): it is moved aside
+  as ``checkpoint.json.corrupt-<time>``, an error is logged naming that file, and the state
+  is rebuilt from the per-claim CDI specs (whose annotations carry the device records). The
+  plugin keeps starting: a crash loop would take every GPU on the node out of service
+  (NVIDIA's driver does that, #1100).
+
+Afterwards CDI specs that belong to no kept claim are removed and, in dynamic-MIG mode, MIG
+instances no kept claim uses are destroyed (they were created by a prepare that never
+completed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dra.plugin.cdi import ANNOTATION_CLAIM, ANNOTATION_DEVICES, CdiWriter
+from dra.plugin.checkpoint import PREPARE_COMPLETED, PREPARE_STARTED, CheckpointCorrupt, ClaimRecord
+from dra.plugin.state import DeviceState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RecoveryReport:
+    checkpoint: str  # missing | ok | rebooted | corrupt
+    kept: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    rebuilt: list[str] = field(default_factory=list)
+    removed_cdi_specs: list[str] = field(default_factory=list)
+    destroyed_mig: int = 0
+    quarantined: str | None = None
+    problem: str | None = None
+
+    def summary(self) -> str:
+        text = (
+            f"checkpoint {self.checkpoint}: kept {len(self.kept)}, rolled back {len(self.rolled_back)}, "
+            f"rebuilt {len(self.rebuilt)}, removed {len(self.removed_cdi_specs)} stale CDI specs, "
+            f"destroyed {self.destroyed_mig} MIG instances"
+        )
+        if self.quarantined:
+            text += f"; unreadable checkpoint ({self.problem}) moved to {self.quarantined}"
+        return text
+
+
+def rebuild_from_cdi(cdi: CdiWriter) -> dict[str, ClaimRecord]:
+    claims = {}
+    for uid, path in cdi.claim_specs().items():
+        try:
+            annotations = CdiWriter.read_annotations(path)
+            devices = json.loads(annotations[ANNOTATION_DEVICES])
+            namespace, _, name = annotations.get(ANNOTATION_CLAIM, "/").partition("/")
+        except (OSError, ValueError, KeyError) as err:
+            log.error("cannot rebuild claim from CDI spec", extra={"path": str(path), "error": str(err)})
+            continue
+        claims[uid] = ClaimRecord(uid, namespace, name, PREPARE_COMPLETED, devices)
+    return claims
+
+
+def recover(state: DeviceState, *, dynamic_mig: bool) -> RecoveryReport:
+    try:
+        loaded = state.checkpoint.load()
+        report = RecoveryReport(loaded.status)
+        claims = loaded.claims
+    except CheckpointCorrupt as err:
+        quarantined = state.checkpoint.quarantine()
+        claims = rebuild_from_cdi(state.cdi)
+        report = RecoveryReport("corrupt", quarantined=str(quarantined), problem=str(err))
+        report.rebuilt = sorted(claims)
+        log.error(
+            "checkpoint unreadable; moved aside and rebuilt from CDI specs",
+            extra={"problem": str(err), "moved_to": str(quarantined), "rebuilt_claims": len(claims)},
+        )
+
+    state.load(claims)
+    for uid, record in sorted(claims.items()):
+        if record.state == PREPARE_STARTED:
+            state.rollback(record)
+            state.load({u: r for u, r in state.records().items() if u != uid})
+            report.rolled_back.append(uid)
+        else:
+            report.kept.append(uid)
+
+    kept = state.records()
+    for uid, path in sorted(state.cdi.claim_specs().items()):
+        if uid not in kept:
+            Path(path).unlink(missing_ok=True)
+            report.removed_cdi_specs.append(uid)
+
+    if dynamic_mig:
+        in_use = {
+            (d["gpuUUID"], d["mig"]["giProfileID"], d["mig"]["placementStart"])
+            for r in kept.values() for d in r.devices if d.get("mig", {}).get("dynamic")
+        }
+        for inst in state.backend.list_mig():
+            if (inst.parent_uuid, inst.gi_profile_id, inst.placement_start) not in in_use:
+                state.backend.destroy_mig(inst.parent_uuid, inst.gi_profile_id, inst.placement_start)
+                report.destroyed_mig += 1
+
+    state.persist()
+    log.info("recovered prepared-claim state", extra={"summary": report.summary()})
+    return report

@@ -1,0 +1,349 @@
+"""Prepared-claim state of the node: prepare, unprepare, and the checkpoint behind them.
+
+Prepare of one claim (steps as in NVIDIA's driver, with the checks moved before any effect):
+
+1. A claim already ``PrepareCompleted`` gets its recorded answer again (idempotent).
+2. Fetch and check the claim, and plan its devices and configs (``plan``): all user errors
+   surface here and leave nothing behind.
+3. Under the state lock, refuse devices another claim holds exclusively, then record
+   ``PrepareStarted`` with the planned devices and persist it.
+4. Apply: create dynamic MIG instances, set time slices, start MPS daemons.
+5. Write the claim's CDI spec.
+6. Record ``PrepareCompleted`` with the answer, and persist it.
+
+If 4-6 fail, the effects are rolled back and the claim is dropped from the checkpoint; if the
+process dies there, startup recovery (``recovery``) rolls it back from the Started record.
+Unprepare needs only the UID: it rolls back whatever the record says and drops it.
+
+Concurrency: claims are independent; a striped per-UID lock serialises work on one claim
+(kubelet retries), the state lock guards the in-memory map only briefly, and checkpoint
+writes of concurrent claims are group-committed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import threading
+import zlib
+from collections import Counter
+from typing import Any, Sequence
+
+from dra.errors import UserError
+from dra.plugin.backend import BackendError, DeviceBackend, MpsDaemon, MpsSettings
+from dra.plugin.cdi import CdiDevice, CdiWriter
+from dra.plugin.checkpoint import (
+    PREPARE_COMPLETED,
+    PREPARE_STARTED,
+    CheckpointFile,
+    ClaimRecord,
+    GroupCommitter,
+)
+from dra.plugin.claims import ClaimError
+from dra.plugin.devices import DeviceCatalog
+from dra.plugin.edits import common_edits, gpu_edits, mig_edits, mps_edits
+from dra.plugin.metrics import PluginMetrics
+from dra.plugin.plan import PlannedDevice, plan_claim, time_slice_interval
+from dra.plugin.testhooks import pause_point
+from dra.plugin.types import ClaimRef, PreparedDevice, PrepareOutcome
+
+log = logging.getLogger(__name__)
+
+# Kubernetes UIDs are UUIDs; anything that could escape a directory or a CDI name is refused.
+_CLAIM_UID = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,126}[A-Za-z0-9])?$")
+_LOCK_STRIPES = 64
+
+
+def check_uid(ref: ClaimRef) -> None:
+    if not _CLAIM_UID.fullmatch(ref.uid or "") or ".." in ref.uid:
+        raise ClaimError(f"claim {ref}: invalid claim UID {ref.uid!r}", "invalid")
+
+
+def prepared_devices(record: ClaimRecord) -> list[PreparedDevice]:
+    return [
+        PreparedDevice(
+            request_names=tuple(d["requests"]),
+            pool_name=d["pool"],
+            device_name=d["device"],
+            cdi_device_ids=tuple(d.get("cdiDeviceIDs", ())),
+            share_id=d.get("shareID"),
+        )
+        for d in record.devices
+    ]
+
+
+class DeviceState:
+    def __init__(
+        self,
+        *,
+        driver: str,
+        pool: str,
+        catalog: DeviceCatalog,
+        fetcher: Any,
+        backend: DeviceBackend,
+        cdi: CdiWriter,
+        checkpoint: CheckpointFile,
+        metrics: PluginMetrics | None = None,
+    ) -> None:
+        self.driver = driver
+        self.pool = pool
+        self.catalog = catalog
+        self.fetcher = fetcher
+        self.backend = backend
+        self.cdi = cdi
+        self.checkpoint = checkpoint
+        self.metrics = metrics
+        self._lock = threading.Lock()
+        self._claims: dict[str, ClaimRecord] = {}
+        self._version = 0
+        self._stripes = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        self._committer = GroupCommitter(self._snapshot, self.checkpoint.write)
+
+    # -- the in-memory map and its persistence ------------------------------------------
+
+    def _snapshot(self) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            return self._version, {uid: rec.to_json() for uid, rec in self._claims.items()}
+
+    def _claim_lock(self, uid: str) -> threading.Lock:
+        return self._stripes[zlib.crc32(uid.encode()) % _LOCK_STRIPES]
+
+    def _put(self, record: ClaimRecord) -> int:
+        with self._lock:
+            self._claims[record.uid] = record
+            self._version += 1
+            return self._version
+
+    def _drop(self, uid: str) -> int:
+        with self._lock:
+            self._claims.pop(uid, None)
+            self._version += 1
+            return self._version
+
+    def persist(self, version: int | None = None) -> None:
+        if version is None:
+            with self._lock:
+                self._version += 1
+                version = self._version
+        self._committer.sync(version)
+        self._update_metrics()
+
+    def load(self, claims: dict[str, ClaimRecord]) -> None:
+        """Replace the map (startup recovery)."""
+        with self._lock:
+            self._claims = dict(claims)
+            self._version += 1
+
+    def records(self) -> dict[str, ClaimRecord]:
+        with self._lock:
+            return dict(self._claims)
+
+    @property
+    def checkpoint_writes(self) -> int:
+        return self._committer.writes
+
+    def _update_metrics(self) -> None:
+        if self.metrics is None:
+            return
+        counts: Counter[str] = Counter()
+        for rec in self.records().values():
+            if rec.state == PREPARE_COMPLETED:
+                for d in rec.devices:
+                    counts["shared" if d.get("multiAllocatable") else d["type"]] += 1
+        self.metrics.set_prepared_devices(dict(counts))
+
+    # -- prepare ---------------------------------------------------------------------------
+
+    def prepare(self, refs: Sequence[ClaimRef]) -> dict[str, PrepareOutcome]:
+        return {ref.uid: self._outcome(self._prepare_one, ref) for ref in refs}
+
+    def unprepare(self, refs: Sequence[ClaimRef]) -> dict[str, PrepareOutcome]:
+        return {ref.uid: self._outcome(self._unprepare_one, ref) for ref in refs}
+
+    def _outcome(self, action, ref: ClaimRef) -> PrepareOutcome:
+        try:
+            return PrepareOutcome(devices=action(ref) or [])
+        except UserError as err:
+            log.warning("claim failed", extra={"claim": str(ref), "uid": ref.uid, "error": str(err)})
+            return PrepareOutcome(error=str(err), error_type=getattr(err, "error_type", "invalid"))
+        except BackendError as err:
+            log.error("device operation failed", extra={"claim": str(ref), "error": str(err)})
+            return PrepareOutcome(error=f"claim {ref}: {err}", error_type=err.error_type)
+        except Exception as err:  # noqa: BLE001 - one claim must never fail the others
+            log.exception("internal error", extra={"claim": str(ref)})
+            return PrepareOutcome(error=f"claim {ref}: internal error: {err}", error_type="internal")
+
+    def _prepare_one(self, ref: ClaimRef) -> list[PreparedDevice]:
+        check_uid(ref)
+        with self._claim_lock(ref.uid):
+            existing = self.records().get(ref.uid)
+            if existing is not None and existing.state == PREPARE_COMPLETED:
+                return prepared_devices(existing)
+            if existing is not None:
+                # Left Started by a failed rollback: finish that rollback before retrying.
+                self.rollback(existing)
+                self.persist(self._drop(ref.uid))
+            claim = self.fetcher.get(ref)
+            planned = plan_claim(claim, self.catalog, self.driver, self.pool)
+            records = [self._initial_record(ref, p) for p in planned]
+            started = ClaimRecord(ref.uid, ref.namespace, ref.name, PREPARE_STARTED, records)
+            with self._lock:
+                self._check_conflicts(ref, started)
+                self._claims[ref.uid] = started
+                self._version += 1
+                version = self._version
+            self._committer.sync(version)
+            try:
+                pause_point("after-started", ref.uid)
+                done = self._apply(ref, planned, copy.deepcopy(records))
+                pause_point("after-apply", ref.uid)
+                self._write_cdi(ref, done)
+                pause_point("after-cdi", ref.uid)
+                completed = ClaimRecord(ref.uid, ref.namespace, ref.name, PREPARE_COMPLETED, done)
+                self.persist(self._put(completed))
+            except BaseException:
+                self._abort(started)
+                raise
+            return prepared_devices(completed)
+
+    def _abort(self, started: ClaimRecord) -> None:
+        try:
+            self.rollback(started)
+            self.persist(self._drop(started.uid))
+        except Exception:  # noqa: BLE001 - keep the Started record; recovery retries it
+            log.exception("rollback failed; claim stays PrepareStarted", extra={"uid": started.uid})
+
+    def _initial_record(self, ref: ClaimRef, p: PlannedDevice) -> dict[str, Any]:
+        spec = p.spec
+        rec: dict[str, Any] = {
+            "device": spec.name,
+            "type": spec.type,
+            "pool": self.pool,
+            "request": p.request,
+            "requests": [p.request_name],
+            "gpuUUID": spec.gpu_uuid,
+            "gpuMinor": spec.gpu_minor,
+            "gpuIndex": spec.gpu_index,
+            "uuid": spec.uuid,
+            "multiAllocatable": spec.multi_allocatable,
+            "adminAccess": p.admin_access,
+        }
+        if p.share_id is not None:
+            rec["shareID"] = p.share_id
+        if spec.type == "mig":
+            rec["mig"] = {
+                "dynamic": spec.dynamic_mig,
+                "profile": spec.profile,
+                "giProfileID": spec.gi_profile_id,
+                "placementStart": spec.placement_start,
+                "placementSize": spec.placement_size,
+                "giID": spec.gi_id,
+                "ciID": spec.ci_id,
+            }
+        interval = time_slice_interval(p.config)
+        if interval is not None and interval != "Default":
+            rec["timeSlice"] = interval
+        sharing = p.config.sharing
+        if sharing is not None and sharing.strategy == "MPS":
+            group = "default" if p.config_group is None else str(p.config_group)
+            rec["mpsDaemon"] = f"{ref.uid}-{group}"
+        return rec
+
+    def _check_conflicts(self, ref: ClaimRef, started: ClaimRecord) -> None:
+        """Refuse devices (or time-slice settings) already held by another claim."""
+        for uid, other in self._claims.items():
+            if uid == ref.uid:
+                continue
+            for theirs in other.devices:
+                for mine in started.devices:
+                    if theirs["device"] == mine["device"]:
+                        shared = mine["multiAllocatable"] and theirs.get("multiAllocatable")
+                        if not (shared or mine["adminAccess"] or theirs.get("adminAccess")):
+                            raise ClaimError(
+                                f"claim {ref}: device {mine['device']} is already prepared for "
+                                f"claim {other.namespace}/{other.name}",
+                                "in_use",
+                            )
+                    if (
+                        theirs["gpuUUID"] == mine["gpuUUID"]
+                        and mine.get("timeSlice")
+                        and theirs.get("timeSlice") not in (None, mine["timeSlice"])
+                    ):
+                        raise ClaimError(
+                            f"claim {ref}: GPU {mine['gpuUUID']} already runs time-slice interval "
+                            f"{theirs['timeSlice']} for claim {other.namespace}/{other.name}",
+                            "in_use",
+                        )
+
+    def _apply(self, ref: ClaimRef, planned: list[PlannedDevice], records: list[dict]) -> list[dict]:
+        mps_members: dict[str, list[tuple[PlannedDevice, dict]]] = {}
+        for p, rec in zip(planned, records):
+            mig = rec.get("mig")
+            if mig and mig["dynamic"]:
+                inst = self.backend.create_mig(
+                    rec["gpuUUID"], mig["profile"], mig["giProfileID"], mig["placementStart"], mig["placementSize"]
+                )
+                mig.update(giID=inst.gi_id, ciID=inst.ci_id)
+                rec["uuid"] = inst.uuid
+            if rec.get("timeSlice"):
+                self.backend.set_time_slice(rec["gpuUUID"], rec["timeSlice"])
+            if rec.get("mpsDaemon"):
+                mps_members.setdefault(rec["mpsDaemon"], []).append((p, rec))
+        for daemon_id, members in mps_members.items():
+            mps = members[0][0].config.sharing.mps_config
+            limits = {}
+            if mps is not None:
+                for p, rec in members:
+                    limit = mps.pinned_limit_for(rec["uuid"], p.spec.gpu_index)
+                    if limit is not None:
+                        limits[rec["uuid"]] = limit.value()
+            settings = MpsSettings(mps.default_active_thread_percentage if mps else None, limits)
+            daemon = self.backend.start_mps(daemon_id, [rec["uuid"] for _, rec in members], settings)
+            for _, rec in members:
+                rec["mps"] = {"pipeDir": daemon.pipe_dir, "shmDir": daemon.shm_dir, "logDir": daemon.log_dir}
+        return records
+
+    def _write_cdi(self, ref: ClaimRef, records: list[dict]) -> None:
+        cdi_devices = []
+        for rec in records:
+            name = self.cdi.device_name(ref.uid, rec["device"], rec.get("shareID"))
+            if rec["type"] == "mig":
+                edits = mig_edits(rec["gpuMinor"], rec["mig"]["giID"], rec["mig"]["ciID"])
+            else:
+                edits = gpu_edits(rec["gpuMinor"])
+            if rec.get("mps"):
+                m = rec["mps"]
+                edits.extend(mps_edits(MpsDaemon(rec["mpsDaemon"], m["pipeDir"], m["logDir"], m["shmDir"])))
+            cdi_devices.append(CdiDevice(name, edits))
+            rec["cdiDeviceIDs"] = [self.cdi.qualified(name)]
+        spec = self.cdi.build_spec(str(ref), ref.uid, cdi_devices, common_edits(), records)
+        self.cdi.write(ref.uid, spec)
+
+    # -- unprepare and rollback -------------------------------------------------------------
+
+    def _unprepare_one(self, ref: ClaimRef) -> list[PreparedDevice]:
+        check_uid(ref)
+        with self._claim_lock(ref.uid):
+            record = self.records().get(ref.uid)
+            if record is None:
+                self.cdi.remove(ref.uid)  # a spec without a record (lost checkpoint): clean it
+                return []
+            self.rollback(record)
+            self.persist(self._drop(ref.uid))
+        return []
+
+    def rollback(self, record: ClaimRecord) -> None:
+        """Undo every effect a record may have had; safe to repeat and after partial prepares."""
+        self.cdi.remove(record.uid)
+        others = [r for uid, r in self.records().items() if uid != record.uid]
+        for daemon_id in sorted({d["mpsDaemon"] for d in record.devices if d.get("mpsDaemon")}):
+            self.backend.stop_mps(daemon_id)
+        for d in record.devices:
+            mig = d.get("mig")
+            if mig and mig.get("dynamic"):
+                self.backend.destroy_mig(d["gpuUUID"], mig["giProfileID"], mig["placementStart"])
+        for gpu in sorted({d["gpuUUID"] for d in record.devices if d.get("timeSlice")}):
+            still_used = any(o.get("timeSlice") and o["gpuUUID"] == gpu for r in others for o in r.devices)
+            if not still_used:
+                self.backend.set_time_slice(gpu, "Default")

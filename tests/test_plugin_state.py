@@ -1,0 +1,222 @@
+"""Device state and startup recovery, driven directly (no sockets, no API server).
+
+Claims are plain attribute objects shaped like ``dra.api.ResourceClaim`` and the fetcher
+is a dictionary, so these tests pin the prepare/unprepare/rollback/recovery logic alone;
+``test_plugin_kubelet`` runs the same code behind the real sockets and client.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from types import SimpleNamespace as NS
+
+import pytest
+
+from dra.plugin.builtin_backend import BuiltinBackend
+from dra.plugin.cdi import CdiWriter
+from dra.plugin.checkpoint import CheckpointFile
+from dra.plugin.claims import ClaimError, check_claim
+from dra.plugin.devices import DeviceCatalog, DeviceSpec
+from dra.plugin.recovery import recover
+from dra.plugin.state import DeviceState
+from dra.plugin.types import ClaimRef
+
+DRIVER = "gpu.nvidia.com"
+POOL = "node-a"
+GPUS = [f"GPU-{i:08d}-0000-0000-0000-000000000000" for i in range(2)]
+
+
+def catalog() -> DeviceCatalog:
+    specs = [DeviceSpec(f"gpu-{i}", "gpu", u, i, i, u) for i, u in enumerate(GPUS)]
+    specs += [
+        DeviceSpec("gpu-1-mig-1g10gb-19-0", "mig", GPUS[1], 1, 1, None, False, "1g.10gb", 19, 0, 1),
+        DeviceSpec("gpu-1-mig-3g40gb-9-0", "mig", GPUS[1], 1, 1, None, False, "3g.40gb", 9, 0, 4),
+        DeviceSpec("gpu-1-mig-1g10gb-19-6", "mig", GPUS[1], 1, 1, None, False, "1g.10gb", 19, 6, 1),
+    ]
+    return DeviceCatalog(specs)
+
+
+class Fetcher:
+    def __init__(self):
+        self.claims: dict[str, NS] = {}
+        self.calls = 0
+
+    def add(self, name: str, uid: str, devices: list[str], configs=None) -> ClaimRef:
+        results = [NS(request="r", driver=DRIVER, pool=POOL, device=d, share_id=None, admin_access=None) for d in devices]
+        self.claims[uid] = NS(
+            metadata=NS(namespace="ns", name=name, uid=uid),
+            status=NS(allocation=NS(devices=NS(results=results, config=configs))),
+        )
+        return ClaimRef("ns", name, uid)
+
+    def get(self, ref: ClaimRef):
+        self.calls += 1
+        claim = self.claims.get(ref.uid)
+        if claim is None:
+            raise ClaimError(f"claim {ref}: not found", "not_found")
+        check_claim(claim, ref)
+        return claim
+
+
+def make_state(tmp_path, boot="boot-1") -> tuple[DeviceState, Fetcher]:
+    fetcher = Fetcher()
+    state = DeviceState(
+        driver=DRIVER, pool=POOL, catalog=catalog(), fetcher=fetcher,
+        backend=BuiltinBackend(tmp_path / "state", GPUS),
+        cdi=CdiWriter(tmp_path / "cdi", DRIVER),
+        checkpoint=CheckpointFile(tmp_path / "state" / "checkpoint.json", boot_id=boot),
+    )
+    return state, fetcher
+
+
+def restart(tmp_path, fetcher=None, boot="boot-1"):
+    state, new_fetcher = make_state(tmp_path, boot)
+    if fetcher is not None:
+        state.fetcher = fetcher
+    report = recover(state, dynamic_mig=True)
+    return state, report
+
+
+def test_prepare_is_idempotent_and_unprepare_undoes(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-1-mig-1g10gb-19-0"])
+    first = state.prepare([ref])["uid-a"]
+    assert first.error == "" and first.devices[0].device_name == "gpu-1-mig-1g10gb-19-0"
+    assert len(state.backend.list_mig()) == 1
+    writes = state.checkpoint_writes
+    assert state.prepare([ref])["uid-a"].devices == first.devices
+    assert fetcher.calls == 1 and state.checkpoint_writes == writes and len(state.backend.list_mig()) == 1
+    assert state.unprepare([ref])["uid-a"].error == ""
+    assert state.backend.list_mig() == [] and state.cdi.claim_specs() == {} and state.records() == {}
+
+
+def test_concurrent_duplicate_prepares_do_the_work_once(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-1-mig-1g10gb-19-0"])
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(state.prepare([ref])["uid-a"])) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({tuple(r.devices) for r in results}) == 1 and all(r.error == "" for r in results)
+    assert state.backend.operations.count("create-mig " + GPUS[1] + " 1g.10gb@0") == 1
+    assert fetcher.calls == 1
+
+
+def test_failed_apply_rolls_back_everything(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    # The second device overlaps the first: the hardware refuses it after the first was created.
+    ref = fetcher.add("a", "uid-a", ["gpu-1-mig-1g10gb-19-0", "gpu-1-mig-3g40gb-9-0"])
+    out = state.prepare([ref])["uid-a"]
+    assert "overlaps" in out.error and out.error_type == "device"
+    assert state.backend.list_mig() == [] and state.records() == {} and state.cdi.claim_specs() == {}
+    on_disk = json.loads((tmp_path / "state" / "checkpoint.json").read_text())
+    assert on_disk["data"]["preparedClaims"] == {}
+
+
+def test_recovery_rolls_back_started_and_keeps_completed(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    kept = fetcher.add("kept", "uid-k", ["gpu-1-mig-1g10gb-19-6"])
+    assert state.prepare([kept])["uid-k"].error == ""
+    # Simulate a crash after the MIG instance of a second claim was created.
+    doomed = fetcher.add("doomed", "uid-d", ["gpu-1-mig-1g10gb-19-0"])
+    claim = fetcher.get(doomed)
+    from dra.plugin.plan import plan_claim
+    from dra.plugin.checkpoint import ClaimRecord, PREPARE_STARTED
+
+    planned = plan_claim(claim, state.catalog, DRIVER, POOL)
+    records = [state._initial_record(doomed, p) for p in planned]
+    state.persist(state._put(ClaimRecord("uid-d", "ns", "doomed", PREPARE_STARTED, records)))
+    state.backend.create_mig(GPUS[1], "1g.10gb", 19, 0, 1)
+    # Plus a stray CDI spec and a MIG instance nobody owns.
+    (tmp_path / "cdi" / "k8s.gpu.nvidia.com-claim_uid-stray.json").write_text("{}")
+    state.backend.create_mig(GPUS[1], "1g.10gb", 19, 3, 1)
+
+    state2, report = restart(tmp_path, fetcher)
+    assert report.checkpoint == "ok"
+    assert report.kept == ["uid-k"] and report.rolled_back == ["uid-d"]
+    assert report.removed_cdi_specs == ["uid-stray"] and report.destroyed_mig == 1  # the doomed one went in its rollback
+    assert [(m.placement_start) for m in state2.backend.list_mig()] == [6]
+    assert state2.prepare([kept])["uid-k"].error == ""  # answered from the checkpoint
+    assert fetcher.calls == 2  # one fetch before, one for the doomed claim; none after restart
+
+
+def test_corrupt_checkpoint_is_rebuilt_from_cdi_specs(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-0", "gpu-1-mig-1g10gb-19-6"])
+    answer = state.prepare([ref])["uid-a"]
+    path = tmp_path / "state" / "checkpoint.json"
+    path.write_text(path.read_text().replace("PrepareCompleted", "PrepareComplete"))
+    state2, report = restart(tmp_path)
+    assert report.checkpoint == "corrupt" and "checksum mismatch" in report.problem
+    assert report.rebuilt == ["uid-a"] and report.quarantined
+    assert state2.prepare([ref])["uid-a"].devices == answer.devices
+    assert len(state2.backend.list_mig()) == 1  # still in use: not destroyed
+    assert state2.unprepare([ref])["uid-a"].error == ""
+    assert state2.backend.list_mig() == []
+
+
+def test_reboot_drops_state(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-0"])
+    state.prepare([ref])
+    state2, report = restart(tmp_path, boot="boot-2")
+    assert report.checkpoint == "rebooted" and state2.records() == {}
+    assert report.removed_cdi_specs == ["uid-a"]
+
+
+def test_time_slice_conflict_and_shared_reset(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    from dra.plugin.kubelet_standin import opaque_config
+
+    def ts(interval):
+        cfg = opaque_config({"apiVersion": "resource.nvidia.com/v1beta1", "kind": "GpuConfig",
+                             "sharing": {"strategy": "TimeSlicing", "timeSlicingConfig": {"interval": interval}}})
+        return [NS(source=cfg["source"], requests=None, opaque=NS(**cfg["opaque"]))]
+
+    a = fetcher.add("a", "uid-a", ["gpu-0"], ts("Short"))
+    assert state.prepare([a])["uid-a"].error == ""
+    assert state.backend.time_slice(GPUS[0]) == "Short"
+    state.unprepare([a])
+    assert state.backend.time_slice(GPUS[0]) == "Default"
+    # A MIG config type on a full GPU's config entry is refused before anything happens.
+    d = fetcher.add("d", "uid-d", ["gpu-1-mig-1g10gb-19-6"], ts("Short"))
+    out = state.prepare([d])["uid-d"]
+    assert "cannot apply GpuConfig" in out.error and state.records() == {}
+
+
+def test_shared_gpu_time_slice_conflict(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    state.catalog = DeviceCatalog([DeviceSpec("gpu-0", "gpu", GPUS[0], 0, 0, GPUS[0], multi_allocatable=True)])
+    from dra.plugin.kubelet_standin import opaque_config
+
+    def ts(interval):
+        cfg = opaque_config({"apiVersion": "resource.nvidia.com/v1beta1", "kind": "GpuConfig",
+                             "sharing": {"strategy": "TimeSlicing", "timeSlicingConfig": {"interval": interval}}})
+        return [NS(source=cfg["source"], requests=None, opaque=NS(**cfg["opaque"]))]
+
+    a = fetcher.add("a", "uid-a", ["gpu-0"], ts("Short"))
+    b = fetcher.add("b", "uid-b", ["gpu-0"], ts("Short"))
+    c = fetcher.add("c", "uid-c", ["gpu-0"], ts("Long"))
+    assert state.prepare([a, b])["uid-b"].error == ""  # a shared device, same setting: fine
+    assert "already runs time-slice interval Short for claim ns/a" in state.prepare([c])["uid-c"].error
+    state.unprepare([a])
+    assert state.backend.time_slice(GPUS[0]) == "Short"  # b still needs it
+    state.unprepare([b])
+    assert state.backend.time_slice(GPUS[0]) == "Default"
+    assert state.prepare([c])["uid-c"].error == ""
+
+
+def test_unknown_claim_unprepare_is_ok(tmp_path):
+    state, _ = make_state(tmp_path)
+    assert state.unprepare([ClaimRef("ns", "x", "uid-x")])["uid-x"].error == ""
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "a..b", "x" * 200, "uid\n"])
+def test_bad_uids(tmp_path, bad):
+    state, _ = make_state(tmp_path)
+    out = state.prepare([ClaimRef("ns", "x", bad)])[bad]
+    assert "invalid claim UID" in out.error and out.error_type == "invalid"
+    assert not (tmp_path / "cdi").exists() or not list((tmp_path / "cdi").iterdir())
