@@ -13,6 +13,7 @@ A *profile* is either a name or a YAML file:
       nvlink: switch             # switch | mesh | pairs | none | fabric, or [[0,1],[2,3]]
       numaNodes: 2
       migLayout: all-balanced    # optional: all-balanced | all-<profile> | [3g.40gb, 1g.10gb]
+      migEnabled: true           # optional: MIG on without MIG devices (default: on iff migLayout)
       driverVersion: 580.95.05
       cudaDriverVersion: "13.0"
       fabric: {clusterUUID: ..., cliqueId: 1}   # for nvlink: fabric
@@ -29,6 +30,7 @@ so the same node always gets the same devices.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -126,8 +128,20 @@ def profile_names() -> list[str]:
 # building one node
 
 
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_NAMESPACE, name))`` without the UUID object (hot path for big fleets)."""
+    d = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    d[6] = (d[6] & 0x0F) | 0x50
+    d[8] = (d[8] & 0x3F) | 0x80
+    h = d.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _gpu_uuid(node_name: str, index: int) -> str:
-    return f"GPU-{uuid.uuid5(_NAMESPACE, f'{node_name}/{index}')}"
+    return f"GPU-{_uuid5(f'{node_name}/{index}')}"
 
 
 def _nvlink_groups(kind: str | Sequence[Sequence[int]], count: int) -> list[tuple[int, ...]]:
@@ -170,7 +184,7 @@ def _mig_devices(model: GpuModel, gpu_uuid: str, layout: str | Sequence[str]) ->
         prof = profiles[name]
         devices.append(
             MigDeviceInfo(
-                uuid=f"MIG-{uuid.uuid5(_NAMESPACE, f'{gpu_uuid}/{gi_id}')}",
+                uuid=f"MIG-{_uuid5(f'{gpu_uuid}/{gi_id}')}",
                 profile=name,
                 gi_profile_id=prof.gi_profile_id,
                 placement=spot,
@@ -208,12 +222,17 @@ def build_node(
     nvlink: str | Sequence[Sequence[int]] | None = None,
     numa_nodes: int = 2,
     mig_layout: str | Sequence[str] | None = None,
+    mig_enabled: bool | None = None,
     fabric: Fabric | None = None,
     driver_version: str = DEFAULT_DRIVER_VERSION,
     cuda_driver_version: str = DEFAULT_CUDA_DRIVER_VERSION,
     source: str = "",
 ) -> NodeInventory:
-    """A node of ``gpu_count`` identical GPUs of ``model`` (catalog key, alias, openb code)."""
+    """A node of ``gpu_count`` identical GPUs of ``model`` (catalog key, alias, openb code).
+
+    ``mig_layout`` creates MIG devices on every GPU (and turns MIG on); ``mig_enabled=True``
+    turns MIG on without creating any (what a dynamic-MIG node starts from).
+    """
     spec = model if isinstance(model, GpuModel) else find_model(model)
     if not isinstance(gpu_count, int) or gpu_count < 0:
         raise ProfileError(f"count: expected a non-negative integer, got {gpu_count!r}")
@@ -251,7 +270,7 @@ def build_node(
                 pcie_root=f"pci0000:{root_bus:02x}",
                 numa_node=i * numa_nodes // gpu_count,
                 mig_capable=spec.mig_capable,
-                mig_enabled=bool(mig),
+                mig_enabled=spec.mig_capable and (bool(mig) if mig_enabled is None else mig_enabled),
                 mig_profiles=spec.mig_profiles,
                 mig_devices=mig,
                 nvlink_domain=fabric_domain if fabric_domain else domains[i],
@@ -269,7 +288,7 @@ def build_node(
 
 def nvl72_fabric(rack: str, clique_id: int = 1) -> Fabric:
     """The fabric identity of one NVL72 rack (deterministic from the rack name)."""
-    return Fabric(cluster_uuid=str(uuid.uuid5(_NAMESPACE, f"fabric/{rack}")), clique_id=str(clique_id))
+    return Fabric(cluster_uuid=_uuid5(f"fabric/{rack}"), clique_id=str(clique_id))
 
 
 def gb200_nvl72_rack(rack: str = "nvl72-rack-0", *, nodes: int = NVL72_NODES_PER_CLIQUE) -> list[NodeInventory]:
@@ -307,7 +326,7 @@ def load_profile(name_or_path: str | Path, node_name: str) -> NodeInventory:
     )
 
 
-_SHAPE_KEYS = {"model", "count", "nvlink", "numaNodes", "migLayout", "driverVersion",
+_SHAPE_KEYS = {"model", "count", "nvlink", "numaNodes", "migLayout", "migEnabled", "driverVersion",
                "cudaDriverVersion", "fabric", "nodeName"}
 
 
@@ -355,6 +374,7 @@ def _shape_from_dict(data: Mapping[str, Any], node_name: str, where: str) -> Nod
         return build_node(
             str(data["model"]), count, node_name,
             nvlink=data.get("nvlink"), numa_nodes=numa, mig_layout=data.get("migLayout"),
+            mig_enabled=bool(data["migEnabled"]) if "migEnabled" in data else None,
             fabric=fabric,
             driver_version=str(data.get("driverVersion", DEFAULT_DRIVER_VERSION)),
             cuda_driver_version=str(data.get("cudaDriverVersion", DEFAULT_CUDA_DRIVER_VERSION)),

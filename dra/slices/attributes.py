@@ -31,6 +31,7 @@ import re
 from typing import Any
 
 from dra.api import DeviceAttribute, DeviceCapacity, Quantity
+from dra.slices.fast import constructor
 from dra.gpu.inventory import GpuInfo
 
 STD = "resource.kubernetes.io"
@@ -40,8 +41,8 @@ NUMA_NODE = f"{STD}/numaNode"
 
 # pydantic models are made without re-validation: every value here is built by this module
 # from typed inventory data, and the tests re-parse every built slice with full validation.
-_construct_attribute = DeviceAttribute.model_construct
-_construct_capacity = DeviceCapacity.model_construct
+_construct_attribute = constructor(DeviceAttribute)
+_construct_capacity = constructor(DeviceCapacity)
 
 _shared_attrs: dict[tuple[str, Any], DeviceAttribute] = {}
 _shared_caps: dict[tuple[int, str], DeviceCapacity] = {}

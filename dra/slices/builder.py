@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 from dra.api import DeviceTaint, ObjectMeta, ResourcePool, ResourceSlice, ResourceSliceSpec
 from dra.errors import UserError
+from dra.slices.fast import constructor
 from dra.gpu.inventory import NodeInventory
 from dra.slices.devices import BUILDERS, MODES, apply_taints
 from dra.slices.layout import LIMITS, pack
@@ -33,10 +34,10 @@ from dra.slices import DRIVER_NAME  # noqa: E402  (one definition)
 K8S_VERSIONS = ("1.34", "1.35")
 API_VERSION = "resource.k8s.io/v1"
 
-_make_slice = ResourceSlice.model_construct
-_make_spec = ResourceSliceSpec.model_construct
-_make_pool = ResourcePool.model_construct
-_make_meta = ObjectMeta.model_construct
+_make_slice = constructor(ResourceSlice)
+_make_spec = constructor(ResourceSliceSpec)
+_make_pool = constructor(ResourcePool)
+_make_meta = constructor(ObjectMeta)
 
 
 class SliceBuildError(UserError):

@@ -22,10 +22,11 @@ shared between GPUs (the per-GPU part is the counter-set name).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from dra.api import Counter, CounterSet, DeviceCounterConsumption, Quantity
+from dra.slices.fast import constructor
 from dra.gpu.inventory import GpuInfo, MigProfile
 
 ENGINE_COUNTERS = (
@@ -37,9 +38,9 @@ ENGINE_COUNTERS = (
     ("ofaEngines", "ofa-engines"),
 )
 
-_make_counter = Counter.model_construct
-_make_set = CounterSet.model_construct
-_make_consumption = DeviceCounterConsumption.model_construct
+_make_counter = constructor(Counter)
+_make_set = constructor(CounterSet)
+_make_consumption = constructor(DeviceCounterConsumption)
 
 
 def counter_set_name(gpu: GpuInfo) -> str:
@@ -57,12 +58,29 @@ class CounterModel:
     totals: Mapping[str, Counter]
     full_gpu: Mapping[str, Counter]
     partitions: Mapping[tuple[str, int], Mapping[str, Counter]]  # (profile, start) -> use
+    _uses: dict[tuple[int, tuple[str, int] | None], list[DeviceCounterConsumption]] = field(
+        default_factory=dict
+    )
 
     def counter_set(self, gpu: GpuInfo) -> CounterSet:
         return _make_set(name=counter_set_name(gpu), counters=dict(self.totals))
 
-    def consumption(self, gpu: GpuInfo, counters: Mapping[str, Counter]) -> DeviceCounterConsumption:
-        return _make_consumption(counter_set=counter_set_name(gpu), counters=counters)
+    def full_gpu_use(self, minor: int) -> list[DeviceCounterConsumption]:
+        return self._use(minor, None)
+
+    def partition_use(self, minor: int, profile: str, start: int) -> list[DeviceCounterConsumption]:
+        return self._use(minor, (profile, start))
+
+    def _use(self, minor: int, key: tuple[str, int] | None) -> list[DeviceCounterConsumption]:
+        # Shared between every GPU of this model with the same minor (the counter-set name is
+        # the only per-GPU part), i.e. across all nodes of a fleet.
+        cache_key = (minor, key)
+        found = self._uses.get(cache_key)
+        if found is None:
+            counters = self.full_gpu if key is None else self.partitions[key]
+            found = [_make_consumption(counter_set=f"gpu-{minor}-counter-set", counters=counters)]
+            self._uses[cache_key] = found
+        return found
 
 
 def _profile_amounts(profile: MigProfile) -> dict[str, int]:

@@ -46,6 +46,7 @@ from dra.api import (
     DeviceTaint,
     Quantity,
 )
+from dra.slices.fast import constructor
 from dra.gpu.inventory import GpuInfo, MigDeviceInfo, MigProfile
 from dra.slices.attributes import (
     capacity,
@@ -60,7 +61,7 @@ from dra.slices import MODES  # noqa: E402  (one definition)
 MIB = 1024 * 1024
 COMPUTE_UNITS = 1000  # milli-GPU
 
-_make_device = Device.model_construct
+_make_device = constructor(Device)
 
 
 @dataclass(slots=True)
@@ -87,9 +88,17 @@ def _engines_capacity(engines: Mapping[str, int], memory: int) -> dict[str, Devi
 
 
 def _full_gpu(
-    gpu: GpuInfo, base: dict[str, DeviceAttribute], *, dynamic: bool, consumes: list | None = None
+    gpu: GpuInfo,
+    base: dict[str, DeviceAttribute],
+    *,
+    dynamic: bool = False,
+    consumes: list | None = None,
+    shared: bool = False,
 ) -> Device:
     attrs = {"type": shared_attr("string", "gpu"), "uuid": string_attr(gpu.uuid), **base}
+    if shared:
+        return _make_device(name=gpu_device_name(gpu), attributes=attrs,
+                            capacity=_shared_policies(gpu.memory_bytes), allow_multiple_allocations=True)
     caps: dict[str, DeviceCapacity] = {"memory": memory_capacity(gpu.memory_bytes)}
     if gpu.multiprocessors > 0:
         caps["multiprocessors"] = capacity(gpu.multiprocessors)
@@ -110,29 +119,40 @@ def _mig_base(gpu: GpuInfo, base: dict[str, DeviceAttribute]) -> dict[str, Devic
     }
 
 
-def _static_mig(gpu: GpuInfo, mig_base: dict[str, DeviceAttribute], dev: MigDeviceInfo) -> Device:
+def _static_mig(gpu: GpuInfo, mig_base: dict[str, DeviceAttribute], dev: MigDeviceInfo,
+                shared: bool = False) -> Device:
     attrs = {**mig_base, "uuid": string_attr(dev.uuid), "profile": shared_attr("string", dev.profile)}
-    return _make_device(
-        name=mig_device_name(gpu, dev.profile, dev.gi_profile_id, dev.placement.start),
-        attributes=attrs,
-        capacity=_engines_capacity(dev.engines(), dev.memory_bytes),
-    )
+    name = mig_device_name(gpu, dev.profile, dev.gi_profile_id, dev.placement.start)
+    if shared:
+        return _make_device(name=name, attributes=attrs, capacity=_shared_policies(dev.memory_bytes),
+                            allow_multiple_allocations=True)
+    return _make_device(name=name, attributes=attrs, capacity=_engines_capacity(dev.engines(), dev.memory_bytes))
+
+
+# (profile object id) -> (profile, its capacity dict); the profile is kept so the id stays valid.
+_profile_caps: dict[int, tuple[MigProfile, dict[str, DeviceCapacity]]] = {}
 
 
 def _profile_capacity(profile: MigProfile) -> dict[str, DeviceCapacity]:
-    return _engines_capacity(profile.engines(), profile.memory_bytes)
+    found = _profile_caps.get(id(profile))
+    if found is None or found[0] is not profile:
+        if len(_profile_caps) > 4096:
+            _profile_caps.clear()
+        found = (profile, _engines_capacity(profile.engines(), profile.memory_bytes))
+        _profile_caps[id(profile)] = found
+    return found[1]
 
 
 def whole(gpu: GpuInfo) -> GpuDevices:
     return GpuDevices(gpu, [_full_gpu(gpu, gpu_attributes(gpu), dynamic=False)])
 
 
-def static_mig(gpu: GpuInfo) -> GpuDevices:
+def static_mig(gpu: GpuInfo, *, shared: bool = False) -> GpuDevices:
     base = gpu_attributes(gpu)
     if not gpu.mig_enabled:
-        return GpuDevices(gpu, [_full_gpu(gpu, base, dynamic=False)])
+        return GpuDevices(gpu, [_full_gpu(gpu, base, shared=shared)])
     mig_base = _mig_base(gpu, base)
-    return GpuDevices(gpu, [_static_mig(gpu, mig_base, d) for d in gpu.mig_devices])
+    return GpuDevices(gpu, [_static_mig(gpu, mig_base, d, shared) for d in gpu.mig_devices])
 
 
 def dynamic_mig(gpu: GpuInfo) -> GpuDevices:
@@ -145,7 +165,7 @@ def dynamic_mig(gpu: GpuInfo) -> GpuDevices:
     offer_parts = gpu.mig_toggle_without_reset or gpu.mig_enabled
     if offer_full:
         # With partitions on offer the full GPU consumes every counter; alone it needs none.
-        consumes = [model.consumption(gpu, model.full_gpu)] if offer_parts else None
+        consumes = model.full_gpu_use(gpu.minor) if offer_parts else None
         devices.append(_full_gpu(gpu, base, dynamic=True, consumes=consumes))
     if offer_parts:
         mig_base = _mig_base(gpu, base)
@@ -158,9 +178,7 @@ def dynamic_mig(gpu: GpuInfo) -> GpuDevices:
                         name=mig_device_name(gpu, profile.name, profile.gi_profile_id, placement.start),
                         attributes={**mig_base, "profile": profile_attr},
                         capacity=caps,
-                        consumes_counters=[
-                            model.consumption(gpu, model.partitions[(profile.name, placement.start)])
-                        ],
+                        consumes_counters=model.partition_use(gpu.minor, profile.name, placement.start),
                     )
                 )
     if not offer_parts:
@@ -168,9 +186,16 @@ def dynamic_mig(gpu: GpuInfo) -> GpuDevices:
     return GpuDevices(gpu, devices, counter_set=model.counter_set(gpu))
 
 
+_policy_cache: dict[int, dict[str, DeviceCapacity]] = {}
+
+
 def _shared_policies(memory_bytes: int) -> dict[str, DeviceCapacity]:
+    """Consumable ``compute`` and ``memory`` (see the module docstring), shared by value."""
     memory = (memory_bytes // MIB) * MIB
-    return {
+    found = _policy_cache.get(memory)
+    if found is not None:
+        return found
+    found = {
         "compute": DeviceCapacity.model_construct(
             value=Quantity.from_int(COMPUTE_UNITS),
             request_policy=CapacityRequestPolicy.model_construct(
@@ -190,24 +215,14 @@ def _shared_policies(memory_bytes: int) -> dict[str, DeviceCapacity]:
             ),
         ),
     }
-
-
-_policy_cache: dict[int, dict[str, DeviceCapacity]] = {}
+    if len(_policy_cache) > 4096:
+        _policy_cache.clear()
+    _policy_cache[memory] = found
+    return found
 
 
 def shared(gpu: GpuInfo) -> GpuDevices:
-    group = static_mig(gpu)
-    devices = []
-    for device in group.devices:
-        memory = device.capacity["memory"].value.value()  # type: ignore[index,union-attr]
-        policies = _policy_cache.get(memory)
-        if policies is None:
-            policies = _policy_cache.setdefault(memory, _shared_policies(memory))
-        devices.append(
-            device.model_copy(update={"capacity": dict(policies), "allow_multiple_allocations": True})
-        )
-    group.devices = devices
-    return group
+    return static_mig(gpu, shared=True)
 
 
 BUILDERS = {"whole": whole, "static-mig": static_mig, "dynamic-mig": dynamic_mig, "shared": shared}
