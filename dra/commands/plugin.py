@@ -93,15 +93,21 @@ def _run(args: argparse.Namespace) -> int:
 
 def _checkpoint(args: argparse.Namespace) -> int:
     from dra.errors import UserError
-    from dra.plugin.checkpoint import CheckpointCorrupt, CheckpointFile
+    from dra.plugin.checkpoint import CheckpointCorrupt, CheckpointFile, read_boot_id
 
     path = Path(args.plugins_dir) / args.driver_name / "checkpoint.json"
     try:
-        loaded = CheckpointFile(path).load()
+        # boot_id="" shows the claims even when the file is from an earlier boot.
+        loaded = CheckpointFile(path, boot_id="").load()
     except CheckpointCorrupt as err:
         raise UserError(
             f"{path}: unreadable checkpoint: {err}; the plugin moves it aside and rebuilds from its CDI specs on start"
         ) from None
     claims = {uid: rec.to_json() for uid, rec in loaded.claims.items()}
-    print(json.dumps({"path": str(path), "status": loaded.status, "preparedClaims": claims}, indent=2, sort_keys=True))
+    current = read_boot_id()
+    status = loaded.status
+    if status == "ok" and loaded.boot_id and current and loaded.boot_id != current:
+        status = "from an earlier boot (the plugin drops it at start)"
+    print(json.dumps({"path": str(path), "status": status, "nodeBootID": loaded.boot_id,
+                      "currentBootID": current, "preparedClaims": claims}, indent=2, sort_keys=True))
     return 0
