@@ -135,9 +135,12 @@ class CheckpointFile:
         return Loaded(claims, "ok", stored_boot)
 
     def write(self, claims: dict[str, dict[str, Any]]) -> None:
-        data = {"nodeBootID": self.boot_id, "preparedClaims": claims}
-        doc = {"kind": KIND, "version": VERSION, "checksum": checksum(data), "data": data}
-        atomic_write(self.path, json.dumps(doc, indent=1, sort_keys=True).encode(), mode=0o600)
+        data = _canonical({"nodeBootID": self.boot_id, "preparedClaims": claims})
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        # Serialise ``data`` once: its canonical form is both what is hashed and what is stored
+        # (this runs on every prepare, so one json.dumps instead of two matters).
+        head = json.dumps({"checksum": digest, "kind": KIND, "version": VERSION})[:-1].encode()
+        atomic_write(self.path, head + b', "data": ' + data + b"}\n", mode=0o600)
 
     def quarantine(self) -> Path:
         """Move an untrusted file aside (kept for inspection) and return its new path."""
