@@ -90,3 +90,35 @@ def _resource_slice(spec: dict[str, Any], old: dict[str, Any] | None, version: s
             if new_value != old_value:
                 causes.append((field_path, f'Invalid value: "{new_value}": field is immutable'))
     return causes
+
+
+# Fields the real server drops on write while their feature gate is off (device-level unless noted).
+_GATED_DEVICE_FIELDS = {
+    "DRADeviceTaints": ("taints",),
+    "DRAPartitionableDevices": ("consumesCounters", "nodeName", "nodeSelector", "allNodes"),
+    "DRADeviceBindingConditions": ("bindsToNode", "bindingConditions", "bindingFailureConditions"),
+    "DRAConsumableCapacity": ("allowMultipleAllocations",),
+}
+_GATED_SPEC_FIELDS = {"DRAPartitionableDevices": ("sharedCounters", "perDeviceNodeSelection")}
+
+
+def drop_disabled_fields(kind: str, obj: dict[str, Any], old: dict[str, Any] | None, disabled: set[str]) -> None:
+    """Remove fields of disabled features from ``obj``, unless ``old`` already used them (as upstream)."""
+    if kind != "ResourceSlice" or not disabled:
+        return
+    spec = obj.get("spec") or {}
+    old_spec = (old or {}).get("spec") or {}
+    for gate in disabled:
+        for name in _GATED_SPEC_FIELDS.get(gate, ()):
+            if name in spec and name not in old_spec:
+                del spec[name]
+        fields = _GATED_DEVICE_FIELDS.get(gate, ())
+        old_uses = {f for d in old_spec.get("devices") or [] for f in fields if d.get(f) not in (None, [], {})}
+        for device in spec.get("devices") or []:
+            for name in fields:
+                if name not in old_uses:
+                    device.pop(name, None)
+            if gate == "DRAConsumableCapacity":
+                for capacity in (device.get("capacity") or {}).values():
+                    if isinstance(capacity, dict):
+                        capacity.pop("requestPolicy", None)
