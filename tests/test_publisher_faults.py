@@ -266,7 +266,7 @@ def _install(server: FakeApiServer, spec: dict) -> None:
         server.faults.add(Fault(**base, hook=writer))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(data=st.data(), size=st.integers(1, 3))
 def test_random_faults_never_leave_a_wrong_pool(data, size) -> None:

@@ -38,15 +38,14 @@ owned objects, API discovery beyond ``/version``.
 from __future__ import annotations
 
 import json
-import socket
-import struct
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from dra.testing import apiserver_rules
-from dra.testing.apiserver_faults import Fault, FaultPlan, RequestInfo, RequestLog, RequestRecord, now
+from dra.testing.apiserver_faults import Fault, FaultPlan, RequestInfo, RequestLog, RequestRecord
+from dra.testing.apiserver_http import Handler, QuietServer
 from dra.testing.apiserver_patch import apply_patch
 from dra.testing.apiserver_schema import DEFAULT_VERSION, SUPPORTED_VERSIONS, drop_unknown_fields, schema_problems
 from dra.testing.apiserver_store import (
@@ -100,8 +99,8 @@ class FakeApiServer:
     def start(self) -> "FakeApiServer":
         if self._httpd is not None:
             return self
-        handler = type("_BoundHandler", (_Handler,), {"server_ref": self})
-        httpd = _QuietServer(("127.0.0.1", 0), handler)
+        handler = type("_BoundHandler", (Handler,), {"server_ref": self})
+        httpd = QuietServer(("127.0.0.1", 0), handler)
         httpd.daemon_threads = True
         self._httpd = httpd
         self._stopping.clear()
@@ -378,64 +377,3 @@ def _route(path: str) -> tuple[ResourceType, str | None, str | None, str | None]
     name = rest[1] if len(rest) >= 2 else None
     sub = rest[2] if len(rest) == 3 else None
     return rtype, namespace, name, sub
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """Clients that time out or are reset on purpose are normal here: no tracebacks on stderr."""
-
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the client's urllib3 pool expects
-    server_ref: FakeApiServer
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm
-        # and the client's delayed ACK add ~40 ms to every response.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        fake = self.server_ref
-        outcome, code, extra, payload, fault = fake.serve(self.command, self.path, self.headers, body)
-        split = urlsplit(self.path)
-        fault_note = fault.describe() if fault is not None else None
-        try:
-            parsed_body = json.loads(body) if body else None
-        except ValueError:
-            parsed_body = body.decode("utf-8", "replace")
-        if outcome == "reset":
-            self._reset()
-        else:
-            data = json.dumps(payload, separators=(",", ":")).encode()
-            try:
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in extra.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                self.close_connection = True  # the client gave up (its timeout) before we answered
-        fake.log.append(RequestRecord(self.command, split.path, dict(parse_qsl(split.query)), parsed_body,
-                                      code if outcome == "ok" else 0, fault_note, now()))
-
-    def _reset(self) -> None:
-        try:
-            # SO_LINGER with a zero timeout makes close() send RST: the client sees a reset.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve

@@ -23,7 +23,10 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
+
+from dra.testing.apiserver_errors import StatusError, bad_request, conflict, invalid, not_found
+from dra.testing.apiserver_selectors import dig, parse_field_selector, parse_label_selector
 
 Obj = dict[str, Any]
 
@@ -51,95 +54,25 @@ class ResourceType:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
-def _dig(*keys: str) -> Callable[[Obj], Any]:
-    def get(obj: Obj) -> Any:
-        value: Any = obj
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        return "" if value is None else value
-
-    return get
-
-
 RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ResourceType(
         "resource.k8s.io", "v1", "resourceslices", "ResourceSlice", namespaced=False,
-        field_labels=(("spec.driver", _dig("spec", "driver")), ("spec.nodeName", _dig("spec", "nodeName"))),
+        field_labels=(("spec.driver", dig("spec", "driver")), ("spec.nodeName", dig("spec", "nodeName"))),
     ),
     ResourceType("resource.k8s.io", "v1", "resourceclaims", "ResourceClaim", True, has_status=True),
     ResourceType("resource.k8s.io", "v1", "resourceclaimtemplates", "ResourceClaimTemplate", True),
     ResourceType("resource.k8s.io", "v1", "deviceclasses", "DeviceClass", namespaced=False),
     ResourceType(
         "", "v1", "nodes", "Node", namespaced=False, has_status=True,
-        field_labels=(("spec.unschedulable", lambda o: str(bool(_dig("spec", "unschedulable")(o))).lower()),),
+        field_labels=(("spec.unschedulable", lambda o: str(bool(dig("spec", "unschedulable")(o))).lower()),),
     ),
     ResourceType(
         "", "v1", "pods", "Pod", namespaced=True, has_status=True,
-        field_labels=(("spec.nodeName", _dig("spec", "nodeName")), ("status.phase", _dig("status", "phase"))),
+        field_labels=(("spec.nodeName", dig("spec", "nodeName")), ("status.phase", dig("status", "phase"))),
     ),
 )
 
 KINDS: dict[str, ResourceType] = {t.kind: t for t in RESOURCE_TYPES}
-
-
-class StatusError(Exception):
-    """A failed request, rendered by the server as a ``Status`` object."""
-
-    def __init__(self, code: int, reason: str, message: str, *, rtype: ResourceType | None = None,
-                 name: str | None = None, causes: Iterable[dict[str, str]] = (),
-                 retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
-        self.rtype, self.name, self.causes = rtype, name, list(causes)
-        self.retry_after = retry_after
-
-    def status_body(self) -> Obj:
-        details: Obj = {}
-        if self.name is not None:
-            details["name"] = self.name
-        if self.rtype is not None:
-            details["group"] = self.rtype.group
-            details["kind"] = self.rtype.plural
-        if self.causes:
-            details["causes"] = self.causes
-        if self.retry_after is not None:
-            details["retryAfterSeconds"] = int(max(1, round(self.retry_after)))
-        body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                     "message": self.message, "reason": self.reason, "code": self.code}
-        if details:
-            body["details"] = details
-        return body
-
-
-def not_found(rtype: ResourceType, name: str) -> StatusError:
-    return StatusError(404, "NotFound", f'{rtype.group_resource} "{name}" not found', rtype=rtype, name=name)
-
-
-def conflict(rtype: ResourceType, name: str, why: str) -> StatusError:
-    return StatusError(409, "Conflict", f'Operation cannot be fulfilled on {rtype.group_resource} "{name}": {why}',
-                       rtype=rtype, name=name)
-
-
-def invalid(rtype: ResourceType, name: str, causes: list[tuple[str, str]]) -> StatusError:
-    """422 Invalid in the shape kube-apiserver uses: message lists every ``field: detail``."""
-    detail = ", ".join(f"{f}: {m}" if f else m for f, m in causes)
-    message = f'{rtype.kind} "{name}" is invalid: [{detail}]' if len(causes) > 1 else \
-        f'{rtype.kind} "{name}" is invalid: {detail}'
-    return StatusError(422, "Invalid", message, rtype=rtype, name=name,
-                       causes=[{"reason": _cause_reason(m), "message": m, "field": f} for f, m in causes])
-
-
-def _cause_reason(message: str) -> str:
-    for prefix, reason in (("Required value", "FieldValueRequired"), ("Unsupported value", "FieldValueNotSupported"),
-                           ("Duplicate value", "FieldValueDuplicate"), ("Too many", "FieldValueTooMany"),
-                           ("Forbidden", "FieldValueForbidden")):
-        if message.startswith(prefix):
-            return reason
-    return "FieldValueInvalid"
-
-
-def bad_request(message: str) -> StatusError:
-    return StatusError(400, "BadRequest", message)
 
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -355,70 +288,3 @@ class ObjectStore:
 
 def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
-
-
-# --- selectors ---------------------------------------------------------------------------------
-
-def parse_label_selector(text: str) -> Callable[[Obj], bool]:
-    """Equality- and set-based label selectors (``a=b,c!=d,e in (x,y),f notin (z),g,!h``)."""
-    text = (text or "").strip()
-    if not text:
-        return lambda obj: True
-    tests: list[Callable[[dict[str, str]], bool]] = []
-    for term in re.findall(r"[^,(]+(?:\([^)]*\))?", text):
-        term = term.strip()
-        if not term:
-            continue
-        m = re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", term)
-        if m:
-            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
-            if op == "in":
-                tests.append(lambda labels, k=key, vs=values: labels.get(k) in vs)
-            else:
-                tests.append(lambda labels, k=key, vs=values: labels.get(k) not in vs)
-            continue
-        m = re.fullmatch(r"([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)", term)
-        if m:
-            key, op, value = m.groups()
-            if op == "!=":
-                tests.append(lambda labels, k=key, v=value: labels.get(k) != v)
-            else:
-                tests.append(lambda labels, k=key, v=value: labels.get(k) == v)
-            continue
-        m = re.fullmatch(r"(!?)([\w./-]+)", term)
-        if m:
-            negate, key = m.groups()
-            tests.append(lambda labels, k=key, n=bool(negate): (k in labels) != n)
-            continue
-        raise bad_request(f"unable to parse requirement: invalid label selector {text!r}")
-
-    def match(obj: Obj) -> bool:
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        return all(test(labels) for test in tests)
-
-    return match
-
-
-def parse_field_selector(rtype: ResourceType, text: str) -> Callable[[Obj], bool]:
-    """Field selectors limited to the labels the real server supports for the resource."""
-    text = (text or "").strip()
-    if not text:
-        return lambda obj: True
-    getters: dict[str, Callable[[Obj], Any]] = {"metadata.name": _dig("metadata", "name")}
-    if rtype.namespaced:
-        getters["metadata.namespace"] = _dig("metadata", "namespace")
-    getters.update(dict(rtype.field_labels))
-    tests: list[Callable[[Obj], bool]] = []
-    for term in text.split(","):
-        m = re.fullmatch(r"\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*", term)
-        if not m:
-            raise bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
-        label, op, value = m.groups()
-        getter = getters.get(label)
-        if getter is None:
-            raise bad_request(f'"{label}" is not a known field selector: only "{", ".join(getters)}"')
-        if op == "!=":
-            tests.append(lambda obj, g=getter, v=value: str(g(obj)) != v)
-        else:
-            tests.append(lambda obj, g=getter, v=value: str(g(obj)) == v)
-    return lambda obj: all(test(obj) for test in tests)
