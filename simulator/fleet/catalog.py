@@ -1,44 +1,50 @@
-"""GPU facts the device-plugin models need (memory per GPU, MIG profiles), read from
-``dra.gpu``'s built-in catalog so that every part of the project agrees on them."""
+"""GPU facts from ``dra.gpu``'s catalog (one source of truth for the whole project).
+
+Model names in fleets and traces may be catalog keys (``H100-SXM5-80GB``), aliases
+(``h100``, ``l4``) or the openb codes (``G2``, ``V100M32``); :func:`canonical` maps them to
+catalog keys and an unknown name raises an error that lists the valid ones.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+
+from dra.gpu.catalog import GPU_MODELS, MODEL_ALIASES, OPENB_MODELS, GpuModel, find_model
+
+from simulator.errors import UnknownNameError
+
+
+def valid_model_names() -> list[str]:
+    return sorted(set(GPU_MODELS) | set(MODEL_ALIASES) | set(OPENB_MODELS))
 
 
 @lru_cache(maxsize=None)
-def _catalog() -> dict[str, Any]:
+def canonical(name: str) -> str:
     try:
-        from dra.gpu.builtin import GPU_MODELS
-    except ImportError:  # the catalog is not there: facts unknown (0 / none)
-        return {}
-    return dict(GPU_MODELS)
-
-
-def model_entry(model: str) -> Any | None:
-    return _catalog().get(model)
-
-
-def _get(entry: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(entry, dict) and name in entry:
-            return entry[name]
-        if hasattr(entry, name):
-            return getattr(entry, name)
-    return None
+        return find_model(name).key
+    except Exception:  # UnknownModelError: re-raise with the list of valid names
+        raise UnknownNameError("GPU model", name, valid_model_names()) from None
 
 
 @lru_cache(maxsize=None)
-def gpu_memory_mib(model: str) -> int:
-    entry = model_entry(model)
-    if entry is None:
-        return 0
-    value = _get(entry, "memory_bytes", "memory")
-    if value is None:
-        return 0
-    return int(value) // (1024 * 1024)
+def model(name: str) -> GpuModel | None:
+    try:
+        return find_model(name)
+    except Exception:
+        return None
 
 
-def known_models() -> list[str]:
-    return sorted(_catalog())
+@lru_cache(maxsize=None)
+def gpu_memory_mib(name: str) -> int:
+    spec = model(name) if name else None
+    return spec.memory_mib if spec else 0
+
+
+@lru_cache(maxsize=None)
+def short_name(key: str) -> str:
+    """A readable name for reports: the openb code or the shortest alias of a catalog key."""
+    for code, k in OPENB_MODELS.items():
+        if k == key:
+            return code
+    aliases = sorted((a for a, k in MODEL_ALIASES.items() if k == key), key=len)
+    return aliases[0].upper() if aliases else key

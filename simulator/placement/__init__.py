@@ -1,0 +1,45 @@
+"""Placement models, by name (``--placement NAME``).
+
+============== ==========================================================================
+device-plugin  (a) integer nvidia.com/gpu; a fraction takes a whole GPU
+time-slicing   (b) N replicas per GPU (``--replicas``), nothing isolated
+mig-single     (c) static MIG, single strategy (every MIG GPU cut into 1g slices)
+mig-mixed      (c) static MIG, mixed strategy (balanced layout, one resource per profile)
+dra            (d) DRA: one ResourceClaim per pod placed by dra.allocator on shared GPUs
+dra-whole      (d) DRA with whole GPUs only (a fraction takes a whole device)
+============== ==========================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.errors import UnknownNameError
+from simulator.placement.base import Placement
+from simulator.placement.deviceplugin import IntegerDevicePlugin
+from simulator.placement.mig import StaticMigDevicePlugin
+from simulator.placement.timeslicing import TimeSlicingDevicePlugin
+
+PLACEMENTS = ["device-plugin", "time-slicing", "mig-single", "mig-mixed", "dra", "dra-whole"]
+
+
+def get_placement(name: str, **options: Any) -> Placement:
+    key = name.strip().lower()
+    if key == "device-plugin":
+        return IntegerDevicePlugin()
+    if key == "time-slicing":
+        return TimeSlicingDevicePlugin(int(options.get("replicas", 4)))
+    if key in ("mig-single", "mig-mixed"):
+        return StaticMigDevicePlugin(key.split("-")[1], float(options.get("mig_fraction", 0.5)))
+    if key in ("dra", "dra-whole"):
+        from simulator.placement.dra import DraPlacement
+
+        return DraPlacement(
+            mode="shared" if key == "dra" else "whole",
+            device_choice=str(options.get("device_choice", "policy")),
+            verify=bool(options.get("verify", True)),
+        )
+    raise UnknownNameError("placement", name, PLACEMENTS)
+
+
+__all__ = ["PLACEMENTS", "Placement", "get_placement"]
