@@ -286,6 +286,7 @@ class FakeApiServer:
             raise bad_request(f"the API version in the data ({obj.get('apiVersion')}) does not match the expected "
                               f"API version ({rtype.api_version}) or kind ({rtype.kind})")
         obj["kind"], obj["apiVersion"] = rtype.kind, rtype.api_version
+        apiserver_rules.normalize_times(obj)
         warnings: dict[str, str] = {}
         if not self.validate:
             return obj, warnings

@@ -122,3 +122,32 @@ def drop_disabled_fields(kind: str, obj: dict[str, Any], old: dict[str, Any] | N
                 for capacity in (device.get("capacity") or {}).values():
                     if isinstance(capacity, dict):
                         capacity.pop("requestPolicy", None)
+
+
+# metav1.Time fields: the real server stores them as RFC 3339 in UTC with second precision,
+# whatever offset or fraction the client sent (the python client sends "+00:00" offsets).
+_TIME_FIELDS = {"timeAdded", "lastTransitionTime", "lastHeartbeatTime", "lastProbeTime", "deletionTimestamp",
+                "creationTimestamp", "startedAt", "finishedAt"}
+
+
+def normalize_times(value: Any) -> None:
+    """Rewrite the known time fields of ``value`` in place to ``YYYY-MM-DDTHH:MM:SSZ``."""
+    import datetime as dt
+
+    if isinstance(value, list):
+        for item in value:
+            normalize_times(item)
+        return
+    if not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        if key in _TIME_FIELDS and isinstance(item, str):
+            try:
+                moment = dt.datetime.fromisoformat(item.replace("Z", "+00:00"))
+            except ValueError:
+                continue  # left for the schema / validation to complain about
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+            value[key] = moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            normalize_times(item)
