@@ -298,3 +298,21 @@ def test_random_faults_never_leave_a_wrong_pool(data, size) -> None:
         assert watcher.violations == []
         assert_exactly(server, final)
         assert server.get_object("ResourceSlice", "other-node") == untouched
+
+
+def test_metrics_count_writes_retries_and_generation(server) -> None:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    publisher = SlicePublisher(server.api_client(), DRIVER, NODE, metrics_registry=registry,
+                               backoff=Backoff(sleep=lambda s: None), request_timeout=0.2)
+    server.inject(method="POST", status=409)
+    server.inject(method="GET", path=SLICES, delay=0.5, drop=True)
+    publisher.publish([slice_of("gpu-0"), slice_of("gpu-1")])
+    sample = registry.get_sample_value
+    assert sample("dra_gpu_slice_writes_total", {"driver": DRIVER, "operation": "create"}) == 2
+    assert sample("dra_gpu_slice_publish_retries_total", {"driver": DRIVER, "cause": "conflict"}) == 1
+    assert sample("dra_gpu_slice_publish_retries_total", {"driver": DRIVER, "cause": "timeout"}) == 1
+    assert sample("dra_gpu_slice_pool_generation", {"driver": DRIVER, "pool": NODE}) == 1
+    publisher.remove_all()
+    assert sample("dra_gpu_slice_pool_generation", {"driver": DRIVER, "pool": NODE}) is None

@@ -30,12 +30,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from dra.errors import UserError
 from dra.slices import reconcile
 from dra.slices.publisher_backoff import Backoff
+from dra.slices.publisher_metrics import PublisherMetrics
 from dra.slices.reconcile import ExistingSlice, Plan, Write
 
 log = logging.getLogger(__name__)
@@ -69,9 +71,9 @@ class DroppedFieldsError(PublishError):
 class _Retry(Exception):
     """Internal: this attempt failed in a way that a later attempt may not."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, cause: str = "error") -> None:
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.cause = reason, retry_after, cause
 
 
 @dataclass
@@ -92,11 +94,15 @@ class PublishResult:
 
 
 class SlicePublisher:
-    """Reconciles the ResourceSlices of one driver on one node with the API server."""
+    """Reconciles the ResourceSlices of one driver on one node with the API server.
+
+    Calls are serialised (one reconcile at a time per publisher); one publisher per
+    driver and node is expected, as with upstream's kubelet helper.
+    """
 
     def __init__(self, api_client: Any, driver: str, node_name: str, node_uid: str | None = None, *,
                  backoff: Backoff | None = None, request_timeout: float = 10.0,
-                 clock: Callable[[], _dt.datetime] | None = None) -> None:
+                 clock: Callable[[], _dt.datetime] | None = None, metrics_registry: Any | None = None) -> None:
         import kubernetes.client
 
         self._client = kubernetes.client
@@ -109,6 +115,8 @@ class SlicePublisher:
         self.backoff = backoff or Backoff()
         self.request_timeout = request_timeout
         self._clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
+        self.metrics = PublisherMetrics(metrics_registry)
+        self._lock = threading.Lock()
 
     # --- public API --------------------------------------------------------------------------
     def publish(self, desired: Sequence[Any]) -> PublishResult:
@@ -136,6 +144,10 @@ class SlicePublisher:
 
     # --- the loop ----------------------------------------------------------------------------
     def _reconcile(self, pools: list[reconcile.DesiredPool], *, need_owner: bool) -> PublishResult:
+        with self._lock:
+            return self._reconcile_locked(pools, need_owner=need_owner)
+
+    def _reconcile_locked(self, pools: list[reconcile.DesiredPool], *, need_owner: bool) -> PublishResult:
         owner = self.owner_reference() if need_owner else None
         result = PublishResult()
         while True:
@@ -147,9 +159,11 @@ class SlicePublisher:
                 self._execute(plan, result)
                 result.generations = {p.pool: p.generation for p in plan.pools}
                 result.unchanged = sum(p.unchanged for p in plan.pools)
+                self.metrics.published(self.driver, result.generations)
                 return result
             except _Retry as failure:
                 result.retries.append(failure.reason)
+                self.metrics.retried(self.driver, failure.cause)
                 if result.attempts >= self.backoff.max_attempts:
                     raise PublishError(
                         f"publishing ResourceSlices of driver {self.driver} on node {self.node_name} failed after "
@@ -178,16 +192,19 @@ class SlicePublisher:
                 self._write(step, lambda body: self._resource.create_resource_slice(
                     body, _request_timeout=self.request_timeout))
                 result.created += 1
+                self.metrics.wrote(self.driver, "create")
             elif step.action == "update":
                 assert step.slice is not None
                 name = step.slice.name
                 self._write(step, lambda body: self._resource.replace_resource_slice(
                     name, body, _request_timeout=self.request_timeout))
                 result.updated += 1
+                self.metrics.wrote(self.driver, "update")
             else:
                 assert step.slice is not None
                 self._delete(step.slice)
                 result.deleted += 1
+                self.metrics.wrote(self.driver, "delete")
 
     def _write(self, step: Write, call: Callable[[Any], Any]) -> None:
         assert step.body is not None
@@ -253,14 +270,16 @@ class SlicePublisher:
             reason, message, causes = _status_details(error)
             text = f"{status} {reason or error.reason}: {message}".strip()
             if status in (404, 409, 429) or status >= 500:
-                raise _Retry(f"{text} ({what})", _retry_after(error)) from None
+                cause = {404: "not_found", 409: "conflict", 429: "throttled"}.get(status, "server_error")
+                raise _Retry(f"{text} ({what})", _retry_after(error), cause) from None
             if status == 422:
                 detail = "; ".join(causes) or message
                 raise SliceRejectedError(f"{what}: the API server rejected the slice as invalid: {detail}") from None
             raise PublishError(f"{what}: {text}") from None
         except (urllib3.exceptions.HTTPError, OSError) as error:
             # Timeouts, resets, refused connections: the request may or may not have happened.
-            raise _Retry(f"{type(error).__name__}: {error} ({what})") from None
+            cause = "timeout" if isinstance(error, (urllib3.exceptions.TimeoutError, TimeoutError)) else "connection"
+            raise _Retry(f"{type(error).__name__}: {error} ({what})", None, cause) from None
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
