@@ -94,7 +94,7 @@ def test_cache_returns_the_same_selector() -> None:
     assert compile_selector('device.driver == "a"') is a
     assert compile_selector('device.driver == "a"', env_type="new") is not a
     assert a.expression == 'device.driver == "a"'
-    assert a.estimated_max_cost is None
+    assert a.estimated_max_cost == 3  # device.driver (2) + string equality with a 1-char literal (ceil(0.1))
 
 
 def test_unknown_env_type_is_a_user_error() -> None:
@@ -134,3 +134,28 @@ def test_cost_limit_on_string_growth() -> None:
     text += f"{body}.size() > 0" + ")" * 40
     with pytest.raises(CelRuntimeError, match="actual cost limit exceeded"):
         compile_selector(text).matches(CelDevice.from_parts("d"))
+
+
+@pytest.mark.parametrize(
+    ("expr", "cost"),
+    [
+        ("true", 0),
+        ('device.driver == ""', 2),
+        ('device.driver == "abcdefghijk"', 4),  # ceil(0.1 * 11)
+        ('device.attributes["d"].x == 1', 5),
+        ('"x" in device.attributes', 3),
+        ('device.attributes["d"].x in ["a", "b", "c"]', 4 + 10 + 3),  # list literal 10, in-list = size
+        ("[1, 2, 3].all(x, x > 0)", 10 + 1 + 3 * (3 + 2)),
+        ('device.attributes.exists(d, d.startsWith("gpu"))', 2 + 1 + 32 * (3 + 1 + 1)),
+        ('device.attributes["d"].s.matches("^a+$")', 4 + 7 * 1),  # ceil(0.1*65) * ceil(0.25*4)
+        ('has(device.attributes["d"].x)', 3),  # presence tests are free
+        ("cel.bind(x, 1, x > 0)", 10 + 0 + 2),
+    ],
+)
+def test_estimated_max_cost(expr: str, cost: int) -> None:
+    assert compile_selector(expr).estimated_max_cost == cost
+
+
+def test_estimate_of_unbounded_loops_saturates() -> None:
+    sel = compile_selector('device.attributes["d"].list.all(x, x.all(y, y > 0))')
+    assert sel.estimated_max_cost == 2**64 - 1

@@ -11,6 +11,7 @@ from typing import Any
 
 import re2
 
+from dra.cel import conversions as conv
 from dra.cel import values as v
 from dra.cel.errors import EvalError, no_such_overload
 from dra.cel.registry import register
@@ -45,7 +46,7 @@ def _str(x: Any, name: str, *others: Any) -> str:
 
 
 def size(x: Any) -> int:
-    return v.size_of(x)
+    return conv.size_of(x)
 
 
 def contains(s: Any, sub: Any) -> bool:
@@ -99,14 +100,14 @@ register("findAll", find_all, ((STRING, STRING), list_of(STRING)), member=True, 
 register("findAll", find_all, ((STRING, STRING, INT), list_of(STRING)), member=True, size_cost=True)
 
 # Conversions. ``type`` and ``dyn`` accept anything.
-register("int", v.to_int, ((INT,), INT), ((UINT,), INT), ((DOUBLE,), INT), ((STRING,), INT), member=False)
-register("uint", v.to_uint, ((INT,), UINT), ((UINT,), UINT), ((DOUBLE,), UINT), ((STRING,), UINT), member=False)
-register("double", v.to_double, ((INT,), DOUBLE), ((UINT,), DOUBLE), ((DOUBLE,), DOUBLE), ((STRING,), DOUBLE),
+register("int", conv.to_int, ((INT,), INT), ((UINT,), INT), ((DOUBLE,), INT), ((STRING,), INT), member=False)
+register("uint", conv.to_uint, ((INT,), UINT), ((UINT,), UINT), ((DOUBLE,), UINT), ((STRING,), UINT), member=False)
+register("double", conv.to_double, ((INT,), DOUBLE), ((UINT,), DOUBLE), ((DOUBLE,), DOUBLE), ((STRING,), DOUBLE),
          member=False)
-register("string", v.to_string, ((INT,), STRING), ((UINT,), STRING), ((DOUBLE,), STRING), ((STRING,), STRING),
+register("string", conv.to_string, ((INT,), STRING), ((UINT,), STRING), ((DOUBLE,), STRING), ((STRING,), STRING),
          ((BYTES,), STRING), ((BOOL,), STRING), member=False)
-register("bool", v.to_bool, ((BOOL,), BOOL), ((STRING,), BOOL), member=False)
-register("bytes", v.to_bytes, ((BYTES,), BYTES), ((STRING,), BYTES), member=False)
+register("bool", conv.to_bool, ((BOOL,), BOOL), ((STRING,), BOOL), member=False)
+register("bytes", conv.to_bytes, ((BYTES,), BYTES), ((STRING,), BYTES), member=False)
 register("dyn", dyn, (("A",), DYN), member=False)
 register("type", v.cel_type_of, (("A",), ("type", "A")), member=False)
 

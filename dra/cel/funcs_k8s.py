@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from dra.api.quantity import Quantity, QuantityError
+from dra.cel import conversions as conv
 from dra.cel import values as v
 from dra.cel.errors import EvalError, no_such_overload
 from dra.cel.registry import register
@@ -178,7 +179,7 @@ def optional_of_value(x: Any) -> v.Optional:
 
 
 def optional_of_non_zero(x: Any) -> v.Optional:
-    return v.OPTIONAL_NONE if v.is_zero_value(x) else v.Optional(x)
+    return v.OPTIONAL_NONE if conv.is_zero_value(x) else v.Optional(x)
 
 
 def optional_none() -> v.Optional:

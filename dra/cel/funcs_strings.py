@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dra.cel import conversions as conv
 from dra.cel import values as v
 from dra.cel.errors import EvalError, no_such_overload
 from dra.cel.registry import register
@@ -168,7 +169,7 @@ def _format_one(verb: str, arg: Any, precision: int | None) -> str:
         if t in (int, v.UInt):
             return str(int(arg))
         if t is float and (math.isnan(arg) or math.isinf(arg)):
-            return v.format_double(arg).replace("+Inf", "Infinity").replace("-Inf", "-Infinity")
+            return conv.format_double(arg).replace("+Inf", "Infinity").replace("-Inf", "-Infinity")
         raise EvalError(f"error during formatting: decimal clause can only be used on integers, was given {v.type_name(arg)}")
     if verb in "fe":
         if t in (int, v.UInt, float):
@@ -202,7 +203,7 @@ def _format_s(arg: Any) -> str:
     if isinstance(arg, v.CelType):
         return arg.name
     if t in (int, v.UInt, float, bytes):
-        return v.to_string(arg)
+        return conv.to_string(arg)
     return str(arg)
 
 

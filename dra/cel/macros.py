@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from lark import Tree
 
 
+from dra.cel import checks
+from dra.cel import estimate as E
 from dra.cel import typesys as T
 from dra.cel import values as v
 from dra.cel.cost import METER_KEY
@@ -42,9 +44,9 @@ def needs_metering(tree: Tree) -> bool:
 
 
 def _var_name(c: "Compiler", tree: Any) -> str:
-    from dra.cel.compiler import _simple_ident_name
+    from dra.cel.compiler import simple_ident_name
 
-    name = _simple_ident_name(tree)
+    name = simple_ident_name(tree)
     if name is None:
         raise c.error(tree, "argument must be a simple name")
     return name
@@ -100,12 +102,21 @@ def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro:
         raise c.error(args[1], f"overlapping declaration name '{names[1]}' (type 'dyn' cannot be used as a name)")
     recv = c.visit(recv_tree)
     first_type, second_type = _var_types(c, recv_tree, recv.typ, nvars == 2)
-    c.scopes.append({names[0]: first_type} if nvars == 1 else {names[0]: first_type, names[1]: second_type})
+    is_list = T.kind(recv.typ) == "list"
+    if nvars == 1:
+        c.scopes.append({names[0]: (first_type, recv.elem_size)})
+    else:
+        first_size = 1 if is_list else recv.elem_size
+        second_size = recv.elem_size if is_list else E.UNKNOWN_SIZE
+        c.scopes.append({names[0]: (first_type, first_size), names[1]: (second_type, second_size)})
     try:
         bodies = [c.visit(a) for a in args[nvars:]]
     finally:
         c.scopes.pop()
-    step_cost = 1 + sum(b.cost for b in bodies)
+    # Per iteration: cel-go's loop condition + step around the user's expressions.
+    step_cost = E.MACRO_STEP_OVERHEAD[kind] + sum(b.cost for b in bodies)
+    step_est = E.add(E.MACRO_STEP_OVERHEAD[kind], *(b.est for b in bodies))
+    estimate = E.add(recv.est, E.MACRO_FIXED[kind], E.mul(recv.size, step_est))
     metered = c.metered
     run = _BUILDERS[kind](c, tree, names, bodies, step_cost, metered)
     recv_fn = recv.fn
@@ -120,7 +131,8 @@ def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro:
             scope.restore(env)
 
     result_type = _result_type(kind, bodies, recv.typ, first_type)
-    return Node(f, result_type, cost=recv.cost + 1)
+    size = 1 if kind in ("all", "exists", "exists_one") else recv.size
+    return Node(f, result_type, cost=recv.cost + E.MACRO_FIXED[kind], est=estimate, size=size)
 
 
 def _result_type(kind: str, bodies: list, range_type: T.Type, key_type: T.Type) -> T.Type:
@@ -322,7 +334,7 @@ def _opt_map(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> "Node":
     name = _var_name(c, args[0])
     recv = c.visit(recv_tree)
     inner = recv.typ[1] if T.kind(recv.typ) == "optional_type" else T.DYN
-    c.scopes.append({name: inner})
+    c.scopes.append({name: (inner, E.UNKNOWN_SIZE)})
     try:
         body = c.visit(args[1])
     finally:
@@ -348,7 +360,9 @@ def _opt_map(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> "Node":
         return v.Optional(result)
 
     typ = body.typ if flat else T.optional_of(body.typ)
-    return Node(f, typ, cost=recv.cost + body.cost + 1)
+    # cel-go expands to  o.hasValue() ? optional.of(cel.bind(x, o.value(), e)) : optional.none()
+    est = E.add(recv.est, 1, 1, E.LIST_CREATE, recv.est, 1, body.est)
+    return Node(f, typ, cost=recv.cost + body.cost + 1, est=est)
 
 
 def _has(c: "Compiler", tree: Tree, args: list) -> "Node":
@@ -362,7 +376,7 @@ def _has(c: "Compiler", tree: Tree, args: list) -> "Node":
     recv_tree, field_token = target.children
     field = str(field_token)
     recv = c.visit(recv_tree)
-    c.select_type(recv, field, field_token)
+    c.check(field_token, checks.select_type, recv.typ, field, c.device_fields)
     recv_fn = recv.fn
 
     def f(env: dict) -> bool:
@@ -375,7 +389,8 @@ def _has(c: "Compiler", tree: Tree, args: list) -> "Node":
             return field in obj
         raise EvalError(f"invalid type for field selection: {v.type_name(obj)}")
 
-    return Node(f, T.BOOL, cost=recv.cost + 1)
+    # Kubernetes makes presence tests cost-free: only the operand counts.
+    return Node(f, T.BOOL, cost=recv.cost + 1, est=recv.est, size=1)
 
 
 def _bind(c: "Compiler", tree: Tree, args: list) -> "Node":
@@ -385,7 +400,7 @@ def _bind(c: "Compiler", tree: Tree, args: list) -> "Node":
         raise c.error(tree, "cel.bind() requires 3 arguments: a name, an initializer and an expression")
     name = _var_name(c, args[0])
     init = c.visit(args[1])
-    c.scopes.append({name: init.typ})
+    c.scopes.append({name: (init.typ, init.size)})
     try:
         body = c.visit(args[2])
     finally:
@@ -401,7 +416,9 @@ def _bind(c: "Compiler", tree: Tree, args: list) -> "Node":
         finally:
             scope.restore(env)
 
-    return Node(f, body.typ, cost=init.cost + body.cost + 1)
+    # cel-go: a comprehension over [] with the binding as accumulator: 10 + init + body
+    return Node(f, body.typ, cost=init.cost + body.cost + 1, est=E.add(E.LIST_CREATE, init.est, body.est),
+                size=body.size)
 
 
 MEMBER_MACROS: dict[str, Callable[..., Any]] = {name: _member_macro(name) for name, _ in _SHAPES}

@@ -45,8 +45,8 @@ class Selector:
         self._metered = compiler.metered
         self._start_cost = node.cost
         self.cost_limit = cost_limit
-        # cel-go's static estimate is not reproduced (see the package README section).
-        self.estimated_max_cost: int | None = None
+        # cel-go's static worst-case estimate (what API validation compares with the limit).
+        self.estimated_max_cost: int | None = node.est
 
     def matches(self, device: CelDevice) -> bool:
         """Whether the device is selected; CelRuntimeError for evaluation errors or a non-bool result."""

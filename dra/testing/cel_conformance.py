@@ -3,8 +3,8 @@
 Each line is one case from Kubernetes' ``dynamic-resource-allocation/cel/compile_test.go``:
 an expression, the environment (``StoredExpressions``/``NewExpressions`` and the
 DRAConsumableCapacity gate), a device, and the expected outcome (``match``/``noMatch`` with a
-result, or ``compileError``/``runtimeError`` with a message substring). The expected
-*estimated* cost is not compared: cel-go's static estimator is not reproduced (see README).
+result, or ``compileError``/``runtimeError`` with a message substring) and, like upstream,
+the exact *estimated* maximum cost of the compiled expression (``expectEstimatedMaxCost``).
 
 ``run_cel_conformance`` prints every failure with expected vs actual, ends with
 ``N passed, M failed`` and returns 0 only when nothing failed. A malformed file raises
@@ -39,6 +39,7 @@ class CelCase:
     outcome: str
     result: bool | None
     contains: str | None
+    expected_cost: int | None = None
 
 
 def load_cases(path: str | Path) -> list[CelCase]:
@@ -89,7 +90,10 @@ def _parse_case(record: Any, where: str) -> CelCase:
             raise CelCaseError(f"{where}: expect.result must be a boolean")
     else:
         contains = need(expect, "contains", str, "expect.contains")
-    return CelCase(name, where, expression, env_type, gate, device, outcome, result, contains)
+    cost = record.get("expectEstimatedMaxCost")
+    if cost is not None and (not isinstance(cost, int) or isinstance(cost, bool) or cost < 0):
+        raise CelCaseError(f"{where}: expectEstimatedMaxCost must be a non-negative integer")
+    return CelCase(name, where, expression, env_type, gate, device, outcome, result, contains, cost)
 
 
 def build_device(case: CelCase) -> CelDevice:
@@ -118,6 +122,8 @@ def run_case(case: CelCase) -> tuple[bool, str, str]:
     except CelCompileError as ex:
         actual = f"compileError {str(ex)!r}"
         return case.outcome == "compileError" and case.contains in str(ex), expected, actual
+    if case.expected_cost is not None and selector.estimated_max_cost != case.expected_cost:
+        return False, f"estimated max cost {case.expected_cost}", f"estimated max cost {selector.estimated_max_cost}"
     device = build_device(case)
     try:
         result = selector.matches(device)

@@ -1,0 +1,128 @@
+"""Static type rules of the DRA CEL environment (what the API server rejects at compile time).
+
+Pure functions over :mod:`dra.cel.typesys` types. They raise :class:`TypeCheckError` with
+cel-go's wording; the compiler adds the ``ERROR: <input>:L:C:`` position.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from dra.cel import typesys as T
+
+_ORDERED = (T.INT, T.UINT, T.DOUBLE, T.STRING, T.BYTES, T.BOOL)
+
+ARITH_SIGNATURES: dict[str, list[tuple[tuple[T.Type, ...], T.Type]]] = {
+    "_+_": [((t, t), t) for t in (T.INT, T.UINT, T.DOUBLE, T.STRING, T.BYTES)]
+    + [((T.list_of("A"), T.list_of("A")), T.list_of("A"))],
+    "_-_": [((t, t), t) for t in (T.INT, T.UINT, T.DOUBLE)],
+    "_*_": [((t, t), t) for t in (T.INT, T.UINT, T.DOUBLE)],
+    "_/_": [((t, t), t) for t in (T.INT, T.UINT, T.DOUBLE)],
+    "_%_": [((t, t), t) for t in (T.INT, T.UINT)],
+}
+
+
+class TypeCheckError(Exception):
+    """A static type error; the message is cel-go's."""
+
+
+def signature_text(types: list[T.Type], member: bool) -> str:
+    if member:
+        return f"{T.fmt(types[0])}.({', '.join(T.fmt(t) for t in types[1:])})"
+    return f"({', '.join(T.fmt(t) for t in types)})"
+
+
+def no_overload(name: str, types: list[T.Type], member: bool = False) -> TypeCheckError:
+    return TypeCheckError(f"found no matching overload for '{name}' applied to '{signature_text(types, member)}'")
+
+
+def match_signatures(name: str, types: list[T.Type], signatures: Iterable[tuple[tuple[T.Type, ...], T.Type]],
+                     member: bool) -> T.Type:
+    """The result type of calling ``name`` with arguments of ``types``."""
+    results = []
+    for params, result in signatures:
+        bindings: dict[str, T.Type] = {}
+        if len(params) == len(types) and all(T.unify(p, a, bindings) for p, a in zip(params, types)):
+            results.append(T.substitute(result, bindings))
+    if not results:
+        raise no_overload(name, types, member)
+    first = results[0]
+    return first if all(r == first for r in results) else T.DYN
+
+
+def check_bool(t: T.Type, op: str) -> None:
+    if t not in (T.BOOL, T.DYN):
+        raise no_overload(op, [t])
+
+
+def check_equality(op: str, a: T.Type, b: T.Type) -> None:
+    # Only reject what is certainly wrong: different kinds of concrete types (string vs int),
+    # or two different simple types that are not both numbers. Parameterised types of one
+    # kind (map(string, int) vs map(string, double)) are left to the runtime.
+    if not (T.is_concrete(a) and T.is_concrete(b)) or a == b or T.NULL in (a, b):
+        return
+    if a in T.NUMERIC and b in T.NUMERIC:
+        return
+    if T.kind(a) == T.kind(b) and isinstance(a, tuple):
+        return
+    raise no_overload(f"_{op}_", [a, b])
+
+
+def check_in(item: T.Type, container: T.Type) -> None:
+    if T.kind(container) not in ("list", "map", T.DYN):
+        raise no_overload("@in", [item, container])
+
+
+def check_ordering(op: str, a: T.Type, b: T.Type) -> None:
+    if a == T.DYN or b == T.DYN or (a == b and a in _ORDERED) or (a in T.NUMERIC and b in T.NUMERIC):
+        return
+    raise no_overload(f"_{op}_", [a, b])
+
+
+def check_negation(t: T.Type) -> None:
+    if t not in (T.INT, T.DOUBLE, T.DYN):
+        raise no_overload("-_", [t])
+
+
+def select_type(t: T.Type, field: str, device_fields: Mapping[str, T.Type]) -> T.Type:
+    """The type of ``x.field`` for ``x`` of type ``t``."""
+    k = T.kind(t)
+    if t == T.DEVICE:
+        if field not in device_fields:
+            raise TypeCheckError(f"undefined field '{field}'")
+        return device_fields[field]
+    if k == "map":
+        return t[2]
+    if t == T.DYN:
+        return T.DYN
+    if k == "optional_type":
+        return T.optional_of(select_type(t[1], field, device_fields))
+    raise TypeCheckError(f"type '{T.fmt(t)}' does not support field selection")
+
+
+def index_type(t: T.Type, key: T.Type) -> T.Type:
+    """The type of ``x[key]`` for ``x`` of type ``t``."""
+    k = T.kind(t)
+    if k == "list":
+        if key in (T.INT, T.UINT, T.DYN):
+            return t[1]
+    elif k == "map":
+        if key == T.DYN or t[1] == T.DYN or key == t[1] or (key in T.NUMERIC and t[1] in T.NUMERIC):
+            return t[2]
+    elif t == T.DYN:
+        return T.DYN
+    elif k == "optional_type":
+        return T.optional_of(index_type(t[1], key))
+    raise no_overload("_[_]", [t, key])
+
+
+def homogeneous(types: list[T.Type]) -> T.Type:
+    """Element type of a list/map literal; mixing concrete types is an error (as in Kubernetes)."""
+    concrete = [t for t in types if t not in (T.DYN, T.NULL)]
+    if not concrete:
+        return T.DYN
+    first = concrete[0]
+    for t in concrete[1:]:
+        if t != first:
+            raise TypeCheckError(f"expected type '{T.fmt(first)}' but found '{T.fmt(t)}'")
+    return first if len(concrete) == len(types) else T.DYN
