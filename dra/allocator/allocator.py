@@ -155,11 +155,20 @@ class Allocator:
             pools=pools,
             allocated_indices=allocated_idx,
             allocated_capacity=allocated_cap,
-            counted_as_allocated=lambda d: state.is_allocated(d.id),
+            holding_counters=self._holding_counters(state),
             selectable=selectable,
             max_steps=self.max_steps,
         )
         return Attempt(view, pools, plans, search, selectable)
+
+    def _holding_counters(self, state: AllocatedState) -> list[DeviceInfo]:
+        """Devices whose counters are consumed by earlier allocations (upstream
+        IsDeviceAllocated), in slice order."""
+        ids = set(state.devices)
+        ids.update(state.capacity)
+        ids.update(state.shared_devices)
+        found = [i for dev_id in ids for i in self._indices_of.get(dev_id, ())]
+        return [self.devices[i] for i in sorted(found)]
 
     def pools_for(self, view: NodeView | None) -> GatheredPools:
         key = view.key() if view is not None else None

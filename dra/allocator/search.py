@@ -65,7 +65,7 @@ class Search:
         pools: GatheredPools,
         allocated_indices: set[int],
         allocated_capacity: dict[int, dict[str, Number]],
-        counted_as_allocated: Callable[[DeviceInfo], bool],
+        holding_counters: list[DeviceInfo],
         selectable: Callable[[RequestData, DeviceInfo], bool],
         max_steps: int | None = None,
         use_start_location: bool = True,
@@ -76,7 +76,8 @@ class Search:
         self.candidates = pools.candidates
         self.allocated = allocated_indices
         self.allocated_capacity = allocated_capacity
-        self.counted_as_allocated = counted_as_allocated
+        # devices in use elsewhere (dedicated or shared): they hold their counters
+        self.holding_counters = holding_counters
         self.selectable = selectable
         self.max_steps = max_steps
         self.use_start_location = use_start_location
@@ -285,8 +286,9 @@ class Search:
         if cached is not None:
             return cached
         available = {name: dict(counters) for name, counters in pool.counter_sets.items()}
-        for d in pool.all_devices():
-            if not self.counted_as_allocated(d):
+        pool_of = self.pools.pool_of
+        for d in self.holding_counters:
+            if pool_of.get(d.index) is not pool:
                 continue
             for set_name, counters in d.consumes:
                 have = available.get(set_name)
