@@ -71,7 +71,9 @@ class K8sModel(BaseModel):
         try:
             return cls.model_validate(data, strict=True, by_alias=True, by_name=False)
         except PydanticValidationError as exc:
-            raise ApiError(describe_validation_error(cls, exc, path)) from None
+            errors = exc.errors(include_url=False)
+            loc = tuple(x for x in errors[0].get("loc", ()) if x != "[key]") if errors else ()
+            raise ApiError(describe_validation_error(cls, exc, path), loc) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Kubernetes JSON: camelCase names, unset (None) fields omitted."""
@@ -90,7 +92,7 @@ class TopLevelModel(K8sModel):
             kind = data.get("kind")
             if kind is not None and kind != cls.KIND:
                 where = f"{path}: " if path else ""
-                raise ApiError(f'{where}kind: Invalid value: "{kind}": expected "{cls.KIND}"')
+                raise ApiError(f'{where}kind: Invalid value: "{kind}": expected "{cls.KIND}"', ("kind",))
         return super().from_dict(data, path)
 
 

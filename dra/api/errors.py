@@ -8,7 +8,15 @@ from dra.errors import UserError
 
 
 class ApiError(UserError):
-    """An object does not have the structure of its Kubernetes type (unknown field, bad type)."""
+    """An object does not have the structure of its Kubernetes type (unknown field, bad type).
+
+    ``loc`` is the location of the (first) problem inside the object as a tuple of keys and
+    list indexes, so that a loader can map it back to a line of the source file.
+    """
+
+    def __init__(self, message: str, loc: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = tuple(loc)
 
 
 @dataclass(frozen=True)
