@@ -336,6 +336,9 @@ class Compiler:
         token: Token = tree.children[0]
         name = str(token)
         found = self.lookup_var(name)
+        if found is not None and name == "device" and not self.metered and len(self.scopes) == 1:
+            # Without loops or bindings the device itself is the evaluation env (no wrapper dict).
+            return Node(ops.identity, T.DEVICE, path=(None,), cost=1, est=1, size=1, elem_size=E.DOMAIN_MAX)
         if found is not None:
             typ, size = found
             elem = E.DOMAIN_MAX if typ == T.DEVICE else E.UNKNOWN_SIZE
@@ -374,12 +377,12 @@ class Compiler:
         if recv.typ == T.DEVICE and field is not None:
             size = _DEVICE_FIELD_SIZES.get(field, 1)
             return size, (E.DOMAIN_MAX if field in ("attributes", "capacity") else E.UNKNOWN_SIZE)
-        if recv.path is not None and len(recv.path) == 2 and recv.path[0] == "device" \
-                and recv.path[1] in ("attributes", "capacity"):
-            return E.MAP_ENTRIES_MAX, E.ID_MAX  # one domain's map
-        if recv.path is not None and len(recv.path) == 3 and recv.path[0] == "device" \
-                and recv.path[1] in ("attributes", "capacity"):
-            return E.ATTRIBUTE_VALUE_MAX, E.UNKNOWN_SIZE  # one attribute value
+        path = recv.path
+        if path is not None and path[0] in (None, "device") and len(path) > 1 and path[1] in ("attributes", "capacity"):
+            if len(path) == 2:
+                return E.MAP_ENTRIES_MAX, E.ID_MAX  # one domain's map
+            if len(path) == 3:
+                return E.ATTRIBUTE_VALUE_MAX, E.UNKNOWN_SIZE  # one attribute value
         return E.UNKNOWN_SIZE, E.UNKNOWN_SIZE
 
     def _member_index(self, tree: Tree) -> Node:

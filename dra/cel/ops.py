@@ -153,6 +153,10 @@ def variable(name: str) -> Eval:
     return lambda env: env[name]
 
 
+def identity(env: dict) -> Any:
+    return env
+
+
 # ------------------------------------------------------------------ select / index
 
 
@@ -230,13 +234,16 @@ def optional_index(obj: Any, key: Any) -> v.Optional:
         raise
 
 
-def path_lookup(var: str, keys: tuple[str, ...]) -> Eval:
+def path_lookup(var: str | None, keys: tuple[str, ...]) -> Eval:
     """``var.k1.k2...`` (or ``var["k1"]...``) over nested maps as one closure.
 
     The specialised shapes cover the selector paths (``device.attributes["dom"].id`` is a
     4-step path). A non-map in the middle falls back to the generic per-step semantics, so
-    errors and optionals behave exactly as without fusion.
+    errors and optionals behave exactly as without fusion. ``var=None`` means the evaluation
+    env *is* the root object (the device itself, for selectors without loops or bindings).
     """
+    if var is None:
+        return _root_path_lookup(keys)
 
     def slow(env: dict) -> Any:
         obj = env[var]
@@ -294,3 +301,60 @@ def path_lookup(var: str, keys: tuple[str, ...]) -> Eval:
             return slow(env)
 
     return fn
+
+
+def _root_path_lookup(keys: tuple[str, ...]) -> Eval:
+    def slow(env: dict) -> Any:
+        obj: Any = env
+        for key in keys:
+            obj = select_value(obj, key)
+        return obj
+
+    n = len(keys)
+    if n == 1:
+        (k1,) = keys
+
+        def r1(env: dict) -> Any:
+            try:
+                return env[k1]
+            except KeyError as ex:
+                raise _key_error(ex.args[0]) from None
+
+        return r1
+    if n == 2:
+        k1, k2 = keys
+
+        def r2(env: dict) -> Any:
+            try:
+                return env[k1][k2]
+            except KeyError as ex:
+                raise _key_error(ex.args[0]) from None
+            except TypeError:
+                return slow(env)
+
+        return r2
+    if n == 3:
+        k1, k2, k3 = keys
+
+        def r3(env: dict) -> Any:
+            try:
+                return env[k1][k2][k3]
+            except KeyError as ex:
+                raise _key_error(ex.args[0]) from None
+            except TypeError:
+                return slow(env)
+
+        return r3
+
+    def rn(env: dict) -> Any:
+        try:
+            obj: Any = env
+            for key in keys:
+                obj = obj[key]
+            return obj
+        except KeyError as ex:
+            raise _key_error(ex.args[0]) from None
+        except TypeError:
+            return slow(env)
+
+    return rn

@@ -51,9 +51,9 @@ class Selector:
     def matches(self, device: CelDevice) -> bool:
         """Whether the device is selected; CelRuntimeError for evaluation errors or a non-bool result."""
         if device.error is None and not self._metered:
-            # The common case, kept to one frame above the compiled closure.
+            # The common case, kept to one frame above the compiled closure; the device is the env.
             try:
-                result = self._fn({"device": device})
+                result = self._fn(device)
             except EvalError as ex:
                 raise CelRuntimeError(str(ex)) from None
             except RecursionError:
@@ -68,9 +68,10 @@ class Selector:
         """The raw CEL result (any type); errors as CelRuntimeError."""
         if device.error is not None:
             raise CelRuntimeError(device.error)
-        env: dict[str, Any] = {"device": device}
+        env: dict[str, Any] = device
         if self._metered:
-            env[METER_KEY] = Meter(self.cost_limit, self._start_cost)
+            # loops and bindings need a private, mutable env for their variables and the meter
+            env = {"device": device, METER_KEY: Meter(self.cost_limit, self._start_cost)}
         try:
             return self._fn(env)
         except EvalError as ex:
