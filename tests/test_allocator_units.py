@@ -197,3 +197,31 @@ def test_step_budget_turns_runaway_search_into_error():
     with pytest.raises(AllocationError, match="filter operation aborted"):
         alloc.allocate(NODE, [claim])
     assert Allocator(Features(), [_class()], [_slice(devices)]).allocate(NODE, [claim]) is None
+
+
+def test_explain_all_mode_names_the_blocking_device():
+    from dra.allocator import explain
+
+    slices = [_slice([_dev("a"), _dev("b"), _dev("c")])]
+    alloc = Allocator(Features(), [_class()], slices)
+    claim = _claim("everything", {"name": "r", "exactly": {"deviceClassName": "gpu", "allocationMode": "All"}})
+    busy = AllocatedState(devices={DeviceID(D, "p1", "b")})
+    assert alloc.allocate(NODE, [claim], allocated=busy) is None
+    text = explain(alloc, NODE, [claim], allocated=busy).text()
+    assert "claim ns/everything: cannot be allocated" in text
+    assert "needs all devices; 2 of 3 devices on the node qualify" in text
+    assert f"nearest miss: {D}/p1/b - matches, but allocationMode All needs every matching device" in text
+    assert "already allocated to another claim" in text
+
+
+def test_explain_reports_claims_competing_for_devices():
+    from dra.allocator import explain
+
+    slices = [_slice([_dev("a"), _dev("b"), _dev("c")])]
+    alloc = Allocator(Features(), [_class()], slices)
+    claims = [_claim("first", _exact("r", 2)), _claim("second", _exact("r", 2))]
+    assert alloc.allocate(NODE, claims) is None
+    text = explain(alloc, NODE, claims).text()
+    assert "claim ns/second: cannot be allocated" in text
+    assert "fits on its own, but not together with the claims before it" in text
+    assert "claim ns/first" not in text

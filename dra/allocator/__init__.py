@@ -14,7 +14,7 @@ order the algorithm uses them:
   :mod:`~dra.allocator.capacity`, :mod:`~dra.allocator.constraints`,
   :mod:`~dra.allocator.taints`)
 * :mod:`~dra.allocator.results` - building ``AllocationResult``
-* :mod:`~dra.allocator.explain` - why a claim does not fit, in words
+* :mod:`~dra.allocator.explanation` - why a claim does not fit, in words
 """
 
 from dra.allocator.allocator import AllocationStats, Allocator
@@ -22,12 +22,7 @@ from dra.allocator.errors import AllocationError
 from dra.allocator.features import Features
 from dra.allocator.state import AllocatedState
 
-
-def explain(*args, **kwargs):  # noqa: D401 - thin re-export, see dra.allocator.explain
-    """Explain why claims cannot be allocated; see :func:`dra.allocator.explain.explain`."""
-    from dra.allocator.explain import explain as _explain
-
-    return _explain(*args, **kwargs)
+from dra.allocator.explanation import Explanation, explain
 
 
 __all__ = [
@@ -35,6 +30,7 @@ __all__ = [
     "AllocationError",
     "AllocationStats",
     "Allocator",
+    "Explanation",
     "Features",
     "explain",
 ]

@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dra.allocator import AllocatedState, Allocator
-    from dra.allocator.explain import explain
+    from dra.allocator.explanation import explain
 
     objs = _load_all(args.filename)
     classes = [o for o in objs if _kind(o) == "DeviceClass"]

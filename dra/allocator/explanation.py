@@ -180,6 +180,8 @@ def _explain_request(
     order: list[str] = []
     passing: list[DeviceInfo] = []
     best: tuple[int, int, DeviceInfo, list[str]] | None = None
+    # "All" needs every matching device: ones that match but are unavailable block it
+    blockers: list[tuple[DeviceInfo, list[str]]] = []
 
     rank: dict[str, int] = {}
 
@@ -226,6 +228,8 @@ def _explain_request(
             tally[failed[0]] += 1
             if best is None or len(failed) < best[0]:
                 best = (len(failed), pos, device, failed)
+            if all(not (1 <= rank[label] <= 200) for label in failed):
+                blockers.append((device, failed))
         else:
             passing.append(device)
 
@@ -233,7 +237,12 @@ def _explain_request(
     stages = [Stage(label, tally[label]) for label in order]
     if rd.mode == ALL:
         needed = "all"
-        enough = len(passing) > 0
+        enough = len(passing) > 0 and not blockers
+        if blockers:
+            device, failed = blockers[0]
+            best = (len(failed), 0, device, [
+                f"matches, but allocationMode All needs every matching device and {len(blockers)} "
+                "of them cannot be used", *failed])
     else:
         needed = str(rd.num_devices)
         enough = len(passing) >= rd.num_devices
