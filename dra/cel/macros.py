@@ -21,18 +21,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from lark import Tree
 
-
-from dra.cel import checks
+from dra.cel import checks, loops
 from dra.cel import estimate as E
 from dra.cel import typesys as T
 from dra.cel import values as v
-from dra.cel.cost import METER_KEY
 from dra.cel.errors import EvalError, no_such_overload
 
 if TYPE_CHECKING:
     from dra.cel.compiler import Compiler, Node
-
-_MISSING = object()
 
 
 def needs_metering(tree: Tree) -> bool:
@@ -52,15 +48,6 @@ def _var_name(c: "Compiler", tree: Any) -> str:
     return name
 
 
-def _iter_items(value: Any, two_vars: bool) -> Any:
-    if type(value) is list:
-        return enumerate(value) if two_vars else value
-    if isinstance(value, dict):
-        return value.items() if two_vars else list(value)
-    raise EvalError(f"expression of type '{v.type_name(value)}' cannot be range of a comprehension "
-                    "(must be list, map, or dynamic)")
-
-
 def _var_types(c: "Compiler", where: Any, range_type: T.Type, two_vars: bool) -> tuple[T.Type, T.Type]:
     k = T.kind(range_type)
     if k == "list":
@@ -71,23 +58,6 @@ def _var_types(c: "Compiler", where: Any, range_type: T.Type, two_vars: bool) ->
         return T.DYN, T.DYN
     raise c.error(where, f"expression of type '{T.fmt(range_type)}' cannot be range of a comprehension "
                          "(must be list, map, or dynamic)")
-
-
-class _Scope:
-    """Binds loop variables in the evaluation env and restores what was there before."""
-
-    __slots__ = ("names", "saved")
-
-    def __init__(self, env: dict, names: tuple[str, ...]) -> None:
-        self.names = names
-        self.saved = [env.get(n, _MISSING) for n in names]
-
-    def restore(self, env: dict) -> None:
-        for name, old in zip(self.names, self.saved):
-            if old is _MISSING:
-                env.pop(name, None)
-            else:
-                env[name] = old
 
 
 def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro: str) -> "Node":
@@ -118,13 +88,13 @@ def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro:
     step_est = E.add(E.MACRO_STEP_OVERHEAD[kind], *(b.est for b in bodies))
     estimate = E.add(recv.est, E.MACRO_FIXED[kind], E.mul(recv.size, step_est))
     metered = c.metered
-    run = _BUILDERS[kind](c, tree, names, bodies, step_cost, metered)
+    run = loops.BUILDERS[kind](kind, names, [b.fn for b in bodies], step_cost, metered)
     recv_fn = recv.fn
     two = nvars == 2
 
     def f(env: dict) -> Any:
-        items = _iter_items(recv_fn(env), two)
-        scope = _Scope(env, names)
+        items = loops.iter_items(recv_fn(env), two)
+        scope = loops.Scope(env, names)
         try:
             return run(env, items)
         finally:
@@ -147,163 +117,6 @@ def _result_type(kind: str, bodies: list, range_type: T.Type, key_type: T.Type) 
     return T.map_of(T.DYN, T.DYN)
 
 
-def _meter(env: dict, metered: bool) -> Any:
-    return env[METER_KEY] if metered else None
-
-
-def _bind_one(names: tuple[str, ...]) -> Callable[[dict, Any], None]:
-    if len(names) == 1:
-        (a,) = names
-
-        def bind1(env: dict, item: Any) -> None:
-            env[a] = item
-
-        return bind1
-    a, b = names
-
-    def bind2(env: dict, item: Any) -> None:
-        env[a], env[b] = item
-
-    return bind2
-
-
-def _build_quantifier(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
-    (pred,) = [b.fn for b in bodies]
-    bind = _bind_one(names)
-    is_all = tree.children[1] == "all"
-
-    def run(env: dict, items: Any) -> bool:
-        meter = _meter(env, metered)
-        error: EvalError | None = None
-        for item in items:
-            if meter is not None:
-                meter.charge(step)
-            bind(env, item)
-            try:
-                r = pred(env)
-            except EvalError as ex:
-                error = error or ex
-                continue
-            if r is not True and r is not False:
-                error = error or no_such_overload("_&&_" if is_all else "_||_", r)
-            elif r is not is_all:
-                return r
-        if error is not None:
-            raise error
-        return is_all
-
-    return run
-
-
-def _build_exists_one(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
-    (pred,) = [b.fn for b in bodies]
-    bind = _bind_one(names)
-
-    def run(env: dict, items: Any) -> bool:
-        meter = _meter(env, metered)
-        count = 0
-        for item in items:
-            if meter is not None:
-                meter.charge(step)
-            bind(env, item)
-            r = pred(env)
-            if r is True:
-                count += 1
-            elif r is not False:
-                raise no_such_overload("exists_one", r)
-        return count == 1
-
-    return run
-
-
-def _filtered(bodies: list) -> tuple[Any, Any]:
-    if len(bodies) == 2:
-        return bodies[0].fn, bodies[1].fn
-    return None, bodies[0].fn
-
-
-def _build_map(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
-    pred, transform = _filtered(bodies)
-    bind = _bind_one(names)
-
-    def run(env: dict, items: Any) -> list:
-        meter = _meter(env, metered)
-        out = []
-        for item in items:
-            if meter is not None:
-                meter.charge(step)
-            bind(env, item)
-            if pred is not None:
-                keep = pred(env)
-                if keep is False:
-                    continue
-                if keep is not True:
-                    raise no_such_overload("_?_:_", keep)
-            out.append(transform(env))
-        return out
-
-    return run
-
-
-def _build_filter(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
-    (pred,) = [b.fn for b in bodies]
-    var = names[0]
-
-    def run(env: dict, items: Any) -> list:
-        meter = _meter(env, metered)
-        out = []
-        for item in items:
-            if meter is not None:
-                meter.charge(step)
-            env[var] = item
-            keep = pred(env)
-            if keep is True:
-                out.append(item)
-            elif keep is not False:
-                raise no_such_overload("_?_:_", keep)
-        return out
-
-    return run
-
-
-def _build_transform_map(c: "Compiler", tree: Tree, names: tuple, bodies: list, step: int, metered: bool) -> Any:
-    pred, transform = _filtered(bodies)
-    entry = str(tree.children[1]) == "transformMapEntry"
-    a, b = names
-
-    def run(env: dict, items: Any) -> dict:
-        meter = _meter(env, metered)
-        out: dict = {}
-        for key, value in items:
-            if meter is not None:
-                meter.charge(step)
-            env[a], env[b] = key, value
-            if pred is not None:
-                keep = pred(env)
-                if keep is False:
-                    continue
-                if keep is not True:
-                    raise no_such_overload("_?_:_", keep)
-            result = transform(env)
-            if entry:
-                if not isinstance(result, dict):
-                    raise no_such_overload("transformMapEntry", result)
-                for k, val in result.items():
-                    if k in out:
-                        raise EvalError(f"insert failed: key {k} already exists")
-                    out[k] = val
-            else:
-                out[key] = result
-        return out
-
-    return run
-
-
-_BUILDERS = {
-    "all": _build_quantifier, "exists": _build_quantifier, "exists_one": _build_exists_one,
-    "map": _build_map, "transformList": _build_map, "filter": _build_filter,
-    "transformMap": _build_transform_map, "transformMapEntry": _build_transform_map,
-}
 # (macro name, argument count) -> (behaviour, number of loop variables)
 _SHAPES = {
     ("all", 2): ("all", 1), ("all", 3): ("all", 2),
@@ -347,7 +160,7 @@ def _opt_map(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> "Node":
             raise no_such_overload("optMap", o)
         if not o.has_value():
             return o
-        scope = _Scope(env, (name,))
+        scope = loops.Scope(env, (name,))
         env[name] = o.value
         try:
             result = body_fn(env)
@@ -409,7 +222,7 @@ def _bind(c: "Compiler", tree: Tree, args: list) -> "Node":
 
     def f(env: dict) -> Any:
         value = init_fn(env)
-        scope = _Scope(env, (name,))
+        scope = loops.Scope(env, (name,))
         env[name] = value
         try:
             return body_fn(env)

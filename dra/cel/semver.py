@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-_NUMERIC = re.compile(r"0|[1-9][0-9]*\Z")
 _IDENT = re.compile(r"[0-9A-Za-z-]+\Z")
 
 
