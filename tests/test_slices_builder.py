@@ -6,11 +6,6 @@ import itertools
 
 import pytest
 
-import dra.api as _api
-
-if not hasattr(_api, "ResourceSlice"):  # TEMPORARY until dra.api's models land
-    pytest.skip("dra.api models not available yet", allow_module_level=True)
-
 from dra.api import DeviceTaint, Quantity, ResourceSlice
 from dra.gpu import builtin
 from dra.gpu.inventory import NodeInventory

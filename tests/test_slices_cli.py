@@ -7,24 +7,19 @@ import json
 import pytest
 import yaml
 
-import dra.api as _api
-
-if not hasattr(_api, "ResourceSlice"):  # TEMPORARY until dra.api's models land
-    pytest.skip("dra.api models not available yet", allow_module_level=True)
-
-from dra.cli import main  # noqa: E402
-from dra.gpu import builtin  # noqa: E402
-from dra.slices import build_slices  # noqa: E402
-from dra.testing.schema import schema_errors  # noqa: E402
+from dra.cli import main
+from dra.gpu import builtin
+from dra.slices import build_slices
+from dra.testing.schema import schema_errors
 
 
 @pytest.mark.parametrize("version", ["1.34", "1.35"])
 def test_yaml_output_is_exactly_the_built_slices(version: str, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["slices", "--profile", "dgx-h100", "--node", "n1", "--mode", "dynamic-mig",
+    argv = ["slices", "--profile", "h100-x2", "--node", "n1", "--mode", "dynamic-mig",
             "--k8s-version", version, "-o", "yaml"]
     assert main(argv) == 0
     docs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
-    expected = [s.to_dict() for s in build_slices(builtin.load_profile("dgx-h100", "n1"),
+    expected = [s.to_dict() for s in build_slices(builtin.load_profile("h100-x2", "n1"),
                                                    mode="dynamic-mig", k8s_version=version)]
     assert docs == expected
     for doc in docs:

@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-import dra.api as _api
-
-if not hasattr(_api, "ResourceSlice"):  # TEMPORARY until dra.api's models land
-    pytest.skip("dra.api models not available yet", allow_module_level=True)
-
 from dra.api import ResourceSlice
 from dra.api.validation import validate
 from dra.gpu import builtin
