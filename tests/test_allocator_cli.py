@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
-_api = pytest.importorskip("dra.api")
-if not hasattr(_api, "ResourceSlice"):  # pragma: no cover - only while dra.api is being written
-    pytest.skip("dra.api models not available yet", allow_module_level=True)
-pytest.importorskip("dra.api.io", reason="dra.api.io (load_objects) not available yet")
 
-from dra.cli import main  # noqa: E402
+from dra.cli import main
 
 DRIVER = "gpu.nvidia.com"
 

@@ -9,14 +9,11 @@ from pathlib import Path
 
 import pytest
 
-_api = pytest.importorskip("dra.api")
-if not hasattr(_api, "ResourceSlice"):  # pragma: no cover - only while dra.api is being written
-    pytest.skip("dra.api models not available yet", allow_module_level=True)
 
-from conftest import find_shared_dir  # noqa: E402
+from conftest import find_shared_dir
 
-from dra.cli import main  # noqa: E402
-from dra.testing.allocator_conformance import load_cases, pool_orders, run_case  # noqa: E402
+from dra.cli import main
+from dra.testing.allocator_conformance import load_cases, pool_orders, run_case
 
 _SHARED = find_shared_dir()
 CASES_DIR = _SHARED / "conformance" / "allocator-v1.35" if _SHARED else None

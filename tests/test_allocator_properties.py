@@ -12,17 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from fractions import Fraction
 
-import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 
-_api = pytest.importorskip("dra.api")
-if not hasattr(_api, "ResourceSlice"):  # pragma: no cover - only while dra.api is being written
-    pytest.skip("dra.api models not available yet", allow_module_level=True)
 
-from test_allocator_oracle import Oracle, _attr_value, _consumed, qty  # noqa: E402
+from test_allocator_oracle import Oracle, _attr_value, _consumed, qty
 
-from dra.allocator import AllocationError, Allocator  # noqa: E402
-from dra.testing import strategies as drast  # noqa: E402
+from dra.allocator import AllocationError, Allocator
+from dra.testing import strategies as drast
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,17 +7,14 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-_api = pytest.importorskip("dra.api")
-if not hasattr(_api, "ResourceSlice"):  # pragma: no cover - only while dra.api is being written
-    pytest.skip("dra.api models not available yet", allow_module_level=True)
 
-from dra.allocator import AllocatedState, AllocationError, Allocator, Features  # noqa: E402
-from dra.allocator.capacity import consumed_for, violates_policy  # noqa: E402
-from dra.allocator.features import FeatureNameError  # noqa: E402
-from dra.allocator.model import CapacityInfo  # noqa: E402
-from dra.allocator.nodes import NodeView, node_matches  # noqa: E402
-from dra.allocator.taints import blocking_taint, tolerates  # noqa: E402
-from dra.api import DeviceClass, DeviceID, Node, Quantity, ResourceClaim, ResourceSlice  # noqa: E402
+from dra.allocator import AllocatedState, AllocationError, Allocator, Features
+from dra.allocator.capacity import consumed_for, violates_policy
+from dra.allocator.features import FeatureNameError
+from dra.allocator.model import CapacityInfo
+from dra.allocator.nodes import NodeView, node_matches
+from dra.allocator.taints import blocking_taint, tolerates
+from dra.api import DeviceClass, DeviceID, Node, Quantity, ResourceClaim, ResourceSlice
 
 D = "driver.example.com"
 
