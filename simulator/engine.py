@@ -23,7 +23,7 @@ import simpy
 
 from simulator.fleet.model import Fleet
 from simulator.frag import FragModel, typical_pods
-from simulator.metrics import bin_curve, percentile
+from simulator.metrics import bin_curve, fill_forward, percentile
 from simulator.placement.base import Placement
 from simulator.scheduler import Cluster
 from simulator.scoring.base import Policy
@@ -104,6 +104,7 @@ def _accounting(cluster: Cluster, bindings: list[Binding]) -> dict:
     return {
         "isolation_violations": len(violations),
         "wrong_model": cluster.counters.wrong_model,
+        "topology_violations": cluster.counters.topology_violations,
         "index_disagreements": cluster.counters.index_disagreements,
         "allocator_calls": cluster.counters.allocator_calls,
     }
@@ -121,9 +122,11 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
                        pods=len(order), capacity_gpus=cluster.capacity_milli // 1000)
     bindings: list[Binding] = []
     requested_placed = 0
+    useful: list[int] = []
+    useful_milli = 0
 
     def run() -> simpy.events.Event:
-        nonlocal requested_placed
+        nonlocal requested_placed, useful_milli
         arrived_milli = 0
         for i, pod in enumerate(order):
             d = placement.demand(pod)
@@ -135,6 +138,9 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
             else:
                 bindings.append(b)
                 requested_placed += pod.total_gpu_milli
+                # guaranteed use: what the pod asked for, but never more than it was given
+                useful_milli += min(pod.total_gpu_milli, b.charged)
+            useful.append(useful_milli)
             arrived.append(arrived_milli)
             used.append(cluster.used_milli)
             frag.append(cluster.frag_milli)
@@ -149,6 +155,7 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
     result.scheduled = len(bindings)
     cap = cluster.capacity_milli
     alloc_curve = bin_curve(arrived, used, cap)
+    useful_curve = bin_curve(arrived, useful, cap)
     frag_curve = bin_curve(arrived, frag, cap)
     idle = [cap - u for u in used]
     ratio = [f / i * 100 if i > 0 else 0.0 for f, i in zip(frag, idle)]
@@ -158,13 +165,18 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
         "unallocated_pct": [None if v is None else 100 - v for v in alloc_curve],
         "frag_pct_of_capacity": frag_curve,
         "frag_ratio_pct": ratio_curve,
+        "useful_pct": useful_curve,
     }
     charged = cluster.used_milli
     result.counters = _accounting(cluster, bindings)
-    unalloc = result.curves["unallocated_pct"]
+    # A bin with no sample (a big pod can jump over it) takes the last value before it.
+    unalloc = fill_forward(result.curves["unallocated_pct"])
     result.extra = {
         "unallocated_pct_at_arrived_100": unalloc[100] if len(unalloc) > 100 else None,
         "unallocated_pct_final": 100 - charged / cap * 100 if cap else None,
+        "idle_or_wasted_pct_at_arrived_100": (
+            100 - fill_forward(useful_curve)[100] if len(useful_curve) > 100 and fill_forward(useful_curve)[100] is not None else None
+        ),
         "gpus_allocated": charged / 1000,
         "gpus_requested_by_placed": requested_placed / 1000,
         "gpus_wasted": max(0, charged - requested_placed) / 1000,
@@ -185,8 +197,8 @@ def _bin_plain(arrived: list[int], values: list[float], cap: int, max_bin: int =
 
 
 def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
-                progress: Progress | None = None) -> RunResult:
-    cluster, _ = build_cluster(fleet, trace, placement, policy, seed)
+                progress: Progress | None = None, tie_break: str = "random") -> RunResult:
+    cluster, _ = build_cluster(fleet, trace, placement, policy, seed, tie_break)
     pods = sorted(trace.pods, key=lambda p: (p.arrival, p.name))
     env = simpy.Environment()
     pending: list[tuple[Pod, Demand]] = []

@@ -16,31 +16,62 @@ index said yes, the allocator no -- is counted and the node is skipped for this 
 
 from __future__ import annotations
 
+import heapq
 import random
 from simulator.fleet.catalog import gpu_memory_mib
+from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.frag import FragModel
 from simulator.placement.base import Placement
 from simulator.scoring.base import Policy, ScoringContext
 from simulator.state import Binding, Counters, Demand, NodeState, affinity_tag
 from simulator.trace.model import Pod
+from typing import Any
 
 INFEASIBLE = -1
 
 
-class Group:
-    __slots__ = ("members", "cache", "first")
+def nvlink_connected(model: str, gpus: tuple[int, ...]) -> bool:
+    """Whether these GPUs of one node share an NVLink domain (the model's board topology)."""
+    spec = catalog_model(model)
+    kind = spec.nvlink if spec else "none"
+    if kind in ("switch", "mesh", "fabric"):
+        return True
+    if kind == "pairs":
+        return len({g // 2 for g in gpus}) == 1
+    return False
 
-    def __init__(self) -> None:
+
+class Group:
+    __slots__ = ("members", "cache", "first", "alive", "gid")
+
+    def __init__(self, gid: int) -> None:
         self.members: dict[int, None] = {}
-        self.cache: dict[tuple, int] = {}
+        self.cache: dict[int, int] = {}  # shape id -> score (INFEASIBLE when filtered out)
         self.first = -1  # member with the lowest rank, -1 = not known
+        self.alive = True
+        self.gid = gid
 
 
 def _first(group: Group, rank: list[int]) -> int:
     if group.first < 0:
         group.first = min(group.members, key=rank.__getitem__)
     return group.first
+
+
+class ShapeHeap:
+    """Feasible groups for one demand shape, best first: entries (-score, first rank, key).
+
+    Entries go stale when a group empties or its first member changes; they are checked
+    and fixed when they reach the top. Groups created or joined since the shape was last
+    scheduled are read from the cluster's change log.
+    """
+
+    __slots__ = ("heap", "seen")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int, int, Group]] = []
+        self.seen = 0
 
 
 class Cluster:
@@ -66,11 +97,18 @@ class Cluster:
         self.rank = list(range(len(self.nodes)))
         rng.shuffle(self.rank)
         self.groups: dict[tuple, Group] = {}
+        self._log: list[Group] = []  # groups created or joined, in order
+        self._heaps: dict[int, ShapeHeap] = {}
+        self._shape_ids: dict[tuple, int] = {}
+        self._gids = 0
         self._keys: list[tuple] = []
         for node in self.nodes:
             key = self._key(node)
             self._keys.append(key)
-            self.groups.setdefault(key, Group()).members[node.idx] = None
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = self._new_group()
+            group.members[node.idx] = None
 
     # -- grouping -----------------------------------------------------------------------
     def _key(self, node: NodeState) -> tuple:
@@ -79,6 +117,17 @@ class Cluster:
             key = key + (frozenset(node.tags),)
         return key
 
+    def _new_group(self) -> Group:
+        self._gids += 1
+        return Group(self._gids)
+
+    def shape_id(self, d: Demand) -> int:
+        shape = d.shape
+        sid = self._shape_ids.get(shape)
+        if sid is None:
+            sid = self._shape_ids[shape] = len(self._shape_ids)
+        return sid
+
     def _regroup(self, node: NodeState) -> None:
         old = self._keys[node.idx]
         group = self.groups[old]
@@ -86,15 +135,17 @@ class Cluster:
         if group.first == node.idx:
             group.first = -1
         if not group.members:
+            group.alive = False
             del self.groups[old]
         key = self._key(node)
         self._keys[node.idx] = key
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = Group()
+            group = self.groups[key] = self._new_group()
         group.members[node.idx] = None
         if group.first >= 0 and self.rank[node.idx] < self.rank[group.first]:
             group.first = node.idx
+        self._log.append(group)
         f = self.frag.frag_of(node)
         self.frag_milli += f - self._node_frag[node.idx]
         self._node_frag[node.idx] = f
@@ -117,16 +168,80 @@ class Cluster:
         return self.policy.score(node, d, self.ctx)
 
     def select(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
-        shape = d.shape
+        if exclude or self.policy.uniform_ties:
+            return self.select_scan(d, exclude)
+        return self._select_heap(d)
+
+    def _score_of(self, group: Group, sid: int, d: Demand) -> int:
+        score = group.cache.get(sid)
+        if score is None:
+            score = self._evaluate(self.nodes[next(iter(group.members))], d)
+            group.cache[sid] = score
+        return score
+
+    def _select_heap(self, d: Demand) -> NodeState | None:
+        sid = self.shape_id(d)
+        rank = self.rank
+        sh = self._heaps.get(sid)
+        if sh is None:
+            sh = self._heaps[sid] = ShapeHeap()
+            fresh: Any = list(self.groups.values())
+        else:
+            fresh = self._log[sh.seen:]
+        sh.seen = len(self._log)
+        heap = sh.heap
+        for group in fresh:
+            if not group.alive:
+                continue
+            score = self._score_of(group, sid, d)
+            if score >= 0:
+                heapq.heappush(heap, (-score, rank[_first(group, rank)], group.gid, group))
+        order = self.tie_break == "order"
+        while heap:
+            neg, r, gid, group = heap[0]
+            if not group.alive:
+                heapq.heappop(heap)
+                continue
+            current = rank[_first(group, rank)]
+            if current != r:
+                heapq.heapreplace(heap, (neg, current, gid, group))
+                continue
+            if order:
+                return self.nodes[group.first]
+            # uniform over the nodes of every group with the top score
+            top: dict[int, Group] = {}
+            popped = []
+            while heap and heap[0][0] == neg:
+                entry = heapq.heappop(heap)
+                if not entry[3].alive:
+                    continue
+                popped.append(entry)
+                top[entry[2]] = entry[3]
+            for entry in popped:
+                heapq.heappush(heap, entry)
+            total = sum(len(g.members) for g in top.values())
+            pick = self.rng.randrange(total)
+            for g in top.values():
+                if pick < len(g.members):
+                    for m in g.members:
+                        if pick == 0:
+                            return self.nodes[m]
+                        pick -= 1
+                pick -= len(g.members)
+        return None
+
+    def select_scan(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
+        """Reference path: evaluate every group (used with exclusions and uniform policies)."""
+        sid = self.shape_id(d)
         best = INFEASIBLE
         ties: list[Group] = []
         total = 0
         nodes = self.nodes
         for group in self.groups.values():
-            score = group.cache.get(shape)
+            score = group.cache.get(sid)
             if score is None:
                 score = self._evaluate(nodes[next(iter(group.members))], d)
-                group.cache[shape] = score
+                group.cache[sid] = score
             if score < best or score == INFEASIBLE:
                 continue
             if exclude:
@@ -185,6 +300,10 @@ class Cluster:
             node.tags[tag] = node.tags.get(tag, 0) + 1
         node.pods[pod.name] = binding
         binding.demand = d
+        if d.models and node.model not in d.models:
+            self.counters.wrong_model += 1
+        if d.nvlink and len(binding.gpus) > 1 and not nvlink_connected(node.model, binding.gpus):
+            self.counters.topology_violations += 1
         self.used_milli += binding.charged
         self._regroup(node)
         return binding

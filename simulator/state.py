@@ -114,5 +114,6 @@ class Counters:
 
     isolation_violations: set[str] = field(default_factory=set)
     wrong_model: int = 0
+    topology_violations: int = 0
     index_disagreements: int = 0
     allocator_calls: int = 0

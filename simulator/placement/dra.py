@@ -60,7 +60,7 @@ class DraNode:
     """The index of one node: what its slices offer and what is allocated on it."""
 
     __slots__ = ("node_obj", "names", "index_of", "mem_total", "mem_free", "exclusive", "domains",
-                 "state", "product")
+                 "state", "product", "slices", "allocator")
 
     def __init__(self, node_obj: Any, names: list[str], mem_total: list[int], domains: list[str | None],
                  product: str, state: Any) -> None:
@@ -73,6 +73,8 @@ class DraNode:
         self.domains = domains
         self.state = state  # dra.allocator.AllocatedState of this node
         self.product = product
+        self.slices: list[Any] = []
+        self.allocator: Any = None  # built on first use, then reused for every pod
 
 
 class DraPlacement(Placement):
@@ -89,7 +91,7 @@ class DraPlacement(Placement):
         self.name = "dra" if mode == "shared" else "dra-whole"
         self.device_choice = device_choice
         self.verify = verify
-        self.allocator: Any = None
+        self.features: Any = None
         self._claims: dict[tuple, Any] = {}
         self.driver = "gpu.nvidia.com"
 
@@ -102,7 +104,6 @@ class DraPlacement(Placement):
         from dra.slices import DRIVER_NAME, build_slices
 
         self.driver = DRIVER_NAME
-        all_slices: list[Any] = []
         for node in nodes:
             if node.gpu_count == 0:
                 continue
@@ -114,7 +115,6 @@ class DraPlacement(Placement):
             else:
                 inv = build_node(node.model, node.gpu_count, node.name)
             slices = build_slices(inv, mode=self.mode)
-            all_slices.extend(slices)
             devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
             names, mem, domains = [], [], []
             for gpu in inv.gpus:
@@ -126,8 +126,17 @@ class DraPlacement(Placement):
                 domains.append(gpu.nvlink_domain)
             node_obj = Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name}})
             node.extra = DraNode(node_obj, names, mem, domains, inv.gpus[0].product_name, AllocatedState())
-        features = Features(consumable_capacity=True, prioritized_list=True, partitionable_devices=True)
-        self.allocator = Allocator(features, list(device_classes()), all_slices)
+            node.extra.slices = slices
+        self.features = Features(consumable_capacity=True, prioritized_list=True, partitionable_devices=True)
+        self._make_allocator = lambda slices: Allocator(self.features, list(device_classes()), slices)
+
+    def allocator_for(self, x: "DraNode") -> Any:
+        # One allocator per node, holding only that node's pool: the allocator gathers the
+        # pools a node sees by scanning its slices, so a fleet-wide allocator would pay
+        # O(fleet) per node; per-node ones keep their CEL verdicts and plans between pods.
+        if x.allocator is None:
+            x.allocator = self._make_allocator(x.slices)
+        return x.allocator
 
     # -- demands and claims --------------------------------------------------------------
     def demand(self, pod: Pod) -> Demand:
@@ -236,7 +245,7 @@ class DraPlacement(Placement):
         pins = tuple(sorted(gpus)) if self.device_choice == "policy" else None
         claim = self.claim_for(d, pins)
         self.counters.allocator_calls += 1
-        results = self.allocator.allocate_dicts(x.node_obj, [claim], allocated=x.state)
+        results = self.allocator_for(x).allocate_dicts(x.node_obj, [claim], allocated=x.state)
         if results is None:
             return None
         return self._apply_result(node, pod, d, results[0], now)

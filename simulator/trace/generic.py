@@ -117,12 +117,14 @@ def pod_from_record(rec: dict[str, Any], where: str, index: int) -> Pod:
     if mig is not None:
         mig = str(mig).strip()
         if num_gpu == 0:
-            num_gpu, gpu_milli = 1, 0  # the slice size is decided by the profile
+            # the slice's share: the profile's compute slices out of 7 (1g -> 143 milli)
+            try:
+                num_gpu, gpu_milli = 1, -(-int(mig.split("g", 1)[0]) * 1000 // 7)
+            except ValueError:
+                raise TraceError(f"{where}: field 'mig_profile': expected a profile like 1g.10gb, got {mig!r}") from None
     nvlink = _bool(present.get("nvlink", False), where, "nvlink")
     arrival = _number(present.get("arrival", index), where, "arrival")
     duration = _number(present["duration"], where, "duration") if "duration" in present else None
-    if mig and gpu_milli == 0:
-        gpu_milli = 1  # placeholder; placement models size MIG pods by their profile
     return Pod(
         name=str(present.get("name", f"pod-{index}")),
         cpu_milli=cpu_milli,

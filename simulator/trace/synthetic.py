@@ -74,8 +74,9 @@ def generate(num_pods: int = 2000, seed: int = 42, mix: SyntheticMix | None = No
             if rng.random() < 0.5:
                 profile = str(_choice(rng, [("1g.10gb", 0.6), ("2g.20gb", 0.3), ("3g.40gb", 0.1)]))
                 mem = int(profile.split(".")[1].removesuffix("gb"))
+                share = -(-int(profile[0]) * 1000 // 7)  # the profile's compute share (of 7 slices)
                 pods.append(Pod(
-                    name, cpu_milli=2000, memory_mib=8 * GIB, num_gpu=1, gpu_milli=1, gpu_memory_mib=mem * GIB,
+                    name, cpu_milli=2000, memory_mib=8 * GIB, num_gpu=1, gpu_milli=share, gpu_memory_mib=mem * GIB,
                     mig_profile=profile, arrival=now, duration=rng.lognormvariate(7.5, 0.7), kind="notebook",
                 ))
             else:

@@ -1,0 +1,179 @@
+"""Running replays: load a fleet and a trace once, run (placement, policy, seed) combinations,
+and aggregate over seeds. Used by ``dra sim`` and by the sweep workers.
+
+Model names are made canonical here (catalog keys), so a trace's ``G2`` or ``h100`` and a
+fleet's node models compare equal, and an unknown model is reported with the valid names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Iterable
+
+from simulator.engine import RunResult, replay_fgd, replay_time
+from simulator.errors import UnknownNameError
+from simulator.fleet.catalog import canonical
+from simulator.fleet.load import load_fleet
+from simulator.fleet.model import Fleet
+from simulator.metrics import summary
+from simulator.placement import get_placement
+from simulator.scoring import get_policy
+from simulator.trace.load import load_trace
+from simulator.trace.model import Trace
+
+METHODS = ("fgd", "time")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    method: str = "fgd"
+    inflation: float = 1.3
+    tie_break: str | None = None  # None: "order" for the FGD method, "random" for time replays
+    replicas: int = 4
+    mig_fraction: float = 0.5
+    device_choice: str = "policy"
+
+    def placement_options(self) -> dict[str, Any]:
+        return {"replicas": self.replicas, "mig_fraction": self.mig_fraction, "device_choice": self.device_choice}
+
+
+def canonical_inputs(fleet: Fleet, trace: Trace) -> tuple[Fleet, Trace]:
+    nodes = [dataclasses.replace(n, model=canonical(n.model)) if n.model else n for n in fleet.nodes]
+    cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+    pods = []
+    for pod in trace.pods:
+        if pod.gpu_models:
+            models = cache.get(pod.gpu_models)
+            if models is None:
+                models = cache[pod.gpu_models] = tuple(dict.fromkeys(canonical(m) for m in pod.gpu_models))
+            pod = dataclasses.replace(pod, gpu_models=models)
+        pods.append(pod)
+    return Fleet(fleet.name, nodes), Trace(trace.name, pods)
+
+
+@lru_cache(maxsize=8)
+def load_inputs(nodes: str, pods: str) -> tuple[Fleet, Trace]:
+    return canonical_inputs(load_fleet(nodes), load_trace(pods))
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1)
+                seeds.extend(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise UnknownNameError("seed list", text, ["42", "42-51", "1,2,3"]) from None
+    if not seeds:
+        raise UnknownNameError("seed list", text, ["42", "42-51", "1,2,3"])
+    return seeds
+
+
+def check_names(placements: Iterable[str], policies: Iterable[str], method: str) -> None:
+    for p in placements:
+        get_placement(p)
+    for p in policies:
+        get_policy(p)
+    if method not in METHODS:
+        raise UnknownNameError("replay method", method, METHODS)
+
+
+def run_one(fleet: Fleet, trace: Trace, placement: str, policy: str, seed: int, options: RunOptions,
+            progress: Callable[[int], None] | None = None) -> RunResult:
+    place = get_placement(placement, **options.placement_options())
+    pol = get_policy(policy)
+    if options.method == "fgd":
+        tie = options.tie_break or "order"
+        return replay_fgd(fleet, trace, place, pol, seed, options.inflation, progress, tie_break=tie)
+    if options.method == "time":
+        return replay_time(fleet, trace, place, pol, seed, progress, tie_break=options.tie_break or "random")
+    raise UnknownNameError("replay method", options.method, METHODS)
+
+
+def run_job(job: tuple[str, str, str, str, int, RunOptions]) -> dict:
+    """One sweep job by file names (for worker processes and Dask): returns the result dict."""
+    nodes, pods, placement, policy, seed, options = job
+    fleet, trace = load_inputs(nodes, pods)
+    result = run_one(fleet, trace, placement, policy, seed, options).to_dict()
+    result["nodes_source"], result["pods_source"] = nodes, pods
+    return result
+
+
+@dataclass
+class Aggregate:
+    placement: str
+    policy: str
+    trace: str
+    fleet: str
+    method: str
+    runs: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        runs = self.runs
+        out: dict[str, Any] = {
+            "placement": self.placement, "policy": self.policy, "trace": self.trace, "fleet": self.fleet,
+            "method": self.method, "seeds": [r["seed"] for r in runs],
+        }
+        scalar_keys = ["failed", "failed_gpu", "pending", "scheduled", "pods", "pods_per_s", "wall_s"]
+        if self.method == "fgd":
+            scalar_keys += ["unallocated_pct_at_arrived_100", "idle_or_wasted_pct_at_arrived_100",
+                            "unallocated_pct_final", "gpus_wasted",
+                            "gpus_allocated", "frag_pct_final"]
+        else:
+            scalar_keys += ["gpu_hours_allocated", "gpu_hours_requested", "gpu_hours_wasted"]
+        for key in scalar_keys:
+            values = [r.get(key) for r in runs]
+            s = summary(v for v in values if isinstance(v, (int, float)))
+            s["per_seed"] = {str(r["seed"]): r.get(key) for r in runs}
+            out[key] = s
+        for key in ("isolation_violations", "wrong_model", "topology_violations", "index_disagreements",
+                    "allocator_calls"):
+            out[key] = summary(r["counters"].get(key, 0) for r in runs)
+        if self.method == "time":
+            for q in ("p50", "p90", "p99", "mean"):
+                out[f"queueing_delay_{q}_s"] = summary(r["queueing_delay_s"][q] for r in runs)
+        out["curves"] = _curve_bands(runs)
+        return out
+
+
+def _curve_bands(runs: list[dict]) -> dict:
+    """Per curve and x: median and inter-quartile band over seeds."""
+    from simulator.metrics import fill_forward, percentile
+
+    bands: dict[str, dict[str, list[float | None]]] = {}
+    names = set().union(*(r.get("curves", {}).keys() for r in runs)) if runs else set()
+    for name in sorted(names):
+        if name == "utilisation":
+            continue
+        series = [fill_forward(r["curves"][name]) for r in runs if name in r.get("curves", {})]
+        if not series:
+            continue
+        n = max(len(s) for s in series)
+        med, q1, q3 = [], [], []
+        for i in range(n):
+            vals = [s[i] for s in series if i < len(s) and s[i] is not None]
+            med.append(percentile(vals, 50))
+            q1.append(percentile(vals, 25))
+            q3.append(percentile(vals, 75))
+        bands[name] = {"median": med, "q1": q1, "q3": q3}
+    return bands
+
+
+def aggregate(results: Iterable[dict]) -> list[Aggregate]:
+    groups: dict[tuple, Aggregate] = {}
+    for r in results:
+        key = (r["trace"], r["fleet"], r["placement"], r["policy"], r["method"])
+        if key not in groups:
+            groups[key] = Aggregate(r["placement"], r["policy"], r["trace"], r["fleet"], r["method"])
+        groups[key].runs.append(r)
+    for agg in groups.values():
+        agg.runs.sort(key=lambda r: r["seed"])
+    return list(groups.values())
