@@ -129,3 +129,23 @@ def test_unknown_feature_is_bad_input(tmp_path: Path, capsys) -> None:
     path = _write(tmp_path, _claim("one", 1))
     assert main(["allocate", "-f", str(path), "--features", "NoSuchThing"]) == 2
     assert "unknown feature 'NoSuchThing'" in capsys.readouterr().err
+
+
+def test_templates_stand_for_their_claims(tmp_path: Path, capsys) -> None:
+    claim = _claim("unused", 2)
+    template = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate",
+                "metadata": {"name": "two-gpus", "namespace": "team-b"},
+                "spec": {"spec": claim["spec"]}}
+    path = tmp_path / "objects.yaml"
+    path.write_text(yaml.safe_dump_all([*BASE, template], sort_keys=False))
+    assert main(["allocate", "-f", str(path)]) == 0
+    (doc,) = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert doc["metadata"] == {"name": "two-gpus", "namespace": "team-b"}
+    assert len(doc["status"]["allocation"]["devices"]["results"]) == 2
+
+
+def test_nothing_to_allocate_is_bad_input(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "objects.yaml"
+    path.write_text(yaml.safe_dump_all(BASE, sort_keys=False))
+    assert main(["allocate", "-f", str(path)]) == 2
+    assert "nothing to allocate" in capsys.readouterr().err

@@ -1,8 +1,9 @@
 """``dra allocate``: run the structured allocator on manifests and explain failures.
 
-Reads DeviceClasses, ResourceSlices, ResourceClaims and (optionally) Nodes from YAML/JSON
-files or directories, allocates the claims that have no ``status.allocation`` yet and
-prints them with ``status.allocation`` filled in. Claims that already carry an allocation
+Reads DeviceClasses, ResourceSlices, ResourceClaims, ResourceClaimTemplates (each stands
+for the claim it would generate, named after the template) and (optionally) Nodes from
+YAML/JSON files or directories, allocates the claims that have no ``status.allocation``
+yet and prints them with ``status.allocation`` filled in. Claims that already carry an allocation
 (in the inputs or in ``--allocated``) count as "in use".
 
 By default claims are allocated one after another (like pods scheduled in sequence), each
@@ -66,11 +67,14 @@ def run(args: argparse.Namespace) -> int:
     slices = [o for o in objs if _kind(o) == "ResourceSlice"]
     nodes = {o.metadata.name: o for o in objs if _kind(o) == "Node"}
     claims = [o for o in objs if _kind(o) == "ResourceClaim"]
+    claims += [_claim_from_template(o) for o in objs if _kind(o) == "ResourceClaimTemplate"]
+    if not claims:
+        raise AllocateInputError("nothing to allocate: no ResourceClaim or ResourceClaimTemplate in the inputs")
     previous = [o for o in _load_all(args.allocated) if _kind(o) == "ResourceClaim"]
     pending = [c for c in claims if not _allocation(c)]
     state = AllocatedState.from_claims([*previous, *[c for c in claims if _allocation(c)]])
 
-    features = _features(args.features, objs)
+    features = _features(args.features, [*objs, *claims])
     print(f"# features: {', '.join(features.names()) or '(none)'}", file=sys.stderr)
     allocator = Allocator(features, classes, slices)
     candidates = _candidate_nodes(args.node, nodes, slices)
@@ -119,6 +123,19 @@ def _load_all(paths: list[str]) -> list[Any]:
             raise AllocateInputError(f"{path}: no such file or directory")
         out.extend(load_objects(path))
     return out
+
+
+def _claim_from_template(template: Any) -> Any:
+    """The claim a template would produce (named after the template)."""
+    from dra.api import ResourceClaim
+
+    meta = template.metadata
+    data: dict[str, Any] = {"metadata": {"name": meta.name}}
+    if meta.namespace:
+        data["metadata"]["namespace"] = meta.namespace
+    inner = template.spec.spec if template.spec is not None else None
+    data["spec"] = inner.to_dict() if inner is not None else {}
+    return ResourceClaim.from_dict(data, path=f"ResourceClaimTemplate {meta.name}")
 
 
 def _kind(obj: Any) -> str:
