@@ -47,8 +47,9 @@ class PoolWatcher:
         server.on_request(self._observe)
         self._server = server
 
-    def _observe(self, server: FakeApiServer, info: object) -> None:
-        self.check()
+    def _observe(self, server: FakeApiServer, info) -> None:
+        if info.method != "GET":  # state only changes through writes; callers check the end state
+            self.check()
 
     def check(self) -> None:
         with self._lock:
@@ -288,9 +289,12 @@ def test_random_faults_never_leave_a_wrong_pool(data, size) -> None:
                 _install(server, spec)
             try:
                 publisher.publish(desired)
-                watcher.allowed = [devices_of(desired)]  # success: older pools must never reappear
+                succeeded = True
             except PublishError:
-                pass
+                succeeded = False
+            watcher.check()
+            if succeeded:
+                watcher.allowed = [devices_of(desired)]  # older pools must never reappear
             server.faults.clear()
         watcher.allowed.append(devices_of(final))
         make_publisher(server).publish(final)

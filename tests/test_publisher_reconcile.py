@@ -257,7 +257,7 @@ def desired_layouts(draw: st.DrawFn, old: list[list[str]]) -> list[list[str]]:
     return groups
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data(), memory=st.sampled_from(["80Gi", "40Gi"]))
 def test_every_intermediate_state_is_old_new_or_incomplete(data, memory) -> None:
     existing, old_layout = data.draw(server_states())

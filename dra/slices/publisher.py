@@ -108,7 +108,6 @@ class SlicePublisher:
         self._client = kubernetes.client
         self._resource = kubernetes.client.ResourceV1Api(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
-        self._sanitize = api_client.sanitize_for_serialization
         self.driver = driver
         self.node_name = node_name
         self.node_uid = node_uid
@@ -190,14 +189,14 @@ class SlicePublisher:
         for step in plan.steps():
             if step.action == "create":
                 self._write(step, lambda body: self._resource.create_resource_slice(
-                    body, _request_timeout=self.request_timeout))
+                    body, _preload_content=False, _request_timeout=self.request_timeout))
                 result.created += 1
                 self.metrics.wrote(self.driver, "create")
             elif step.action == "update":
                 assert step.slice is not None
                 name = step.slice.name
                 self._write(step, lambda body: self._resource.replace_resource_slice(
-                    name, body, _request_timeout=self.request_timeout))
+                    name, body, _preload_content=False, _request_timeout=self.request_timeout))
                 result.updated += 1
                 self.metrics.wrote(self.driver, "update")
             else:
@@ -209,8 +208,9 @@ class SlicePublisher:
     def _write(self, step: Write, call: Callable[[Any], Any]) -> None:
         assert step.body is not None
         model = self._model(step.body)
-        stored = self._guard(lambda: call(model), step.describe())
-        self._check_dropped(step.body, self._sanitize(stored))
+        # The answer is read as JSON, not as a model: what the server stored, field for field.
+        response = self._guard(lambda: call(model), step.describe())
+        self._check_dropped(step.body, json.loads(response.data))
 
     def _delete(self, slice_: ExistingSlice) -> None:
         options = self._client.V1DeleteOptions(preconditions=self._client.V1Preconditions(

@@ -85,6 +85,20 @@ def _validator(version: str, kind: str, api_version: str) -> Any:
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
 
+def _fast_errors(obj: dict[str, Any], version: str) -> list[str] | None:
+    """The project's compiled schema checker (:mod:`dra.testing.schema`), None if unavailable.
+
+    It is an order of magnitude faster than the generic ``jsonschema`` validator on slices with
+    many devices, and is built from the same bundled schemas; it answers "valid or not"
+    here, and the structured details come from ``jsonschema`` only for invalid bodies.
+    """
+    try:
+        from dra.testing.schema import schema_errors
+    except ImportError:
+        return None
+    return schema_errors(obj, version)
+
+
 def schema_problems(obj: dict[str, Any], version: str = DEFAULT_VERSION) -> list[SchemaProblem]:
     """All schema violations of ``obj`` (a full object with kind/apiVersion), in document order.
 
@@ -92,6 +106,8 @@ def schema_problems(obj: dict[str, Any], version: str = DEFAULT_VERSION) -> list
     with ``unknown_field=True`` so that the caller can drop or reject them the way the real
     server does. An unknown kind yields no problems (the server decides routing, not this).
     """
+    if _fast_errors(obj, version) == []:
+        return []
     with _lock:  # lru_cache construction is not re-entrant-safe across threads
         validator = _validator(version, str(obj.get("kind", "")), str(obj.get("apiVersion", "")))
     if validator is None:
