@@ -107,28 +107,56 @@ def semver(text: str) -> str | None:
     return result
 
 
+_model_parts: dict[tuple[str, ...], dict[str, DeviceAttribute]] = {}
+_position_parts: dict[tuple[object, ...], dict[str, DeviceAttribute]] = {}
+
+
+def _model_part(gpu: GpuInfo) -> dict[str, DeviceAttribute]:
+    """Attributes that follow from the GPU model and driver (same on every such GPU)."""
+    key = (gpu.product_name, gpu.brand, gpu.architecture, gpu.cuda_compute_capability,
+           gpu.driver_version, gpu.cuda_driver_version)
+    part = _model_parts.get(key)
+    if part is None:
+        part = {
+            "productName": shared_attr("string", gpu.product_name),
+            "brand": shared_attr("string", gpu.brand),
+            "architecture": shared_attr("string", gpu.architecture),
+        }
+        for name, text in (
+            ("cudaComputeCapability", gpu.cuda_compute_capability),
+            ("driverVersion", gpu.driver_version),
+            ("cudaDriverVersion", gpu.cuda_driver_version),
+        ):
+            version = semver(text)
+            if version is not None:
+                part[name] = shared_attr("version", version)
+        if len(_model_parts) > 4096:
+            _model_parts.clear()
+        _model_parts[key] = part
+    return part
+
+
+def _position_part(gpu: GpuInfo) -> dict[str, DeviceAttribute]:
+    """Attributes of the GPU's place in its node (equal on nodes of the same board layout)."""
+    key = (gpu.pci_bus_id, gpu.pcie_root, gpu.numa_node, gpu.index, gpu.minor)
+    part = _position_parts.get(key)
+    if part is None:
+        part = {PCI_BUS_ID: shared_attr("string", gpu.pci_bus_id)}
+        if gpu.pcie_root:
+            part[PCIE_ROOT] = shared_attr("string", gpu.pcie_root)
+        if gpu.numa_node is not None and gpu.numa_node >= 0:
+            part[NUMA_NODE] = shared_attr("int_", gpu.numa_node)
+        part["index"] = shared_attr("int_", gpu.index)
+        part["minor"] = shared_attr("int_", gpu.minor)
+        if len(_position_parts) > _SHARE_LIMIT:
+            _position_parts.clear()
+        _position_parts[key] = part
+    return part
+
+
 def gpu_attributes(gpu: GpuInfo) -> dict[str, DeviceAttribute]:
     """The attributes every device of this GPU carries (``type`` and ``uuid`` excluded)."""
-    attrs: dict[str, DeviceAttribute] = {
-        "productName": shared_attr("string", gpu.product_name),
-        "brand": shared_attr("string", gpu.brand),
-        "architecture": shared_attr("string", gpu.architecture),
-    }
-    for key, text in (
-        ("cudaComputeCapability", gpu.cuda_compute_capability),
-        ("driverVersion", gpu.driver_version),
-        ("cudaDriverVersion", gpu.cuda_driver_version),
-    ):
-        version = semver(text)
-        if version is not None:
-            attrs[key] = shared_attr("version", version)
-    attrs[PCI_BUS_ID] = shared_attr("string", gpu.pci_bus_id)
-    if gpu.pcie_root:
-        attrs[PCIE_ROOT] = shared_attr("string", gpu.pcie_root)
-    if gpu.numa_node is not None and gpu.numa_node >= 0:
-        attrs[NUMA_NODE] = shared_attr("int_", gpu.numa_node)
-    attrs["index"] = shared_attr("int_", gpu.index)
-    attrs["minor"] = shared_attr("int_", gpu.minor)
+    attrs = {**_model_part(gpu), **_position_part(gpu)}
     if gpu.nvlink_domain:
         attrs["nvlinkDomain"] = shared_attr("string", gpu.nvlink_domain)
     clique = gpu.fabric_clique
