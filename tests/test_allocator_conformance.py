@@ -77,3 +77,19 @@ def test_pool_orders_cover_all_permutations_of_few_pools() -> None:
         names = [s["metadata"]["name"] for s in order]
         for p in "abc":
             assert names.index(f"{p}-1") == names.index(f"{p}-0") + 1
+
+
+def test_search_mirrors_upstream_recursion(cases_dir: Path) -> None:
+    """Upstream counts 75 allocateOne calls for this case; our search makes the same steps."""
+    from dra.allocator import Allocator, Features
+    from dra.api import DeviceClass, Node, ResourceClaim, ResourceSlice
+
+    (case,) = load_cases(cases_dir / "prioritized-list-max-allocation-limit-request.json")
+    alloc = Allocator(
+        Features.from_mapping(case["features"]),
+        [DeviceClass.from_dict(c) for c in case["classes"]],
+        [ResourceSlice.from_dict(s) for s in case["slices"]],
+    )
+    node = Node.from_dict(case["node"]) if case["node"] else None
+    assert alloc.allocate(node, [ResourceClaim.from_dict(c) for c in case["claims"]]) is not None
+    assert alloc.last_stats.steps == case["expectNumAllocateOneInvocations"] == 75
