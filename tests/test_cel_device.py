@@ -121,3 +121,46 @@ def test_memo_matcher_shares_results_with_matches() -> None:
     with pytest.raises(CelRuntimeError, match="no such key"):
         match("b", CelDevice.from_parts("d", {}))
     assert len(memo) == 2
+
+
+def test_referenced_paths() -> None:
+    sel = compile_selector('device.driver == "a" && device.attributes["gpu.nvidia.com"].productName == "X"')
+    assert sel.referenced_paths == [("attributes", "gpu.nvidia.com", "productName"), ("driver",)]
+    assert compile_selector('"x" in device.attributes["d"]').referenced_paths == [("attributes", "d")]
+    assert compile_selector("true").referenced_paths == []
+    assert compile_selector("has(device.driver)").referenced_paths == [()]
+
+
+def test_signature_separates_what_cel_separates() -> None:
+    sel = compile_selector('device.attributes["d"].x == true')
+    a = CelDevice.from_parts("d", {"x": True, "uuid": "a"})
+    b = CelDevice.from_parts("d", {"x": 1, "uuid": "b"})  # 1 is not true in CEL
+    c = CelDevice.from_parts("d", {"x": True, "uuid": "c"})
+    missing = CelDevice.from_parts("d", {"uuid": "d"})
+    assert sel.signature(a) == sel.signature(c) != sel.signature(b)
+    assert sel.signature(missing) != sel.signature(a)
+    match = SelectorMemo().grouped_matcher(sel)
+    assert [match(a), match(b), match(c)] == [True, False, True]
+    with pytest.raises(CelRuntimeError, match="no such key: x"):
+        match(missing)
+
+
+def test_grouped_matcher_evaluates_once_per_signature() -> None:
+    sel = compile_selector('device.attributes["d"].model.matches("^H1[0-9]0$")')
+    memo = SelectorMemo()
+    match = memo.grouped_matcher(sel)
+    devices = [CelDevice.from_parts("d", {"model": m, "uuid": str(i)}) for i, m in enumerate(["H100", "A100"] * 50)]
+    assert sum(match(d) for d in devices) == 50
+    assert len(memo) == 2
+
+
+def test_selectors_and_devices_pickle() -> None:
+    import pickle
+
+    sel = compile_selector('device.attributes["d"].x == 1')
+    dev = CelDevice.from_parts("d", {"x": 1, "v": {"version": "1.2.3"}}, {"m": "1Gi"})
+    assert pickle.loads(pickle.dumps(sel)) is sel  # recompiled through the cache
+    copy = pickle.loads(pickle.dumps(dev))
+    assert copy == dev and sel.matches(copy)
+    bad = CelDevice.from_parts("d", {"v": {"version": "1.02.3"}})
+    assert pickle.loads(pickle.dumps(bad)).error == bad.error

@@ -64,6 +64,9 @@ class Node:
     tree: Any = None
     # size of the elements/values (for comprehension variables over this value)
     elem_size: int = E.UNKNOWN_SIZE
+    # reference analysis: a path rooted at the device variable, and whether a longer path used it
+    device_root: bool = False
+    extended: bool = False
 
     @property
     def is_const(self) -> bool:
@@ -87,6 +90,8 @@ class Compiler:
         self.metered = False
         # list literals passed straight to format() may mix types (cel-go exempts them)
         self.exempt_literals: set[int] = set()
+        # every node that reads a path of the device (see referenced_paths)
+        self.device_nodes: list[Node] = []
 
     # ------------------------------------------------------------------ entry point
 
@@ -96,6 +101,23 @@ class Compiler:
         node = self.visit(tree)
         if require_bool and node.typ not in (T.BOOL, T.DYN):
             raise self.error(tree, f"must evaluate to bool or the unknown type, not {T.fmt(node.typ)}")
+        return node
+
+    def referenced_paths(self) -> list[tuple[str, ...]]:
+        """The parts of the device the expression reads, as key paths below ``device``.
+
+        A path is listed when its value is used as a whole (compared, passed to a function,
+        iterated, tested with ``in``/``has``); paths only used to reach a longer path are not.
+        Two devices that agree on all listed paths give the same result.
+        """
+        return sorted({n.path[1:] for n in self.device_nodes if not n.extended})
+
+    def path_node(self, recv: Node, path: tuple, **fields: Any) -> Node:
+        node = Node(ops.path_lookup(path[0], path[1:]), path=path, **fields)
+        if recv.device_root:
+            recv.extended = True
+            node.device_root = True
+            self.device_nodes.append(node)
         return node
 
     # ------------------------------------------------------------------ helpers
@@ -338,11 +360,18 @@ class Compiler:
         found = self.lookup_var(name)
         if found is not None and name == "device" and not self.metered and len(self.scopes) == 1:
             # Without loops or bindings the device itself is the evaluation env (no wrapper dict).
-            return Node(ops.identity, T.DEVICE, path=(None,), cost=1, est=1, size=1, elem_size=E.DOMAIN_MAX)
+            node = Node(ops.identity, T.DEVICE, path=(None,), cost=1, est=1, size=1, elem_size=E.DOMAIN_MAX,
+                        device_root=True)
+            self.device_nodes.append(node)
+            return node
         if found is not None:
             typ, size = found
             elem = E.DOMAIN_MAX if typ == T.DEVICE else E.UNKNOWN_SIZE
-            return Node(ops.variable(name), typ, path=(name,), cost=1, est=1, size=size, elem_size=elem)
+            node = Node(ops.variable(name), typ, path=(name,), cost=1, est=1, size=size, elem_size=elem,
+                        device_root=typ == T.DEVICE and name == "device")
+            if node.device_root:
+                self.device_nodes.append(node)
+            return node
         if name in funcs_core.TYPE_IDENTS:
             return const_node(funcs_core.TYPE_IDENTS[name], funcs_core.TYPE_IDENT_TYPES[name], 1, 1)
         raise self.error(token, f"undeclared reference to '{name}' (in container '')")
@@ -363,9 +392,7 @@ class Compiler:
         size, elem = self.child_sizes(recv, field)
         cost, est = recv.cost + 1, E.add(recv.est, 1)
         if recv.path is not None and T.kind(recv.typ) in (T.DEVICE, "map"):
-            path = recv.path + (field,)
-            return Node(ops.path_lookup(path[0], path[1:]), typ, path=path, cost=cost, est=est, size=size,
-                        elem_size=elem)
+            return self.path_node(recv, recv.path + (field,), typ=typ, cost=cost, est=est, size=size, elem_size=elem)
         recv_fn = recv.fn
         node = Node(lambda env: ops.select_value(recv_fn(env), field), typ, cost=cost, est=est, size=size,
                     elem_size=elem)
@@ -393,9 +420,8 @@ class Compiler:
         size, elem = self.child_sizes(recv, key_name) if recv.typ != T.DEVICE else (E.UNKNOWN_SIZE, E.UNKNOWN_SIZE)
         cost, est = recv.cost + key.cost + 1, E.add(recv.est, key.est, 1)
         if recv.path is not None and key_name is not None and T.kind(recv.typ) in ("map", T.DEVICE):
-            path = recv.path + (key_name,)
-            return Node(ops.path_lookup(path[0], path[1:]), typ, path=path, cost=cost, est=est, size=size,
-                        elem_size=elem)
+            return self.path_node(recv, recv.path + (key_name,), typ=typ, cost=cost, est=est, size=size,
+                                  elem_size=elem)
         recv_fn, key_fn = recv.fn, key.fn
         node = Node(lambda env: ops.index_value(recv_fn(env), key_fn(env)), typ, cost=cost, est=est, size=size,
                     elem_size=elem)

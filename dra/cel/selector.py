@@ -29,7 +29,7 @@ class Selector:
     """One compiled CEL selector expression."""
 
     __slots__ = ("expression", "env_type", "consumable_capacity", "_fn", "_metered", "_start_cost",
-                 "cost_limit", "estimated_max_cost", "__weakref__")
+                 "cost_limit", "estimated_max_cost", "referenced_paths", "signature", "__weakref__")
 
     def __init__(self, expression: str, env_type: str = "stored", consumable_capacity: bool = True,
                  cost_limit: int = SELECTOR_MAX_COST, *, require_bool: bool = True) -> None:
@@ -47,6 +47,10 @@ class Selector:
         self.cost_limit = cost_limit
         # cel-go's static worst-case estimate (what API validation compares with the limit).
         self.estimated_max_cost: int | None = node.est
+        # What the expression reads of the device, and a function of exactly that: devices
+        # with equal signatures get equal results (or errors).
+        self.referenced_paths: list[tuple[str, ...]] = compiler.referenced_paths()
+        self.signature: Callable[[CelDevice], Hashable] = make_signature(self.referenced_paths)
 
     def matches(self, device: CelDevice) -> bool:
         """Whether the device is selected; CelRuntimeError for evaluation errors or a non-bool result."""
@@ -81,8 +85,48 @@ class Selector:
         except RecursionError:
             raise CelRuntimeError("expression nesting too deep to evaluate") from None
 
+    def __reduce__(self) -> tuple:
+        # Closures do not pickle; a selector travels as its source and is recompiled (cached).
+        return (_unpickle_selector, (self.expression, self.env_type, self.consumable_capacity, self.cost_limit))
+
     def __repr__(self) -> str:
         return f"Selector({self.expression!r}, env_type={self.env_type!r})"
+
+
+def _unpickle_selector(expression: str, env_type: str, consumable_capacity: bool, cost_limit: int) -> Selector:
+    if cost_limit == SELECTOR_MAX_COST:
+        return compile_selector(expression, env_type=env_type, consumable_capacity=consumable_capacity)
+    return Selector(expression, env_type, consumable_capacity, cost_limit)
+
+
+_ABSENT = object()
+
+
+def _freeze(value: Any) -> Hashable:
+    # Tag scalars with their type: True == 1 in Python, not in CEL.
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return (value.__class__, value)
+
+
+def make_signature(paths: list[tuple[str, ...]]) -> Callable[[CelDevice], Hashable]:
+    """A function giving, for a device, the values at ``paths`` (plus its conversion error)."""
+    frozen_paths = tuple(paths)
+
+    def signature(device: CelDevice) -> Hashable:
+        values: list[Any] = [device.error]
+        for keys in frozen_paths:
+            obj: Any = device
+            try:
+                for key in keys:
+                    obj = obj[key]
+            except (KeyError, TypeError):
+                values.append(_ABSENT)
+            else:
+                values.append(_freeze(obj))
+        return tuple(values)
+
+    return signature
 
 
 def evaluate_expression(expression: str, device: CelDevice | None = None, *, env_type: str = "stored") -> Any:
@@ -139,6 +183,30 @@ class SelectorMemo:
                 result = results[device_key]
             except KeyError:
                 result = evaluate(selector, device_key, device)
+            if result is True or result is False:
+                return result
+            raise result
+
+        return match
+
+    def grouped_matcher(self, selector: Selector) -> Callable[[CelDevice], bool]:
+        """A ``match(device) -> bool`` that evaluates once per distinct *signature*.
+
+        Devices that agree on everything the selector reads (``selector.referenced_paths``:
+        for ``device.attributes["gpu.nvidia.com"].productName == "X"`` just the product name)
+        share one evaluation, so a fleet of identical GPUs costs one evaluation per selector.
+        Worth it for selectors that are dear to evaluate (loops, regular expressions); a
+        plain comparison is about as cheap as computing its signature.
+        """
+        results = self._results.setdefault(selector, {})
+        signature, evaluate = selector.signature, self._evaluate
+
+        def match(device: CelDevice) -> bool:
+            key = ("@signature", signature(device))
+            try:
+                result = results[key]
+            except KeyError:
+                result = evaluate(selector, key, device)
             if result is True or result is False:
                 return result
             raise result
