@@ -296,3 +296,21 @@ def test_put_get_objects_helpers(server) -> None:
     assert server.get_object("Node", "absent") is None
     with pytest.raises(ValueError, match="does not serve kind"):
         server.objects("Secret")
+
+
+def test_a_slow_request_is_still_performed_after_the_client_gave_up(server, resource) -> None:
+    server.inject(method="POST", delay=0.4)  # no drop: the handler performs it late
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        resource.create_resource_slice(k8s.V1ResourceSlice.from_dict(slice_body("late")), _request_timeout=0.1)
+    assert server.get_object("ResourceSlice", "late") is None
+    assert server.wait_idle(5)
+    assert server.get_object("ResourceSlice", "late") is not None
+
+
+def test_server_side_apply_is_refused(server, resource) -> None:
+    create_slice(resource, name="s1")
+    request = urllib.request.Request(server.url + "/apis/resource.k8s.io/v1/resourceslices/s1", method="PATCH",
+                                     data=b"{}", headers={"Content-Type": "application/apply-patch+yaml"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    assert caught.value.code == 415

@@ -292,12 +292,14 @@ def test_random_faults_never_leave_a_wrong_pool(data, size) -> None:
                 succeeded = True
             except PublishError:
                 succeeded = False
+            assert server.wait_idle()  # a request the client gave up on may still land
             watcher.check()
             if succeeded:
                 watcher.allowed = [devices_of(desired)]  # older pools must never reappear
             server.faults.clear()
         watcher.allowed.append(devices_of(final))
         make_publisher(server).publish(final)
+        assert server.wait_idle()
         watcher.check()
         assert watcher.violations == []
         assert_exactly(server, final)

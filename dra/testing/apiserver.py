@@ -94,6 +94,8 @@ class FakeApiServer:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._observers: list[Callable[[FakeApiServer, RequestInfo], None]] = []
+        self._in_flight = 0
+        self._idle = threading.Condition()
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "FakeApiServer":
@@ -172,6 +174,24 @@ class FakeApiServer:
         """Requests that change state (POST/PUT/PATCH/DELETE), optionally filtered by path."""
         return self.log.records(None, path, writes_only=True)
 
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled (e.g. one the client already gave up on).
+
+        A request whose client timed out may still be performed later by its handler thread;
+        tests call this before asserting on the final state. Returns False on timeout.
+        """
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def _enter(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def _leave(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
+
     def on_request(self, observer: Callable[["FakeApiServer", RequestInfo], None]) -> None:
         """Call ``observer(server, info)`` before every request is handled (and before faults).
 
@@ -248,14 +268,14 @@ class FakeApiServer:
             return 200, warnings, store.update(rtype, namespace, name, obj, subresource=sub)
         if method == "PATCH":
             content_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+            if content_type == "application/apply-patch+yaml":
+                raise StatusError(415, "UnsupportedMediaType", "server-side apply is not supported by this stand-in")
             patch = _json(body)
             old = store.get(rtype, namespace, name)
             try:
                 patched = apply_patch(old, patch, content_type)
             except ValueError as error:
                 raise bad_request(str(error)) from None
-            if content_type == "application/apply-patch+yaml":
-                raise StatusError(415, "UnsupportedMediaType", "server-side apply is not supported by this stand-in")
             patched.setdefault("metadata", {})
             patch_meta = patch.get("metadata") if isinstance(patch, dict) else None
             if not (isinstance(patch_meta, dict) and "resourceVersion" in patch_meta):

@@ -44,6 +44,13 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self) -> None:
+        self.server_ref._enter()
+        try:
+            self._serve_one()
+        finally:
+            self.server_ref._leave()
+
+    def _serve_one(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         fake = self.server_ref

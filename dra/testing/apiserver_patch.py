@@ -21,8 +21,6 @@ def apply_patch(obj: dict[str, Any], patch: Any, content_type: str) -> dict[str,
         if not isinstance(patch, dict):
             raise ValueError("a merge patch must be a JSON object")
         return merge_patch(obj, patch)
-    if content_type == "application/apply-patch+yaml":
-        return copy.deepcopy(obj)  # the caller rejects server-side apply
     raise ValueError(f"unsupported patch content type {content_type!r}")
 
 
