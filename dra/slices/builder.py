@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from dra.api import DeviceTaint, ObjectMeta, ResourcePool, ResourceSlice, ResourceSliceSpec
@@ -44,6 +45,7 @@ class SliceBuildError(UserError):
     """Bad arguments to the slice builder (mode, version, generation)."""
 
 
+@lru_cache(maxsize=64)
 def limits_version(k8s_version: str) -> str:
     """``1.34``/``1.35`` (and later, which follow 1.35's rules) from ``v1.35.2`` etc."""
     m = re.match(r"^v?(\d+)\.(\d+)", str(k8s_version).strip())

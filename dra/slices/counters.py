@@ -105,18 +105,21 @@ def _best_non_overlapping(items: list[tuple[int, int, int]], slices: int) -> int
     return best[0]
 
 
-_cache: dict[tuple[object, ...], CounterModel] = {}
+# Keyed by the identity of the profile tuple (GPUs of one catalog model share it; hashing
+# the nested dataclasses on every GPU would cost more than the lookup saves). The tuple is
+# kept in the value so that its id cannot be reused while cached.
+_cache: dict[tuple[int, int, int], tuple[object, CounterModel]] = {}
 
 
 def counter_model(gpu: GpuInfo) -> CounterModel:
-    key = (gpu.mig_profiles, gpu.memory_bytes, gpu.multiprocessors)
-    model = _cache.get(key)
-    if model is None:
-        model = _build(gpu)
+    key = (id(gpu.mig_profiles), gpu.memory_bytes, gpu.multiprocessors)
+    found = _cache.get(key)
+    if found is None or found[0] is not gpu.mig_profiles:
         if len(_cache) > 1024:
             _cache.clear()
-        _cache[key] = model
-    return model
+        found = (gpu.mig_profiles, _build(gpu))
+        _cache[key] = found
+    return found[1]  # type: ignore[return-value]
 
 
 def _quantity(name: str, value: int) -> Counter:

@@ -113,10 +113,12 @@ def _fits(content: SliceContent, devices: Sequence[Device], counter_set: Counter
     return True
 
 
-def _add(content: SliceContent, devices: Sequence[Device], counter_set: CounterSet | None) -> None:
+def _add(content: SliceContent, devices: Sequence[Device], counter_set: CounterSet | None,
+         limits: Limits) -> None:
     content.devices.extend(devices)
     content.heavy = content.heavy or any(_is_heavy(d) for d in devices)
-    content.consumed_counters += sum(_consumed(d) for d in devices)
+    if limits.max_consumed_counters_per_slice is not None:
+        content.consumed_counters += sum(_consumed(d) for d in devices)
     if counter_set is not None:
         content.counter_sets.append(counter_set)
         content.shared_counters += len(counter_set.counters)
@@ -153,7 +155,7 @@ def _pack_together(groups: Sequence[GpuDevices], limits: Limits) -> list[SliceCo
                     f"GPU {group.gpu.minor} ({name}): its {len(group.devices)} devices and counters "
                     "do not fit in one ResourceSlice under Kubernetes 1.34 limits"
                 )
-        _add(current, group.devices, group.counter_set)
+        _add(current, group.devices, group.counter_set, limits)
     if current.devices or current.counter_sets or not out:
         out.append(current)
     return out
@@ -169,19 +171,19 @@ def _pack_split(groups: Sequence[GpuDevices], limits: Limits) -> list[SliceConte
     current = SliceContent()
     for group in groups:
         if _fits(current, group.devices, None, limits):
-            _add(current, group.devices, None)
+            _add(current, group.devices, None, limits)
             continue
         if current.devices:
             out.append(current)
             current = SliceContent()
         if _fits(current, group.devices, None, limits):
-            _add(current, group.devices, None)
+            _add(current, group.devices, None, limits)
             continue
         for device in group.devices:  # a GPU larger than a slice: spread it, device by device
             if not _fits(current, [device], None, limits):
                 out.append(current)
                 current = SliceContent()
-            _add(current, [device], None)
+            _add(current, [device], None, limits)
     if current.devices or not out:
         out.append(current)
     return out
