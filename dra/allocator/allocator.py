@@ -188,6 +188,9 @@ class Allocator:
             if not self._matches(expr, device, i, rd, from_class=False):
                 return False
         if device.slice.per_device and device.index in pools.node_excluded:
+            error = pools.node_errors.get(device.index)
+            if error is not None:
+                raise AllocationError(error)
             return False
         return True
 

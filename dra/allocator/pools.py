@@ -60,6 +60,8 @@ class GatheredPools:
     node_excluded: frozenset[int]
     pool_of: dict[int, PoolInfo]  # device index -> its pool (usable or not)
     any_invalid: bool
+    # device index -> node selection error, raised when the device is looked at
+    node_errors: dict[int, str] = field(default_factory=dict)
     # (request selector signature, device index) -> selectable on this node
     selectable_memo: dict[tuple[Any, int], bool] = field(default_factory=dict)
 
@@ -87,6 +89,7 @@ def _device_targets_node(d: DeviceInfo, node: NodeView | None) -> bool:
 def gather_pools(slices: list[SliceInfo], node: NodeView | None, features: Features) -> GatheredPools:
     partitionable = features.partitionable_devices
     node_excluded: set[int] = set()
+    node_errors: dict[int, str] = {}
     normal: list[SliceInfo] = []
     deferred: list[SliceInfo] = []
     for s in slices:
@@ -97,9 +100,18 @@ def gather_pools(slices: list[SliceInfo], node: NodeView | None, features: Featu
         elif s.node_name or s.all_nodes or s.node_selector is not None:
             keep = _slice_targets_node(s, node)
         elif s.per_device:
+            # Upstream stops at the first device that targets the node; the others are
+            # checked when a request looks at them, and only then can their selector fail.
             keep = False
             for d in s.devices:
-                if _device_targets_node(d, node):
+                if keep:
+                    try:
+                        if not _device_targets_node(d, node):
+                            node_excluded.add(d.index)
+                    except AllocationError as err:
+                        node_errors[d.index] = str(err).removeprefix("gather pool information: ")
+                        node_excluded.add(d.index)
+                elif _device_targets_node(d, node):
                     keep = True
                 else:
                     node_excluded.add(d.index)
@@ -152,6 +164,7 @@ def gather_pools(slices: list[SliceInfo], node: NodeView | None, features: Featu
         pools=pools,
         candidates=candidates,
         node_excluded=frozenset(node_excluded),
+        node_errors=node_errors,
         pool_of=pool_of,
         any_invalid=any(p.invalid for p in pools),
     )
@@ -177,8 +190,9 @@ def _build_pool(
     if incomplete:
         return pool
 
+    # Like upstream, device names are checked only where devices are allocated from.
     seen: set[str] = set()
-    for s in (*pool.slices_for_node, *pool.slices_not_for_node):
+    for s in pool.slices_for_node:
         for d in s.devices:
             if d.name in seen:
                 return _invalid(pool, f"duplicate device name {d.name}")
