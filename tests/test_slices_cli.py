@@ -53,3 +53,18 @@ def test_unknown_mode_is_rejected_by_the_parser(capsys: pytest.CaptureFixture[st
         main(["slices", "--profile", "t4-x1", "--mode", "half"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'half'" in capsys.readouterr().err
+
+
+def test_slices_from_recorded_nvml_answers(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    from tests.test_gpu_nvml import dgx_h100_answers
+
+    path = tmp_path / "rec.json"
+    path.write_text(json.dumps({"format": "dra-nvml-recording/v1", "answers": dgx_h100_answers()}))
+    assert main(["slices", "--replay", str(path), "--node", "dgx", "--mode", "static-mig", "-o", "json",
+                 "--validate"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    items = data if isinstance(data, list) else data.get("items", [data])
+    names = [d["name"] for s in items for d in s["spec"].get("devices", [])]
+    # GPU 0 has minor 7 in the recording: device names follow the minor, as NVIDIA's do.
+    assert {"gpu-7-mig-2g20gb-14-0", "gpu-7-mig-1g10gb-19-2", "gpu-7-mig-3g40gb-9-4"} <= set(names)
+    assert "gpu-7" not in names and "gpu-6" in names

@@ -21,6 +21,7 @@ Pass ``calls=RecordedCalls.load(path)`` to run the same code against recorded an
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from dra.errors import UserError
@@ -129,8 +130,6 @@ def _discover(node_name: str, calls: Any) -> NodeInventory:
 
 
 def _with(gpu: GpuInfo, **changes: Any) -> GpuInfo:
-    from dataclasses import replace
-
     return replace(gpu, **changes)
 
 
