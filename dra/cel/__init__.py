@@ -15,10 +15,10 @@ statically the way the API server checks them, and translated into Python closur
 from dra.cel.cost import SELECTOR_MAX_COST
 from dra.cel.device import CelDevice
 from dra.cel.errors import CelCompileError, CelRuntimeError
-from dra.cel.selector import Selector, SelectorMemo, compile_selector
+from dra.cel.selector import Selector, SelectorMemo, compile_selector, evaluate_expression
 from dra.cel.semver import Semver, SemverError
 
 __all__ = [
     "CelCompileError", "CelDevice", "CelRuntimeError", "SELECTOR_MAX_COST", "Selector", "SelectorMemo",
-    "Semver", "SemverError", "compile_selector",
+    "Semver", "SemverError", "compile_selector", "evaluate_expression",
 ]

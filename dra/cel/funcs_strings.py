@@ -12,6 +12,7 @@ from typing import Any
 from dra.cel import conversions as conv
 from dra.cel import values as v
 from dra.cel.errors import EvalError, no_such_overload
+from dra.cel.funcs_lists import list_index_of, list_last_index_of
 from dra.cel.registry import register
 from dra.cel.typesys import DYN, INT, STRING, list_of
 
@@ -40,8 +41,6 @@ def char_at(s: Any, i: Any) -> str:
 
 def index_of(s: Any, sub: Any, offset: Any = 0) -> int:
     if isinstance(s, list):
-        from dra.cel.funcs_lists import list_index_of
-
         return list_index_of(s, sub)
     s, sub, offset = _s(s, "indexOf"), _s(sub, "indexOf"), _i(offset, "indexOf")
     if offset < 0 or offset > len(s):
@@ -51,8 +50,6 @@ def index_of(s: Any, sub: Any, offset: Any = 0) -> int:
 
 def last_index_of(s: Any, sub: Any, offset: Any = None) -> int:
     if isinstance(s, list):
-        from dra.cel.funcs_lists import list_last_index_of
-
         return list_last_index_of(s, sub)
     s, sub = _s(s, "lastIndexOf"), _s(sub, "lastIndexOf")
     if offset is None:

@@ -122,8 +122,20 @@ def _describe(text: str, ex: UnexpectedInput) -> tuple[int, int, str]:
 
 
 def _expected(names: object) -> str:
-    shown = sorted({_TERMINAL_NAMES.get(str(n), str(n)) for n in (names or ())})
+    shown = sorted({_terminal_display(str(n)) for n in (names or ())})
     return "{" + ", ".join(shown) + "}"
+
+
+def _terminal_display(name: str) -> str:
+    if name in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[name]
+    try:
+        pattern = get_parser().get_terminal(name).pattern
+    except KeyError:
+        return name
+    if isinstance(pattern, lark.lexer.PatternStr):
+        return f"'{pattern.value}'"
+    return name
 
 
 __all__ = ["parse", "get_parser", "CelCompileError"]
