@@ -149,3 +149,20 @@ def test_nothing_to_allocate_is_bad_input(tmp_path: Path, capsys) -> None:
     path.write_text(yaml.safe_dump_all(BASE, sort_keys=False))
     assert main(["allocate", "-f", str(path)]) == 2
     assert "nothing to allocate" in capsys.readouterr().err
+
+
+def test_allocated_claims_make_their_devices_busy(tmp_path: Path, capsys) -> None:
+    import json
+
+    path = _write(tmp_path, _claim("first", 7))
+    assert main(["allocate", "-f", str(path), "--node", "node-1", "--features", "AdminAccess", "-o", "json"]) == 0
+    (done,) = json.loads(capsys.readouterr().out)
+    previous = tmp_path / "allocated.yaml"
+    previous.write_text(yaml.safe_dump(done))
+    again = _write(tmp_path, _claim("second", 2))
+    code = main(["allocate", "-f", str(again), "--node", "node-1", "--features", "AdminAccess",
+                 "--allocated", str(previous), "-o", "json"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert json.loads(captured.out) == []
+    assert "7 ruled out: already allocated to another claim" in captured.err

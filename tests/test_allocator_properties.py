@@ -174,3 +174,12 @@ def test_consumed_helper_rounds_like_policy():
     dev = {"capacity": {"memory": {"value": "40Gi", "requestPolicy": {
         "default": "10Gi", "validRange": {"min": "10Gi", "step": "10Gi", "max": "40Gi"}}}}}
     assert _consumed(dev, {"memory": "15Gi"}) == {"memory": qty("20Gi")}
+
+
+@settings(max_examples=40, deadline=None)
+@given(drast.scenarios())
+def test_generated_objects_are_valid_api_objects(sc):
+    from dra.api.validation import validate
+
+    for obj in [*sc.classes, *sc.slices, *sc.claims]:
+        assert validate(obj, k8s_version="1.35") == [], obj.to_dict()
