@@ -16,6 +16,7 @@ from typing import Any
 from kubernetes.client import ApiClient, ResourceV1Api
 from kubernetes.client.exceptions import ApiException
 
+from dra.api import ApiError, ResourceClaim
 from dra.errors import UserError
 from dra.plugin.types import ClaimRef
 
@@ -35,10 +36,8 @@ class ClaimFetcher:
         self._api = ResourceV1Api(api_client)
         self._timeout = timeout
 
-    def get(self, ref: ClaimRef):
+    def get(self, ref: ClaimRef) -> ResourceClaim:
         """The claim as a ``dra.api.ResourceClaim``, checked against ``ref``."""
-        from dra.api import ApiError, ResourceClaim
-
         try:
             response = self._api.read_namespaced_resource_claim(
                 ref.name, ref.namespace, _preload_content=False, _request_timeout=self._timeout
@@ -59,7 +58,7 @@ class ClaimFetcher:
         return claim
 
 
-def check_claim(claim, ref: ClaimRef) -> None:
+def check_claim(claim: ResourceClaim, ref: ClaimRef) -> None:
     uid = claim.metadata.uid if claim.metadata else None
     if uid != ref.uid:
         raise ClaimError(

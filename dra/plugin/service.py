@@ -46,6 +46,9 @@ class _DraService:
 
     def NodePrepareResources(self, request, context: grpc.ServicerContext):
         pb = self._pb
+        if not request.claims:
+            # The liveness probe's no-op call: answer without counting it as traffic.
+            return pb.NodePrepareResourcesResponse()
         with self._metrics.track("prepare", self.api_version):
             outcomes = self._preparer.prepare(_refs(request.claims))
             response = pb.NodePrepareResourcesResponse()

@@ -2,8 +2,9 @@
 
 Set ``DRA_PLUGIN_TEST_PAUSE_AT`` to one of ``after-started`` (checkpoint says
 PrepareStarted, nothing done yet), ``after-apply`` (MIG instance created / sharing set, no
-CDI spec yet) or ``after-cdi`` (CDI spec written, PrepareCompleted not yet), and
-``DRA_PLUGIN_TEST_PAUSE_DIR`` to a directory. On reaching that point for a claim the plugin
+CDI spec yet) or ``after-cdi`` (CDI spec written, PrepareCompleted not yet), optionally
+followed by ``:<claim uid>`` to pause only that claim, and ``DRA_PLUGIN_TEST_PAUSE_DIR`` to a
+directory. On reaching that point for a claim the plugin
 writes ``<dir>/<claim uid>`` and blocks; the test waits for the file and kills the process.
 Unset (production), :func:`pause_point` is a dictionary lookup and returns at once.
 """
@@ -18,7 +19,11 @@ POINTS = ("after-started", "after-apply", "after-cdi")
 
 
 def pause_point(point: str, claim_uid: str) -> None:
-    if os.environ.get("DRA_PLUGIN_TEST_PAUSE_AT") != point:
+    wanted = os.environ.get("DRA_PLUGIN_TEST_PAUSE_AT")
+    if wanted is None:
+        return
+    wanted_point, _, wanted_uid = wanted.partition(":")
+    if wanted_point != point or (wanted_uid and wanted_uid != claim_uid):
         return
     directory = os.environ.get("DRA_PLUGIN_TEST_PAUSE_DIR")
     if not directory:

@@ -1,0 +1,280 @@
+"""The whole kubelet plugin of one node: inventory -> slices -> publish -> serve.
+
+:class:`Driver` wires the parts and owns their lifecycle. ``start()`` runs, in order:
+
+1. inventory (NVML, or a built-in profile on a machine without GPUs) and the device backend;
+2. the slices for the chosen mode, and the catalog of devices the plugin may prepare;
+3. startup recovery of the checkpoint (before anything can be prepared);
+4. publishing the slices (the publisher reconciles with the API server; if the server is
+   unreachable the plugin still serves and keeps retrying with backoff, unready meanwhile);
+5. the health monitor (taints -> republish), the gRPC servers (DRA socket, then the
+   registration socket), and the probe/metrics HTTP endpoint.
+
+``stop()`` (SIGTERM) unregisters and stops serving, letting in-flight calls finish; the
+checkpoint is kept, and so are the published slices (the kubelet removes a node's slices if
+the driver stays away, exactly as with the Go helper).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from dra.errors import UserError
+from dra.plugin.cdi import CdiWriter
+from dra.plugin.checkpoint import CheckpointFile
+from dra.plugin.claims import ClaimFetcher
+from dra.plugin.devices import DeviceCatalog
+from dra.plugin.health import HealthMonitor, HealthServicer, Taint
+from dra.plugin.httpd import ProbeServer
+from dra.plugin.metrics import PluginMetrics
+from dra.plugin.protos import dra_v1_pb2, dra_v1_pb2_grpc
+from dra.plugin.recovery import RecoveryReport, recover
+from dra.plugin.server import PluginServer
+from dra.plugin.sockets import DEFAULT_PLUGINS_DIR, DEFAULT_REGISTRAR_DIR, SocketLayout
+from dra.plugin.state import DeviceState
+
+log = logging.getLogger(__name__)
+
+MODES = ("whole", "static-mig", "dynamic-mig", "shared")
+
+
+class DriverConfigError(UserError):
+    """Bad plugin settings (flags)."""
+
+
+@dataclass
+class DriverConfig:
+    node_name: str
+    driver_name: str = "gpu.nvidia.com"
+    profile: str | None = None  # built-in profile name or YAML path; None = NVML
+    mode: str = "whole"
+    k8s_version: str = "1.35"
+    registrar_dir: Path = Path(DEFAULT_REGISTRAR_DIR)
+    plugins_dir: Path = Path(DEFAULT_PLUGINS_DIR)
+    cdi_root: Path = Path("/var/run/cdi")
+    kubeconfig: str | None = None
+    http_address: str = "0.0.0.0"
+    http_port: int | None = 8080  # None: no probe/metrics endpoint
+    pod_uid: str | None = None
+    boot_id: str | None = None  # None: read the kernel's boot id
+    health: bool = True
+    grpc_workers: int = 16
+    extra: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        if not self.node_name:
+            raise DriverConfigError("--node-name is required (or set NODE_NAME)")
+        if self.mode not in MODES:
+            raise DriverConfigError(f"--mode: unknown mode {self.mode!r} (one of {', '.join(MODES)})")
+        if self.k8s_version not in ("1.34", "1.35"):
+            raise DriverConfigError(f"--kubernetes-version: {self.k8s_version!r} is not 1.34 or 1.35")
+
+
+def make_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
+    """An official-client ApiClient from a kubeconfig, $KUBECONFIG, or the in-cluster account."""
+    configuration = k8s_client.Configuration()
+    try:
+        if kubeconfig or os.environ.get("KUBECONFIG"):
+            k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        else:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+    except (k8s_config.ConfigException, OSError) as err:
+        raise DriverConfigError(f"cannot configure the Kubernetes client: {err}") from None
+    # Prepare calls from many pods at once each fetch a claim: keep enough connections.
+    configuration.connection_pool_maxsize = 32
+    return k8s_client.ApiClient(configuration)
+
+
+class Driver:
+    def __init__(self, config: DriverConfig, api_client: k8s_client.ApiClient | None = None) -> None:
+        config.check()
+        self.config = config
+        self.api_client = api_client or make_api_client(config.kubeconfig)
+        self.metrics = PluginMetrics(config.driver_name, config.node_name)
+        self.layout = SocketLayout(config.driver_name, config.registrar_dir, config.plugins_dir, config.pod_uid)
+        self.recovery: RecoveryReport | None = None
+        self._published = threading.Event()
+        self._publish_pending = threading.Event()
+        self._publish_lock = threading.Lock()
+        self._desired: list = []
+        self._stopped = threading.Event()
+        self.server: PluginServer | None = None
+        self.monitor: HealthMonitor | None = None
+        self.probes: ProbeServer | None = None
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def _inventory(self):
+        if self.config.profile:
+            from dra.gpu.builtin import load_profile
+
+            return load_profile(self.config.profile, self.config.node_name)
+        from dra.gpu.nvml import discover
+
+        return discover(self.config.node_name)
+
+    def _backend(self, inventory):
+        uuids = [g.uuid for g in inventory.gpus]
+        if self.config.profile:
+            from dra.plugin.builtin_backend import BuiltinBackend
+
+            return BuiltinBackend(self.layout.driver_dir, uuids)
+        from dra.plugin.nvml_backend import NvmlBackend
+
+        return NvmlBackend(self.layout.driver_dir, uuids)
+
+    def build_slices(self, taints: dict[str, list[Taint]] | None = None):
+        from dra.slices import build_slices
+
+        return build_slices(
+            self.inventory,
+            mode=self.config.mode,
+            k8s_version=self.config.k8s_version,
+            driver=self.config.driver_name,
+            taints=_api_taints(taints) if taints else None,
+        )
+
+    def start(self) -> None:
+        cfg = self.config
+        self.layout.make_dirs()
+        self.inventory = self._inventory()
+        self.backend = self._backend(self.inventory)
+        slices = self.build_slices()
+        self.catalog = DeviceCatalog.build(self.inventory, slices)
+        self.state = DeviceState(
+            driver=cfg.driver_name,
+            pool=cfg.node_name,
+            catalog=self.catalog,
+            fetcher=ClaimFetcher(self.api_client),
+            backend=self.backend,
+            cdi=CdiWriter(cfg.cdi_root, cfg.driver_name),
+            checkpoint=CheckpointFile(self.layout.driver_dir / "checkpoint.json", cfg.boot_id),
+            metrics=self.metrics,
+        )
+        self.recovery = recover(self.state, dynamic_mig=cfg.mode == "dynamic-mig")
+
+        from dra.slices.publisher import SlicePublisher
+
+        self.publisher = SlicePublisher(self.api_client, cfg.driver_name, cfg.node_name)
+        self.publish(slices)
+        threading.Thread(target=self._publish_retry_loop, name="dra-publish", daemon=True).start()
+
+        health_servicer = None
+        if cfg.health:
+            self.monitor = HealthMonitor(
+                self.backend, self.catalog, self._on_taints, allow_none_effect=cfg.k8s_version != "1.34"
+            )
+            health_servicer = HealthServicer(self.monitor, self.catalog, cfg.node_name)
+        self.server = PluginServer(self.layout, self.state, self.metrics, health_servicer, cfg.grpc_workers)
+        self.server.start()
+        if self.monitor is not None:
+            self.monitor.start()
+        if cfg.http_port is not None:
+            self.probes = ProbeServer(cfg.http_address, cfg.http_port, self.metrics.registry, self.live, self.ready)
+            self.probes.start()
+        log.info(
+            "plugin started",
+            extra={"node": cfg.node_name, "driver": cfg.driver_name, "mode": cfg.mode,
+                   "devices": len(self.catalog.names()), "recovery": self.recovery.summary()},
+        )
+
+    def publish(self, slices) -> bool:
+        """Publish now; on failure leave it to the background loop (never fatal)."""
+        with self._publish_lock:
+            self._desired = slices
+            try:
+                self.publisher.publish(slices)
+            except Exception as err:  # noqa: BLE001 - API trouble must not stop the plugin
+                self.metrics.publishes.labels(self.config.driver_name, "error").inc()
+                log.error("publishing ResourceSlices failed; retrying in the background", extra={"error": str(err)})
+                self._publish_pending.set()
+                return False
+            self.metrics.publishes.labels(self.config.driver_name, "ok").inc()
+            self._publish_pending.clear()
+            self._published.set()
+            return True
+
+    def _publish_retry_loop(self) -> None:
+        delay = 1.0
+        while not self._stopped.is_set():
+            if not self._publish_pending.wait(0.5):
+                continue
+            if self._stopped.wait(delay):
+                return
+            if self.publish(self._desired):
+                delay = 1.0
+            else:
+                delay = min(delay * 2, 30.0)
+
+    def _on_taints(self, taints: dict[str, list[Taint]]) -> None:
+        counts: dict[str, int] = {}
+        for device_taints in taints.values():
+            for t in device_taints:
+                counts[t.key] = counts.get(t.key, 0) + 1
+        self.metrics.set_taints(counts)
+        if self.publish(self.build_slices(taints)):
+            log.info("republished slices after a health change", extra={"tainted_devices": sorted(taints)})
+
+    # -- probes --------------------------------------------------------------------------
+
+    def live(self) -> tuple[bool, str]:
+        try:
+            with grpc.insecure_channel(f"unix://{self.layout.dra_socket}") as channel:
+                dra_v1_pb2_grpc.DRAPluginStub(channel).NodePrepareResources(
+                    dra_v1_pb2.NodePrepareResourcesRequest(), timeout=2.0
+                )
+            return True, "DRA socket answers"
+        except grpc.RpcError as err:
+            return False, f"DRA socket does not answer: {err.code().name}"
+
+    def ready(self) -> tuple[bool, str]:
+        if self.recovery is None or not self._published.is_set():
+            return False, "starting"
+        live, detail = self.live()
+        if not live:
+            return False, detail
+        state = self.server.registration.state if self.server else None
+        if state is None or state.registered is not True:
+            return False, "not registered with the kubelet" + (f": {state.error}" if state and state.error else "")
+        return True, "registered, slices published"
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.monitor is not None:
+            self.monitor.stop()
+        if self.server is not None:
+            self.server.stop()
+        if self.probes is not None:
+            self.probes.stop()
+        self.backend.close()
+        log.info("plugin stopped; checkpoint kept")
+
+    def wait(self, stop_event: threading.Event) -> None:
+        stop_event.wait()
+        self.stop()
+
+
+def _api_taints(taints: dict[str, list[Taint]]):
+    from dra.api import DeviceTaint
+
+    return {
+        name: [
+            DeviceTaint.from_dict(
+                {k: v for k, v in {"key": t.key, "value": t.value, "effect": t.effect, "timeAdded": t.time_added}.items() if v is not None}
+            )
+            for t in device_taints
+        ]
+        for name, device_taints in taints.items()
+    }

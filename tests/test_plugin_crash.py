@@ -1,0 +1,181 @@
+"""The plugin as a real process: kill -9 mid-prepare, restart, check rollback.
+
+The process is ``python -m dra.cli plugin run`` against the stand-in API server (through a
+kubeconfig, the way a real deployment reaches a server) with a built-in profile in
+dynamic-MIG mode, so an interrupted prepare leaves a real side effect (a MIG instance in
+the built-in backend's persisted hardware state) that recovery must undo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+import yaml
+
+from dra.plugin.kubelet_standin import KubeletStandIn, allocated_claim
+from dra.testing.apiserver import FakeApiServer
+
+NODE = "node-a"
+DRIVER = "gpu.nvidia.com"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def uid(n) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"crash-{n}"))
+
+
+@pytest.fixture
+def api():
+    with FakeApiServer() as server:
+        server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}})
+        yield server
+
+
+class PluginProcess:
+    def __init__(self, tmp: Path, api: FakeApiServer):
+        self.tmp = tmp
+        self.kubeconfig = tmp / "kubeconfig"
+        self.kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": api.url}}],
+            "users": [{"name": "u", "user": {}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "u"}}],
+        }))
+        self.proc: subprocess.Popen | None = None
+        self.log = tmp / "plugin.log"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.tmp / "plugins" / DRIVER
+
+    def start(self, **env) -> KubeletStandIn:
+        full_env = dict(os.environ, DRA_PLUGIN_BOOT_ID=env.pop("boot_id", "boot-1"), **env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dra.cli", "plugin", "run", "--node-name", NODE, "--driver-name", DRIVER,
+             "--profile", "h100-x1", "--mode", "dynamic-mig", "--kubeconfig", str(self.kubeconfig),
+             "--registrar-dir", str(self.tmp / "registry"), "--plugins-dir", str(self.tmp / "plugins"),
+             "--cdi-root", str(self.tmp / "cdi"), "--http-port", "-1", "--log-format", "json"],
+            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"),
+        )
+        kubelet = KubeletStandIn(self.tmp / "registry")
+        deadline = time.monotonic() + 30
+        while True:  # a stale socket from a killed process may linger until the new one binds
+            try:
+                kubelet.register(timeout=0.3)
+                return kubelet
+            except (grpc.RpcError, grpc.FutureTimeoutError, TimeoutError):
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise AssertionError(f"plugin did not come up: {self.log.read_text()[-2000:]}")
+                time.sleep(0.1)
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            return self.proc.wait(20)
+        return self.proc.returncode if self.proc else 0
+
+    def checkpoint(self) -> dict:
+        return json.loads((self.state_dir / "checkpoint.json").read_text())["data"]["preparedClaims"]
+
+    def mig_instances(self) -> list[dict]:
+        path = self.state_dir / "builtin-hardware.json"
+        return json.loads(path.read_text())["migInstances"] if path.exists() else []
+
+    def cdi_files(self) -> list[str]:
+        cdi = self.tmp / "cdi"
+        return sorted(p.name for p in cdi.glob("*.json")) if cdi.exists() else []
+
+
+def _mig(api: FakeApiServer, name: str, n, start: int) -> tuple[str, str, str]:
+    devices = [d["name"] for s in api.objects("ResourceSlice") for d in s["spec"].get("devices") or ()]
+    device = next(d for d in devices if "-mig-1g" in d and d.endswith(f"-{start}"))
+    api.put_object(allocated_claim(name, uid(n), [("mig", device)], pool=NODE, device_class="mig.nvidia.com"))
+    return ("default", name, uid(n))
+
+
+def _pause_and_kill(plugin: PluginProcess, kubelet: KubeletStandIn, ref, point: str, pause_dir: Path) -> None:
+    """Prepare ``ref`` in the background, wait until the plugin pauses at ``point``, kill -9."""
+    answers: dict = {}
+    t = threading.Thread(target=lambda: answers.update(_safe_prepare(kubelet, [ref])), daemon=True)
+    t.start()
+    marker = pause_dir / ref[2]
+    deadline = time.monotonic() + 20
+    while not marker.exists():
+        assert time.monotonic() < deadline, plugin.log.read_text()[-2000:]
+        time.sleep(0.02)
+    assert plugin.checkpoint()[ref[2]]["state"] == "PrepareStarted"
+    if point != "after-started":
+        assert len(plugin.mig_instances()) == 1  # the side effect really happened
+    if point == "after-cdi":
+        assert len(plugin.cdi_files()) == 1
+    plugin.kill9()
+    kubelet.close()
+    t.join(10)
+    assert "error" in answers  # the kubelet saw the call fail and will retry
+
+
+def _assert_rolled_back(plugin: PluginProcess, ref) -> None:
+    assert ref[2] not in plugin.checkpoint()
+    assert plugin.mig_instances() == []
+    assert plugin.cdi_files() == []
+
+
+def test_kill_at_every_point_of_prepare_then_recover(tmp_path, api):
+    """kill -9 between PrepareStarted and PrepareCompleted at each of the three points.
+
+    Each restart must roll the interrupted claim back (checkpoint entry, MIG instance, CDI
+    spec); the kubelet's retry then succeeds; completed claims survive a further kill -9.
+    """
+    plugin = PluginProcess(tmp_path, api)
+    pause_dir = tmp_path / "paused"
+    pause_dir.mkdir()
+    refs = {}
+    kubelet = None
+    try:
+        previous = None
+        for point, start in (("after-started", 0), ("after-apply", 1), ("after-cdi", 2)):
+            kubelet = plugin.start(DRA_PLUGIN_TEST_PAUSE_AT=f"{point}:{uid(point)}", DRA_PLUGIN_TEST_PAUSE_DIR=str(pause_dir))
+            ref = refs[point] = _mig(api, point, point, start)  # the slices are published now
+            if previous is not None:
+                _assert_rolled_back(plugin, previous)
+            _pause_and_kill(plugin, kubelet, ref, point, pause_dir)
+            previous = ref
+        kubelet = plugin.start()
+        _assert_rolled_back(plugin, previous)
+        # The kubelet retries every claim: all succeed on the restarted plugin.
+        answers = kubelet.prepare(list(refs.values()))
+        assert {uid: r.error for uid, r in answers.items()} == {r[2]: "" for r in refs.values()}
+        assert len(plugin.mig_instances()) == 3 and len(plugin.cdi_files()) == 3
+        kubelet.close()
+        plugin.kill9()
+        kubelet = plugin.start()
+        ck = plugin.checkpoint()
+        assert {ck[r[2]]["state"] for r in refs.values()} == {"PrepareCompleted"}
+        assert len(plugin.mig_instances()) == 3 and len(plugin.cdi_files()) == 3
+        again = kubelet.prepare(list(refs.values()))
+        assert {uid: list(r.devices) for uid, r in again.items()} == {uid: list(r.devices) for uid, r in answers.items()}
+    finally:
+        if kubelet is not None:
+            kubelet.close()
+        plugin.stop()
+
+
+def _safe_prepare(kubelet, refs) -> dict:
+    try:
+        return {"result": kubelet.prepare(refs, timeout=30)}
+    except grpc.RpcError as err:
+        return {"error": err.code().name}
