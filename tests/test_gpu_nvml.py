@@ -321,3 +321,14 @@ def test_pynvml_calls_convert_ctypes_answers(monkeypatch: pytest.MonkeyPatch) ->
     assert calls.numa_node(0) is None
     with pytest.raises(Exception, match="GPU is lost"):
         calls.brand(0)  # real failures are not hidden as "unsupported"
+
+
+def test_mig_profiles_fall_back_to_the_catalog_when_nvml_lists_none() -> None:
+    answers = dgx_h100_answers(mig_gpu0=False)
+    for index in range(0x12):
+        answers[_k("gi_profile_info", 1, index)] = None
+    inv = nvml.discover("n", calls=RecordedCalls(answers))
+    from dra.gpu.catalog import find_model
+
+    assert inv.gpus[1].mig_profiles == find_model("H100-SXM5-80GB").mig_profiles
+    assert inv.gpus[1].mig_capable and not inv.gpus[1].mig_enabled

@@ -11,6 +11,8 @@ What comes from where:
 * ``pcieRoot`` and (when NVML lacks ``nvmlDeviceGetNumaNodeId``) the NUMA node: sysfs;
 * MIG: mode, GPU-instance profiles (full compute instance only, no ``+me`` / ``-me`` /
   graphics variants) with their possible placements, and the MIG devices that exist now;
+  when NVML lists no profile for a MIG-capable GPU (some drivers do so while MIG is off),
+  the catalog's table for the same product name is used;
 * NVLink: GPU pairs whose P2P status over NVLink is OK are joined into peer groups
   (NVSwitch systems give one group); multi-node NVLink (GB200 NVL72) from
   ``nvmlDeviceGetGpuFabricInfoV``: cluster UUID and clique id once the fabric is up.
@@ -145,6 +147,10 @@ def _gpu(calls: Any, i: int, driver_version: str, cuda: str) -> GpuInfo:
     mig_capable = mode is not None
     mig_enabled = bool(mode and mode[0] == 1)
     profiles = _mig_profiles(calls, i) if mig_capable else ()
+    if mig_capable and not profiles:
+        # Some drivers list GPU-instance profiles only while MIG is on; fall back to the
+        # catalog's table for this product so dynamic MIG can still be offered.
+        profiles = _catalog_profiles(name)
     devices = _mig_devices(calls, i, profiles) if mig_enabled else ()
     brand = calls.brand(i)
     arch = calls.architecture(i)
@@ -176,6 +182,13 @@ def _catalog_sms(product_name: str) -> int:
         if model.product_name == product_name:
             return model.multiprocessors
     return 0
+
+
+def _catalog_profiles(product_name: str) -> tuple[MigProfile, ...]:
+    for model in GPU_MODELS.values():
+        if model.product_name == product_name:
+            return model.mig_profiles
+    return ()
 
 
 def _profile_name(info: dict[str, Any]) -> str:

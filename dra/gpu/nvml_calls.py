@@ -188,9 +188,11 @@ class PynvmlCalls:
 
     def p2p_nvlink(self, i: int, j: int) -> bool:
         nv = self._nv
-        status = self._optional(
-            lambda: nv.nvmlDeviceGetP2PStatus(self._h(i), self._h(j), nv.NVML_P2P_CAPS_INDEX_NVLINK)
-        )
+        try:
+            status = nv.nvmlDeviceGetP2PStatus(self._h(i), self._h(j), nv.NVML_P2P_CAPS_INDEX_NVLINK)
+        except nv.NVMLError:
+            # Any refusal (MIG mode, virtualised GPU, old driver) means "no usable NVLink path".
+            return False
         return status == nv.NVML_P2P_STATUS_OK
 
     def fabric_info(self, i: int) -> dict[str, Any] | None:
