@@ -161,3 +161,12 @@ def test_outcome_does_not_depend_on_pool_order():
     c = claim(req("r", 2), constraints=[{"matchAttribute": f"{D}/missing"}])
     assert run(slices, [c]) is None
     assert run(list(reversed(slices)), [c]) is None
+
+
+def test_many_claims_together_do_not_exhaust_the_stack():
+    devices = [f"d{i}" for i in range(1200)]
+    slices = [sl(f"s{i}", devices[i * 100:(i + 1) * 100], count=12) for i in range(12)]
+    claims = [claim(req("r", 3), name=f"c{i}") for i in range(400)]
+    results = run(slices, claims)
+    assert results is not None and len(results) == 400
+    assert devices_of(results[-1]) == ["d1197", "d1198", "d1199"]

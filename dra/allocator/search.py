@@ -19,6 +19,7 @@ the attempt, and a capacity rejection after the constraints also keeps those.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from typing import Any, Callable
 
@@ -94,6 +95,16 @@ class Search:
 
     # ----------------------------------------------------------------- driver
     def run(self) -> bool:
+        # One stack frame per chosen device plus a few per request and claim: make sure
+        # many claims allocated together cannot hit Python's recursion limit.
+        depth = sum(
+            len(p.requests) * 3 + max(
+                max((rd.num_devices for rd in entries), default=0) for entries in p.requests
+            ) * len(p.requests) if p.requests else 2
+            for p in self.plans
+        ) + 200
+        if depth > sys.getrecursionlimit():
+            sys.setrecursionlimit(depth)
         try:
             return self._one(0, 0, 0, 0, False, 0)
         except _TooManyDevices:
