@@ -220,3 +220,14 @@ def test_dra_api_models_are_accepted(server, publisher) -> None:
     publisher.publish(desired)
     assert_pool_is(server, [slice_of("gpu-0", "gpu-1")])
     assert publisher.publish(desired).writes == 0
+
+
+def test_long_node_names_get_truncated_generated_names(server) -> None:
+    node = "n" * 60 + ".example.com"
+    server.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    publisher = SlicePublisher(server.api_client(), DRIVER, node)
+    desired = slice_of("gpu-0", node=node)
+    publisher.publish([desired])
+    stored = [s for s in server.objects("ResourceSlice") if s["spec"]["nodeName"] == node]
+    assert len(stored) == 1 and len(stored[0]["metadata"]["name"]) == 63
+    assert publisher.publish([desired]).writes == 0

@@ -139,6 +139,7 @@ class ObjectStore:
                 prefix = meta.get("generateName")
                 if not prefix:
                     raise invalid(rtype, "", [("metadata.name", "Required value: name or generateName is required")])
+                prefix = prefix[:58]  # as upstream: the base is cut so that base + suffix fits 63
                 for _ in range(100):
                     name = prefix + "".join(self._random.choice(_SUFFIX_ALPHABET) for _ in range(5))
                     if self._key(rtype, namespace, name) not in self._objects:
