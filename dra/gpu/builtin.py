@@ -6,7 +6,7 @@ A *profile* is either a name or a YAML file:
   :data:`NODE_SHAPES` and :func:`profile_names`);
 * ``<model>-x<N>``: N GPUs of any catalog model or alias (``t4-x4``, ``h200-x8``,
   ``v100m32-x8``), linked the way that model's boards are;
-* a YAML file, either a shape::
+* a YAML file (read by :mod:`dra.gpu.profile_file`), either a shape::
 
       model: H100-SXM5-80GB      # catalog key, alias or openb code
       count: 8
@@ -33,15 +33,13 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-import yaml
+from typing import Sequence
 
 from dra.errors import UserError
 from dra.gpu.catalog import GPU_MODELS, OPENB_MODELS, GpuModel, find_model
-from dra.gpu.inventory import GpuInfo, InventoryError, MigDeviceInfo, MigPlacement, NodeInventory
+from dra.gpu.inventory import GpuInfo, MigDeviceInfo, MigPlacement, NodeInventory
 from dra.gpu.topology import fabric_domain_id, node_domain_ids, with_singletons
 
 DEFAULT_DRIVER_VERSION = "580.95.05"
@@ -315,7 +313,9 @@ def load_profile(name_or_path: str | Path, node_name: str) -> NodeInventory:
                           source=f"builtin:{shape.name}")
     path = Path(text)
     if text.endswith((".yaml", ".yml", ".json")) or path.is_file():
-        return _load_profile_file(path, node_name)
+        from dra.gpu.profile_file import load_profile_file  # file formats live there
+
+        return load_profile_file(path, node_name)
     generic = _GENERIC.match(text.lower())
     if generic:
         return build_node(generic["model"], int(generic["count"]), node_name,
@@ -324,74 +324,3 @@ def load_profile(name_or_path: str | Path, node_name: str) -> NodeInventory:
         f"unknown profile {text!r}: not a file and not one of {', '.join(sorted(NODE_SHAPES))}"
         " (or <model>-x<N>, e.g. t4-x4)"
     )
-
-
-_SHAPE_KEYS = {"model", "count", "nvlink", "numaNodes", "migLayout", "migEnabled", "driverVersion",
-               "cudaDriverVersion", "fabric", "nodeName"}
-
-
-def _load_profile_file(path: Path, node_name: str) -> NodeInventory:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ProfileError(f"{path}: cannot read profile ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ProfileError(f"{where}: invalid YAML ({getattr(err, 'problem', err)})") from None
-    if not isinstance(data, Mapping):
-        raise ProfileError(f"{path}: a profile must be a mapping")
-    if "gpus" in data:
-        try:
-            inv = NodeInventory.from_dict(data)
-        except InventoryError as err:
-            raise ProfileError(f"{path}: {err}") from None
-        return _renamed(inv, node_name)
-    return _shape_from_dict(data, node_name, str(path))
-
-
-def _shape_from_dict(data: Mapping[str, Any], node_name: str, where: str) -> NodeInventory:
-    for key in data:
-        if key not in _SHAPE_KEYS:
-            raise ProfileError(f"{where}: {key}: unknown field (known: {', '.join(sorted(_SHAPE_KEYS))})")
-    if "model" not in data:
-        raise ProfileError(f"{where}: model: required")
-    count = data.get("count", 1)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ProfileError(f"{where}: count: expected a non-negative integer, got {count!r}")
-    numa = data.get("numaNodes", 2)
-    if not isinstance(numa, int) or isinstance(numa, bool) or numa < 1:
-        raise ProfileError(f"{where}: numaNodes: expected a positive integer, got {numa!r}")
-    fabric = None
-    if data.get("fabric") is not None:
-        raw = data["fabric"]
-        if not isinstance(raw, Mapping) or "clusterUUID" not in raw or "cliqueId" not in raw:
-            raise ProfileError(f"{where}: fabric: expected {{clusterUUID: ..., cliqueId: ...}}")
-        fabric = Fabric(cluster_uuid=str(raw["clusterUUID"]), clique_id=str(raw["cliqueId"]))
-    try:
-        return build_node(
-            str(data["model"]), count, node_name,
-            nvlink=data.get("nvlink"), numa_nodes=numa, mig_layout=data.get("migLayout"),
-            mig_enabled=bool(data["migEnabled"]) if "migEnabled" in data else None,
-            fabric=fabric,
-            driver_version=str(data.get("driverVersion", DEFAULT_DRIVER_VERSION)),
-            cuda_driver_version=str(data.get("cudaDriverVersion", DEFAULT_CUDA_DRIVER_VERSION)),
-            source=f"file:{where}",
-        )
-    except UserError as err:
-        raise ProfileError(f"{where}: {err}") from None
-
-
-def _renamed(inv: NodeInventory, node_name: str) -> NodeInventory:
-    """A recorded inventory moved to another node name (domains follow the node)."""
-    if not node_name or node_name == inv.node_name:
-        return inv
-    indexes = [g.index for g in inv.gpus]
-    domains = node_domain_ids(node_name, with_singletons(indexes, inv.nvlink_groups))
-    gpus = tuple(
-        replace(g, nvlink_domain=g.nvlink_domain if g.fabric_clique else domains[g.index])
-        for g in inv.gpus
-    )
-    return replace(inv, node_name=node_name, gpus=gpus)
