@@ -1,0 +1,91 @@
+"""Fragmentation measure and node-scoring policies, checked against hand-computed values."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from dra.errors import UserError
+from simulator.fleet.model import NodeSpec
+from simulator.frag import FragModel, TypicalPod, typical_pods
+from simulator.scoring import POLICIES, get_policy
+from simulator.scoring.base import ScoringContext
+from simulator.state import Demand, NodeState
+
+
+def node(gpu_free: list[int], cpu_free: int = 96000, model: str = "G2", cpu_cap: int = 96000) -> NodeState:
+    n = NodeState(0, NodeSpec("n", cpu_cap, 393216, len(gpu_free), model))
+    n.gpu_free = list(gpu_free)
+    n.cpu_free = cpu_free
+    return n
+
+
+def ctx(frag: FragModel | None = None) -> ScoringContext:
+    return ScoringContext(
+        rng=random.Random(1), frag=frag or FragModel([]),
+        eligible=lambda n, d: [i for i, g in enumerate(n.gpu_free) if g >= d.milli],
+    )
+
+
+def share(milli: int, cpu: int = 4000) -> Demand:
+    return Demand(cpu=cpu, mem=0, count=1, milli=milli)
+
+
+def test_typical_pods_cover_95_percent_and_renormalise() -> None:
+    demands = [share(500)] * 90 + [share(250)] * 6 + [Demand(1000, 0, 0, 0)] * 3 + [share(100)]
+    tp = typical_pods(demands)
+    assert [(t.milli, t.count) for t in tp] == [(500, 1), (250, 1)]  # 96% >= 95%: stop
+    assert sum(t.freq for t in tp) == pytest.approx(1.0)
+    assert tp[0].freq == pytest.approx(90 / 96)
+
+
+def test_node_fragment_amount() -> None:
+    # Typical pods: half want 600 milli, half are CPU-only.
+    fm = FragModel([TypicalPod(1000, 600, 1, (), 0.5), TypicalPod(1000, 0, 0, (), 0.5)])
+    # GPUs free [1000, 400]: the 600-pod fits on GPU 0, so only GPU 1's 400 is its fragment;
+    # the CPU-only pod sees all 1400 idle milli as fragment.
+    assert fm.node_frag("G2", 96000, [1000, 400]) == pytest.approx(0.5 * 400 + 0.5 * 1400)
+    # Not enough CPU for the 600-pod: all idle milli counts for it too.
+    assert fm.node_frag("G2", 500, [1000, 400]) == pytest.approx(1400)
+    # A model the pod does not accept: no access, all idle counts.
+    fm2 = FragModel([TypicalPod(1000, 600, 1, ("T4",), 1.0)])
+    assert fm2.node_frag("G2", 96000, [1000]) == pytest.approx(1000)
+    assert fm2.node_frag("T4", 96000, [1000]) == 0
+
+
+def test_fgd_prefers_the_gpu_that_adds_least_fragment() -> None:
+    fm = FragModel([TypicalPod(1000, 500, 1, (), 1.0)])
+    fgd = get_policy("fgd")
+    n = node([1000, 700])
+    # 300 on GPU 1 leaves [1000, 400]: frag 400; on GPU 0 leaves [700, 700]: frag 0 -> GPU 0.
+    assert fgd.pick_gpus(n, share(300), ctx(fm)) == (0,)
+    # score = int(sigmoid((before - after) / 1000) * 100); before 200? no: [1000, 700] -> 0
+    assert fgd.score(n, share(300), ctx(fm)) == 50
+
+
+def test_bestfit_dotprod_packing_clustering_values() -> None:
+    n = node([1000, 1000, 500, 0], cpu_free=64000)
+    d = share(300, cpu=32000)
+    # BestFit: 1 - (0.5*(64000-32000)/128000 + 0.5*(2500-300)/8000) = 0.7375 -> 73
+    assert get_policy("bestfit").score(n, d, ctx()) == 73
+    # DotProd: 1 - (64000/128k*32000/128k + 2500/8000*300/8000)/2 -> 93
+    assert get_policy("dotprod").score(n, d, ctx()) == 93
+    # Packing: a shared GPU (500 free) can host it: 100 - (50)/10 = 95
+    assert get_policy("gpu-packing").score(n, d, ctx()) == 95
+    assert get_policy("gpu-packing").score(node([1000] * 4), d, ctx()) == 29  # empty node: 33 - 4
+    clustering = get_policy("gpu-clustering")
+    n.tags = {"share-gpu": 2}
+    assert clustering.score(n, d, ctx()) == 25 * (8000 - 2500) // 8000 + 75
+    n.tags = {"share-gpu": 1, "1-gpu": 1}
+    assert clustering.score(n, d, ctx()) == 25 * (8000 - 2500) // 8000 + 50
+    # GPU choice "best": the tightest GPU that fits
+    assert get_policy("bestfit").pick_gpus(n, d, ctx()) == (2,)
+    assert get_policy("kube-default").pick_gpus(n, d, ctx()) == (0,)
+
+
+def test_unknown_policy_lists_valid_names() -> None:
+    with pytest.raises(UserError) as err:
+        get_policy("fgdd")
+    for name in POLICIES:
+        assert name in str(err.value)

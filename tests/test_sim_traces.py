@@ -1,0 +1,112 @@
+"""Trace loaders (openb, generic CSV/JSONL), the synthetic generator, and their error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from simulator.errors import TraceError
+from simulator.trace.generic import load_generic
+from simulator.trace.load import load_trace
+from simulator.trace.openb import load_openb_pods
+from simulator.trace.synthetic import generate
+
+OPENB_HEADER = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_openb_full_schema(tmp_path: Path) -> None:
+    path = write(tmp_path, "openb_pod_list_x.csv", OPENB_HEADER + "\n"
+                 "p0,12000,16384,1,1000,,LS,Running,0,100,0\n"
+                 "p1,6000,12288,1,460,V100M16|V100M32|V100M32,LS,Running,10,50,10\n"
+                 "p2,4000,8192,0,0,,BE,Pending,20,,\n")
+    trace = load_openb_pods(path)
+    assert [p.name for p in trace.pods] == ["p0", "p1", "p2"]
+    p0, p1, p2 = trace.pods
+    assert (p0.num_gpu, p0.gpu_milli, p0.duration) == (1, 1000, 100.0)
+    assert p1.gpu_models == ("V100M16", "V100M32")  # duplicates dropped, order kept
+    assert p1.is_share and p1.arrival == 10.0 and p1.duration == 40.0
+    assert not p2.is_gpu and p2.duration is None
+    assert trace.total_gpu_milli == 1460
+
+
+def test_openb_multigpu_five_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", "name,cpu_milli,memory_mib,num_gpu,gpu_milli\na,1000,100,8,1000\n")
+    (pod,) = load_openb_pods(path).pods
+    assert pod.num_gpu == 8 and pod.total_gpu_milli == 8000 and pod.arrival == 0.0
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("p,12x,1,1,1000,,LS,Running,0,1,0", "column 'cpu_milli': expected an integer, got '12x'"),
+        ("p,1,1,2,500,,LS,Running,0,1,0", "column 'gpu_milli': a fraction (500) needs num_gpu 1"),
+        ("p,1,1,1,1500,,LS,Running,0,1,0", "column 'gpu_milli': must be <= 1000"),
+        ("p,1,1,1,100,,LS,Running,5,1,0", "column 'deletion_time': 1 is before creation_time 5"),
+        ("p,1,1,1", "expected 11 columns"),
+    ],
+)
+def test_openb_bad_rows_name_file_line_and_column(tmp_path: Path, row: str, message: str) -> None:
+    path = write(tmp_path, "bad.csv", OPENB_HEADER + "\nok,1,1,0,0,,LS,Running,0,1,0\n" + row + "\n")
+    with pytest.raises(TraceError) as err:
+        load_openb_pods(path)
+    assert f"{path}:3:" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_generic_csv_and_jsonl(tmp_path: Path) -> None:
+    csv_path = write(tmp_path, "t.csv", "name,cpu,memory,gpus,gpu_memory,models,nvlink,arrival,duration,kind\n"
+                     "train,32,256Gi,8,80Gi,H100|H200,true,0,3600,training\n"
+                     "infer,4,16Gi,0.25,20Gi,,false,5,,inference\n")
+    train, infer = load_generic(csv_path).pods
+    assert (train.num_gpu, train.gpu_milli, train.nvlink, train.gpu_memory_mib) == (8, 1000, True, 80 * 1024)
+    assert train.gpu_models == ("H100", "H200") and train.memory_mib == 256 * 1024 and train.cpu_milli == 32000
+    assert (infer.num_gpu, infer.gpu_milli, infer.duration) == (1, 250, None)
+    jsonl = write(tmp_path, "t.jsonl", json.dumps({"name": "nb", "cpu_milli": 2000, "mig_profile": "1g.10gb"}) + "\n")
+    (nb,) = load_trace(jsonl).pods
+    assert nb.mig_profile == "1g.10gb" and nb.num_gpu == 1 and nb.gpu_milli == 143
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"cpu": 1, "gpus": 1.5}', "field 'gpus': a count above 1 must be whole"),
+        ('{"cpu": 1, "gpu": 1}', "unknown field 'gpu'"),
+        ('{"cpu": -1}', "field 'cpu': expected a non-negative number"),
+        ('{"cpu": 1, "memory": "12Qi"}', "field 'memory'"),
+        ('{"cpu": 1,', "column 11: invalid JSON"),
+        ('{"gpus": 1}', "field 'cpu' (or 'cpu_milli') is required"),
+    ],
+)
+def test_generic_errors_name_the_line(tmp_path: Path, line: str, message: str) -> None:
+    path = write(tmp_path, "bad.jsonl", '{"cpu": 1}\n' + line + "\n")
+    with pytest.raises(TraceError) as err:
+        load_generic(path)
+    assert str(err.value).startswith(f"{path}:2:")
+    assert message in str(err.value)
+
+
+def test_synthetic_is_seeded() -> None:
+    a, b, c = generate(300, 7), generate(300, 7), generate(300, 8)
+    assert a.pods == b.pods
+    assert a.pods != c.pods
+    kinds = {p.kind for p in a.pods}
+    assert kinds == {"training", "inference", "notebook", "cpu"}
+    assert all(p.nvlink and p.gpu_milli == 1000 for p in a.pods if p.kind == "training")
+    assert any(p.mig_profile for p in a.pods) and any(p.is_share for p in a.pods if p.kind == "inference")
+    arrivals = [p.arrival for p in a.pods]
+    assert arrivals == sorted(arrivals)
+
+
+def test_openb_default_from_shared(shared_dir: Path) -> None:
+    trace = load_openb_pods(shared_dir / "traces/alibaba-openb/openb_pod_list_default.csv")
+    assert len(trace.pods) == 8152
+    assert sum(1 for p in trace.pods if p.is_share) == 3078
+    assert round(trace.total_gpu_milli / 1000, 1) == 6086.8
