@@ -8,7 +8,9 @@ Modes (``mode=`` of :func:`dra.slices.build_slices`):
     What NVIDIA's driver announces without dynamic MIG: a GPU with MIG off is a whole
     device; a GPU with MIG on is announced only through its existing MIG devices
     ``gpu-<minor>-mig-<profile>-<giProfileId>-<start>`` (announcing both led to double
-    allocation upstream, issue #719).
+    allocation upstream, issue #719). Unlike upstream we leave out the ``memorySlice<i>``
+    capacities of static MIG devices: the placement is already in the device name, and
+    with our extra attributes they could exceed the 32 attributes-plus-capacities limit.
 ``dynamic-mig``
     Partitionable devices: per MIG-capable GPU a counter set plus the full GPU and every
     (profile, placement) as a device consuming from it (see :mod:`dra.slices.counters`).
