@@ -170,3 +170,17 @@ def test_many_claims_together_do_not_exhaust_the_stack():
     results = run(slices, claims)
     assert results is not None and len(results) == 400
     assert devices_of(results[-1]) == ["d1197", "d1198", "d1199"]
+
+
+def test_share_ids_are_deterministic_and_differ_per_share():
+    shared = {"name": "g", "allowMultipleAllocations": True, "capacity": {"mem": {"value": "8"}}}
+    c = claim(req("r", capacity={"requests": {"mem": "2"}}))
+    features = Features(consumable_capacity=True)
+    alloc = Allocator(features, [cls()], [sl("s", [shared])])
+    first = alloc.allocate(NODE, [c])[0].devices.results[0]
+    assert first.share_id == alloc.allocate(NODE, [c])[0].devices.results[0].share_id
+    state = AllocatedState()
+    state.add_result(first)
+    second = alloc.allocate(NODE, [c], allocated=state)[0].devices.results[0]
+    assert second.share_id != first.share_id
+    assert str(second.consumed_capacity["mem"]) == "2"

@@ -288,7 +288,11 @@ class Search:
         self.share_seq += 1
         claim = self.plans[ci].claim
         uid = getattr(getattr(claim, "metadata", None), "uid", None) or self.plans[ci].key
-        name = f"{uid}|{rd.full_name}|{device_id_str(device.id)}|{self.share_seq}"
+        # What the device already carries is part of the input: a second share of the
+        # same device for an identical claim gets another ID, yet the same input always
+        # gives the same IDs (upstream draws random UUIDs).
+        in_use = sorted(self.allocated_capacity.get(device.index, {}).items())
+        name = f"{uid}|{rd.full_name}|{device_id_str(device.id)}|{self.share_seq}|{in_use}"
         return str(uuid.uuid5(_SHARE_NAMESPACE, name))
 
     # -------------------------------------------------------------- counters
