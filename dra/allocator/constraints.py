@@ -40,6 +40,25 @@ def attribute_value(attr: Any) -> tuple[str, Any] | None:
     return None
 
 
+_MISSING = ("missing", None)
+
+
+def cached_value(device: DeviceInfo, name: str) -> tuple[str, Any] | None:
+    """(type, value) of the attribute as a constraint sees it; ``_MISSING`` if absent."""
+    hit = device.attr_cache.get(name)
+    if hit is None:
+        attr = lookup_attribute(device, name)
+        hit = _MISSING if attr is None else attribute_value(attr)
+        if hit is None:  # present but no value set
+            hit = ("unset", None)
+        device.attr_cache[name] = hit
+    return hit
+
+
+def _unknown(value: tuple[str, Any]) -> bool:
+    return value[0] == "unset"
+
+
 class Constraint:
     """Common part: which requests the constraint covers."""
 
@@ -78,15 +97,14 @@ class MatchAttribute(Constraint):
     def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
         if not self.applies(request, sub_request):
             return True
-        attr = lookup_attribute(device, self.attribute)
-        if attr is None:
+        value = cached_value(device, self.attribute)
+        if value is _MISSING:
             return False
-        value = attribute_value(attr)
         if self.count == 0:
             self.value = value
             self.count = 1
             return True
-        if value is None or value != self.value:
+        if _unknown(value) or value != self.value:
             return False
         self.count += 1
         return True
@@ -106,12 +124,11 @@ class DistinctAttribute(Constraint):
     def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
         if not self.applies(request, sub_request):
             return True
-        attr = lookup_attribute(device, self.attribute)
-        if attr is None:
+        value = cached_value(device, self.attribute)
+        if value is _MISSING:
             return False
-        value = attribute_value(attr)
         if self.values:
-            if value is None:
+            if _unknown(value):
                 return False
             if any(v == value for v in self.values.values()):
                 return False

@@ -83,7 +83,7 @@ class DeviceInfo:
     __slots__ = (
         "index", "id", "name", "obj", "slice", "attributes", "capacity", "consumes",
         "multi_raw", "taints", "binding_conditions", "binding_failure_conditions",
-        "binds_to_node", "_cel",
+        "binds_to_node", "_cel", "attr_cache",
     )
 
     def __init__(self, index: int, slice_info: SliceInfo, dev: Any) -> None:
@@ -107,6 +107,8 @@ class DeviceInfo:
         self.binding_failure_conditions = dev.binding_failure_conditions
         self.binds_to_node: bool = bool(dev.binds_to_node)
         self._cel: Any = None
+        # constraint attribute name -> (type, value) or None; filled by constraints
+        self.attr_cache: dict[str, Any] = {}
 
     def cel(self) -> Any:
         if self._cel is None:
