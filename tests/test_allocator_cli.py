@@ -166,3 +166,17 @@ def test_allocated_claims_make_their_devices_busy(tmp_path: Path, capsys) -> Non
     assert code == 1
     assert json.loads(captured.out) == []
     assert "7 ruled out: already allocated to another claim" in captured.err
+
+
+def test_invalid_pool_on_one_node_does_not_stop_other_nodes(tmp_path: Path, capsys) -> None:
+    broken = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": "node-0-gpus"},
+              "spec": {"driver": DRIVER, "nodeName": "node-0",
+                       "pool": {"name": "node-0", "generation": 1, "resourceSliceCount": 1},
+                       "devices": [_gpu(0, "x"), _gpu(0, "x")]}}  # duplicate device name
+    path = _write(tmp_path, broken, _claim("one", 1))
+    assert main(["allocate", "-f", str(path)]) == 0
+    (doc,) = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert doc["status"]["allocation"]["devices"]["results"][0]["pool"] == "node-1"
+    path = _write(tmp_path, broken, _claim("one", 1))
+    assert main(["allocate", "-f", str(path), "--node", "node-0"]) == 1
+    assert "pool gpu.nvidia.com/node-0 is invalid (duplicate device name gpu-0)" in capsys.readouterr().out

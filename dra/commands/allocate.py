@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dra.allocator import AllocatedState, Allocator
+    from dra.allocator import AllocatedState, AllocationError, Allocator
     from dra.allocator.explanation import explain
 
     objs = _load_all(args.filename)
@@ -87,7 +87,12 @@ def run(args: argparse.Namespace) -> int:
             continue
         placed = False
         for node in candidates:
-            results = allocator.allocate(node, group, allocated=state)
+            try:
+                results = allocator.allocate(node, group, allocated=state)
+            except AllocationError as err:
+                if not err.node_local:  # bad input: same on every node
+                    raise
+                results = None  # "invalid resource pools": this node only (explained below)
             if results is None:
                 continue
             for claim, result in zip(group, results):
