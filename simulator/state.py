@@ -31,10 +31,12 @@ class Demand:
     mig: str | None = None  # MIG profile (static-MIG and DRA)
     nvlink: bool = False
     requested_milli: int = 0  # the pod's true per-GPU need (for waste accounting)
+    mem_request: int = 0  # GPU memory (MiB) reserved on a shared GPU (DRA consumable capacity)
 
     @property
     def shape(self) -> tuple:
-        return (self.cpu, self.mem, self.count, self.milli, self.models, self.gpu_mem, self.mig, self.nvlink)
+        return (self.cpu, self.mem, self.count, self.milli, self.models, self.gpu_mem, self.mig, self.nvlink,
+                self.mem_request)
 
     @property
     def is_share(self) -> bool:

@@ -116,6 +116,13 @@ class DraPlacement(Placement):
                 inv = build_node(node.model, node.gpu_count, node.name)
             slices = build_slices(inv, mode=self.mode)
             devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
+            if any(g.mig_devices for g in inv.gpus):
+                from simulator.errors import FleetError
+
+                raise FleetError(
+                    f"node {node.name}: profile {spec.profile!r} has MIG devices; the DRA placement model "
+                    "publishes shared GPUs (use a profile without a MIG layout)"
+                )
             names, mem, domains = [], [], []
             for gpu in inv.gpus:
                 name = f"gpu-{gpu.minor}"
@@ -142,6 +149,7 @@ class DraPlacement(Placement):
     def demand(self, pod: Pod) -> Demand:
         n = whole_gpus_needed(pod)
         milli, gpu_mem, mem_request = pod.gpu_milli, pod.gpu_memory_mib, 0
+        profile = pod.mig_profile if self.mode == "shared" else None
         if pod.mig_profile:
             p_milli, p_mem = _profile_need(pod.mig_profile)
             milli, gpu_mem = max(milli, p_milli), max(gpu_mem, p_mem)
@@ -151,16 +159,16 @@ class DraPlacement(Placement):
             mem_request = gpu_mem
         return Demand(
             cpu=pod.cpu_milli, mem=pod.memory_mib, count=n, milli=milli if n else 0, models=pod.gpu_models,
-            gpu_mem=gpu_mem, mig=f"mem:{mem_request}" if mem_request else None, nvlink=pod.nvlink and n > 1,
-            requested_milli=pod.gpu_milli if n else 0,
+            gpu_mem=gpu_mem, mig=profile, nvlink=pod.nvlink and n > 1,
+            requested_milli=pod.gpu_milli if n else 0, mem_request=mem_request,
         )
 
     @staticmethod
     def _mem_request(d: Demand) -> int:
-        return int(d.mig[4:]) if d.mig and d.mig.startswith("mem:") else 0
+        return d.mem_request
 
     def claim_for(self, d: Demand, pins: tuple[int, ...] | None) -> Any:
-        key = (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, pins)
+        key = (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, pins)
         claim = self._claims.get(key)
         if claim is None:
             from dra.api import ResourceClaim
@@ -194,7 +202,20 @@ class DraPlacement(Placement):
             if mem:
                 requests["memory"] = f"{mem}Mi"
             exactly["capacity"] = {"requests": requests}
-        devices: dict[str, Any] = {"requests": [{"name": GPU_REQUEST, "exactly": exactly}]}
+        if d.mig and share:
+            # A MIG profile first (an existing or partitionable MIG device of that profile),
+            # else the same share of a shared GPU: DRAPrioritizedList's firstAvailable.
+            mig_selectors = [{"cel": {"expression": f"device.attributes['{dom}'].profile == '{d.mig}'"}}]
+            mig_selectors += [{"cel": {"expression": e}} for e in selectors if ".index in [" not in e]
+            share_alt = {"name": "share", **exactly}
+            request = {"name": GPU_REQUEST, "firstAvailable": [
+                {"name": "mig", "deviceClassName": "mig.nvidia.com", "allocationMode": "ExactCount", "count": 1,
+                 "selectors": mig_selectors},
+                share_alt,
+            ]}
+        else:
+            request = {"name": GPU_REQUEST, "exactly": exactly}
+        devices: dict[str, Any] = {"requests": [request]}
         if d.nvlink and d.count > 1:
             devices["constraints"] = [{"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"}]
         return {
@@ -240,6 +261,8 @@ class DraPlacement(Placement):
     # -- bind through the allocator ----------------------------------------------------
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
         x: DraNode = node.extra
+        if d.count == 0:  # a CPU-only pod has no claim
+            return Binding(pod, node.idx, (), 0, now, detail=[], charged=0)
         if not self.verify:
             return self._apply_index(node, pod, d, gpus, now)
         pins = tuple(sorted(gpus)) if self.device_choice == "policy" else None
