@@ -93,7 +93,7 @@ def test_group_commit_batches_concurrent_syncs():
         with lock:
             return version[0], {"v": version[0]}
 
-    def writer(data):
+    def writer(data, durable):
         gate.wait(2)  # hold the first write so that the others pile up behind it
         written.append(data["v"])
 
@@ -119,7 +119,7 @@ def test_group_commit_batches_concurrent_syncs():
 def test_failed_write_is_not_counted_as_done():
     calls = []
 
-    def writer(data):
+    def writer(data, durable):
         calls.append(data)
         if len(calls) == 1:
             raise OSError("disk full")
@@ -129,3 +129,43 @@ def test_failed_write_is_not_counted_as_done():
         committer.sync(1)
     committer.sync(1)  # retried, not skipped
     assert len(calls) == 2
+
+
+def test_durable_waiters_are_not_satisfied_by_a_plain_write():
+    version = [1]
+    log: list[tuple[int, bool]] = []
+    in_write = threading.Event()
+    release = threading.Event()
+
+    def writer(data, durable):
+        log.append((data["v"], durable))
+        if len(log) == 1:
+            in_write.set()
+            release.wait(2)
+
+    committer = GroupCommitter(lambda: (version[0], {"v": version[0]}), writer)
+    plain = threading.Thread(target=committer.sync, args=(1, False))
+    plain.start()
+    assert in_write.wait(2)
+    durable = threading.Thread(target=committer.sync, args=(1, True))
+    durable.start()
+    release.set()
+    plain.join()
+    durable.join()
+    assert log == [(1, False), (1, True)]
+    committer.sync(1, True)  # already durable: no write
+    committer.sync(1, False)
+    assert len(log) == 2 and committer.durable_writes == 1
+
+
+def test_durable_flag_reaches_the_file(tmp_path, monkeypatch):
+    import os
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    ck = CheckpointFile(tmp_path / "c.json", boot_id="b")
+    ck.write({}, durable=False)
+    assert synced == []
+    ck.write({}, durable=True)
+    assert len(synced) == 1

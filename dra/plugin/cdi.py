@@ -6,9 +6,9 @@ into the CDI directory (``/var/run/cdi``) and hand the kubelet the fully qualifi
 creates the container. Names embed the claim UID because runtimes may cache specs, so a
 name must never be reused for different edits.
 
-Files are written atomically (temporary file in the same directory, fsync, rename, fsync of
-the directory): the runtime only reads ``*.json``/``*.yaml``, so it never sees a half-written
-spec under the final name. The spec's annotations carry the claim's identity and prepared
+Files are written atomically (temporary file in the same directory, then rename; see
+``files`` for why no fsync): the runtime only reads ``*.json``/``*.yaml``, so it never sees a
+half-written spec under the final name. The spec's annotations carry the claim's identity and prepared
 devices, so a lost checkpoint can be rebuilt from these files.
 
 ``cdiVersion`` is the lowest version that has every field we use (runtimes reject versions
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dra.plugin.files import atomic_write, fsync_dir
+from dra.plugin.files import atomic_write
 
 ANNOTATION_PREFIX = "dra.gpu.nvidia.com"
 ANNOTATION_CLAIM = f"{ANNOTATION_PREFIX}/claim"
@@ -132,7 +132,6 @@ class CdiWriter:
             self.spec_path(claim_uid).unlink()
         except FileNotFoundError:
             return False
-        fsync_dir(self.root)
         return True
 
     def claim_specs(self) -> dict[str, Path]:

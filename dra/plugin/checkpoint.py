@@ -18,8 +18,12 @@ our own types, so fields added by a newer version do not break an older reader's
 (NVIDIA's driver had that bug). A checkpoint that cannot be read is never fatal: the caller
 quarantines it and rebuilds (see ``state.DeviceState.recover``).
 
-Writes are atomic (temp + fsync + rename + directory fsync) and *group-committed*: threads
-that change the state concurrently share one write instead of queueing one fsync each.
+Writes are atomic (temp file + rename) and *group-committed*: threads that change the state
+concurrently share one write instead of queueing one each. The PrepareCompleted write (and
+anything batched with it) is fsync'ed before the rename; the PrepareStarted and unprepare
+writes are not: they only have to survive the plugin process dying, which the page cache
+guarantees, while a node crash is a reboot that discards the checkpoint by its boot ID
+anyway (``files`` explains the reasoning). One fsync per prepare instead of three or six.
 """
 
 from __future__ import annotations
@@ -134,13 +138,13 @@ class CheckpointFile:
         }
         return Loaded(claims, "ok", stored_boot)
 
-    def write(self, claims: dict[str, dict[str, Any]]) -> None:
+    def write(self, claims: dict[str, dict[str, Any]], durable: bool = True) -> None:
         data = _canonical({"nodeBootID": self.boot_id, "preparedClaims": claims})
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         # Serialise ``data`` once: its canonical form is both what is hashed and what is stored
         # (this runs on every prepare, so one json.dumps instead of two matters).
         head = json.dumps({"checksum": digest, "kind": KIND, "version": VERSION})[:-1].encode()
-        atomic_write(self.path, head + b', "data": ' + data + b"}\n", mode=0o600)
+        atomic_write(self.path, head + b', "data": ' + data + b"}\n", mode=0o600, durable=durable)
 
     def quarantine(self) -> Path:
         """Move an untrusted file aside (kept for inspection) and return its new path."""
@@ -152,36 +156,46 @@ class CheckpointFile:
 class GroupCommitter:
     """Persists a changing snapshot with one write per batch of concurrent changes.
 
-    Callers bump a version while holding their own state lock (``mark_dirty``), then call
-    ``sync(version)`` without it. If another thread is writing, they wait for it; if its
-    snapshot already includes their version they are done, else one of them writes next.
+    Callers bump a version while holding their own state lock, then call ``sync(version)``
+    without it. If another thread is writing, they wait for it; if its snapshot already
+    includes their version (and was durable, when they asked for that) they are done, else
+    one of them writes next, durably if any waiting caller asked for durability.
     """
 
-    def __init__(self, snapshot: Callable[[], tuple[int, dict[str, Any]]], writer: Callable[[dict], None]):
+    def __init__(self, snapshot: Callable[[], tuple[int, dict[str, Any]]], writer: Callable[[dict, bool], None]):
         self._snapshot = snapshot
         self._writer = writer
         self._cond = threading.Condition()
         self._writing = False
         self._written = 0
+        self._durable_written = 0
+        self._durable_wanted = 0
         self.writes = 0
+        self.durable_writes = 0
 
-    def sync(self, version: int) -> None:
+    def sync(self, version: int, durable: bool = True) -> None:
         with self._cond:
+            if durable:
+                self._durable_wanted = max(self._durable_wanted, version)
             while True:
-                if self._written >= version:
+                if (self._durable_written if durable else self._written) >= version:
                     return
                 if not self._writing:
                     self._writing = True
+                    make_durable = self._durable_wanted > self._durable_written
                     break
                 self._cond.wait()
         done = 0
         try:
             version_in_snapshot, data = self._snapshot()
-            self._writer(data)
+            self._writer(data, make_durable)
             self.writes += 1
+            self.durable_writes += make_durable
             done = version_in_snapshot
         finally:
             with self._cond:
                 self._writing = False
                 self._written = max(self._written, done)
+                if make_durable:
+                    self._durable_written = max(self._durable_written, done)
                 self._cond.notify_all()

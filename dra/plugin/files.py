@@ -1,4 +1,19 @@
-"""Crash-safe file replacement shared by the checkpoint and the CDI writer."""
+"""Crash-safe file replacement shared by the checkpoint, the CDI writer and the built-in backend.
+
+What "crash" means here decides what is worth paying for:
+
+* the plugin process dies (kill -9, OOM, panic): the kernel's page cache survives, so a
+  temporary file renamed over the target is all it takes for the next process to see either
+  the old or the new file, never half of one;
+* the node's kernel dies (power loss, panic): that is a reboot. The checkpoint records the
+  boot ID and is discarded after a reboot, the CDI directory (``/var/run/cdi``) is a tmpfs,
+  and MIG instances and sharing settings do not survive a reboot either. Losing the last
+  writes then loses nothing that would have been kept.
+
+So ``durable=True`` (fsync of the file before the rename) is used where a torn file after a
+power loss would otherwise show up as a "corrupt checkpoint" error, and nothing pays for a
+directory fsync, which only protects the rename itself against a power loss.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +30,7 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = False) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -23,7 +38,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -32,4 +48,3 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         except FileNotFoundError:
             pass
         raise
-    fsync_dir(path.parent)

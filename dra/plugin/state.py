@@ -121,12 +121,12 @@ class DeviceState:
             self._version += 1
             return self._version
 
-    def persist(self, version: int | None = None) -> None:
+    def persist(self, version: int | None = None, *, durable: bool = True) -> None:
         if version is None:
             with self._lock:
                 self._version += 1
                 version = self._version
-        self._committer.sync(version)
+        self._committer.sync(version, durable)
         self._update_metrics()
 
     def load(self, claims: dict[str, ClaimRecord]) -> None:
@@ -193,7 +193,8 @@ class DeviceState:
                 self._claims[ref.uid] = started
                 self._version += 1
                 version = self._version
-            self._committer.sync(version)
+            # Not fsync'ed: it must only outlive this process (see checkpoint / files).
+            self._committer.sync(version, durable=False)
             try:
                 pause_point("after-started", ref.uid)
                 done = self._apply(ref, planned, copy.deepcopy(records))
@@ -330,7 +331,7 @@ class DeviceState:
                 self.cdi.remove(ref.uid)  # a spec without a record (lost checkpoint): clean it
                 return []
             self.rollback(record)
-            self.persist(self._drop(ref.uid))
+            self.persist(self._drop(ref.uid), durable=False)
         return []
 
     def rollback(self, record: ClaimRecord) -> None:
