@@ -58,6 +58,13 @@ def test_syntax_errors_have_positions(expr: str, message: str) -> None:
         ('device.driver', "must evaluate to bool or the unknown type, not string"),
         ("[true]", "must evaluate to bool or the unknown type, not list(bool)"),
         ('device.capacity["d"].memory', "must evaluate to bool or the unknown type, not kubernetes.Quantity"),
+        # _==_ is (A, A) and ?: needs one type for both arms, as in cel-go's checker
+        ("1 == 1.0", "found no matching overload for '_==_' applied to '(int, double)'"),
+        ('{"a": 1} == {"a": 1.0}', "applied to '(map(string, int), map(string, double))'"),
+        ("true ? 1 : 'a'", "found no matching overload for '_?_:_' applied to '(bool, int, string)'"),
+        ("2 in [1.0, 2.0]", "found no matching overload for '@in' applied to '(int, list(double))'"),
+        ("[1, 2][1u] == 2", "found no matching overload for '_[_]' applied to '(list(int), uint)'"),
+        ("{1: 'a'}[1u] == 'a'", "found no matching overload for '_[_]' applied to '(map(int, string), uint)'"),
     ],
 )
 def test_static_checks(expr: str, message: str) -> None:
@@ -73,6 +80,9 @@ def test_static_checks(expr: str, message: str) -> None:
         'device.attributes["gpu.nvidia.com"].index > 5',  # dyn compared with int
         "dyn(1) == 'a'",
         'device.attributes["x"].exists(k, k.startsWith("a"))',
+        "1u < 2.5 && 2.0 > 1",  # cross-type numeric ordering is enabled in Kubernetes
+        "'%s %d'.format([[1, 'a'], 2]) != ''",  # literals inside format() may mix types
+        'device.attributes["d"].x == 1.0 || device.attributes["d"].x == null',
     ],
 )
 def test_dyn_expressions_compile(expr: str) -> None:

@@ -56,21 +56,36 @@ def check_bool(t: T.Type, op: str) -> None:
 
 
 def check_equality(op: str, a: T.Type, b: T.Type) -> None:
-    # Only reject what is certainly wrong: different kinds of concrete types (string vs int),
-    # or two different simple types that are not both numbers. Parameterised types of one
-    # kind (map(string, int) vs map(string, double)) are left to the runtime.
-    if not (T.is_concrete(a) and T.is_concrete(b)) or a == b or T.NULL in (a, b):
+    # cel-go declares _==_ as (A, A): two different concrete types do not unify, even two
+    # numeric ones (1 == 1.0 is rejected; at runtime, with dyn, it is true). Type values are
+    # left alone, and null compares with anything nullable (dyn, optionals).
+    if not (T.is_concrete(a) and T.is_concrete(b)) or a == b:
         return
-    if a in T.NUMERIC and b in T.NUMERIC:
+    if T.kind(a) == "type" and T.kind(b) == "type":
         return
-    if T.kind(a) == T.kind(b) and isinstance(a, tuple):
+    if T.NULL in (a, b) and T.kind(b if a == T.NULL else a) == "optional_type":
         return
     raise no_overload(f"_{op}_", [a, b])
 
 
+def check_conditional(cond: T.Type, then: T.Type, other: T.Type) -> T.Type:
+    """``c ? a : b``: both branches must have one type (dyn and null aside)."""
+    check_bool(cond, "_?_:_")
+    if then == other or T.DYN in (then, other) or not (T.is_concrete(then) and T.is_concrete(other)):
+        return then if then == other else T.DYN
+    if T.NULL in (then, other):
+        return other if then == T.NULL else then
+    raise no_overload("_?_:_", [cond, then, other])
+
+
 def check_in(item: T.Type, container: T.Type) -> None:
-    if T.kind(container) not in ("list", "map", T.DYN):
+    k = T.kind(container)
+    if k not in ("list", "map", T.DYN):
         raise no_overload("@in", [item, container])
+    if k != T.DYN:
+        element = container[1]
+        if T.is_concrete(item) and T.is_concrete(element) and item != element:
+            raise no_overload("@in", [item, container])
 
 
 def check_ordering(op: str, a: T.Type, b: T.Type) -> None:
@@ -104,10 +119,10 @@ def index_type(t: T.Type, key: T.Type) -> T.Type:
     """The type of ``x[key]`` for ``x`` of type ``t``."""
     k = T.kind(t)
     if k == "list":
-        if key in (T.INT, T.UINT, T.DYN):
+        if key in (T.INT, T.DYN):
             return t[1]
     elif k == "map":
-        if key == T.DYN or t[1] == T.DYN or key == t[1] or (key in T.NUMERIC and t[1] in T.NUMERIC):
+        if key == T.DYN or not T.is_concrete(t[1]) or key == t[1]:
             return t[2]
     elif t == T.DYN:
         return T.DYN

@@ -130,8 +130,7 @@ class Compiler(AccessRules):
         if len(tree.children) == 1:
             return self.visit(tree.children[0])
         cond, then, other = (self.visit(c) for c in tree.children)
-        self.check(tree.children[0], checks.check_bool, cond.typ, "_?_:_")
-        typ = T.join(then.typ, other.typ)
+        typ = self.check(tree, checks.check_conditional, cond.typ, then.typ, other.typ)
         est = E.add(cond.est, max(then.est, other.est))
         size = max(then.size, other.size)
         if cond.is_const and type(cond.const) is bool:
@@ -282,7 +281,10 @@ class Compiler(AccessRules):
         for k in keys:
             if k.typ not in (T.STRING, T.INT, T.UINT, T.BOOL, T.DYN):
                 raise self.error(k.tree, f"unsupported map key type: {T.fmt(k.typ)}")
-        key_type, val_type = self.check_homogeneous(keys), self.check_homogeneous(vals)
+        if id(tree) in self.exempt_literals:
+            key_type, val_type = T.DYN, T.DYN
+        else:
+            key_type, val_type = self.check_homogeneous(keys), self.check_homogeneous(vals)
         pairs = [(k.fn, val.fn) for k, val in zip(keys, vals)]
 
         def build(env: dict) -> dict:
@@ -343,8 +345,9 @@ class Compiler(AccessRules):
     def call(self, tree: Tree, name: str, recv_tree: Any, arg_trees: list, where: Any) -> Node:
         member = recv_tree is not None
         if name == "format":
+            # cel-go exempts every aggregate literal inside format()'s arguments
             for a in arg_trees:
-                self.exempt_literals.add(id(_innermost(a)))
+                self.exempt_literals.update(id(t) for t in a.iter_subtrees() if t.data in ("list_lit", "map_lit"))
         nodes = ([self.visit(recv_tree)] if member else []) + [self.visit(a) for a in arg_trees]
         fn = lookup(name, member, len(nodes))
         types = [n.typ for n in nodes]
@@ -370,12 +373,6 @@ class Compiler(AccessRules):
                 funcs_core.compile_regex(nodes[1].const)
             except EvalError as ex:
                 raise self.error(where, f"invalid matches argument: {ex}") from None
-
-
-def _innermost(tree: Any) -> Any:
-    while isinstance(tree, Tree) and len(tree.children) == 1 and tree.data not in ("ident", "list_lit", "literal"):
-        tree = tree.children[0]
-    return tree
 
 
 def simple_ident_name(tree: Any) -> str | None:

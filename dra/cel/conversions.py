@@ -4,6 +4,7 @@ and small value helpers, with cel-go's range checks and Go's number formatting/p
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 from dra.cel.errors import EvalError, no_such_overload
@@ -76,25 +77,31 @@ def to_double(v: Any) -> float:
 
 
 def format_double(v: float) -> str:
-    """Go's strconv.FormatFloat(v, 'g', -1, 64), as cel-go's string(double) uses."""
+    """Go's ``strconv.FormatFloat(v, 'g', -1, 64)``, which cel-go's ``string(double)`` uses.
+
+    Shortest round-trip digits (the same digits as Python's ``repr``); exponent form when the
+    decimal exponent is below -4 or at least 6 (``1e+06``, ``123456``, ``1.5e-05``).
+    """
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
-    text = repr(v)
-    mantissa, _, exponent = text.partition("e")
-    if mantissa.endswith(".0"):
-        mantissa = mantissa[:-2]
-    if exponent:
-        exp = int(exponent)
-        return f"{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
-    # Go switches to exponent form when exp < -4 or exp >= 21 (shortest repr).
-    exp10 = math.floor(math.log10(abs(v))) if v != 0 else 0
-    if exp10 >= 21:
-        digits = mantissa.replace(".", "").replace("-", "").rstrip("0")
+    sign = "-" if math.copysign(1.0, v) < 0 else ""
+    if v == 0:
+        return sign + "0"
+    parts = Decimal(repr(abs(v))).as_tuple()
+    digits = "".join(map(str, parts.digits))
+    point = len(digits) + int(parts.exponent)  # digits before the decimal point
+    digits = digits.rstrip("0")
+    exp = point - 1
+    if exp < -4 or exp >= 6:
         head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{'-' if v < 0 else ''}{head}e+{exp10:02d}"
-    return mantissa
+        return f"{sign}{head}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def to_string(v: Any) -> str:

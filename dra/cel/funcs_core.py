@@ -39,10 +39,10 @@ def compile_regex(pattern: str) -> Any:
         raise EvalError(f"error parsing regexp: {reason}") from None
 
 
-def _str(x: Any, name: str, *others: Any) -> str:
-    if type(x) is not str:
-        raise no_such_overload(name, x, *others)
-    return x
+def _strs(name: str, *args: Any) -> None:
+    for a in args:
+        if type(a) is not str:
+            raise no_such_overload(name, *args)
 
 
 def size(x: Any) -> int:
@@ -50,23 +50,28 @@ def size(x: Any) -> int:
 
 
 def contains(s: Any, sub: Any) -> bool:
-    return _str(sub, "contains", s) in _str(s, "contains", sub)
+    _strs("contains", s, sub)
+    return sub in s
 
 
 def starts_with(s: Any, prefix: Any) -> bool:
-    return _str(s, "startsWith", prefix).startswith(_str(prefix, "startsWith", s))
+    _strs("startsWith", s, prefix)
+    return s.startswith(prefix)
 
 
 def ends_with(s: Any, suffix: Any) -> bool:
-    return _str(s, "endsWith", suffix).endswith(_str(suffix, "endsWith", s))
+    _strs("endsWith", s, suffix)
+    return s.endswith(suffix)
 
 
 def matches(s: Any, pattern: Any) -> bool:
-    return compile_regex(_str(pattern, "matches", s)).search(_str(s, "matches", pattern)) is not None
+    _strs("matches", s, pattern)
+    return compile_regex(pattern).search(s) is not None
 
 
 def find(s: Any, pattern: Any) -> str:
-    m = compile_regex(_str(pattern, "find", s)).search(_str(s, "find", pattern))
+    _strs("find", s, pattern)
+    m = compile_regex(pattern).search(s)
     return m.group(0) if m is not None else ""
 
 
@@ -76,7 +81,8 @@ def find_all(s: Any, pattern: Any, limit: Any = -1) -> list[str]:
     if limit == 0:
         return []
     found: list[str] = []
-    for m in compile_regex(_str(pattern, "findAll", s)).finditer(_str(s, "findAll", pattern)):
+    _strs("findAll", s, pattern)
+    for m in compile_regex(pattern).finditer(s):
         found.append(m.group(0))
         if 0 < limit <= len(found):
             break

@@ -18,12 +18,16 @@ DEVICE_FIELDS: dict[str, T.Type] = {
     "capacity": T.map_of(T.STRING, T.map_of(T.STRING, T.QUANTITY)),
     "allowMultipleAllocations": T.BOOL,
 }
-DEVICE_FIELD_SIZES = {"driver": E.DRIVER_MAX, "attributes": E.MAP_ENTRIES_MAX, "capacity": E.MAP_ENTRIES_MAX,
-                       "allowMultipleAllocations": 1}
+DEVICE_FIELD_SIZES = {
+    "driver": E.DRIVER_MAX, "attributes": E.MAP_ENTRIES_MAX, "capacity": E.MAP_ENTRIES_MAX,
+    "allowMultipleAllocations": 1,
+}
 
 
 @dataclass
 class Node:
+    """What the compiler knows about one sub-expression: how to evaluate it and its static facts."""
+
     fn: Callable[[dict], Any]
     typ: T.Type
     const: Any = MISSING
