@@ -322,3 +322,15 @@ def test_metrics_count_writes_retries_and_generation(server) -> None:
     assert sample("dra_gpu_slice_pool_generation", {"driver": DRIVER, "pool": NODE}) == 1
     publisher.remove_all()
     assert sample("dra_gpu_slice_pool_generation", {"driver": DRIVER, "pool": NODE}) is None
+
+
+def test_unserved_api_and_forbidden_are_not_retried(server) -> None:
+    sleeps: list[float] = []
+    publisher = make_publisher(server, sleeps)
+    server.inject(method="GET", path=SLICES, status=404, message="the server could not find the requested resource")
+    with pytest.raises(PublishError, match=r"does not serve resource\.k8s\.io/v1 resourceslices"):
+        publisher.publish([slice_of("gpu-0")])
+    server.inject(method="POST", status=403, message='resourceslices.resource.k8s.io is forbidden: User "x"')
+    with pytest.raises(PublishError, match="403 Forbidden: .*forbidden"):
+        publisher.publish([slice_of("gpu-0")])
+    assert sleeps == []

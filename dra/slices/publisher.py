@@ -71,9 +71,10 @@ class DroppedFieldsError(PublishError):
 class _Retry(Exception):
     """Internal: this attempt failed in a way that a later attempt may not."""
 
-    def __init__(self, reason: str, retry_after: float | None = None, cause: str = "error") -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, cause: str = "error",
+                 status: int | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.retry_after, self.cause = reason, retry_after, cause
+        self.reason, self.retry_after, self.cause, self.status = reason, retry_after, cause, status
 
 
 @dataclass
@@ -178,7 +179,7 @@ class SlicePublisher:
                 field_selector=f"spec.driver={self.driver},spec.nodeName={self.node_name}",
                 _preload_content=False, _request_timeout=self.request_timeout), "list slices")
         except _Retry as failure:
-            if failure.reason.startswith("404"):
+            if failure.status == 404:
                 raise PublishError("the API server does not serve resource.k8s.io/v1 resourceslices "
                                    f"(Kubernetes 1.34 or later is needed): {failure.reason}") from None
             raise
@@ -219,7 +220,7 @@ class SlicePublisher:
             self._guard(lambda: self._resource.delete_resource_slice(
                 slice_.name, body=options, _request_timeout=self.request_timeout), f"delete {slice_.name}")
         except _Retry as failure:
-            if failure.reason.startswith("404"):
+            if failure.status == 404:
                 return  # already gone: that is what we wanted
             raise
 
@@ -252,7 +253,7 @@ class SlicePublisher:
             try:
                 return self._guard(call, what)
             except _Retry as failure:
-                if failure.reason.startswith("404"):
+                if failure.status == 404:
                     raise PublishError(f"{what}: not found (is the node name {self.node_name!r} right?)") from None
                 if attempt >= self.backoff.max_attempts:
                     raise PublishError(f"{what} failed after {attempt} attempts; last error: {failure.reason}") \
@@ -271,7 +272,7 @@ class SlicePublisher:
             text = f"{status} {reason or error.reason}: {message}".strip()
             if status in (404, 409, 429) or status >= 500:
                 cause = {404: "not_found", 409: "conflict", 429: "throttled"}.get(status, "server_error")
-                raise _Retry(f"{text} ({what})", _retry_after(error), cause) from None
+                raise _Retry(f"{text} ({what})", _retry_after(error), cause, status) from None
             if status == 422:
                 detail = "; ".join(causes) or message
                 raise SliceRejectedError(f"{what}: the API server rejected the slice as invalid: {detail}") from None

@@ -62,7 +62,13 @@ Obj = dict[str, Any]
 
 _BY_PATH: dict[tuple[str, str, str], ResourceType] = {(t.group, t.version, t.plural): t for t in RESOURCE_TYPES}
 _DEFAULT_MESSAGES = {
+    400: ("BadRequest", "bad request (injected)"),
+    401: ("Unauthorized", "Unauthorized"),
+    403: ("Forbidden", "forbidden (injected)"),
+    404: ("NotFound", "the server could not find the requested resource"),
     409: ("Conflict", "Operation cannot be fulfilled: the object has been modified (injected)"),
+    410: ("Expired", "too old resource version (injected)"),
+    422: ("Invalid", "invalid (injected)"),
     429: ("TooManyRequests", "Too many requests, please try again later."),
     500: ("InternalError", "Internal error occurred: injected fault"),
     503: ("ServiceUnavailable", "The server is currently unable to handle the request"),
