@@ -361,3 +361,80 @@ def test_generated_slices_round_trip(data: dict[str, Any]) -> None:
     for dev in dumped["spec"].get("devices", []):
         for cap in dev.get("capacity", {}).values():
             assert cap["value"] == str(Quantity(cap["value"]))
+
+
+selector = st.fixed_dictionaries({"cel": st.fixed_dictionaries({"expression": st.sampled_from(["true", 'device.driver == "x"'])})})
+toleration = st.fixed_dictionaries(
+    {},
+    optional={
+        "key": names,
+        "operator": st.sampled_from(["Exists", "Equal"]),
+        "value": names,
+        "effect": st.sampled_from(["NoSchedule", "NoExecute"]),
+        "tolerationSeconds": st.integers(0, 3600),
+    },
+)
+exact = st.fixed_dictionaries(
+    {"deviceClassName": names},
+    optional={
+        "selectors": st.lists(selector, max_size=2),
+        "allocationMode": st.sampled_from(["ExactCount", "All", "future-mode"]),
+        "count": st.integers(0, 8),
+        "adminAccess": st.booleans(),
+        "tolerations": st.lists(toleration, max_size=2),
+        "capacity": st.fixed_dictionaries({"requests": st.dictionaries(names, quantities, max_size=2)}),
+    },
+)
+request = st.one_of(
+    st.fixed_dictionaries({"name": names, "exactly": exact}),
+    st.fixed_dictionaries(
+        {"name": names, "firstAvailable": st.lists(exact.map(lambda e: {**{k: v for k, v in e.items() if k != "adminAccess"}, "name": "sub"}), min_size=1, max_size=3)}
+    ),
+)
+claim_data = st.fixed_dictionaries(
+    {
+        "metadata": st.fixed_dictionaries({"name": names}, optional={"namespace": names}),
+        "spec": st.fixed_dictionaries(
+            {},
+            optional={
+                "devices": st.fixed_dictionaries(
+                    {"requests": st.lists(request, max_size=3)},
+                    optional={
+                        "constraints": st.lists(
+                            st.fixed_dictionaries({}, optional={"requests": st.lists(names, max_size=2), "matchAttribute": names}),
+                            max_size=2,
+                        ),
+                        "config": st.lists(
+                            st.fixed_dictionaries(
+                                {"opaque": st.fixed_dictionaries({"driver": names, "parameters": st.dictionaries(names, st.integers() | st.none(), max_size=2)})},
+                                optional={"requests": st.lists(names, max_size=2)},
+                            ),
+                            max_size=2,
+                        ),
+                    },
+                )
+            },
+        ),
+    },
+)
+
+
+@given(claim_data)
+@settings(max_examples=80)
+def test_generated_claims_round_trip(data: dict[str, Any]) -> None:
+    obj = ResourceClaim.from_dict(data)
+    dumped = obj.to_dict()
+    assert ResourceClaim.from_dict(dumped) == obj
+    # Apart from the apiVersion/kind defaults the JSON is unchanged (the sampled quantities
+    # are already canonical).
+    dumped.pop("apiVersion")
+    dumped.pop("kind")
+    assert dumped == data
+
+
+def test_map_of_quantities_error_path() -> None:
+    msg = bad(
+        {"request": "r", "driver": "d", "pool": "p", "device": "x", "consumedCapacity": {"memory": "lots"}},
+        DeviceRequestAllocationResult,
+    )
+    assert msg.startswith('consumedCapacity["memory"]: Invalid value: "lots": ')

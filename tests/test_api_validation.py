@@ -133,8 +133,22 @@ def test_counter_limits_134() -> None:
     one(slice_errors(data, k8s_version="1.34"), "the total number of shared counters must not exceed 32")
     dev = {"name": "d", "consumesCounters": [{"counterSet": f"s{i}", "counters": {f"c{j}": {"value": "1"} for j in range(11)}} for i in range(3)]}
     data = slice_data(devices=[dev])
-    one(slice_errors(data, k8s_version="1.34"), "spec.devices[0].consumesCounters: Invalid value: 33: the total number of counters must not exceed 32")
+    data["spec"]["sharedCounters"] = sets
+    errs = slice_errors(data, k8s_version="1.34")
+    assert "spec.devices[0]: Invalid value: 33: the total number of counters must not exceed 32" in errs
+    data["spec"].pop("sharedCounters")
     assert "spec.devices[0].consumesCounters: Too many: 3: must have at most 2 items" in slice_errors(data)
+
+
+def test_counter_references_checked_within_slice_in_134() -> None:
+    sets = [{"name": "s", "counters": {"mem": {"value": "1Gi"}}}]
+    dev = {"name": "d", "consumesCounters": [{"counterSet": "s", "counters": {"fake": {"value": "1"}}}, {"counterSet": "t", "counters": {"mem": {"value": "1"}}}]}
+    errs = slice_errors(slice_data(devices=[dev], sharedCounters=sets), k8s_version="1.34")
+    assert 'spec.devices[0].consumesCounters[0].counters: Invalid value: "fake": must reference a counter defined in the ResourceSlice sharedCounters' in errs
+    assert 'spec.devices[0].consumesCounters[1].counterSet: Invalid value: "t": must reference a counterSet defined in the ResourceSlice sharedCounters' in errs
+    # 1.35: counter sets are pool-scoped, references are not API-validated.
+    data = slice_data(devices=[dev])
+    assert not any("must reference" in e for e in slice_errors(data))
 
 
 def test_consumes_counters() -> None:

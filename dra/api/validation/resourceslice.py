@@ -104,11 +104,12 @@ def validate_spec(spec: ResourceSliceSpec, path: str, opts: Options) -> list[Fie
     if not opts.is_134 and any(d.taints or d.consumes_counters for d in devices):
         limit = MAX_DEVICES_WITH_TAINTS_OR_COUNTERS
     per_device = bool(spec.per_device_node_selection)
+    shared = {cs.name: set(cs.counters or {}) for cs in spec.shared_counters or []} if opts.is_134 else None
     errs.extend(
         validate_list(
             spec.devices,
             limit,
-            lambda d, p: validate_device(d, p, per_device, opts),
+            lambda d, p: validate_device(d, p, per_device, opts, shared),
             child(path, "devices"),
             key_of=lambda d: d.name,
         )
@@ -162,7 +163,13 @@ def validate_consumption(c: DeviceCounterConsumption, path: str, opts: Options) 
     return errs
 
 
-def validate_device(device: Device, path: str, per_device_node_selection: bool, opts: Options) -> list[FieldError]:
+def validate_device(
+    device: Device,
+    path: str,
+    per_device_node_selection: bool,
+    opts: Options,
+    shared: Optional[dict[str, set[str]]] = None,
+) -> list[FieldError]:
     errs = validate_dns_label(device.name, child(path, "name"))
     n = len(device.attributes or {}) + len(device.capacity or {})
     if n > MAX_ATTRIBUTES_AND_CAPACITIES:
@@ -185,7 +192,18 @@ def validate_device(device: Device, path: str, per_device_node_selection: bool, 
         errs.extend(validate_list(device.consumes_counters, -1, lambda c, p: validate_consumption(c, p, opts), cc_path, key_of=lambda c: c.counter_set))
         total = sum(len(c.counters or {}) for c in device.consumes_counters or [])
         if total > MAX_COUNTERS_PER_DEVICE_134:
-            errs.append(invalid(cc_path, total, f"the total number of counters must not exceed {MAX_COUNTERS_PER_DEVICE_134}"))
+            errs.append(invalid(path, total, f"the total number of counters must not exceed {MAX_COUNTERS_PER_DEVICE_134}"))
+        # 1.34: counter sets live in the same slice, so references are checked here.
+        if shared is not None:
+            for i, c in enumerate(device.consumes_counters or []):
+                cpath = index(cc_path, i)
+                known = shared.get(c.counter_set)
+                if known is None:
+                    errs.append(invalid(child(cpath, "counterSet"), c.counter_set, "must reference a counterSet defined in the ResourceSlice sharedCounters"))
+                    continue
+                for name in sorted(c.counters or {}):
+                    if name not in known:
+                        errs.append(invalid(child(cpath, "counters"), name, "must reference a counter defined in the ResourceSlice sharedCounters"))
     else:
         errs.extend(
             validate_list(
