@@ -164,7 +164,25 @@ def run(seq_n: int = 300, rounds: int = 5) -> dict:
         import shutil
 
         shutil.rmtree(ram_root, ignore_errors=True)
+        out["disk"] = disk_floor(Path(tmp), 50)
     out["load"] = os.getloadavg()[0]
+    return out
+
+
+def disk_floor(directory: Path, n: int) -> dict[str, float]:
+    """Median cost of the checkpoint's two kinds of write on this disk (same run)."""
+    from dra.plugin.files import atomic_write
+
+    path = directory / "floor.json"
+    payload = b"x" * 2048
+    out = {}
+    for name, durable in (("replace", False), ("replace+fsync", True)):
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            atomic_write(path, payload, durable=durable)
+            times.append(time.perf_counter() - start)
+        out[name] = statistics.median(times)
     return out
 
 
@@ -195,8 +213,13 @@ def format_results(r: dict) -> str:
             f"{ms(max(values))} | {statistics.median(values) / base_p50:.1f}x |"
         )
     per_claim = [w / 100 for w in r["walls"]]
+    disk = r["disk"]
     lines += [
         "",
+        f"Disk floor in the same run (checkpoint directory): atomic replace {ms(disk['replace'])} ms, "
+        f"atomic replace with fsync {ms(disk['replace+fsync'])} ms; one prepare does one of each on "
+        f"the checkpoint, so about {ms(disk['replace'] + disk['replace+fsync'])} ms of a sequential "
+        "prepare is the disk.",
         f"Concurrent rounds: 100 claims took {ms(statistics.median(r['walls']))} ms wall (median of "
         f"{len(r['walls'])} rounds), i.e. {ms(statistics.median(per_claim))} ms per claim of throughput; "
         f"checkpoint writes per claim phase: {r['writes_per_claim']:.2f} (group commit; 1.0 = no batching).",

@@ -294,3 +294,23 @@ def _eventually(check, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return check()
+
+
+def test_static_mig_devices_are_prepared_without_creating_anything(tmp_path, api):
+    h = make(tmp_path, api, mode="static-mig", profile="dgx-h100-mig")
+    try:
+        h.kubelet.register()
+        name = next(n for n in h.driver.catalog.names() if "-mig-" in n)
+        spec = h.driver.catalog.get(name)
+        assert spec.uuid and spec.uuid.startswith("MIG-") and not spec.dynamic_mig
+        ref = h.claim("m", "m", [("mig", name)], device_class="mig.nvidia.com")
+        res = h.kubelet.prepare([ref])[ref[2]]
+        assert res.error == "" and res.devices[0].device_name == name
+        cdi = json.loads(h.cdi_files()[0].read_text())
+        assert {"path": f"/dev/nvidia{spec.gpu_minor}"} in cdi["devices"][0]["containerEdits"]["deviceNodes"]
+        assert h.driver.backend.list_mig() == [] and h.driver.backend.operations == []
+        assert h.checkpoint()[ref[2]]["devices"][0]["uuid"] == spec.uuid
+        assert h.kubelet.unprepare([ref]) == {ref[2]: ""}
+        assert h.driver.backend.operations == []
+    finally:
+        h.close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -67,7 +67,6 @@ class DriverConfig:
     boot_id: str | None = None  # None: read the kernel's boot id
     health: bool = True
     grpc_workers: int = 16
-    extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
         if not self.node_name:
