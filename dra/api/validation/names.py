@@ -7,6 +7,7 @@ functions turn them into field errors at a path, as the DRA validation code does
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from dra.api.errors import FieldError
 from dra.api.validation.errs import invalid, required, too_long
@@ -87,25 +88,28 @@ C_IDENT_MSG = _regex_error(
 )
 
 
-def is_dns1123_label(value: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def is_dns1123_label(value: str) -> tuple[str, ...]:
     errs = []
     if len(value) > DNS1123_LABEL_MAX:
         errs.append(_max_len(DNS1123_LABEL_MAX))
     if not _LABEL_RE.match(value):
         errs.append(LABEL_MSG)
-    return errs
+    return tuple(errs)
 
 
-def is_dns1123_subdomain(value: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def is_dns1123_subdomain(value: str) -> tuple[str, ...]:
     errs = []
     if len(value) > DNS1123_SUBDOMAIN_MAX:
         errs.append(_max_len(DNS1123_SUBDOMAIN_MAX))
     if not _SUBDOMAIN_RE.match(value):
         errs.append(SUBDOMAIN_MSG)
-    return errs
+    return tuple(errs)
 
 
-def is_qualified_name(value: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def is_qualified_name(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     parts = value.split("/")
     if len(parts) == 1:
@@ -117,31 +121,33 @@ def is_qualified_name(value: str) -> list[str]:
         else:
             errs.extend("prefix part " + m for m in is_dns1123_subdomain(prefix))
     else:
-        return [
+        return (
             "a qualified name "
             + QUALIFIED_MSG
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+        )
     if not name:
         errs.append("name part must be non-empty")
     elif len(name) > QUALIFIED_NAME_MAX:
         errs.append("name part " + _max_len(QUALIFIED_NAME_MAX))
     if not _QUALIFIED_RE.match(name):
         errs.append("name part " + QUALIFIED_MSG)
-    return errs
+    return tuple(errs)
 
 
-def is_label_value(value: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def is_label_value(value: str) -> tuple[str, ...]:
     errs = []
     if len(value) > LABEL_VALUE_MAX:
         errs.append(_max_len(LABEL_VALUE_MAX))
     if not _LABEL_VALUE_RE.match(value):
         errs.append(LABEL_VALUE_MSG)
-    return errs
+    return tuple(errs)
 
 
-def is_c_identifier(value: str) -> list[str]:
-    return [] if _C_IDENT_RE.match(value) else [C_IDENT_MSG]
+@lru_cache(maxsize=65536)
+def is_c_identifier(value: str) -> tuple[str, ...]:
+    return () if _C_IDENT_RE.match(value) else (C_IDENT_MSG,)
 
 
 def is_semver(value: str) -> bool:
