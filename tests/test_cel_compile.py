@@ -169,3 +169,12 @@ def test_estimated_max_cost(expr: str, cost: int) -> None:
 def test_estimate_of_unbounded_loops_saturates() -> None:
     sel = compile_selector('device.attributes["d"].list.all(x, x.all(y, y > 0))')
     assert sel.estimated_max_cost == 2**64 - 1
+
+
+def test_deep_nesting_and_long_chains() -> None:
+    device = CelDevice.from_parts("d")
+    assert compile_selector("(" * 500 + "1" + ")" * 500 + " == 1").matches(device)
+    chain = " || ".join(["false"] * 2000 + ['device.driver == "d"'])
+    assert compile_selector(chain).matches(device)
+    with pytest.raises(CelCompileError, match="expression recursion limit exceeded"):
+        compile_selector(" + ".join(["1"] * 1000) + " > 0")

@@ -55,6 +55,8 @@ VALUES = [
     # logical operators absorb errors from either side
     ("true || 1 / 0 == 1", True), ("1 / 0 == 1 || true", True),
     ("false && 1 / 0 == 1", False), ("1 / 0 == 1 && false", False),
+    ("1 / 0 == 1 || false || true", True), ("true && 1 / 0 == 1 && false", False),
+    ("true || false || false", True), ("true && true && true", True), ("false || false || false", False),
     ("true ? 1 : 2", 1), ("false ? 1 : 2", 2), ("true ? 'a' : string(1 / 0)", "a"),
     # in, has, size
     ("2 in [1, 2]", True), ('"a" in {"a": 1}', True), ('"b" in {"a": 1}', False), ("3 in [1, 2]", False),
@@ -157,6 +159,7 @@ ERRORS = [
     ("uint(-1)", "unsigned integer overflow"), ("int(18446744073709551615u)", "integer overflow"),
     ('int("1.5")', "cannot convert"), ('bool("yes")', "type conversion error"),
     ("1 / 0 == 1 || false", "division by zero"), ("true && 1 / 0 == 1", "division by zero"),
+    ("false || 1 / 0 == 1 || false", "division by zero"), ("true && dyn(1) && true", "no such overload"),
     ("[1, 0].all(x, 1 / x > 0)", "division by zero"), ("[1, 0].exists_one(x, 1 / x > 0)", "division by zero"),
     ('device.attributes["gpu.nvidia.com"].missing', "no such key: missing"),
     ('device.attributes["no-such-domain"].noSuchAttr', "no such key: noSuchAttr"),

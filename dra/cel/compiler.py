@@ -32,6 +32,10 @@ from dra.cel.registry import FUNCTION_NAMES, lookup
 
 __all__ = ["Compiler", "Node", "DEVICE_FIELDS", "simple_ident_name"]
 
+_PASS_THROUGH = frozenset(("expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication",
+                           "unary", "member", "primary", "paren_expr"))
+_MAX_NESTING_MESSAGE = "expression recursion limit exceeded"
+
 _RELATIONS = {
     "relation_lt": "<", "relation_le": "<=", "relation_gt": ">", "relation_ge": ">=",
     "relation_eq": "==", "relation_ne": "!=", "relation_in": "in",
@@ -64,7 +68,10 @@ class Compiler(AccessRules):
     def compile(self, require_bool: bool = True) -> Node:
         tree = parse(self.text)
         self.metered = macros.needs_metering(tree)
-        node = self.visit(tree)
+        try:
+            node = self.visit(tree)
+        except RecursionError:
+            raise self.error(tree, _MAX_NESTING_MESSAGE) from None
         if require_bool and node.typ not in (T.BOOL, T.DYN):
             raise self.error(tree, f"must evaluate to bool or the unknown type, not {T.fmt(node.typ)}")
         return node
@@ -103,6 +110,10 @@ class Compiler(AccessRules):
         return None
 
     def visit(self, tree: Tree) -> Node:
+        # Skip the grammar's one-child precedence levels (expr -> conditionalor -> ... ->
+        # primary) without a frame each, so nesting depth costs little Python stack.
+        while tree.data in _PASS_THROUGH and len(tree.children) == 1 and isinstance(tree.children[0], Tree):
+            tree = tree.children[0]
         method = getattr(self, "_" + tree.data, None)
         if method is None:
             raise self.error(tree, f"unsupported syntax: {tree.data}")
@@ -142,12 +153,24 @@ class Compiler(AccessRules):
     def _logical(self, tree: Tree, op: str) -> Node:
         if len(tree.children) == 1:
             return self.visit(tree.children[0])
-        left, right = self.visit(tree.children[0]), self.visit(tree.children[1])
-        if left.typ not in (T.BOOL, T.DYN) or right.typ not in (T.BOOL, T.DYN):
-            raise self.error(tree, str(checks.no_overload(op, [left.typ, right.typ])))
-        build = ops.logical_or if op == "_||_" else ops.logical_and
-        node = Node(build(left.fn, right.fn), T.BOOL, cost=left.cost + right.cost, est=E.add(left.est, right.est), size=1)
-        return self.fold(node, [left, right])
+        # a || b || c parses left-deep; walk the spine iteratively and build one n-ary node.
+        operand_trees = []
+        spine = tree
+        while spine.data == tree.data and len(spine.children) == 2:
+            operand_trees.append(spine.children[1])
+            spine = spine.children[0]
+        operand_trees.append(spine)
+        operands = [self.visit(t) for t in reversed(operand_trees)]
+        for left, right in zip(operands, operands[1:]):
+            if left.typ not in (T.BOOL, T.DYN) or right.typ not in (T.BOOL, T.DYN):
+                raise self.error(tree, str(checks.no_overload(op, [left.typ, right.typ])))
+        fns = [n.fn for n in operands]
+        if len(fns) == 2:
+            fn = (ops.logical_or if op == "_||_" else ops.logical_and)(*fns)
+        else:
+            fn = (ops.logical_or_n if op == "_||_" else ops.logical_and_n)(fns)
+        node = Node(fn, T.BOOL, cost=sum(n.cost for n in operands), est=E.add(*(n.est for n in operands)), size=1)
+        return self.fold(node, operands)
 
     def _conditionalor(self, tree: Tree) -> Node:
         return self._logical(tree, "_||_")

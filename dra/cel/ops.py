@@ -65,6 +65,50 @@ def logical_and(left: Eval, right: Eval) -> Eval:
     return f
 
 
+def logical_or_n(operands: list[Eval]) -> Eval:
+    """``a || b || c ...`` in one frame: true wins, then the first error, else false."""
+
+    def f(env: dict) -> Any:
+        error: EvalError | None = None
+        for operand in operands:
+            try:
+                value = operand(env)
+            except EvalError as ex:
+                error = error or ex
+                continue
+            if value is True:
+                return True
+            if value is not False:
+                error = error or no_such_overload("_||_", value)
+        if error is not None:
+            raise error
+        return False
+
+    return f
+
+
+def logical_and_n(operands: list[Eval]) -> Eval:
+    """``a && b && c ...`` in one frame: false wins, then the first error, else true."""
+
+    def f(env: dict) -> Any:
+        error: EvalError | None = None
+        for operand in operands:
+            try:
+                value = operand(env)
+            except EvalError as ex:
+                error = error or ex
+                continue
+            if value is False:
+                return False
+            if value is not True:
+                error = error or no_such_overload("_&&_", value)
+        if error is not None:
+            raise error
+        return True
+
+    return f
+
+
 def conditional(cond: Eval, then: Eval, other: Eval) -> Eval:
     def f(env: dict) -> Any:
         c = cond(env)
