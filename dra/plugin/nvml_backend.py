@@ -38,6 +38,9 @@ from dra.plugin.backend import (
 log = logging.getLogger(__name__)
 
 GI_PROFILE_INDEXES = range(0x12)
+CI_PROFILE_INDEXES = range(0x08)
+# A GPU has at most 8 memory slices, so at most 8 instances of any one profile.
+MAX_INSTANCES = 8
 
 
 class NvmlBackend:
@@ -71,10 +74,25 @@ class NvmlBackend:
         raise BackendError(f"GPU-instance profile id {gi_profile_id} is not supported by this GPU")
 
     def _instances(self, handle, info) -> list:
+        """The GPU instances of one profile (NVML fills a caller-provided array)."""
+        nv = self._nvml
+        count = nv.c_uint(0)
+        array = (nv.c_nvmlGpuInstance_t * MAX_INSTANCES)()
         try:
-            return list(self._nvml.nvmlDeviceGetGpuInstances(handle, info.id))
-        except self._nvml.NVMLError:
+            nv.nvmlDeviceGetGpuInstances(handle, info.id, array, nv.byref(count))
+        except nv.NVMLError:
             return []
+        return [array[i] for i in range(count.value)]
+
+    def _compute_instances(self, gi, profile_id: int) -> list:
+        nv = self._nvml
+        count = nv.c_uint(0)
+        array = (nv.c_nvmlComputeInstance_t * MAX_INSTANCES)()
+        try:
+            nv.nvmlGpuInstanceGetComputeInstances(gi, profile_id, array, nv.byref(count))
+        except nv.NVMLError:
+            return []
+        return [array[i] for i in range(count.value)]
 
     def _describe(self, parent_uuid: str, handle, profile_name: str, gi) -> MigInstance:
         nv = self._nvml
@@ -123,14 +141,14 @@ class NvmlBackend:
                 if nv.nvmlGpuInstanceGetInfo(gi).placement.start != start:
                     continue
                 try:
-                    for ci_index in GI_PROFILE_INDEXES:
+                    for ci_index in CI_PROFILE_INDEXES:
                         try:
                             ci_info = nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(
                                 gi, ci_index, nv.NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED
                             )
                         except nv.NVMLError:
                             continue
-                        for ci in nv.nvmlGpuInstanceGetComputeInstances(gi, ci_info.id):
+                        for ci in self._compute_instances(gi, ci_info.id):
                             nv.nvmlComputeInstanceDestroy(ci)
                     nv.nvmlGpuInstanceDestroy(gi)
                 except nv.NVMLError as err:
