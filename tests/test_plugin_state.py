@@ -220,3 +220,19 @@ def test_bad_uids(tmp_path, bad):
     out = state.prepare([ClaimRef("ns", "x", bad)])[bad]
     assert "invalid claim UID" in out.error and out.error_type == "invalid"
     assert not (tmp_path / "cdi").exists() or not list((tmp_path / "cdi").iterdir())
+
+
+def test_other_drivers_devices_are_left_alone_and_admin_access_shares(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-0"])
+    claim = fetcher.claims["uid-a"]
+    claim.status.allocation.devices.results.append(
+        NS(request="nic", driver="net.example.com", pool="node-a", device="nic-0", share_id=None, admin_access=None))
+    out = state.prepare([ref])["uid-a"]
+    assert [d.device_name for d in out.devices] == ["gpu-0"]
+    # An admin-access claim may use a device another claim holds (monitoring tools).
+    admin = fetcher.add("admin", "uid-admin", ["gpu-0"])
+    fetcher.claims["uid-admin"].status.allocation.devices.results[0].admin_access = True
+    assert state.prepare([admin])["uid-admin"].error == ""
+    plain = fetcher.add("plain", "uid-plain", ["gpu-0"])
+    assert "already prepared for claim ns/a" in state.prepare([plain])["uid-plain"].error
