@@ -162,10 +162,13 @@ class Allocator:
         return Attempt(view, pools, plans, search, selectable)
 
     def _holding_counters(self, state: AllocatedState) -> list[DeviceInfo]:
-        """Devices whose counters are consumed by earlier allocations (upstream
-        IsDeviceAllocated), in slice order."""
+        """Devices whose counters are consumed by earlier allocations, in slice order.
+
+        Upstream 1.35 counts the dedicated devices (``AllocatedDevices``); devices known
+        to carry shares (``shared_devices``, filled by :meth:`AllocatedState.add_result`)
+        count too, as in later releases. Consumed capacity alone does not.
+        """
         ids = set(state.devices)
-        ids.update(state.capacity)
         ids.update(state.shared_devices)
         found = [i for dev_id in ids for i in self._indices_of.get(dev_id, ())]
         return [self.devices[i] for i in sorted(found)]

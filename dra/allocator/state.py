@@ -3,8 +3,8 @@
 Mirrors upstream ``AllocatedState``: ``devices`` are devices given to other, already
 allocated claims (dedicated use); ``capacity`` is the capacity already consumed on
 multi-allocatable devices (device -> capacity name -> quantity). ``shared_devices`` lists
-devices that hold at least one share (upstream ``AllocatedSharedDeviceIDs``); devices in
-``capacity`` count as shared too.
+devices that hold at least one share (upstream ``AllocatedSharedDeviceIDs``). Dedicated and
+shared devices hold the shared counters they consume (see ``Allocator._holding_counters``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class AllocatedState:
     shared_devices: set[DeviceID] = field(default_factory=set)
 
     def is_allocated(self, device: DeviceID) -> bool:
-        """In use in any way (dedicated or by a share): its counters are consumed."""
+        """In use in any way (dedicated or by a share)."""
         return device in self.devices or device in self.capacity or device in self.shared_devices
 
     @classmethod
