@@ -82,23 +82,6 @@ def substitute(t: Type, bindings: dict[str, Type]) -> Type:
     return t
 
 
-def join(a: Type, b: Type) -> Type:
-    """The common type of two branches (ternary arms, literal elements)."""
-    if a == b:
-        return a
-    if a == NULL and kind(b) in ("optional_type",):
-        return b
-    return DYN
-
-
-def element_type(t: Type) -> Type:
-    if isinstance(t, tuple) and t[0] == "list":
-        return t[1]
-    if isinstance(t, tuple) and t[0] == "map":
-        return t[1]
-    return DYN
-
-
 def is_concrete(t: Type) -> bool:
     """No dyn or type parameter anywhere inside."""
     if t == DYN or is_param(t):

@@ -312,9 +312,3 @@ def cel_neg(a: Any) -> Any:
     if ta is float:
         return -a
     raise no_such_overload("-_", a)
-
-
-def cel_not(a: Any) -> bool:
-    if type(a) is bool:
-        return not a
-    raise no_such_overload("!_", a)
