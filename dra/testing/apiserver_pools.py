@@ -5,6 +5,9 @@ pool with the highest ``generation`` and uses the pool only if it has as many of
 ``resourceSliceCount`` says. To be strict, this view calls a pool complete if *any* of those
 slices' counts matches (upstream reads the count of whichever slice it sees first), so a
 publisher that leaves inconsistent counts cannot slip through.
+
+Device taints are compared without ``timeAdded``: the publisher stamps it (the desired
+slices usually leave it unset), so it says nothing about whether the pool is the right one.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def pool_view(slices: Iterable[Mapping[str, Any]], driver: str, pool: str) -> Po
         for device in slice_["spec"].get("devices") or []:
             if device.get("name") in devices:
                 return PoolView("incomplete", top, None)  # upstream marks the pool invalid
-            devices[device["name"]] = omit_empty(device)
+            devices[device["name"]] = _comparable(device)
     return PoolView("complete", top, devices)
 
 
@@ -51,5 +54,12 @@ def devices_of(desired: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for slice_ in desired:
         for device in (slice_.get("spec") or {}).get("devices") or []:
-            found[device["name"]] = omit_empty(device)
+            found[device["name"]] = _comparable(device)
     return found
+
+
+def _comparable(device: Mapping[str, Any]) -> Any:
+    cleaned = omit_empty(dict(device))
+    for taint in cleaned.get("taints") or []:
+        taint.pop("timeAdded", None)
+    return cleaned
