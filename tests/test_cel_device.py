@@ -164,3 +164,22 @@ def test_selectors_and_devices_pickle() -> None:
     assert copy == dev and sel.matches(copy)
     bad = CelDevice.from_parts("d", {"v": {"version": "1.02.3"}})
     assert pickle.loads(pickle.dumps(bad)).error == bad.error
+
+
+def test_from_device_with_the_api_model() -> None:
+    from dra.api import Device
+
+    device = Device.from_dict({
+        "name": "gpu-0",
+        "attributes": {"model": {"string": "H100"}, "driverVersion": {"version": "550.54.15"},
+                       "resource.kubernetes.io/pcieRoot": {"string": "pci0000:00"}},
+        "capacity": {"memory": {"value": "80Gi"}},
+        "allowMultipleAllocations": True,
+    })
+    d = CelDevice.from_device("gpu.nvidia.com", device)
+    sel = compile_selector(
+        'device.attributes["gpu.nvidia.com"].driverVersion.isGreaterThan(semver("550.0.0")) && '
+        'device.capacity["gpu.nvidia.com"].memory.compareTo(quantity("40Gi")) > 0 && '
+        'device.attributes["resource.kubernetes.io"].pcieRoot == "pci0000:00" && device.allowMultipleAllocations'
+    )
+    assert sel.matches(d)
