@@ -57,6 +57,7 @@ CANONICAL = [
     (".", "0", "DecimalSI"),
     ("-", "0", "DecimalSI"),
     ("12E", "12E", "DecimalSI"),
+    ("1000E", "1e21", "DecimalSI"),  # no suffix beyond E: exponent notation, value kept
     ("12Ei", "9223372036854775807", "BinarySI"),  # binary values are capped at 2^63-1
     ("8Ei", "9223372036854775807", "BinarySI"),
     ("100m", "100m", "DecimalSI"),
@@ -89,6 +90,15 @@ def test_known_canonical_forms(text: str, expected: str, fmt: str) -> None:
         ("1KB", ERR_FORMAT_WRONG),
         ("1ee5", ERR_SUFFIX),
         ("1e99999999999999999999", ERR_SUFFIX),
+        ("1e4294967297", ERR_SUFFIX),  # beyond int32: rejected, not truncated
+        ("1e2147483648", ERR_SUFFIX),
+        ("1e-2147483648", ERR_SUFFIX),
+        ("1.1.M", ERR_FORMAT_WRONG),
+        ("1+1.0M", ERR_FORMAT_WRONG),
+        ("0.1mi", ERR_SUFFIX),
+        ("0.1am", ERR_FORMAT_WRONG),
+        (".5i", ERR_SUFFIX),
+        ("-3.01e-", ERR_SUFFIX),
         (".e-10", ERR_NUMERIC),
     ],
 )
@@ -97,6 +107,93 @@ def test_parse_errors(text: str, message: str) -> None:
         Quantity.parse(text)
     assert str(info.value) == message
     assert isinstance(info.value, UserError)
+
+
+# apimachinery's parse table (quantity_test.go TestQuantityParse): input -> (unscaled,
+# exponent, format); every entry is also checked with a "-" and a "+" sign.
+UPSTREAM_PARSE = [
+    ("0", 0, 0, "DecimalSI"), ("0n", 0, 0, "DecimalSI"), ("0u", 0, 0, "DecimalSI"),
+    ("0m", 0, 0, "DecimalSI"), ("0Ki", 0, 0, "BinarySI"), ("0k", 0, 0, "DecimalSI"),
+    ("0Mi", 0, 0, "BinarySI"), ("0M", 0, 0, "DecimalSI"), ("0Gi", 0, 0, "BinarySI"),
+    ("0G", 0, 0, "DecimalSI"), ("0Ti", 0, 0, "BinarySI"), ("0T", 0, 0, "DecimalSI"),
+    ("1", 1, 0, "DecimalSI"), ("1Ki", 1024, 0, "BinarySI"), ("8Ki", 8 * 1024, 0, "BinarySI"),
+    ("7Mi", 7 * 2**20, 0, "BinarySI"), ("6Gi", 6 * 2**30, 0, "BinarySI"),
+    ("5Ti", 5 * 2**40, 0, "BinarySI"), ("4Pi", 4 * 2**50, 0, "BinarySI"),
+    ("3Ei", 3 * 2**60, 0, "BinarySI"), ("10Ti", 10 * 2**40, 0, "BinarySI"),
+    ("100Ti", 100 * 2**40, 0, "BinarySI"), ("5n", 5, -9, "DecimalSI"), ("4u", 4, -6, "DecimalSI"),
+    ("3m", 3, -3, "DecimalSI"), ("9", 9, 0, "DecimalSI"), ("8k", 8, 3, "DecimalSI"),
+    ("50k", 5, 4, "DecimalSI"), ("7M", 7, 6, "DecimalSI"), ("6G", 6, 9, "DecimalSI"),
+    ("5T", 5, 12, "DecimalSI"), ("40T", 4, 13, "DecimalSI"), ("300T", 3, 14, "DecimalSI"),
+    ("2P", 2, 15, "DecimalSI"), ("1E", 1, 18, "DecimalSI"), ("1E-3", 1, -3, "DecimalExponent"),
+    ("1e3", 1, 3, "DecimalExponent"), ("1E6", 1, 6, "DecimalExponent"), ("1e9", 1, 9, "DecimalExponent"),
+    ("1E12", 1, 12, "DecimalExponent"), ("1e15", 1, 15, "DecimalExponent"),
+    ("1E18", 1, 18, "DecimalExponent"), ("1e14", 1, 14, "DecimalExponent"),
+    ("1e13", 1, 13, "DecimalExponent"), ("100.035k", 100035, 0, "DecimalSI"),
+    ("0.001", 1, -3, "DecimalSI"), ("0.0005k", 5, -1, "DecimalSI"), ("0.005", 5, -3, "DecimalSI"),
+    ("0.05", 5, -2, "DecimalSI"), ("0.5", 5, -1, "DecimalSI"), ("0.00050k", 5, -1, "DecimalSI"),
+    ("0.00500", 5, -3, "DecimalSI"), ("0.05000", 5, -2, "DecimalSI"), ("0.50000", 5, -1, "DecimalSI"),
+    ("0.5e0", 5, -1, "DecimalExponent"), ("0.5e-1", 5, -2, "DecimalExponent"),
+    ("0.5e-2", 5, -3, "DecimalExponent"), ("10.035M", 10035, 3, "DecimalSI"),
+    ("1.2e3", 12, 2, "DecimalExponent"), ("1.3E+6", 13, 5, "DecimalExponent"),
+    ("1.40e9", 14, 8, "DecimalExponent"), ("1.53E12", 153, 10, "DecimalExponent"),
+    ("1.6e15", 16, 14, "DecimalExponent"), ("1.7E18", 17, 17, "DecimalExponent"),
+    ("9.01", 901, -2, "DecimalSI"), ("8.1k", 81, 2, "DecimalSI"), ("7.123456M", 7123456, 0, "DecimalSI"),
+    ("6.987654321G", 6987654321, 0, "DecimalSI"), ("5.444T", 5444, 9, "DecimalSI"),
+    ("40.1T", 401, 11, "DecimalSI"), ("300.2T", 3002, 11, "DecimalSI"), ("2.5P", 25, 14, "DecimalSI"),
+    ("1.01E", 101, 16, "DecimalSI"), ("3.001n", 4, -9, "DecimalSI"), ("1.1E-9", 2, -9, "DecimalExponent"),
+    ("0.0000000001", 1, -9, "DecimalSI"), ("0.0000000005", 1, -9, "DecimalSI"),
+    ("0.00000000050", 1, -9, "DecimalSI"), ("0.5e-9", 1, -9, "DecimalExponent"),
+    ("0.9n", 1, -9, "DecimalSI"), ("0.00000012345", 124, -9, "DecimalSI"),
+    ("0.00000012354", 124, -9, "DecimalSI"), ("9Ei", 2**63 - 1, 0, "BinarySI"),
+    ("9223372036854775807Ki", 2**63 - 1, 0, "BinarySI"), ("12E", 12, 18, "DecimalSI"),
+    ("100.035Ki", 10243584, -2, "BinarySI"), ("0.5Mi", 524288, 0, "BinarySI"),
+    ("0.05Gi", 536870912, -1, "BinarySI"), ("0.025Ti", 274877906944, -1, "BinarySI"),
+    ("0.000000000001Ki", 2, -9, "DecimalSI"), (".001", 1, -3, "DecimalSI"),
+    (".0001k", 100, -3, "DecimalSI"), ("1.", 1, 0, "DecimalSI"), ("1.G", 1, 9, "DecimalSI"),
+]
+
+
+@pytest.mark.parametrize("text,unscaled,exp,fmt", UPSTREAM_PARSE)
+def test_upstream_parse_table(text: str, unscaled: int, exp: int, fmt: str) -> None:
+    value = Fraction(unscaled) * Fraction(10) ** exp
+    for sign, factor in (("", 1), ("+", 1), ("-", -1)):
+        q = Quantity(sign + text)
+        assert q.as_fraction() == factor * value, sign + text
+        assert q.format == fmt, sign + text
+
+
+# apimachinery TestQuantityString / TestQuantityParseEmit: canonical text, and inputs that
+# print as it.
+UPSTREAM_STRING = [
+    ("1Gi", "1024Mi"), ("300Mi", "307200Ki"), ("6Ki", ""), ("1001Gi", "1025024Mi"), ("1Ti", "1024Gi"),
+    ("1G", "1000M"), ("1G", "0.001T"), ("1m", "1000u"), ("80m", ""), ("1080m", "1.08"),
+    ("1080m", "1080000000n"), ("300M", ""), ("1T", ""), ("1E", ""), ("1e21", "1000E"),
+    ("5e21", "5000E"), ("1e24", "1000000E"), ("1234567M", ""), ("3k", ""), ("1025", ""), ("0", "00"),
+    ("1e9", ".001e12"), ("1e-3", "0.001e0"), ("1e-9", "1000e-12"), ("80e-3", ""), ("300e6", ""),
+    ("1e12", ""), ("1e3", ""), ("3e3", ""), ("1n", ""), ("80n", ""), ("1080n", ""), ("1u", ""),
+    ("80u", ""), ("1080u", ""), ("1Ki", "1Ki"), ("1Mi", "1Mi"), ("1Gi", "1Gi"), ("1Gi", "1024Mi"),
+    ("1G", "1000M"), ("1024m", ".001Ki"), ("1024u", ".000001Ki"), ("1024n", ".000000001Ki"),
+    ("2n", ".000000000001Ki"),
+]
+
+
+@pytest.mark.parametrize("canonical,alternate", UPSTREAM_STRING)
+def test_upstream_string_table(canonical: str, alternate: str) -> None:
+    assert str(Quantity(canonical)) == canonical
+    if alternate:
+        assert str(Quantity(alternate)) == canonical
+        if canonical != "0":
+            assert str(Quantity("-" + alternate)) == "-" + canonical
+
+
+def test_upstream_past_suffix_tables() -> None:
+    assert str(Quantity.from_scaled(1, 70, "BinarySI")) == "10e69"
+    assert str(Quantity.from_scaled(2, 70, "BinarySI")) == "20e69"
+    assert str(Quantity.from_scaled(1, 72, "BinarySI")) == "1e72"
+    assert str(Quantity.from_scaled(1234567, -3, "BinarySI")) == "1234567m"
+    assert str(Quantity.from_int(2000, "BinarySI")) == "2000"
+    assert str(Quantity.from_int(-2000, "BinarySI")) == "-2000"
+    assert str(Quantity.from_scaled(-901, -2)) == "-9010m"
 
 
 def test_error_message_mentions_regular_expression() -> None:
@@ -157,7 +254,8 @@ def test_arithmetic_keeps_left_format_unless_zero() -> None:
     assert sum([Quantity("1"), Quantity("2")], Quantity("0")) == 3
     assert str(Quantity("1Ki") * 3) == "3Ki"
     assert str(-Quantity("1Ki")) == "-1Ki"
-    assert str(Quantity("1Ei") * 1024) == "1024Ei"  # stays exact beyond the suffix table
+    # Past "Ei" there is no binary suffix: the exact decimal digits are printed.
+    assert str(Quantity("1Ei") * 1024) == "1180591620717411303424"
 
 
 def test_constructors() -> None:

@@ -16,11 +16,12 @@ API server would store:
   upstream, an input string that is already in canonical shape is kept verbatim (so
   ``"+1"`` prints as ``"+1"``), which is what the API server would persist.
 
-Two deliberate deviations, both only for values no real manifest carries: upstream prints a
-DecimalSI value above ``999E`` (or a BinarySI value above ``1023Ei``) without any suffix,
-silently changing its value; we keep the largest suffix and a longer mantissa instead so that
-parse -> print -> parse is always the identity.  ``value()`` rounds negative fractions away
-from zero on every path (upstream's big-decimal path rounds them toward zero).
+Corner cases follow the newest upstream rules (the fixes landed after 1.35, and only change
+values no real manifest carries): a DecimalSI value beyond ``E`` prints in exponent notation
+(``1000E`` -> ``1e21``) and a BinarySI value beyond ``Ei`` in exact decimal form instead of
+silently losing its magnitude; an exponent outside the int32 range is rejected instead of
+truncated.  ``value()`` rounds negative fractions away from zero on every path (upstream's
+big-decimal path rounds them toward zero).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ERR_SUFFIX = "unable to parse quantity's suffix"
 
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
+_INT32_MAX = (1 << 31) - 1
 _NANO = -9
 
 # suffix -> (base, exponent); the decimal table includes the empty suffix.
@@ -167,12 +169,10 @@ def _interpret_suffix(suffix: str) -> tuple[int, int, str]:
         if not body or any(c not in _DIGITS for c in body):
             raise QuantityError(ERR_SUFFIX)
         parsed = int(text)
-        if not _INT64_MIN <= parsed <= _INT64_MAX:
+        # The exponent must fit the int32 scale (and its negation); upstream rejects
+        # anything beyond instead of truncating it to an unrelated value.
+        if not -_INT32_MAX <= parsed <= _INT32_MAX:
             raise QuantityError(ERR_SUFFIX)
-        # Upstream truncates to int32.
-        parsed &= 0xFFFFFFFF
-        if parsed >= 1 << 31:
-            parsed -= 1 << 32
         return 10, parsed, DECIMAL_EXPONENT
     raise QuantityError(ERR_SUFFIX)
 
@@ -482,20 +482,21 @@ class Quantity:
         if fmt == BINARY_SI:
             n = u * 10**e
             power = 0
-            while power < 6 and n % 1024 == 0:
+            while n % 1024 == 0:
                 n //= 1024
                 power += 1
-            return f"{n}{_BIN_BY_POWER[power]}"
+            if power <= 6:
+                return f"{n}{_BIN_BY_POWER[power]}"
+            # Past "Ei" there is no binary suffix: exact decimal (exponent) form instead.
+            fmt = DECIMAL_EXPONENT
         r = e % 3  # floor the exponent to a multiple of three
         if r:
             u *= 10**r
             e -= r
-        if fmt == DECIMAL_EXPONENT:
-            return f"{u}e{e}" if e else str(u)
-        if e > 18:
-            u *= 10 ** (e - 18)
-            e = 18
-        return f"{u}{_DEC_BY_EXP[e]}"
+        if fmt == DECIMAL_SI and e in _DEC_BY_EXP:
+            return f"{u}{_DEC_BY_EXP[e]}"
+        # DecimalExponent, or DecimalSI beyond "E" / below "n": exponent notation.
+        return f"{u}e{e}" if e else str(u)
 
     def __str__(self) -> str:
         s = self._s
