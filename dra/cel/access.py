@@ -1,7 +1,7 @@
 """Identifiers, field selection and indexing: the part of the compiler that reads data.
 
 Chains rooted at a variable whose steps are field names or constant string keys are fused
-into one lookup closure (:func:`dra.cel.ops.path_lookup`); the chains rooted at ``device`` are
+into one lookup closure (:func:`dra.cel.lookups.path_lookup`); the chains rooted at ``device`` are
 also recorded for the reference analysis (:meth:`AccessRules.referenced_paths`). Sizes of the
 device's maps and values feed the cost estimate.
 """
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lark import Token, Tree
 
-from dra.cel import checks, funcs_core, ops
+from dra.cel import checks, funcs_core, lookups, ops
 from dra.cel import estimate as E
 from dra.cel import typesys as T
 from dra.cel.node import DEVICE_FIELD_SIZES, Node, const_node
@@ -34,7 +34,7 @@ class AccessRules:
         return sorted({n.path[1:] for n in self.device_nodes if not n.extended})
 
     def path_node(self: "Compiler", recv: Node, path: tuple, **fields: Any) -> Node:
-        node = Node(ops.path_lookup(path[0], path[1:]), path=path, **fields)
+        node = Node(lookups.path_lookup(path[0], path[1:]), path=path, **fields)
         if recv.device_root:
             recv.extended = True
             node.device_root = True
@@ -83,7 +83,7 @@ class AccessRules:
         if recv.path is not None and T.kind(recv.typ) in (T.DEVICE, "map"):
             return self.path_node(recv, recv.path + (field,), typ=typ, cost=cost, est=est, size=size, elem_size=elem)
         recv_fn = recv.fn
-        node = Node(lambda env: ops.select_value(recv_fn(env), field), typ, cost=cost, est=est, size=size,
+        node = Node(lambda env: lookups.select_value(recv_fn(env), field), typ, cost=cost, est=est, size=size,
                     elem_size=elem)
         return self.fold(node, [recv])
 
@@ -112,7 +112,7 @@ class AccessRules:
             return self.path_node(recv, recv.path + (key_name,), typ=typ, cost=cost, est=est, size=size,
                                   elem_size=elem)
         recv_fn, key_fn = recv.fn, key.fn
-        node = Node(lambda env: ops.index_value(recv_fn(env), key_fn(env)), typ, cost=cost, est=est, size=size,
+        node = Node(lambda env: lookups.index_value(recv_fn(env), key_fn(env)), typ, cost=cost, est=est, size=size,
                     elem_size=elem)
         return self.fold(node, [recv, key])
 
@@ -122,7 +122,7 @@ class AccessRules:
         recv = self.visit(recv_tree)
         inner = self.check(field_token, checks.select_type, _unwrap_optional(recv.typ), field, self.device_fields)
         recv_fn = recv.fn
-        return Node(lambda env: ops.optional_select(recv_fn(env), field), T.optional_of(inner),
+        return Node(lambda env: lookups.optional_select(recv_fn(env), field), T.optional_of(inner),
                     cost=recv.cost + 1, est=E.add(recv.est, 1))
 
     def _member_index_opt(self, tree: Tree) -> Node:
@@ -130,7 +130,7 @@ class AccessRules:
         recv, key = self.visit(recv_tree), self.visit(key_tree)
         inner = self.check(tree, checks.index_type, _unwrap_optional(recv.typ), key.typ)
         recv_fn, key_fn = recv.fn, key.fn
-        return Node(lambda env: ops.optional_index(recv_fn(env), key_fn(env)), T.optional_of(inner),
+        return Node(lambda env: lookups.optional_index(recv_fn(env), key_fn(env)), T.optional_of(inner),
                     cost=recv.cost + key.cost + 1, est=E.add(recv.est, key.est, 1))
 
     def _member_object(self, tree: Tree) -> Node:
