@@ -40,3 +40,17 @@ def test_bad_file_names_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"name": "x", "expression": "true", "device": {}, "expect": {"outcome": "maybe"}}\n')
     with pytest.raises(CelCaseError, match=r"bad\.jsonl:1: expect\.outcome must be one of"):
         load_cases(path)
+
+
+def test_cli_command(shared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dra.cli import main
+
+    path = shared_dir / "conformance" / "cel-cases.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    assert main(["conformance", "cel", str(path)]) == 0
+    assert capsys.readouterr().out.strip().endswith("19 passed, 0 failed")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    assert main(["conformance", "cel", str(bad)]) == 2
+    assert f"error: {bad}:1: invalid JSON" in capsys.readouterr().err
