@@ -176,3 +176,12 @@ def test_repository_manifests_load() -> None:
             raise
         loaded += len(objs)
     assert loaded > 0
+
+
+def test_stdin_and_model_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io as _io
+
+    monkeypatch.setattr("sys.stdin", _io.StringIO("apiVersion: v1\nkind: Node\nmetadata: {name: s}\n"))
+    objs = load_objects("-")
+    assert [o.name for o in objs] == ["s"]  # type: ignore[attr-defined]
+    assert parse_object(objs[0]) is objs[0]

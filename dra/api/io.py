@@ -10,6 +10,7 @@ errors mapped back to the line of the offending field, unknown kinds).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
@@ -60,6 +61,8 @@ def _known_kinds() -> str:
 
 def parse_object(data: Any, source: str = "<input>") -> TopLevelModel:
     """Turn one decoded document into its model, by ``apiVersion`` and ``kind``."""
+    if isinstance(data, TopLevelModel):
+        return data
     if not isinstance(data, dict):
         raise LoadError(f"{source}: expected a Kubernetes object (a mapping), got {type(data).__name__}")
     api_version = data.get("apiVersion")
@@ -186,7 +189,10 @@ def _files(path: Path) -> list[Path]:
 
 
 def load_objects(path: str | Path) -> list[TopLevelModel]:
-    """Every object in a file or a directory of files (see the module docstring)."""
+    """Every object in a file or a directory of files (see the module docstring); ``-``
+    reads standard input."""
+    if str(path) == "-":
+        return load_objects_from_text(sys.stdin.read(), "<stdin>")
     root = Path(path)
     if not root.exists():
         raise LoadError(f"{root}: no such file or directory")
