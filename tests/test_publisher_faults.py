@@ -138,9 +138,9 @@ def test_backoff_grows_exponentially_with_full_jitter() -> None:
 
 
 def test_timeouts_and_resets_are_retried(server) -> None:
-    publisher = make_publisher(server, timeout=0.3)
+    publisher = make_publisher(server, timeout=1.0)
     publisher.publish([slice_of("gpu-0")])
-    server.inject(method="POST", delay=0.6, drop=True)  # the client times out
+    server.inject(method="POST", delay=1.3, drop=True)  # the client times out
     server.inject(method="PUT", reset=True)
     server.inject(method="GET", path=SLICES, reset=True)
     desired = [slice_of("gpu-0"), slice_of("gpu-1")]
@@ -311,9 +311,9 @@ def test_metrics_count_writes_retries_and_generation(server) -> None:
 
     registry = CollectorRegistry()
     publisher = SlicePublisher(server.api_client(), DRIVER, NODE, metrics_registry=registry,
-                               backoff=Backoff(sleep=lambda s: None), request_timeout=0.2)
+                               backoff=Backoff(sleep=lambda s: None), request_timeout=1.0)
     server.inject(method="POST", status=409)
-    server.inject(method="GET", path=SLICES, delay=0.5, drop=True)
+    server.inject(method="GET", path=SLICES, delay=1.3, drop=True)
     publisher.publish([slice_of("gpu-0"), slice_of("gpu-1")])
     sample = registry.get_sample_value
     assert sample("dra_gpu_slice_writes_total", {"driver": DRIVER, "operation": "create"}) == 2
