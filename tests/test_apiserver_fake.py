@@ -314,3 +314,14 @@ def test_server_side_apply_is_refused(server, resource) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=5)
     assert caught.value.code == 415
+
+
+def test_quantities_are_stored_canonical_and_malformed_ones_refused(server) -> None:
+    body = slice_body("s1")
+    body["spec"]["devices"][0]["capacity"] = {"memory": {"value": "1024Mi"}}
+    code, _, stored = raw(server, "POST", "/apis/resource.k8s.io/v1/resourceslices", body)
+    assert code == 201 and stored["spec"]["devices"][0]["capacity"]["memory"]["value"] == "1Gi"
+    body["metadata"]["name"] = "s2"
+    body["spec"]["devices"][0]["capacity"] = {"memory": {"value": "lots"}}
+    code, _, status = raw(server, "POST", "/apis/resource.k8s.io/v1/resourceslices", body)
+    assert code == 400 and "quantities must match the regular expression" in status["message"]

@@ -231,3 +231,10 @@ def test_long_node_names_get_truncated_generated_names(server) -> None:
     stored = [s for s in server.objects("ResourceSlice") if s["spec"]["nodeName"] == node]
     assert len(stored) == 1 and len(stored[0]["metadata"]["name"]) == 63
     assert publisher.publish([desired]).writes == 0
+
+
+def test_quantities_compare_by_value_not_spelling(server, publisher) -> None:
+    publisher.publish([slice_of("gpu-0", memory="81920Mi")])
+    assert my_slices(server)[0]["spec"]["devices"][0]["capacity"]["memory"]["value"] == "80Gi"  # canonical
+    assert publisher.publish([slice_of("gpu-0", memory="81920Mi")]).writes == 0
+    assert publisher.publish([slice_of("gpu-0", memory="80Gi")]).writes == 0

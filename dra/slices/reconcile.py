@@ -327,8 +327,52 @@ def _content(obj: Mapping[str, Any]) -> Any:
     meta = obj.get("metadata") or {}
     owners = [{k: v for k, v in o.items() if k in ("apiVersion", "kind", "name", "uid", "controller")}
               for o in meta.get("ownerReferences") or []]
-    return omit_empty({"spec": obj.get("spec"), "labels": meta.get("labels"), "annotations": meta.get("annotations"),
-                   "owners": owners})
+    spec = canonical_quantities(omit_empty(obj.get("spec")))
+    return omit_empty({"spec": spec, "labels": meta.get("labels"), "annotations": meta.get("annotations"),
+                       "owners": owners})
+
+
+def canonical_quantities(spec: Any) -> Any:
+    """``spec`` with every quantity in canonical form (the API server stores ``1024Mi`` as ``1Gi``).
+
+    Comparing canonical forms is comparing values, as upstream's semantic equality does, so a
+    desired ``1024Mi`` does not look changed against a stored ``1Gi`` on every resync.
+    """
+    if not isinstance(spec, dict):
+        return spec
+
+    def fix(holder: Any, key: str) -> None:
+        if isinstance(holder, dict) and isinstance(holder.get(key), str):
+            holder[key] = _canonical(holder[key])
+
+    def counters(entries: Any) -> None:
+        for counter in (entries or {}).values() if isinstance(entries, dict) else ():
+            fix(counter, "value")
+
+    for counter_set in spec.get("sharedCounters") or []:
+        counters(counter_set.get("counters"))
+    for device in spec.get("devices") or []:
+        for capacity in (device.get("capacity") or {}).values():
+            fix(capacity, "value")
+            policy = capacity.get("requestPolicy") if isinstance(capacity, dict) else None
+            if isinstance(policy, dict):
+                fix(policy, "default")
+                if isinstance(policy.get("validValues"), list):
+                    policy["validValues"] = [_canonical(v) if isinstance(v, str) else v for v in policy["validValues"]]
+                for bound in ("min", "max", "step"):
+                    fix(policy.get("validRange"), bound)
+        for consumption in device.get("consumesCounters") or []:
+            counters(consumption.get("counters"))
+    return spec
+
+
+def _canonical(text: str) -> str:
+    from dra.api import Quantity, QuantityError
+
+    try:
+        return str(Quantity(text))
+    except QuantityError:
+        return text  # not ours to judge here: the API server rejects it with a field path
 
 
 def omit_empty(value: Any, key: str = "") -> Any:

@@ -326,6 +326,10 @@ class FakeApiServer:
                 warnings["Warning"] = ", ".join(f'299 - "unknown field \\"{p.field}\\""' for p in unknown)
             drop_unknown_fields(obj, unknown)
         errors = [p for p in problems if not p.unknown_field]
+        if not errors:
+            decoding = apiserver_rules.canonicalize_quantities(rtype.kind, obj)
+            if decoding is not None:
+                raise bad_request(decoding)
         if errors:
             meta = obj.get("metadata") or {}
             shown = name or meta.get("name") or meta.get("generateName") or ""

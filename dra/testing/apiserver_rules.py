@@ -151,3 +151,39 @@ def normalize_times(value: Any) -> None:
             value[key] = moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         else:
             normalize_times(item)
+
+
+def canonicalize_quantities(kind: str, obj: dict[str, Any]) -> str | None:
+    """Store ResourceSlice quantities in canonical form, as the real server's decoding does.
+
+    Returns the decoding error message for a malformed quantity (the server answers 400).
+    """
+    if kind != "ResourceSlice" or not isinstance(obj.get("spec"), dict):
+        return None
+    from dra.api import Quantity, QuantityError
+    from dra.slices.reconcile import canonical_quantities
+
+    bad: list[str] = []
+
+    def check(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("value", "default", "min", "max", "step") and isinstance(item, str):
+                    try:
+                        Quantity(item)
+                    except QuantityError:
+                        bad.append(item)
+                else:
+                    check(item)
+        elif isinstance(value, list):
+            for item in value:
+                check(item)
+
+    spec = obj["spec"]
+    check([d.get("capacity") for d in spec.get("devices") or [] if isinstance(d, dict)])
+    check([c.get("counters") for c in spec.get("sharedCounters") or [] if isinstance(c, dict)])
+    if bad:
+        return (f"quantities must match the regular expression "
+                f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' (got {bad[0]!r})")
+    canonical_quantities(spec)
+    return None
