@@ -124,6 +124,7 @@ VALUES = [
     ('{"a": 1}.transformMap(k, v, v + 1) == {"a": 2}', True), ('{"a": 1}.transformMapEntry(k, v, {v: k}) == {1: "a"}', True),
     ("cel.bind(x, 2, x * x)", 4), ("cel.bind(x, [1, 2], x.map(y, cel.bind(x, y * 10, x)))", [10, 20]),
     ("[1, 2].all(x, [3].all(x, x == 3))", True),
+    ('["bb", "a", "ccc"].sortBy(s, s.size())', ["a", "bb", "ccc"]), ("[3, 1, 2].sortBy(x, -x)", [3, 2, 1]),
     # optional syntax and values
     ('{"a": 1}[?"b"].hasValue()', False), ('{"a": 1}.?a.value()', 1), ("[1, 2][?5].orValue(0)", 0),
     ("optional.of(1).value()", 1), ("optional.none().or(optional.of(2)).value()", 2),
@@ -172,7 +173,7 @@ ERRORS = [
     ("dyn('a') < dyn(1)", "no such overload"), ('dyn("a").contains(dyn(1))', "no such overload"),
     ("dyn(1) || true == false", "no such overload"), ("dyn(1) ? 1 : 2", "no such overload"),
     ('{"a": 1}.transformMapEntry(k, v, {"x": v}) == {}', ""), ('[1, 2].transformMapEntry(k, v, {"x": v})', "already exists"),
-    ('dyn("abc").foo', "does not support field selection"), ("[1, 1].exists_one(x, dyn(x))", "no such overload"),
+    ('dyn("abc").foo', "does not support field selection"), ("[1, 2].sortBy(x, x == 1 ? dyn('a') : dyn(1))", "one comparable type"), ("[1, 1].exists_one(x, dyn(x))", "no such overload"),
 ]
 
 

@@ -45,12 +45,13 @@ ATTRIBUTE_VALUE_MAX = 64
 # Loop overhead per iteration of each macro expansion (condition + step beyond the user's body).
 MACRO_STEP_OVERHEAD = {
     "all": 3, "exists": 3, "exists_one": 2, "map": 12, "transformList": 12, "filter": 13,
-    "transformMap": 3, "transformMapEntry": 3,
+    "transformMap": 3, "transformMapEntry": 3, "sortBy": 12,
 }
 # Cost of init + result of each expansion (besides the range).
 MACRO_FIXED = {
     "all": 1, "exists": 1, "exists_one": 2, "map": LIST_CREATE + 1, "transformList": LIST_CREATE + 1,
     "filter": LIST_CREATE + 1, "transformMap": MAP_CREATE + 1, "transformMapEntry": MAP_CREATE + 1,
+    "sortBy": LIST_CREATE + 2,
 }
 
 

@@ -194,8 +194,30 @@ def _build_transform_map(kind: str, names: tuple, bodies: list, step: int, meter
     return run
 
 
+def _build_sort_by(kind: str, names: tuple, bodies: list, step: int, metered: bool) -> Any:
+    (key_fn,) = bodies
+    var = names[0]
+
+    def run(env: dict, items: Any) -> list:
+        meter = _meter(env, metered)
+        keyed = []
+        for item in items:
+            if meter is not None:
+                meter.charge(step)
+            env[var] = item
+            keyed.append((key_fn(env), item))
+        if keyed:
+            first = type(keyed[0][0])
+            if first not in (int, v.UInt, float, str, bytes, bool) or any(type(k) is not first for k, _ in keyed):
+                raise EvalError("sortBy: keys must all be of one comparable type")
+        keyed.sort(key=lambda pair: pair[0])
+        return [item for _, item in keyed]
+
+    return run
+
+
 BUILDERS = {
     "all": _build_quantifier, "exists": _build_quantifier, "exists_one": _build_exists_one,
     "map": _build_map, "transformList": _build_map, "filter": _build_filter,
-    "transformMap": _build_transform_map, "transformMapEntry": _build_transform_map,
+    "transformMap": _build_transform_map, "transformMapEntry": _build_transform_map, "sortBy": _build_sort_by,
 }

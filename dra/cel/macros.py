@@ -7,6 +7,7 @@ Comprehension semantics follow cel-go's expansions:
   first true.
 * ``exists_one`` counts and propagates any error.
 * ``map(x, [filter,] transform)``, ``filter(x, pred)``; ranges are lists (elements) or maps (keys).
+* ``sortBy(x, key)`` (ext.lists): a stable sort by the key computed for each element.
 * Two-variable forms (Kubernetes 1.32+): ``all(i, v, p)``, ``exists(i, v, p)``,
   ``existsOne(i, v, p)``, ``transformList(i, v, [p,] e)``, ``transformMap(k, v, [p,] e)``,
   ``transformMapEntry(k, v, [p,] e)``; over a list ``i`` is the index, over a map the key.
@@ -110,7 +111,7 @@ def _result_type(kind: str, bodies: list, range_type: T.Type, key_type: T.Type) 
         return T.BOOL
     if kind in ("map", "transformList"):
         return T.list_of(bodies[-1].typ)
-    if kind == "filter":
+    if kind in ("filter", "sortBy"):
         return range_type if T.kind(range_type) == "list" else T.list_of(key_type)
     if kind == "transformMap":
         return T.map_of(key_type, bodies[-1].typ)
@@ -125,6 +126,7 @@ _SHAPES = {
     ("existsOne", 3): ("exists_one", 2),
     ("map", 2): ("map", 1), ("map", 3): ("map", 1),
     ("filter", 2): ("filter", 1),
+    ("sortBy", 2): ("sortBy", 1),
     ("transformList", 3): ("transformList", 2), ("transformList", 4): ("transformList", 2),
     ("transformMap", 3): ("transformMap", 2), ("transformMap", 4): ("transformMap", 2),
     ("transformMapEntry", 3): ("transformMapEntry", 2), ("transformMapEntry", 4): ("transformMapEntry", 2),
