@@ -28,8 +28,10 @@ from dra.cel import typesys as T
 from dra.cel import values as v
 from dra.cel.errors import EvalError, no_such_overload
 
+from dra.cel.node import Node
+
 if TYPE_CHECKING:
-    from dra.cel.compiler import Compiler, Node
+    from dra.cel.compiler import Compiler
 
 
 def needs_metering(tree: Tree) -> bool:
@@ -61,9 +63,7 @@ def _var_types(c: "Compiler", where: Any, range_type: T.Type, two_vars: bool) ->
                          "(must be list, map, or dynamic)")
 
 
-def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro: str) -> "Node":
-    from dra.cel.compiler import Node
-
+def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro: str) -> Node:
     spec = _SHAPES.get((macro, len(args)))
     if spec is None:
         return c.call(tree, macro, recv_tree, args, tree.children[1])
@@ -134,15 +134,13 @@ _SHAPES = {
 
 
 def _member_macro(name: str) -> Callable[..., Any]:
-    def expand(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> "Node":
+    def expand(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> Node:
         return _comprehension(c, tree, recv_tree, args, name)
 
     return expand
 
 
-def _opt_map(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> "Node":
-    from dra.cel.compiler import Node
-
+def _opt_map(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> Node:
     if len(args) != 2:
         return c.call(tree, str(tree.children[1]), recv_tree, args, tree.children[1])
     flat = str(tree.children[1]) == "optFlatMap"
@@ -180,9 +178,7 @@ def _opt_map(c: "Compiler", tree: Tree, recv_tree: Any, args: list) -> "Node":
     return Node(f, typ, cost=recv.cost + body.cost + 1, est=est)
 
 
-def _has(c: "Compiler", tree: Tree, args: list) -> "Node":
-    from dra.cel.compiler import Node
-
+def _has(c: "Compiler", tree: Tree, args: list) -> Node:
     target = args[0] if len(args) == 1 else None
     while isinstance(target, Tree) and len(target.children) == 1 and target.data != "ident":
         target = target.children[0]
@@ -208,9 +204,7 @@ def _has(c: "Compiler", tree: Tree, args: list) -> "Node":
     return Node(f, T.BOOL, cost=recv.cost + 1, est=recv.est, size=1)
 
 
-def _bind(c: "Compiler", tree: Tree, args: list) -> "Node":
-    from dra.cel.compiler import Node
-
+def _bind(c: "Compiler", tree: Tree, args: list) -> Node:
     if len(args) != 3:
         raise c.error(tree, "cel.bind() requires 3 arguments: a name, an initializer and an expression")
     name = _var_name(c, args[0])
