@@ -27,255 +27,33 @@ big-decimal path rounds them toward zero).
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any
 
-from dra.errors import UserError
+from dra.api.quantity_parse import (
+    BIN_BY_POWER,
+    DEC_BY_EXP,
+    INT64_MAX,
+    INT64_MIN,
+    MATERIALISE_LIMIT,
+    NANO,
+    SPLIT_RE,
+    BINARY_SI,
+    DECIMAL_EXPONENT,
+    DECIMAL_SI,
+    ERR_FORMAT_WRONG,
+    ERR_NUMERIC,
+    ERR_SUFFIX,
+    FORMATS,
+    FormatName,
+    QuantityError,
+    ceil_scaled,
+    cmp_parts,
+    parse_text,
+    round_up_to_nano,
+    strip_tens,
+)
 
-__all__ = ["Quantity", "QuantityError", "FORMATS"]
-
-BINARY_SI = "BinarySI"
-DECIMAL_SI = "DecimalSI"
-DECIMAL_EXPONENT = "DecimalExponent"
-FORMATS = (BINARY_SI, DECIMAL_SI, DECIMAL_EXPONENT)
-FormatName = Literal["BinarySI", "DecimalSI", "DecimalExponent"]
-
-_SPLIT_RE = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
-ERR_FORMAT_WRONG = f"quantities must match the regular expression '{_SPLIT_RE}'"
-ERR_NUMERIC = "unable to parse numeric part of quantity"
-ERR_SUFFIX = "unable to parse quantity's suffix"
-
-_INT64_MAX = (1 << 63) - 1
-_INT64_MIN = -(1 << 63)
-_INT32_MAX = (1 << 31) - 1
-_NANO = -9
-
-# suffix -> (base, exponent); the decimal table includes the empty suffix.
-_DEC_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_BIN_SUFFIXES = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_DEC_BY_EXP = {e: s for s, e in _DEC_SUFFIXES.items()}
-_BIN_BY_POWER = {0: "", 1: "Ki", 2: "Mi", 3: "Gi", 4: "Ti", 5: "Pi", 6: "Ei"}
-_SUFFIX_CHARS = frozenset("eEinumkKMGTP")
-_DIGITS = frozenset("0123456789")
-# Upstream's precision estimate for the binary fast path: int32(float32(exp)*3/10).
-_BIN_PRECISION_DROP = {10: 3, 20: 6, 30: 9, 40: 12, 50: 15, 60: 18}
-
-# Magnitude bound above which comparisons avoid materialising 10**diff.
-_ALIGN_LIMIT = 4000
-# Exponents beyond this are refused where an exact integer/fraction would have to be built
-# (upstream's int64 accessors silently overflow there; "1e999999999" is a valid string).
-_MATERIALISE_LIMIT = 4000
-
-
-class QuantityError(UserError):
-    """A string (or number) that is not a valid Kubernetes quantity."""
-
-
-def _strip_tens(u: int, exp: int) -> tuple[int, int]:
-    """Normalise ``u * 10**exp`` so that ``u`` has no trailing decimal zeros (0 -> (0, 0))."""
-    if u == 0:
-        return 0, 0
-    while u % 10 == 0:
-        # Strip in large steps first: values like 2**60 * 10**k are common after scaling.
-        if u % 1_000_000_000 == 0:
-            u //= 1_000_000_000
-            exp += 9
-        else:
-            u //= 10
-            exp += 1
-    return u, exp
-
-
-def _round_up_to_nano(u: int, exp: int) -> tuple[int, int]:
-    """Round ``u * 10**exp`` away from zero to a multiple of 10**-9 (upstream RoundUp)."""
-    if exp >= _NANO or u == 0:
-        return u, exp
-    shift = _NANO - exp
-    neg = u < 0
-    a = -u if neg else u
-    if shift > len(str(a)) + 1:
-        # 10**shift is larger than a: the result is the smallest representable step.
-        q = 1
-    else:
-        q, r = divmod(a, 10**shift)
-        if r:
-            q += 1
-    return (-q if neg else q), _NANO
-
-
-def _parse_string(s: str) -> tuple[bool, str, str, str, str]:
-    """Upstream ``parseQuantityString``: split into sign, numeric text, num, denom, suffix."""
-    positive = True
-    pos = 0
-    end = len(s)
-    if pos < end:
-        c = s[0]
-        if c == "-":
-            positive = False
-            pos += 1
-        elif c == "+":
-            pos += 1
-    # strip leading zeros
-    while True:
-        if pos >= end:
-            return positive, "0", "0", "", ""
-        if s[pos] == "0":
-            pos += 1
-        else:
-            break
-    start = pos
-    while pos < end and s[pos] in _DIGITS:
-        pos += 1
-    num = s[start:pos]
-    if pos >= end:
-        return positive, s, num or "0", "", ""
-    if not num:
-        num = "0"
-    denom = ""
-    if s[pos] == ".":
-        pos += 1
-        dstart = pos
-        while pos < end and s[pos] in _DIGITS:
-            pos += 1
-        denom = s[dstart:pos]
-        if pos >= end:
-            return positive, s, num, denom, ""
-    value = s[:pos]
-    suffix_start = pos
-    while pos < end and s[pos] in _SUFFIX_CHARS:
-        pos += 1
-    if pos >= end:
-        return positive, value, num, denom, s[suffix_start:]
-    if s[pos] in "+-":
-        pos += 1
-    while pos < end:
-        if s[pos] not in _DIGITS:
-            raise QuantityError(ERR_FORMAT_WRONG)
-        pos += 1
-    return positive, value, num, denom, s[suffix_start:]
-
-
-def _interpret_suffix(suffix: str) -> tuple[int, int, str]:
-    """Return (base, exponent, format) for a suffix, as upstream's suffixer does."""
-    exp = _DEC_SUFFIXES.get(suffix)
-    if exp is not None:
-        return 10, exp, DECIMAL_SI
-    exp = _BIN_SUFFIXES.get(suffix)
-    if exp is not None:
-        return 2, exp, BINARY_SI
-    if len(suffix) > 1 and suffix[0] in "eE":
-        text = suffix[1:]
-        # strconv.ParseInt(text, 10, 64): optional sign then digits, within int64.
-        body = text[1:] if text[0] in "+-" else text
-        if not body or any(c not in _DIGITS for c in body):
-            raise QuantityError(ERR_SUFFIX)
-        parsed = int(text)
-        # The exponent must fit the int32 scale (and its negation); upstream rejects
-        # anything beyond instead of truncating it to an unrelated value.
-        if not -_INT32_MAX <= parsed <= _INT32_MAX:
-            raise QuantityError(ERR_SUFFIX)
-        return 10, parsed, DECIMAL_EXPONENT
-    raise QuantityError(ERR_SUFFIX)
-
-
-def _parse(s: str) -> tuple[int, int, str, str | None]:
-    """Parse ``s`` into (unscaled, exp, format, remembered string or None)."""
-    if not s:
-        raise QuantityError(ERR_FORMAT_WRONG)
-    if s == "0":
-        return 0, 0, DECIMAL_SI, "0"
-    positive, value, num, denom, suffix = _parse_string(s)
-    base, exponent, fmt = _interpret_suffix(suffix)
-
-    mantissa = 1
-    scale = 0
-    if fmt == BINARY_SI:
-        if exponent >= 0 and not denom:
-            mantissa = 1 << exponent
-            precision = 15 - len(num) - _BIN_PRECISION_DROP[exponent] - 1
-        else:
-            precision = -1
-    else:
-        scale = exponent
-        precision = 18 - (len(num) + len(denom))
-
-    if precision >= 0:
-        scale -= len(denom)
-        if scale >= _NANO:
-            shifted = num + denom
-            v = int(shifted)
-            result = v * mantissa
-            if result <= _INT64_MAX:
-                if not positive:
-                    result = -result
-                keep: str | None = None
-                if fmt == BINARY_SI:
-                    if exponent % 10 == 0 and v & 0x07 != 0:
-                        keep = s
-                elif scale % 3 == 0 and not shifted.endswith("000") and shifted[0] != "0":
-                    keep = s
-                u, e = _strip_tens(result, scale)
-                return u, e, fmt, keep
-
-    # Slow path (upstream: inf.Dec arithmetic).
-    digits = value.lstrip("+-")
-    if not any(c in _DIGITS for c in digits):
-        raise QuantityError(ERR_NUMERIC)
-    int_part, _, frac_part = digits.partition(".")
-    u = int((int_part + frac_part) or "0")
-    e = -len(frac_part)
-    if base == 10:
-        e += exponent
-    else:
-        u <<= exponent
-    if u != 0:
-        u, e = _round_up_to_nano(u, e)
-    u, e = _strip_tens(u, e)
-    if fmt == BINARY_SI:
-        if _cmp_parts(u, e, _INT64_MAX, 0) > 0:
-            u, e = _INT64_MAX, 0
-        if u != 0 and _cmp_parts(u, e, 1, 0) < 0:
-            fmt = DECIMAL_SI
-    if not positive:
-        u = -u
-    return u, e, fmt, None
-
-
-def _cmp_parts(u1: int, e1: int, u2: int, e2: int) -> int:
-    """Compare ``u1*10**e1`` with ``u2*10**e2`` exactly, without huge powers when avoidable."""
-    if e1 == e2:
-        return (u1 > u2) - (u1 < u2)
-    s1 = (u1 > 0) - (u1 < 0)
-    s2 = (u2 > 0) - (u2 < 0)
-    if s1 != s2 or s1 == 0:
-        return (s1 > s2) - (s1 < s2)
-    diff = e1 - e2
-    if abs(diff) > _ALIGN_LIMIT:
-        # Magnitudes differ by more than the digits can make up for.
-        m1 = len(str(abs(u1))) + e1
-        m2 = len(str(abs(u2))) + e2
-        if m1 != m2:
-            bigger = 1 if m1 > m2 else -1
-            return bigger * s1
-    if diff > 0:
-        a, b = u1 * 10**diff, u2
-    else:
-        a, b = u1, u2 * 10 ** (-diff)
-    return (a > b) - (a < b)
-
-
-def _ceil_scaled(u: int, exp: int) -> int:
-    """``u * 10**exp`` rounded to an integer away from zero."""
-    if exp > _MATERIALISE_LIMIT:
-        raise QuantityError(f"quantity {u}e{exp} is too large to convert to an integer")
-    if exp >= 0:
-        return u * 10**exp
-    neg = u < 0
-    a = -u if neg else u
-    q, r = divmod(a, 10 ** (-exp))
-    if r:
-        q += 1
-    return -q if neg else q
-
+__all__ = ["Quantity", "QuantityError", "FORMATS", "ERR_FORMAT_WRONG", "ERR_NUMERIC", "ERR_SUFFIX"]
 
 # Parsed quantities are immutable, so identical strings can share one object.
 _CACHE: dict[str, "Quantity"] = {}
@@ -322,7 +100,7 @@ class Quantity:
         q = _CACHE.get(text)
         if q is not None:
             return q
-        u, e, fmt, s = _parse(text)
+        u, e, fmt, s = parse_text(text)
         q = cls._make(u, e, fmt, s)
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.clear()
@@ -355,7 +133,7 @@ class Quantity:
         """Upstream ``NewQuantity(n, fmt)``."""
         if fmt not in FORMATS:
             raise QuantityError(f"unknown quantity format {fmt!r}")
-        u, e = _strip_tens(int(n), 0)
+        u, e = strip_tens(int(n), 0)
         return cls._make(u, e, fmt)
 
     @classmethod
@@ -363,14 +141,14 @@ class Quantity:
         """Upstream ``NewMilliQuantity(n, fmt)``: the value ``n / 1000``."""
         if fmt not in FORMATS:
             raise QuantityError(f"unknown quantity format {fmt!r}")
-        u, e = _strip_tens(int(n), -3)
+        u, e = strip_tens(int(n), -3)
         return cls._make(u, e, fmt)
 
     @classmethod
     def from_scaled(cls, n: int, scale: int, fmt: FormatName = "DecimalSI") -> "Quantity":
         """The value ``n * 10**scale`` (upstream ``NewScaledQuantity``), rounded up to nano."""
-        u, e = _round_up_to_nano(int(n), int(scale))
-        u, e = _strip_tens(u, e)
+        u, e = round_up_to_nano(int(n), int(scale))
+        u, e = strip_tens(u, e)
         return cls._make(u, e, fmt)
 
     @classmethod
@@ -382,7 +160,7 @@ class Quantity:
         n, r = divmod(a.numerator * 10**9, a.denominator)
         if r:
             n += 1
-        u, e = _strip_tens(-n if neg else n, _NANO)
+        u, e = strip_tens(-n if neg else n, NANO)
         return cls._make(u, e, fmt)
 
     # -- immutability / pickling ------------------------------------------------------------
@@ -407,7 +185,7 @@ class Quantity:
         return self._fmt
 
     def as_fraction(self) -> Fraction:
-        if self._e > _MATERIALISE_LIMIT:
+        if self._e > MATERIALISE_LIMIT:
             raise QuantityError(f"quantity {self} is too large to convert to a fraction")
         if self._e >= 0:
             return Fraction(self._u * 10**self._e)
@@ -428,15 +206,15 @@ class Quantity:
 
     def value(self) -> int:
         """Upstream ``Value()``: the value rounded to an integer away from zero."""
-        return _ceil_scaled(self._u, self._e)
+        return ceil_scaled(self._u, self._e)
 
     def milli_value(self) -> int:
         """Upstream ``MilliValue()``: ``value * 1000`` rounded away from zero."""
-        return _ceil_scaled(self._u, self._e + 3)
+        return ceil_scaled(self._u, self._e + 3)
 
     def scaled_value(self, scale: int) -> int:
         """Upstream ``ScaledValue(scale)``: ``value / 10**scale`` rounded away from zero."""
-        return _ceil_scaled(self._u, self._e - scale)
+        return ceil_scaled(self._u, self._e - scale)
 
     def as_integer(self) -> int:
         """The exact integer value; raises :class:`QuantityError` if fractional or beyond int64."""
@@ -445,7 +223,7 @@ class Quantity:
         if self._e > 19:
             raise QuantityError(f"quantity {self} does not fit into int64")
         n = self._u * 10**self._e
-        if not _INT64_MIN <= n <= _INT64_MAX:
+        if not INT64_MIN <= n <= INT64_MAX:
             raise QuantityError(f"quantity {self} does not fit into int64")
         return n
 
@@ -472,9 +250,9 @@ class Quantity:
             return "0"
         fmt = self._fmt
         if fmt == BINARY_SI:
-            if _cmp_parts(u, e, -1024, 0) > 0 and _cmp_parts(u, e, 1024, 0) < 0:
+            if cmp_parts(u, e, -1024, 0) > 0 and cmp_parts(u, e, 1024, 0) < 0:
                 fmt = DECIMAL_SI
-            elif e < 0 or e > _MATERIALISE_LIMIT:
+            elif e < 0 or e > MATERIALISE_LIMIT:
                 # Not an integer: show as DecimalSI so no precision is lost.
                 fmt = DECIMAL_SI
         elif fmt not in FORMATS:
@@ -486,15 +264,15 @@ class Quantity:
                 n //= 1024
                 power += 1
             if power <= 6:
-                return f"{n}{_BIN_BY_POWER[power]}"
+                return f"{n}{BIN_BY_POWER[power]}"
             # Past "Ei" there is no binary suffix: exact decimal (exponent) form instead.
             fmt = DECIMAL_EXPONENT
         r = e % 3  # floor the exponent to a multiple of three
         if r:
             u *= 10**r
             e -= r
-        if fmt == DECIMAL_SI and e in _DEC_BY_EXP:
-            return f"{u}{_DEC_BY_EXP[e]}"
+        if fmt == DECIMAL_SI and e in DEC_BY_EXP:
+            return f"{u}{DEC_BY_EXP[e]}"
         # DecimalExponent, or DecimalSI beyond "E" / below "n": exponent notation.
         return f"{u}e{e}" if e else str(u)
 
@@ -518,14 +296,14 @@ class Quantity:
         if isinstance(other, Quantity):
             return other._u, other._e
         if isinstance(other, int) and not isinstance(other, bool):
-            return _strip_tens(other, 0)
+            return strip_tens(other, 0)
         return None
 
     def cmp(self, other: "Quantity | int") -> int:
         p = self._parts(other)
         if p is None:
             raise TypeError(f"cannot compare Quantity with {type(other).__name__}")
-        return _cmp_parts(self._u, self._e, p[0], p[1])
+        return cmp_parts(self._u, self._e, p[0], p[1])
 
     def __eq__(self, other: object) -> bool:
         p = self._parts(other)
@@ -541,25 +319,25 @@ class Quantity:
         p = self._parts(other)
         if p is None:
             return NotImplemented
-        return _cmp_parts(self._u, self._e, p[0], p[1]) < 0
+        return cmp_parts(self._u, self._e, p[0], p[1]) < 0
 
     def __le__(self, other: "Quantity | int") -> bool:
         p = self._parts(other)
         if p is None:
             return NotImplemented
-        return _cmp_parts(self._u, self._e, p[0], p[1]) <= 0
+        return cmp_parts(self._u, self._e, p[0], p[1]) <= 0
 
     def __gt__(self, other: "Quantity | int") -> bool:
         p = self._parts(other)
         if p is None:
             return NotImplemented
-        return _cmp_parts(self._u, self._e, p[0], p[1]) > 0
+        return cmp_parts(self._u, self._e, p[0], p[1]) > 0
 
     def __ge__(self, other: "Quantity | int") -> bool:
         p = self._parts(other)
         if p is None:
             return NotImplemented
-        return _cmp_parts(self._u, self._e, p[0], p[1]) >= 0
+        return cmp_parts(self._u, self._e, p[0], p[1]) >= 0
 
     def __hash__(self) -> int:
         h = self._hash
@@ -583,7 +361,7 @@ class Quantity:
         if isinstance(other, Quantity):
             ou, oe, ofmt = other._u, other._e, other._fmt
         elif isinstance(other, int) and not isinstance(other, bool):
-            ou, oe = _strip_tens(other, 0)
+            ou, oe = strip_tens(other, 0)
             ofmt = DECIMAL_SI
         else:
             return NotImplemented
@@ -596,9 +374,9 @@ class Quantity:
         elif su == 0:
             u, e = ou, oe
         elif se <= oe:
-            u, e = _strip_tens(su + ou * 10 ** (oe - se), se)
+            u, e = strip_tens(su + ou * 10 ** (oe - se), se)
         else:
-            u, e = _strip_tens(su * 10 ** (se - oe) + ou, oe)
+            u, e = strip_tens(su * 10 ** (se - oe) + ou, oe)
         return Quantity._make(u, e, fmt)
 
     def __add__(self, other: "Quantity | int") -> "Quantity":
@@ -629,7 +407,7 @@ class Quantity:
     def __mul__(self, other: int) -> "Quantity":
         """Upstream ``Mul(int64)``: multiply by an integer (exact)."""
         if isinstance(other, int) and not isinstance(other, bool):
-            u, e = _strip_tens(self._u * other, self._e)
+            u, e = strip_tens(self._u * other, self._e)
             return Quantity._make(u, e, self._fmt)
         return NotImplemented
 
@@ -650,7 +428,7 @@ class Quantity:
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return {"type": "string", "pattern": _SPLIT_RE}
+        return {"type": "string", "pattern": SPLIT_RE}
 
 
 def _validate_for_pydantic(value: Any) -> Quantity:
