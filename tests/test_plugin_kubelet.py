@@ -7,7 +7,6 @@ what it does not emulate). GPUs: a built-in profile with the built-in backend.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -275,14 +274,12 @@ def test_health_events_taint_and_recover(harness):
         return out
 
     assert taints() == {}
-    changed = threading.Event()
     h.driver.backend.inject(HealthEvent(gpu, "xid", 79))
     assert h.driver.monitor.wait_change(0, 5) == 1
     assert _eventually(lambda: taints() == {"gpu-2": [("gpu.nvidia.com/xid", "79", "NoSchedule")]})
     h.driver.backend.inject(HealthEvent(gpu, "recovered"))
     assert h.driver.monitor.wait_change(1, 5) == 2
     assert _eventually(lambda: taints() == {})
-    del changed
 
 
 def _eventually(check, timeout: float = 5.0) -> bool:

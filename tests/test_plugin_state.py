@@ -18,6 +18,7 @@ from dra.plugin.cdi import CdiWriter
 from dra.plugin.checkpoint import CheckpointFile
 from dra.plugin.claims import ClaimError, check_claim
 from dra.plugin.devices import DeviceCatalog, DeviceSpec
+from dra.plugin import effects
 from dra.plugin.recovery import recover
 from dra.plugin.state import DeviceState
 from dra.plugin.types import ClaimRef
@@ -127,7 +128,7 @@ def test_recovery_rolls_back_started_and_keeps_completed(tmp_path):
     from dra.plugin.checkpoint import ClaimRecord, PREPARE_STARTED
 
     planned = plan_claim(claim, state.catalog, DRIVER, POOL)
-    records = [state._initial_record(doomed, p) for p in planned]
+    records = [effects.initial_record(doomed, POOL, p) for p in planned]
     state.persist(state._put(ClaimRecord("uid-d", "ns", "doomed", PREPARE_STARTED, records)))
     state.backend.create_mig(GPUS[1], "1g.10gb", 19, 0, 1)
     # Plus a stray CDI spec and a MIG instance nobody owns.

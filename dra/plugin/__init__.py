@@ -7,6 +7,7 @@ Module map (each file one job; data flows top to bottom):
 * ``registration``  pluginregistration.Registration (GetInfo, NotifyRegistrationStatus)
 * ``service``       DRAPlugin v1 / v1beta1 -> ``state``
 * ``state``         prepare / unprepare of claims, with ``checkpoint`` behind it
+* ``effects``       what preparing does to the devices (MIG, sharing, CDI), and its undo
 * ``claims``        fetch and check a ResourceClaim; ``plan`` works out what to do (no effects)
 * ``config``        opaque GpuConfig / MigDeviceConfig: strict decoding, precedence
 * ``devices``       the catalog of published devices; ``edits`` container edits; ``cdi`` spec files

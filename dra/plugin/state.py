@@ -31,8 +31,9 @@ from collections import Counter
 from typing import Any, Sequence
 
 from dra.errors import UserError
-from dra.plugin.backend import BackendError, DeviceBackend, MpsDaemon, MpsSettings
-from dra.plugin.cdi import CdiDevice, CdiWriter
+from dra.plugin import effects
+from dra.plugin.backend import BackendError, DeviceBackend
+from dra.plugin.cdi import CdiWriter
 from dra.plugin.checkpoint import (
     PREPARE_COMPLETED,
     PREPARE_STARTED,
@@ -42,9 +43,8 @@ from dra.plugin.checkpoint import (
 )
 from dra.plugin.claims import ClaimError
 from dra.plugin.devices import DeviceCatalog
-from dra.plugin.edits import common_edits, gpu_edits, mig_edits, mps_edits
 from dra.plugin.metrics import PluginMetrics
-from dra.plugin.plan import PlannedDevice, plan_claim, time_slice_interval
+from dra.plugin.plan import plan_claim
 from dra.plugin.testhooks import pause_point
 from dra.plugin.types import ClaimRef, PreparedDevice, PrepareOutcome
 
@@ -186,7 +186,7 @@ class DeviceState:
                 self.persist(self._drop(ref.uid))
             claim = self.fetcher.get(ref)
             planned = plan_claim(claim, self.catalog, self.driver, self.pool)
-            records = [self._initial_record(ref, p) for p in planned]
+            records = [effects.initial_record(ref, self.pool, p) for p in planned]
             started = ClaimRecord(ref.uid, ref.namespace, ref.name, PREPARE_STARTED, records)
             with self._lock:
                 self._check_conflicts(ref, started)
@@ -197,9 +197,9 @@ class DeviceState:
             self._committer.sync(version, durable=False)
             try:
                 pause_point("after-started", ref.uid)
-                done = self._apply(ref, planned, copy.deepcopy(records))
+                done = effects.apply(self.backend, planned, copy.deepcopy(records))
                 pause_point("after-apply", ref.uid)
-                self._write_cdi(ref, done)
+                effects.write_cdi(self.cdi, ref, done)
                 pause_point("after-cdi", ref.uid)
                 completed = ClaimRecord(ref.uid, ref.namespace, ref.name, PREPARE_COMPLETED, done)
                 self.persist(self._put(completed))
@@ -214,42 +214,6 @@ class DeviceState:
             self.persist(self._drop(started.uid))
         except Exception:  # noqa: BLE001 - keep the Started record; recovery retries it
             log.exception("rollback failed; claim stays PrepareStarted", extra={"uid": started.uid})
-
-    def _initial_record(self, ref: ClaimRef, p: PlannedDevice) -> dict[str, Any]:
-        spec = p.spec
-        rec: dict[str, Any] = {
-            "device": spec.name,
-            "type": spec.type,
-            "pool": self.pool,
-            "request": p.request,
-            "requests": [p.request_name],
-            "gpuUUID": spec.gpu_uuid,
-            "gpuMinor": spec.gpu_minor,
-            "gpuIndex": spec.gpu_index,
-            "uuid": spec.uuid,
-            "multiAllocatable": spec.multi_allocatable,
-            "adminAccess": p.admin_access,
-        }
-        if p.share_id is not None:
-            rec["shareID"] = p.share_id
-        if spec.type == "mig":
-            rec["mig"] = {
-                "dynamic": spec.dynamic_mig,
-                "profile": spec.profile,
-                "giProfileID": spec.gi_profile_id,
-                "placementStart": spec.placement_start,
-                "placementSize": spec.placement_size,
-                "giID": spec.gi_id,
-                "ciID": spec.ci_id,
-            }
-        interval = time_slice_interval(p.config)
-        if interval is not None and interval != "Default":
-            rec["timeSlice"] = interval
-        sharing = p.config.sharing
-        if sharing is not None and sharing.strategy == "MPS":
-            group = "default" if p.config_group is None else str(p.config_group)
-            rec["mpsDaemon"] = f"{ref.uid}-{group}"
-        return rec
 
     def _check_conflicts(self, ref: ClaimRef, started: ClaimRecord) -> None:
         """Refuse devices (or time-slice settings) already held by another claim."""
@@ -277,50 +241,6 @@ class DeviceState:
                             "in_use",
                         )
 
-    def _apply(self, ref: ClaimRef, planned: list[PlannedDevice], records: list[dict]) -> list[dict]:
-        mps_members: dict[str, list[tuple[PlannedDevice, dict]]] = {}
-        for p, rec in zip(planned, records):
-            mig = rec.get("mig")
-            if mig and mig["dynamic"]:
-                inst = self.backend.create_mig(
-                    rec["gpuUUID"], mig["profile"], mig["giProfileID"], mig["placementStart"], mig["placementSize"]
-                )
-                mig.update(giID=inst.gi_id, ciID=inst.ci_id)
-                rec["uuid"] = inst.uuid
-            if rec.get("timeSlice"):
-                self.backend.set_time_slice(rec["gpuUUID"], rec["timeSlice"])
-            if rec.get("mpsDaemon"):
-                mps_members.setdefault(rec["mpsDaemon"], []).append((p, rec))
-        for daemon_id, members in mps_members.items():
-            mps = members[0][0].config.sharing.mps_config
-            limits = {}
-            if mps is not None:
-                for p, rec in members:
-                    limit = mps.pinned_limit_for(rec["uuid"], p.spec.gpu_index)
-                    if limit is not None:
-                        limits[rec["uuid"]] = limit.value()
-            settings = MpsSettings(mps.default_active_thread_percentage if mps else None, limits)
-            daemon = self.backend.start_mps(daemon_id, [rec["uuid"] for _, rec in members], settings)
-            for _, rec in members:
-                rec["mps"] = {"pipeDir": daemon.pipe_dir, "shmDir": daemon.shm_dir, "logDir": daemon.log_dir}
-        return records
-
-    def _write_cdi(self, ref: ClaimRef, records: list[dict]) -> None:
-        cdi_devices = []
-        for rec in records:
-            name = self.cdi.device_name(ref.uid, rec["device"], rec.get("shareID"))
-            if rec["type"] == "mig":
-                edits = mig_edits(rec["gpuMinor"], rec["mig"]["giID"], rec["mig"]["ciID"])
-            else:
-                edits = gpu_edits(rec["gpuMinor"])
-            if rec.get("mps"):
-                m = rec["mps"]
-                edits.extend(mps_edits(MpsDaemon(rec["mpsDaemon"], m["pipeDir"], m["logDir"], m["shmDir"])))
-            cdi_devices.append(CdiDevice(name, edits))
-            rec["cdiDeviceIDs"] = [self.cdi.qualified(name)]
-        spec = self.cdi.build_spec(str(ref), ref.uid, cdi_devices, common_edits(), records)
-        self.cdi.write(ref.uid, spec)
-
     # -- unprepare and rollback -------------------------------------------------------------
 
     def _unprepare_one(self, ref: ClaimRef) -> list[PreparedDevice]:
@@ -335,16 +255,6 @@ class DeviceState:
         return []
 
     def rollback(self, record: ClaimRecord) -> None:
-        """Undo every effect a record may have had; safe to repeat and after partial prepares."""
-        self.cdi.remove(record.uid)
+        """Undo every effect a record may have had (see ``effects.undo``)."""
         others = [r for uid, r in self.records().items() if uid != record.uid]
-        for daemon_id in sorted({d["mpsDaemon"] for d in record.devices if d.get("mpsDaemon")}):
-            self.backend.stop_mps(daemon_id)
-        for d in record.devices:
-            mig = d.get("mig")
-            if mig and mig.get("dynamic"):
-                self.backend.destroy_mig(d["gpuUUID"], mig["giProfileID"], mig["placementStart"])
-        for gpu in sorted({d["gpuUUID"] for d in record.devices if d.get("timeSlice")}):
-            still_used = any(o.get("timeSlice") and o["gpuUUID"] == gpu for r in others for o in r.devices)
-            if not still_used:
-                self.backend.set_time_slice(gpu, "Default")
+        effects.undo(self.backend, self.cdi, record, others)
