@@ -185,3 +185,9 @@ def test_stdin_and_model_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
     objs = load_objects("-")
     assert [o.name for o in objs] == ["s"]  # type: ignore[attr-defined]
     assert parse_object(objs[0]) is objs[0]
+
+
+def test_duplicate_keys_are_refused_with_line() -> None:
+    text = "apiVersion: v1\nkind: Node\nmetadata:\n  name: a\n  name: b\n"
+    with pytest.raises(LoadError, match=r'^dup.yaml:5:3: invalid YAML: key "name" already set in map$'):
+        load_objects_from_text(text, "dup.yaml")

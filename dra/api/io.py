@@ -86,9 +86,35 @@ def parse_object(data: Any, source: str = "<input>") -> TopLevelModel:
 # -- YAML with line numbers ----------------------------------------------------------------
 
 
+# libyaml's parser when present (an order of magnitude faster); same nodes and marks.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """SafeLoader that refuses duplicate keys, as the Kubernetes YAML decoder does
+    (``key "x" already set in map``) instead of silently keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f'key "{key}" already set in map', key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _yaml_documents(text: str, source: str) -> Iterator[tuple[Any, Optional[yaml.Node]]]:
     """(decoded document, its node) for every non-empty document, with syntax errors as file:line."""
-    loader = yaml.SafeLoader(text)
+    loader = _StrictLoader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -106,7 +132,9 @@ def _yaml_documents(text: str, source: str) -> Iterator[tuple[Any, Optional[yaml
     except yaml.YAMLError as exc:
         raise LoadError(f"{source}: invalid YAML: {exc}") from None
     finally:
-        loader.dispose()
+        dispose = getattr(loader, "dispose", None)
+        if dispose is not None:
+            dispose()
 
 
 def _line_of(node: Optional[yaml.Node], loc: Sequence[object]) -> Optional[int]:
