@@ -64,6 +64,7 @@ def test_syntax_errors_have_positions(expr: str, message: str) -> None:
         ("true ? 1 : 'a'", "found no matching overload for '_?_:_' applied to '(bool, int, string)'"),
         ("2 in [1.0, 2.0]", "found no matching overload for '@in' applied to '(int, list(double))'"),
         ("[1, 2][1u] == 2", "found no matching overload for '_[_]' applied to '(list(int), uint)'"),
+        ("[?1].size() == 1", "expected type 'optional_type' but found 'int'"),
         ("{1: 'a'}[1u] == 'a'", "found no matching overload for '_[_]' applied to '(map(int, string), uint)'"),
     ],
 )

@@ -26,7 +26,7 @@ from dra.cel.calls import PY_ERRORS, build_call, charge_result_size
 from dra.cel.cost import METER_KEY, Meter, size_cost
 from dra.cel.errors import CelCompileError, CostLimitExceeded, EvalError, compile_error
 from dra.cel.grammar import parse
-from dra.cel.access import AccessRules
+from dra.cel.access import AccessRules, _unwrap_optional
 from dra.cel.node import DEVICE_FIELDS, MISSING, Node, const_node
 from dra.cel.registry import FUNCTION_NAMES, lookup
 
@@ -280,48 +280,56 @@ class Compiler(AccessRules):
         raise self.error(token, f"unsupported literal {text}")
 
     def _list_lit(self, tree: Tree) -> Node:
-        elems = [self.visit(c) for c in tree.children[0].children] if tree.children else []
-        elem_type: T.Type = T.DYN
-        if id(tree) not in self.exempt_literals:
-            elem_type = self.check_homogeneous(elems)
-        fns = [e.fn for e in elems]
-        node = Node(lambda env: [f(env) for f in fns], T.list_of(elem_type), cost=10 + sum(e.cost for e in elems),
-                    est=E.add(E.LIST_CREATE, *(e.est for e in elems)), size=len(elems),
-                    elem_size=max((e.size for e in elems), default=0))
+        entries: list[tuple[Node, bool]] = []  # (element, is an optional element [?x])
+        for elem in tree.children[0].children if tree.children else []:
+            inner = elem.children[0]
+            if isinstance(inner, Tree) and inner.data == "optelem":
+                entries.append((self.optional_entry(inner.children[0]), True))
+            else:
+                entries.append((self.visit(inner), False))
+        elems = [n for n, _ in entries]
+        types = [_unwrap_optional(n.typ) if optional else n.typ for n, optional in entries]
+        elem_type = T.DYN if id(tree) in self.exempt_literals else self.check_homogeneous(elems, types)
+        node = Node(ops.make_list([(n.fn, optional) for n, optional in entries]), T.list_of(elem_type),
+                    cost=10 + sum(e.cost for e in elems), est=E.add(E.LIST_CREATE, *(e.est for e in elems)),
+                    size=len(elems), elem_size=max((e.size for e in elems), default=0))
         return self.fold(node, elems)
 
-    def check_homogeneous(self, nodes: list[Node]) -> T.Type:
+    def optional_entry(self, tree: Tree) -> Node:
+        node = self.visit(tree)
+        if node.typ != T.DYN and T.kind(node.typ) != "optional_type":
+            raise self.error(tree, f"expected type 'optional_type' but found '{T.fmt(node.typ)}'")
+        return node
+
+    def check_homogeneous(self, nodes: list[Node], types: list[T.Type] | None = None) -> T.Type:
+        types = types if types is not None else [n.typ for n in nodes]
         try:
-            return checks.homogeneous([n.typ for n in nodes])
+            return checks.homogeneous(types)
         except checks.TypeCheckError as ex:
-            first = next(n for n in nodes if n.typ not in (T.DYN, T.NULL))
-            culprit = next(n for n in nodes if n.typ not in (T.DYN, T.NULL, first.typ))
+            concrete = [(n, t) for n, t in zip(nodes, types) if t not in (T.DYN, T.NULL)]
+            culprit = next(n for n, t in concrete if t != concrete[0][1])
             raise self.error(culprit.tree, str(ex)) from None
 
     def _map_lit(self, tree: Tree) -> Node:
-        items = [self.visit(c) for c in tree.children[0].children] if tree.children else []
-        keys, vals = items[0::2], items[1::2]
+        keys: list[Node] = []
+        vals: list[Node] = []
+        optional: list[bool] = []
+        for entry in tree.children[0].children if tree.children else []:
+            keys.append(self.visit(entry.children[0]))
+            is_optional = entry.data == "optmapentry"
+            vals.append(self.optional_entry(entry.children[1]) if is_optional else self.visit(entry.children[1]))
+            optional.append(is_optional)
         for k in keys:
             if k.typ not in (T.STRING, T.INT, T.UINT, T.BOOL, T.DYN):
                 raise self.error(k.tree, f"unsupported map key type: {T.fmt(k.typ)}")
         if id(tree) in self.exempt_literals:
             key_type, val_type = T.DYN, T.DYN
         else:
-            key_type, val_type = self.check_homogeneous(keys), self.check_homogeneous(vals)
-        pairs = [(k.fn, val.fn) for k, val in zip(keys, vals)]
-
-        def build(env: dict) -> dict:
-            out: dict = {}
-            for kf, vf in pairs:
-                key = kf(env)
-                if type(key) not in (str, int, v.UInt, bool):
-                    raise EvalError(f"unsupported key type: {v.type_name(key)}")
-                if key in out:
-                    raise EvalError(f"Failed with repeated key: {key}")
-                out[key] = vf(env)
-            return out
-
-        node = Node(build, T.map_of(key_type, val_type), cost=30 + sum(i.cost for i in items),
+            val_types = [_unwrap_optional(n.typ) if o else n.typ for n, o in zip(vals, optional)]
+            key_type, val_type = self.check_homogeneous(keys), self.check_homogeneous(vals, val_types)
+        items = keys + vals
+        fn = ops.make_map([(k.fn, val.fn, o) for k, val, o in zip(keys, vals, optional)])
+        node = Node(fn, T.map_of(key_type, val_type), cost=30 + sum(i.cost for i in items),
                     est=E.add(E.MAP_CREATE, *(i.est for i in items)), size=len(keys),
                     elem_size=max((k.size for k in keys), default=0))
         return self.fold(node, items)

@@ -2,11 +2,12 @@
 
 We reuse cel-python's LALR grammar (``celpy/cel.lark``, read from the installed package so we
 never carry a copy) and extend it with the parts of CEL syntax that Kubernetes accepts and that
-grammar lacks: optional field selection ``a.?b`` and optional indexing ``a[?k]`` (cel-go's
-optional-types syntax, enabled in the Kubernetes base environment since 1.28). The extension
-is done by rewriting the one grammar rule (``member``) that names the postfix forms; if a
-future cel-python changes that rule, :func:`_extended_grammar` fails loudly instead of
-silently parsing a different language.
+grammar lacks: cel-go's optional-types syntax (enabled in the Kubernetes base environment
+since 1.28) -- optional field selection ``a.?b``, optional indexing ``a[?k]``, optional list
+elements ``[?x]`` and map entries ``{?k: v}`` -- and trailing commas in list and map literals.
+The extension rewrites the three grammar rules involved (``member``, ``list_lit``,
+``mapinits``); if a future cel-python changes one of them, :func:`_extended_grammar` fails
+loudly instead of silently parsing a different language.
 
 Syntax errors become :class:`~dra.cel.errors.CelCompileError` with a cel-go-style message
 (``ERROR: <input>:LINE:COL: Syntax error: ...``) so callers can match upstream substrings.
@@ -24,12 +25,37 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from dra.cel.errors import CelCompileError, compile_error
 
-_MEMBER_RULE = "member         : member_dot | member_dot_arg | member_index | member_object | primary"
-_MEMBER_EXTENSION = """
+# (rule as cel-python writes it, our replacement)
+_EXTENSIONS = [
+    # optional field selection and indexing: a.?b, a[?k]
+    (
+        "member         : member_dot | member_dot_arg | member_index | member_object | primary",
+        """
 member         : member_dot | member_dot_arg | member_index | member_object | member_dot_opt | member_index_opt | primary
 member_dot_opt : member "." "?" IDENT
 member_index_opt : member "[" "?" expr "]"
-"""
+""",
+    ),
+    # list literals: optional elements [?x] and a trailing comma
+    (
+        'list_lit       : "[" [exprlist] "]"',
+        """
+list_lit       : "[" [listinits] "]"
+listinits      : listelem ("," listelem)* [","]
+listelem       : expr | optelem
+optelem        : "?" expr
+""",
+    ),
+    # map literals: optional entries {?k: v} and a trailing comma
+    (
+        'mapinits       : expr ":" expr ("," expr ":" expr)*',
+        """
+mapinits       : mapentry ("," mapentry)* [","]
+mapentry       : expr ":" expr
+               | "?" expr ":" expr -> optmapentry
+""",
+    ),
+]
 
 _lock = threading.Lock()
 _parser: Lark | None = None
@@ -50,12 +76,14 @@ def _extended_grammar() -> str:
     import celpy
 
     text = (Path(celpy.__file__).parent / "cel.lark").read_text()
-    if _MEMBER_RULE not in text:
-        raise RuntimeError(
-            "installed cel-python grammar (celpy/cel.lark) has an unexpected 'member' rule; "
-            "dra.cel.grammar needs updating for this cel-python version"
-        )
-    return text.replace(_MEMBER_RULE, _MEMBER_EXTENSION)
+    for original, replacement in _EXTENSIONS:
+        if original not in text:
+            raise RuntimeError(
+                f"installed cel-python grammar (celpy/cel.lark) lacks the rule {original!r}; "
+                "dra.cel.grammar needs updating for this cel-python version"
+            )
+        text = text.replace(original, replacement)
+    return text
 
 
 def _keywords_as_literals(token: Token) -> Token:

@@ -199,3 +199,49 @@ def variable(name: str) -> Eval:
 
 def identity(env: dict) -> Any:
     return env
+
+
+def make_list(entries: list[tuple[Eval, bool]]) -> Eval:
+    """A list literal; entries flagged optional (``[?x]``) are included only when present."""
+    fns = [f for f, _ in entries]
+    if not any(optional for _, optional in entries):
+        return lambda env: [f(env) for f in fns]
+
+    def build(env: dict) -> list:
+        out = []
+        for f, optional in entries:
+            value = f(env)
+            if optional:
+                if type(value) is not v.Optional:
+                    raise no_such_overload("optional list element", value)
+                if value.has_value():
+                    out.append(value.value)
+            else:
+                out.append(value)
+        return out
+
+    return build
+
+
+def make_map(entries: list[tuple[Eval, Eval, bool]]) -> Eval:
+    """A map literal; ``{?k: v}`` entries are included only when ``v`` is present."""
+
+    def build(env: dict) -> dict:
+        out: dict = {}
+        for key_fn, value_fn, optional in entries:
+            key = key_fn(env)
+            if type(key) not in (str, int, v.UInt, bool):
+                raise EvalError(f"unsupported key type: {v.type_name(key)}")
+            value = value_fn(env)
+            if optional:
+                if type(value) is not v.Optional:
+                    raise no_such_overload("optional map entry", value)
+                if not value.has_value():
+                    continue
+                value = value.value
+            if key in out:
+                raise EvalError(f"Failed with repeated key: {key}")
+            out[key] = value
+        return out
+
+    return build
