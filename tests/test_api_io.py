@@ -191,3 +191,12 @@ def test_duplicate_keys_are_refused_with_line() -> None:
     text = "apiVersion: v1\nkind: Node\nmetadata:\n  name: a\n  name: b\n"
     with pytest.raises(LoadError, match=r'^dup.yaml:5:3: invalid YAML: key "name" already set in map$'):
         load_objects_from_text(text, "dup.yaml")
+
+
+def test_json_errors_name_the_line() -> None:
+    text = json.dumps([{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "a"}},
+                       {"apiVersion": "v1", "kind": "Node", "metadata": {"nam": "b"}}], indent=2)
+    with pytest.raises(LoadError) as info:
+        load_objects_from_text(text, "nodes.json")
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if '"nam"' in l)
+    assert str(info.value) == f'nodes.json:{line}: metadata: unknown field "nam"'

@@ -195,15 +195,33 @@ def _parse_with_lines(data: Any, node: Optional[yaml.Node], source: str) -> TopL
         raise LoadError(f"{source}:{line}: {text}", exc.loc) from None
 
 
+def _json_nodes(text: str) -> Optional[yaml.Node]:
+    """The YAML node tree of a JSON text (JSON is YAML), only used to find error lines."""
+    try:
+        return yaml.compose(text, Loader=_BaseLoader)
+    except yaml.YAMLError:
+        return None
+
+
 def load_objects_from_text(text: str, source: str = "<stdin>") -> list[TopLevelModel]:
-    """Objects from YAML or JSON text (JSON is read as YAML so that lines can be reported)."""
+    """Objects from YAML or JSON text.  JSON is decoded by the JSON parser; its YAML node tree
+    is built only when an error needs a line number."""
     stripped = text.lstrip()
+    out: list[TopLevelModel] = []
     if stripped.startswith(("{", "[")):
         try:
-            json.loads(text)
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise LoadError(f"{source}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    out: list[TopLevelModel] = []
+        for index, (item, _) in enumerate(_items(data, None)):
+            try:
+                out.append(parse_object(item, source))
+            except LoadError:
+                # Redo this object with line numbers from the node tree for the message.
+                nodes = list(_items(data, _json_nodes(text)))
+                node = nodes[index][1] if index < len(nodes) else None
+                out.append(_parse_with_lines(item, node, source))
+        return out
     for data, node in _yaml_documents(text, source):
         for item, item_node in _items(data, node):
             out.append(_parse_with_lines(item, item_node, source))
