@@ -112,7 +112,9 @@ def test_invalid_selector_names_claim_and_request(tmp_path: Path, capsys) -> Non
 def test_claim_beyond_limits_is_bad_input(tmp_path: Path, capsys) -> None:
     path = _write(tmp_path, _claim("huge", 33))
     assert main(["allocate", "-f", str(path), "--node", "node-1"]) == 2
-    assert "claim team-a/huge: number of requested devices 33 exceeds the claim limit of 32" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "claim team-a/huge: number of requested devices 33 exceeds the claim limit of 32" in err
+    assert "(request gpus: 33)" in err
 
 
 def test_json_output_and_explicit_features(tmp_path: Path, capsys) -> None:

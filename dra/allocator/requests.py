@@ -175,9 +175,13 @@ class Preparer:
                 plan.min_devices += entry.num_devices
             plan.requests.append(entries)
         if plan.min_devices > MAX_DEVICES_PER_CLAIM:
+            per_request = ", ".join(
+                f"request {entries[0].base_name}: {min(e.num_devices for e in entries)}"
+                for entries in plan.requests
+            )
             raise AllocationError(
                 f"claim {ck}: number of requested devices {plan.min_devices} exceeds the claim "
-                f"limit of {MAX_DEVICES_PER_CLAIM}"
+                f"limit of {MAX_DEVICES_PER_CLAIM} ({per_request})"
             )
         for ci, constraint in enumerate(claim_constraints(claim)):
             if constraint.match_attribute is not None:
