@@ -213,7 +213,7 @@ def test_request_policy_rules() -> None:
     errs = policy_errs({"default": "3", "validValues": ["2", "1", "20", "2"]})
     assert f'{p}.validValues[1]: Invalid value: "1": values must be sorted in ascending order' in errs
     assert f'{p}.validValues[2]: Invalid value: "20": option is larger than capacity value: 10' in errs
-    assert f'{p}.validValues[3]: Duplicate value: 2' in errs
+    assert f'{p}.validValues[3]: Duplicate value: "2"' in errs
     assert f'{p}.validValues: Invalid value: "3": default value is not valid according to the requestPolicy' in errs
     assert policy_errs({"default": "1", "validValues": [str(i) for i in range(11)]}) == [f"{p}.validValues: Too many: 11: must have at most 10 items"]
     assert policy_errs({"validRange": {"min": "1"}}) == [f"{p}.default: Required value: required when validRange is defined"]

@@ -293,7 +293,7 @@ def validate_request_policy(capacity: Quantity, policy: CapacityRequestPolicy, p
             return []
 
         # Upstream keys the uniqueness check by Value() (integer) without DRAFractionalCapacityRange.
-        errs.extend(validate_list(values, MAX_VALID_VALUES, each, vpath, key_of=lambda q: q.value()))
+        errs.extend(validate_list(values, MAX_VALID_VALUES, each, vpath, key_of=lambda q: str(q.value())))
         if len(values) <= MAX_VALID_VALUES and not any(v == policy.default for v in values):
             errs.append(invalid(vpath, str(policy.default), "default value is not valid according to the requestPolicy"))
     elif policy.valid_range is not None:
