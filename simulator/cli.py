@@ -233,6 +233,10 @@ def _plots(aggs: list[dict], out: Path) -> list[Path]:
                     "GPU allocation vs arrived (median, IQR over seeds)", ideal=True, xmin=50)
     if p:
         made.append(p)
+    p = plot_curves(fgd, "useful_pct", "GPU guaranteed to placed pods, % of capacity", out / "useful.png",
+                    "Guaranteed use (min of asked and given) vs arrived", ideal=True, xmin=50)
+    if p:
+        made.append(p)
     p = plot_curves(fgd, "frag_pct_of_capacity", "fragmented GPU, % of capacity", out / "fragmentation.png",
                     "Fragmentation (FGD definition) vs arrived")
     if p:
