@@ -118,10 +118,11 @@ def _pause_and_kill(plugin: PluginProcess, kubelet: KubeletStandIn, ref, point: 
         assert time.monotonic() < deadline, plugin.log.read_text()[-2000:]
         time.sleep(0.02)
     assert plugin.checkpoint()[ref[2]]["state"] == "PrepareStarted"
+    placements = sorted(m["placementStart"] for m in plugin.mig_instances())
     if point != "after-started":
-        assert len(plugin.mig_instances()) == 1  # the side effect really happened
+        assert len(placements) == 2  # the side effect really happened (beside the kept claim's)
     if point == "after-cdi":
-        assert len(plugin.cdi_files()) == 1
+        assert any(ref[2] in name for name in plugin.cdi_files())
     plugin.kill9()
     kubelet.close()
     t.join(10)
@@ -130,44 +131,53 @@ def _pause_and_kill(plugin: PluginProcess, kubelet: KubeletStandIn, ref, point: 
 
 def _assert_rolled_back(plugin: PluginProcess, ref) -> None:
     assert ref[2] not in plugin.checkpoint()
-    assert plugin.mig_instances() == []
-    assert plugin.cdi_files() == []
+    # Only the kept claim's MIG instance (placement 3) may remain; the crashed ones used 0..2.
+    assert all(m["placementStart"] == 3 for m in plugin.mig_instances()), plugin.mig_instances()
+    assert not any(ref[2] in name for name in plugin.cdi_files())
 
 
 def test_kill_at_every_point_of_prepare_then_recover(tmp_path, api):
     """kill -9 between PrepareStarted and PrepareCompleted at each of the three points.
 
     Each restart must roll the interrupted claim back (checkpoint entry, MIG instance, CDI
-    spec); the kubelet's retry then succeeds; completed claims survive a further kill -9.
+    spec) and keep a claim that completed before the first crash; the kubelet's retries then
+    succeed, and the completed claim gets its recorded answer again.
     """
     plugin = PluginProcess(tmp_path, api)
     pause_dir = tmp_path / "paused"
     pause_dir.mkdir()
     refs = {}
+    kept = None
     kubelet = None
+
+    def assert_kept():
+        assert plugin.checkpoint()[kept[2]]["state"] == "PrepareCompleted"
+        assert any(m["placementStart"] == 3 for m in plugin.mig_instances())
+        assert f"k8s.gpu.nvidia.com-claim_{kept[2]}.json" in plugin.cdi_files()
+
     try:
         previous = None
         for point, start in (("after-started", 0), ("after-apply", 1), ("after-cdi", 2)):
             kubelet = plugin.start(DRA_PLUGIN_TEST_PAUSE_AT=f"{point}:{uid(point)}", DRA_PLUGIN_TEST_PAUSE_DIR=str(pause_dir))
-            ref = refs[point] = _mig(api, point, point, start)  # the slices are published now
-            if previous is not None:
+            if kept is None:  # the slices are published now: a claim that completes before any crash
+                kept = _mig(api, "kept", "kept", 3)
+                first_answer = kubelet.prepare([kept])[kept[2]]
+                assert first_answer.error == ""
+            else:
                 _assert_rolled_back(plugin, previous)
+                assert_kept()
+            ref = refs[point] = _mig(api, point, point, start)
             _pause_and_kill(plugin, kubelet, ref, point, pause_dir)
             previous = ref
         kubelet = plugin.start()
         _assert_rolled_back(plugin, previous)
+        assert_kept()
         # The kubelet retries every claim: all succeed on the restarted plugin.
         answers = kubelet.prepare(list(refs.values()))
-        assert {uid: r.error for uid, r in answers.items()} == {r[2]: "" for r in refs.values()}
-        assert len(plugin.mig_instances()) == 3 and len(plugin.cdi_files()) == 3
-        kubelet.close()
-        plugin.kill9()
-        kubelet = plugin.start()
-        ck = plugin.checkpoint()
-        assert {ck[r[2]]["state"] for r in refs.values()} == {"PrepareCompleted"}
-        assert len(plugin.mig_instances()) == 3 and len(plugin.cdi_files()) == 3
-        again = kubelet.prepare(list(refs.values()))
-        assert {uid: list(r.devices) for uid, r in again.items()} == {uid: list(r.devices) for uid, r in answers.items()}
+        assert {u: r.error for u, r in answers.items()} == {r[2]: "" for r in refs.values()}
+        assert len(plugin.mig_instances()) == 4 and len(plugin.cdi_files()) == 4
+        again = kubelet.prepare([kept])[kept[2]]
+        assert list(again.devices) == list(first_answer.devices)
     finally:
         if kubelet is not None:
             kubelet.close()
