@@ -504,3 +504,37 @@ def test_conformance_objects_only_report_known_rule_breaks(shared_dir: Any) -> N
             for raw in case.get(key) or []:
                 total += len(validate(cls.from_dict(raw)))
     assert total > 0
+
+
+def test_pool_checks_across_slices() -> None:
+    from dra.api.validation import validate_pools
+
+    def mk(name: str, devices: list[dict[str, Any]] | None = None, counters: list[dict[str, Any]] | None = None, count: int = 3, gen: int = 1) -> ResourceSlice:
+        spec: dict[str, Any] = {"driver": "gpu.nvidia.com", "pool": {"name": "node-1", "generation": gen, "resourceSliceCount": count}, "nodeName": "node-1"}
+        if devices is not None:
+            spec["devices"] = devices
+        if counters is not None:
+            spec["sharedCounters"] = counters
+        return ResourceSlice.from_dict({"metadata": {"name": name}, "spec": spec})
+
+    counters = mk("c", counters=[{"name": "gpu-0", "counters": {"memory": {"value": "80Gi"}}}])
+    a = mk("a", devices=[{"name": "gpu-0-mig-a", "consumesCounters": [{"counterSet": "gpu-0", "counters": {"memory": {"value": "10Gi"}}}]}])
+    b = mk("b", devices=[{"name": "gpu-0-mig-b", "consumesCounters": [{"counterSet": "gpu-0", "counters": {"memory": {"value": "10Gi"}}}]}])
+    assert validate_pools([counters, a, b]) == []
+    stale = mk("old", devices=[{"name": "gpu-0-mig-a"}], gen=0)
+    assert validate_pools([counters, a, b, stale]) == []  # older generations are ignored
+
+    bad = mk("b", devices=[
+        {"name": "gpu-0-mig-a"},
+        {"name": "x", "consumesCounters": [{"counterSet": "nope", "counters": {"memory": {"value": "1"}}}, {"counterSet": "gpu-0", "counters": {"sm": {"value": "1"}}}]},
+    ])
+    errs = [str(e) for e in validate_pools([counters, a, bad, mk("c2", counters=[{"name": "gpu-0", "counters": {"x": {"value": "1"}}}])], k8s_version="1.35")]
+    p = "pool gpu.nvidia.com/node-1"
+    assert f'{p}: slice b: spec.devices[0].name: Duplicate value: "gpu-0-mig-a" (also in slice a)' in errs
+    assert f'{p}: slice b: spec.devices[1].consumesCounters[0].counterSet: Invalid value: "nope": must reference a counter set defined in the pool' in errs
+    assert f'{p}: slice b: spec.devices[1].consumesCounters[1].counters: Invalid value: "sm": must reference a counter of counter set "gpu-0"' in errs
+    assert f'{p}: slice c2: spec.sharedCounters[0].name: Duplicate value: "gpu-0" (also in slice c)' in errs
+    errs = [str(e) for e in validate_pools([counters, a])]
+    assert errs == [f"{p}: spec.pool.resourceSliceCount: Invalid value: 3: pool is incomplete: 2 of 3 slices published"]
+    errs = [str(e) for e in validate_pools([counters, a, mk("b", devices=[], count=4)])]
+    assert any("disagree on the slice count" in e for e in errs)

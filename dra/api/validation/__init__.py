@@ -7,6 +7,9 @@ checks what the API server would refuse on create: names and formats, list sizes
 fields, request references, quantities in request policies, and -- through the optional
 ``cel_check(expression, path)`` hook, since dra.api sits below dra.cel -- CEL selectors.
 
+``validate_pools(slices)`` adds the checks across the slices of a pool (unique device and
+counter-set names, counter references, complete pools) that one-object validation cannot do.
+
 ``k8s_version="1.34"`` applies the 1.34 rules: 4 taints per device, no ``None`` taint effect,
 counters limited per slice (32 shared, 32 per device, 1024 consumed in a slice), devices and
 sharedCounters allowed in one slice, no 64-device limit.  A missing ``metadata.namespace`` on a
@@ -30,9 +33,10 @@ from dra.api.validation.claims import (
     validate_resource_claim_template,
 )
 from dra.api.validation.common import CelCheck, Options, validate_object_meta
+from dra.api.validation.pools import validate_pools
 from dra.api.validation.resourceslice import validate_resource_slice
 
-__all__ = ["validate", "validate_or_raise", "FieldError", "ValidationError", "CelCheck", "SUPPORTED_VERSIONS"]
+__all__ = ["validate", "validate_or_raise", "validate_pools", "FieldError", "ValidationError", "CelCheck", "SUPPORTED_VERSIONS"]
 
 SUPPORTED_VERSIONS = ("1.34", "1.35")
 
