@@ -185,14 +185,22 @@ def _explain_request(
 
     rank: dict[str, int] = {}
 
-    def note(label: str, failed: list[str], stage: int) -> None:
+    details: dict[str, str] = {}
+
+    def note(label: str, failed: list[str], stage: int, detail: str | None = None) -> None:
         if label not in rank:
             rank[label] = stage
             order.append(label)
         failed.append(label)
+        if detail:
+            details[label] = detail
+
+    def described(failed: list[str]) -> list[str]:
+        return [f"{label} ({details[label]})" if label in details else label for label in failed]
 
     for pos, device in enumerate(devices):
         failed: list[str] = []
+        details.clear()
         if not rd.admin and device.index in search.allocated:
             note("already allocated to another claim", failed, 0)
         if device.binding_conditions and not features.device_binding_and_status:
@@ -211,7 +219,7 @@ def _explain_request(
             else:
                 short = _counter_shortfall(search, device)
                 if short:
-                    note(f"not enough shared counters left ({short})", failed, 300)
+                    note("not enough shared counters left", failed, 300, short)
         if features.consumable_capacity:
             try:
                 fits = capacity_fits(device, rd.capacity, search.allocated_capacity.get(device.index), None)
@@ -227,9 +235,9 @@ def _explain_request(
         if failed:
             tally[failed[0]] += 1
             if best is None or len(failed) < best[0]:
-                best = (len(failed), pos, device, failed)
+                best = (len(failed), pos, device, described(failed))
             if all(not (1 <= rank[label] <= 200) for label in failed):
-                blockers.append((device, failed))
+                blockers.append((device, described(failed)))
         else:
             passing.append(device)
 
@@ -273,15 +281,22 @@ def _counter_shortfall(search: Search, device: DeviceInfo) -> str:
         for counter, amount in counters:
             left = have.get(counter)
             if left is not None and left < amount:
-                short.append(f"{set_name}/{counter}: needs {_fmt(amount)}, {_fmt(max(left, 0))} left")
-    return ", ".join(short)
+                short.append(f"{set_name}/{counter} needs {_fmt(amount)}, {_fmt(max(left, 0))} left")
+    if len(short) > 3:
+        short = [*short[:3], f"and {len(short) - 3} more"]
+    return "; ".join(short)
 
 
 def _fmt(value: Any) -> str:
+    """A counter amount as a Quantity string (big byte counts become Gi/Mi)."""
     from fractions import Fraction
 
+    from dra.api import Quantity
+
     if isinstance(value, Fraction):
-        return str(float(value))
+        return str(Quantity.from_fraction(value))
+    if value >= 1 << 20:
+        return str(Quantity.from_int(value, "BinarySI"))
     return str(value)
 
 
