@@ -311,3 +311,27 @@ def test_static_mig_devices_are_prepared_without_creating_anything(tmp_path, api
         assert h.driver.backend.operations == []
     finally:
         h.close()
+
+
+def test_api_trouble_never_stops_the_plugin(tmp_path, api):
+    # RBAC not there yet: the first slice writes are forbidden; the plugin serves anyway and
+    # keeps retrying in the background until the slices are published.
+    api.faults.add(method="POST", path="resourceslices", status=403, times=2)
+    h = make(tmp_path, api)
+    try:
+        h.kubelet.register()
+        assert api.objects("ResourceSlice") == []
+        status, body = h.http("/readyz")
+        assert status == 503 and "starting" in body
+        assert _eventually(lambda: bool(api.objects("ResourceSlice")), timeout=15)
+        assert _eventually(lambda: h.http("/readyz")[0] == 200)
+        _, metrics = h.http("/metrics")
+        assert 'dra_gpu_plugin_slice_publishes_total{driver="gpu.nvidia.com",result="error"}' in metrics
+        # A failing claim GET is that claim's error, with its own error type.
+        ref = h.claim("c", "api-err", [("gpu", "gpu-0")])
+        api.faults.add(method="GET", path="resourceclaims", status=500, times=1)
+        err = h.kubelet.prepare([ref])[ref[2]].error
+        assert err.startswith("claim default/c: fetching it failed: 500")
+        assert h.kubelet.prepare([ref])[ref[2]].error == ""  # the kubelet's retry works
+    finally:
+        h.close()
