@@ -26,6 +26,7 @@ def test_features_from_upstream_and_gate_names():
     assert not f.device_binding_and_status  # needs both binding gates
     f = Features.from_names(["DRADeviceBindingConditions", "DRAResourceClaimDeviceStatus"])
     assert f.device_binding_and_status
+    assert Features.from_names(["DeviceBinding", "DeviceStatus"]).device_binding_and_status  # 1.34 names
     assert Features.all_enabled().names() == sorted(
         ["AdminAccess", "ConsumableCapacity", "DeviceBindingAndStatus", "DeviceTaints",
          "PartitionableDevices", "PrioritizedList"])

@@ -34,6 +34,8 @@ _GATE_NAMES = {
 }
 # DeviceBindingAndStatus is the conjunction of these two gates.
 _BINDING_GATES = ("DRADeviceBindingConditions", "DRAResourceClaimDeviceStatus")
+# 1.34 Features field names for the same two halves
+_BINDING_1_34 = {"DeviceBinding": "DRADeviceBindingConditions", "DeviceStatus": "DRAResourceClaimDeviceStatus"}
 
 # Gates that exist but do not change allocation (accepted and ignored).
 _IGNORED_GATES = {
@@ -75,10 +77,12 @@ class Features:
                 enabled[_GATE_NAMES[name]] = True
             elif name in _BINDING_GATES:
                 binding_gates.add(name)
+            elif name in _BINDING_1_34:
+                binding_gates.add(_BINDING_1_34[name])
             elif name in _IGNORED_GATES:
                 continue
             else:
-                known = sorted([*_FIELD_NAMES, *_GATE_NAMES, *_BINDING_GATES])
+                known = sorted([*_FIELD_NAMES, *_GATE_NAMES, *_BINDING_GATES, *_BINDING_1_34])
                 raise FeatureNameError(
                     f"unknown feature {name!r}; known: {', '.join(known)}"
                 )
