@@ -538,3 +538,22 @@ def test_pool_checks_across_slices() -> None:
     assert errs == [f"{p}: spec.pool.resourceSliceCount: Invalid value: 3: pool is incomplete: 2 of 3 slices published"]
     errs = [str(e) for e in validate_pools([counters, a, mk("b", devices=[], count=4)])]
     assert any("disagree on the slice count" in e for e in errs)
+
+
+def test_validation_never_crashes_on_generated_objects() -> None:
+    """Any structurally valid object yields a list of field errors, never an exception."""
+    from hypothesis import given, settings
+
+    from tests.test_api_models import claim_data, slice_data as gen_slices
+
+    @given(gen_slices, claim_data)
+    @settings(max_examples=60)
+    def run(slice_raw: dict[str, Any], claim_raw: dict[str, Any]) -> None:
+        s = ResourceSlice.from_dict(slice_raw)
+        c = ResourceClaim.from_dict(claim_raw)
+        for version in ("1.34", "1.35"):
+            for obj in (s, c):
+                errs = validate(obj, k8s_version=version)
+                assert all(isinstance(e, FieldError) and e.message for e in errs)
+
+    run()
