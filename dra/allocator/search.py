@@ -26,7 +26,7 @@ from typing import Any, Callable
 from dra.allocator.capacity import UnknownCapacity, capacity_fits, consumed_capacity
 from dra.allocator.constraints import Constraint
 from dra.allocator.errors import AllocationError
-from dra.allocator.model import DeviceInfo, Number, device_id_str
+from dra.allocator.model import DeviceInfo, Number, device_id_str, num
 from dra.allocator.pools import GatheredPools, PoolInfo
 from dra.allocator.requests import ALL, MAX_DEVICES_PER_CLAIM, ClaimPlan, RequestData
 from dra.allocator.taints import blocking_taint
@@ -256,7 +256,7 @@ class Search:
                 consumed = consumed_capacity(device, rd.capacity)
                 per_device = self.allocating_capacity.setdefault(idx, {})
                 for name, q in consumed.items():
-                    per_device[name] = per_device.get(name, 0) + _num(q)
+                    per_device[name] = per_device.get(name, 0) + num(q)
                 share_id = self._new_share_id(ci, rd, device)
         results = self.results[ci]
         n_before = len(results)
@@ -276,7 +276,7 @@ class Search:
                 per_device = self.allocating_capacity.get(idx)
                 if per_device is not None:
                     for name, q in consumed.items():
-                        per_device[name] = per_device.get(name, 0) - _num(q)
+                        per_device[name] = per_device.get(name, 0) - num(q)
                     if all(v == 0 for v in per_device.values()):
                         del self.allocating_capacity[idx]
             if not multi and device.consumes and not skip_counters:
@@ -353,8 +353,3 @@ class Search:
             for counter, amount in counters:
                 per_set[counter] = per_set.get(counter, 0) - amount
 
-
-def _num(q: Any) -> Number:
-    from dra.allocator.model import num
-
-    return num(q)
