@@ -130,7 +130,8 @@ VALUES = [
     ("optional.of(1).value()", 1), ("optional.none().or(optional.of(2)).value()", 2),
     ("optional.ofNonZeroValue(0).hasValue()", False), ("optional.of(2).optMap(x, x * 2).value()", 4),
     ('{"a": {"b": 1}}.?a.b.orValue(0)', 1), ('{"a": {"b": 1}}.?x.b.orValue(0)', 0),
-    ("[1, ?optional.of(2), ?optional.none(), 3,]", [1, 2, 3]), ('[?{"a": 1}.?a, ?{"a": 1}.?b]', [1]),
+    ("[1, ?optional.of(2), ?optional.none(), 3,]", [1, 2, 3]), ("[[1], []].size()", 2),
+    ("{'a': [1], 'b': []}.filter(k, {'a': [1], 'b': []}[k].size() > 0)", ["a"]), ('[?{"a": 1}.?a, ?{"a": 1}.?b]', [1]),
     ('{"a": 1, ?"b": optional.none(), ?"c": optional.of(3),} == {"a": 1, "c": 3}', True),
     # the device variable
     ('device.attributes["gpu.nvidia.com"].type', "gpu"), ('device.attributes["resource.kubernetes.io"].pcieRoot', "pci0000:00"),

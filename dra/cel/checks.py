@@ -133,7 +133,8 @@ def index_type(t: T.Type, key: T.Type) -> T.Type:
 
 def homogeneous(types: list[T.Type]) -> T.Type:
     """Element type of a list/map literal; mixing concrete types is an error (as in Kubernetes)."""
-    concrete = [t for t in types if t not in (T.DYN, T.NULL)]
+    # dyn-containing types (an empty [] is list(dyn) here, a free type variable in cel-go) fit anything
+    concrete = [t for t in types if t != T.NULL and T.is_concrete(t)]
     if not concrete:
         return T.DYN
     first = concrete[0]

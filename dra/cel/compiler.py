@@ -306,7 +306,7 @@ class Compiler(AccessRules):
         try:
             return checks.homogeneous(types)
         except checks.TypeCheckError as ex:
-            concrete = [(n, t) for n, t in zip(nodes, types) if t not in (T.DYN, T.NULL)]
+            concrete = [(n, t) for n, t in zip(nodes, types) if t != T.NULL and T.is_concrete(t)]
             culprit = next(n for n, t in concrete if t != concrete[0][1])
             raise self.error(culprit.tree, str(ex)) from None
 
