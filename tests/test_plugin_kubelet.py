@@ -335,3 +335,62 @@ def test_api_trouble_never_stops_the_plugin(tmp_path, api):
         assert h.kubelet.prepare([ref])[ref[2]].error == ""  # the kubelet's retry works
     finally:
         h.close()
+
+
+def _instance(tmp_path, api, pod_uid: str, mode: str) -> Harness:
+    """One plugin pod with rolling-update (pod-UID) sockets, sharing the node's directories."""
+    h = Harness.__new__(Harness)
+    h.tmp, h.api = tmp_path, api
+    h.config = DriverConfig(
+        node_name=NODE, driver_name=DRIVER, profile="dgx-h100", mode=mode,
+        registrar_dir=tmp_path / "registry", plugins_dir=tmp_path / "plugins", cdi_root=tmp_path / "cdi",
+        http_port=None, boot_id="boot-1", pod_uid=pod_uid,
+    )
+    h.driver = Driver(h.config, api_client=api.api_client())
+    h.driver.start()
+    h.kubelet = KubeletStandIn(tmp_path / "registry")
+    h.kubelet.register(pattern=f"*-{pod_uid}-reg.sock")
+    return h
+
+
+def test_rolling_update_instances_see_each_others_devices(tmp_path, api):
+    old, new = _instance(tmp_path, api, "old", "whole"), _instance(tmp_path, api, "new", "whole")
+    try:
+        a = old.claim("a", "a", [("gpu", "gpu-3")])
+        b = new.claim("b", "b", [("gpu", "gpu-3")])
+        assert old.kubelet.prepare([a])[a[2]].error == ""
+        assert "device gpu-3 is already prepared for claim default/a" in new.kubelet.prepare([b])[b[2]].error
+        assert new.kubelet.unprepare([a]) == {a[2]: ""}
+        assert old.kubelet.prepare([b])[b[2]].error == ""
+    finally:
+        new.close()
+        old.close()
+
+
+def test_rolling_update_two_instances_share_the_node(tmp_path, api):
+    """Old and new plugin pods side by side (pod-UID sockets): one consistent view of claims."""
+
+    old, new = _instance(tmp_path, api, "old", "shared"), _instance(tmp_path, api, "new", "shared")
+    try:
+        assert old.driver.layout.dra_socket != new.driver.layout.dra_socket
+        x = old.claim("x", "x", [("gpu", "gpu-1")], share_ids=[uid("sx")])
+        first = old.kubelet.prepare([x])[x[2]]
+        assert first.error == ""
+        gets = len(api.requests("GET"))
+        assert new.kubelet.prepare([x])[x[2]].devices == first.devices  # known to the new pod
+        assert len(api.requests("GET")) == gets  # answered from the shared checkpoint
+        assert new.kubelet.unprepare([x]) == {x[2]: ""}
+        assert old.cdi_files() == []
+        # Claims spread over both pods at once: all prepared, one checkpoint holds them all.
+        refs = [old.claim(f"c{i}", f"rc{i}", [("gpu", f"gpu-{i % 8}")], share_ids=[uid(f"s{i}")]) for i in range(20)]
+        with ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(lambda i: (old if i % 2 else new).kubelet.prepare([refs[i]])[refs[i][2]], range(20)))
+        assert [r.error for r in results] == [""] * 20
+        assert len(old.checkpoint()) == 20 and len(old.cdi_files()) == 20
+        with ThreadPoolExecutor(20) as pool:
+            errors = list(pool.map(lambda i: (new if i % 2 else old).kubelet.unprepare([refs[i]])[refs[i][2]], range(20)))
+        assert errors == [""] * 20 and old.checkpoint() == {} and old.cdi_files() == []
+    finally:
+        new.close()
+        old.close()
+    assert (tmp_path / "plugins" / DRIVER / "serialize.lock").exists()

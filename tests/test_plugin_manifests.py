@@ -198,7 +198,9 @@ def test_daemonset_mounts_and_rbac_are_least_privilege():
     paths = {v["hostPath"]["path"] for v in pod["volumes"]}
     assert paths == {"/var/lib/kubelet/plugins_registry", "/var/lib/kubelet/plugins", "/var/run/cdi"}
     env = {e["name"] for e in pod["containers"][0]["env"]}
-    assert {"NODE_NAME", "DRIVER_NAME", "CDI_ROOT"} <= env
+    assert {"NODE_NAME", "DRIVER_NAME", "CDI_ROOT", "POD_UID"} <= env
+    rolling = _daemonset(docs)["spec"]["updateStrategy"]["rollingUpdate"]
+    assert rolling == {"maxSurge": 1, "maxUnavailable": 0}  # needs the pod-UID sockets above
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in role["rules"]}
     assert rules[(("resource.k8s.io",), ("resourceclaims",))] == {"get"}

@@ -124,3 +124,30 @@ def test_non_socket_is_not_replaced(tmp_path):
 def test_too_long_socket_path(tmp_path):
     with pytest.raises(SocketPathError, match="longer than"):
         clear_stale_socket(tmp_path / ("x" * 120))
+
+
+def test_dead_sockets_of_other_instances_are_removed(tmp_path):
+    layout = SocketLayout("gpu.nvidia.com", tmp_path / "registry", tmp_path / "plugins", pod_uid="new")
+    layout.make_dirs()
+    dead = [layout.registrar_dir / "gpu.nvidia.com-old-reg.sock", layout.driver_dir / "dra-old.sock"]
+    for path in dead:
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(path))
+        s.close()  # bound, never listening: what a killed process leaves
+    live = socket.socket(socket.AF_UNIX)
+    live_path = layout.registrar_dir / "gpu.nvidia.com-other-reg.sock"
+    live.bind(str(live_path))
+    live.listen(1)
+    foreign = layout.registrar_dir / "other.example.com-reg.sock"
+    f = socket.socket(socket.AF_UNIX)
+    f.bind(str(foreign))
+    f.close()
+    try:
+        srv = PluginServer(layout, EchoPreparer(), PluginMetrics("d", "n"))
+        srv.start()
+        srv.stop(0)
+        assert not any(p.exists() for p in dead)
+        assert live_path.exists()  # a live instance's socket stays
+        assert foreign.exists()  # another driver's socket is not ours to judge
+    finally:
+        live.close()

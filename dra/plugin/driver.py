@@ -35,6 +35,7 @@ from dra.plugin.devices import DeviceCatalog
 from dra.plugin.health import HealthMonitor, HealthServicer, Taint
 from dra.plugin.httpd import ProbeServer
 from dra.plugin.metrics import PluginMetrics
+from dra.plugin.nodelock import NodeLock
 from dra.plugin.protos import dra_v1_pb2, dra_v1_pb2_grpc
 from dra.plugin.recovery import RecoveryReport, recover
 from dra.plugin.server import PluginServer
@@ -157,8 +158,11 @@ class Driver:
             cdi=CdiWriter(cfg.cdi_root, cfg.driver_name),
             checkpoint=CheckpointFile(self.layout.driver_dir / "checkpoint.json", cfg.boot_id),
             metrics=self.metrics,
+            # With pod-UID sockets another instance may serve this node at the same time.
+            node_lock=NodeLock(self.layout.driver_dir / "serialize.lock") if cfg.pod_uid else None,
         )
-        self.recovery = recover(self.state, dynamic_mig=cfg.mode == "dynamic-mig")
+        with self.state.exclusive():
+            self.recovery = recover(self.state, dynamic_mig=cfg.mode == "dynamic-mig")
 
         from dra.slices.publisher import SlicePublisher
 

@@ -53,18 +53,21 @@ class KubeletStandIn:
         self._stub = None
         self._pb = None
 
-    def wait_for_socket(self, timeout: float = 10.0) -> Path:
+    def wait_for_socket(self, timeout: float = 10.0, pattern: str = "*-reg.sock") -> Path:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = sorted(self.registrar_dir.glob("*-reg.sock")) if self.registrar_dir.is_dir() else []
+            found = sorted(self.registrar_dir.glob(pattern)) if self.registrar_dir.is_dir() else []
             if found:
                 return found[0]
             time.sleep(0.02)
         raise TimeoutError(f"no registration socket appeared in {self.registrar_dir}")
 
-    def register(self, timeout: float = 10.0) -> str:
-        """Run the handshake; return the chosen service. Raises RegistrationFailed on refusal."""
-        sock = self.wait_for_socket(timeout)
+    def register(self, timeout: float = 10.0, pattern: str = "*-reg.sock") -> str:
+        """Run the handshake with the first socket matching ``pattern``; return the chosen service.
+
+        Raises RegistrationFailed when the plugin's answer is refused.
+        """
+        sock = self.wait_for_socket(timeout, pattern)
         with grpc.insecure_channel(f"unix://{sock}") as channel:
             grpc.channel_ready_future(channel).result(timeout=timeout)
             stub = reg_grpc.RegistrationStub(channel)

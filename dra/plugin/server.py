@@ -48,6 +48,8 @@ class PluginServer:
 
     def start(self) -> None:
         self.layout.make_dirs()
+        for path in self.layout.remove_dead_sockets():
+            log.info("removed the socket of an instance that is gone", extra={"path": str(path)})
         dra_path = self.layout.dra_socket
         reg_path = self.layout.registration_socket
         clear_stale_socket(dra_path)

@@ -15,6 +15,7 @@ anything at that path that is *not* a socket is refused rather than deleted.
 from __future__ import annotations
 
 import os
+import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,12 @@ class SocketLayout:
         for directory in (self.registrar_dir, self.driver_dir):
             ensure_dir(directory)
 
+    def remove_dead_sockets(self) -> list[Path]:
+        """Sockets of this driver's crashed instances (rolling-update names included)."""
+        return remove_dead_sockets(self.registrar_dir, f"{self.driver}*-reg.sock") + remove_dead_sockets(
+            self.driver_dir, "dra*.sock"
+        )
+
 
 def ensure_dir(path: Path) -> None:
     """Create ``path`` (and parents) with mode 0750; tighten the mode of our own leaf."""
@@ -82,6 +89,34 @@ def clear_stale_socket(path: Path) -> None:
     if not stat.S_ISSOCK(st.st_mode):
         raise SocketPathError(f"{path}: exists and is not a socket; refusing to replace it")
     os.unlink(path)
+
+
+def remove_dead_sockets(directory: Path, pattern: str) -> list[Path]:
+    """Remove sockets matching ``pattern`` that nobody listens on any more.
+
+    With pod-UID socket names a crashed pod's sockets are never reused, so they would pile
+    up (and the kubelet would keep dialling them). A socket whose connect is refused has no
+    server; one that accepts belongs to a live instance and is left alone.
+    """
+    removed = []
+    for path in sorted(directory.glob(pattern)) if directory.is_dir() else ():
+        try:
+            if not stat.S_ISSOCK(os.lstat(path).st_mode):
+                continue
+        except FileNotFoundError:
+            continue
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        except OSError:
+            pass  # busy or unreachable: not provably dead
+        finally:
+            probe.close()
+    return removed
 
 
 def secure_socket(path: Path) -> None:

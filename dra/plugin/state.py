@@ -17,18 +17,22 @@ Unprepare needs only the UID: it rolls back whatever the record says and drops i
 
 Concurrency: claims are independent; a striped per-UID lock serialises work on one claim
 (kubelet retries), the state lock guards the in-memory map only briefly, and checkpoint
-writes of concurrent claims are group-committed.
+writes of concurrent claims are group-committed. With rolling updates (several instances on
+one node) a node-wide file lock serialises prepares and unprepares across instances, and the
+checkpoint is re-read when another instance changed it (``exclusive``).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 import threading
 import zlib
 from collections import Counter
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 from dra.errors import UserError
 from dra.plugin import effects
@@ -37,6 +41,7 @@ from dra.plugin.cdi import CdiWriter
 from dra.plugin.checkpoint import (
     PREPARE_COMPLETED,
     PREPARE_STARTED,
+    CheckpointCorrupt,
     CheckpointFile,
     ClaimRecord,
     GroupCommitter,
@@ -44,6 +49,7 @@ from dra.plugin.checkpoint import (
 from dra.plugin.claims import ClaimError
 from dra.plugin.devices import DeviceCatalog
 from dra.plugin.metrics import PluginMetrics
+from dra.plugin.nodelock import NodeLock
 from dra.plugin.plan import plan_claim
 from dra.plugin.testhooks import pause_point
 from dra.plugin.types import ClaimRef, PreparedDevice, PrepareOutcome
@@ -85,6 +91,7 @@ class DeviceState:
         cdi: CdiWriter,
         checkpoint: CheckpointFile,
         metrics: PluginMetrics | None = None,
+        node_lock: NodeLock | None = None,
     ) -> None:
         self.driver = driver
         self.pool = pool
@@ -98,13 +105,46 @@ class DeviceState:
         self._claims: dict[str, ClaimRecord] = {}
         self._version = 0
         self._stripes = [threading.Lock() for _ in range(_LOCK_STRIPES)]
-        self._committer = GroupCommitter(self._snapshot, self.checkpoint.write)
+        # Set when other plugin instances share this node's state (rolling updates).
+        self.node_lock = node_lock
+        self._seen_file: tuple[int, int, int] | None = None
+        self._committer = GroupCommitter(self._snapshot, self._write)
 
     # -- the in-memory map and its persistence ------------------------------------------
 
     def _snapshot(self) -> tuple[int, dict[str, Any]]:
         with self._lock:
             return self._version, {uid: rec.to_json() for uid, rec in self._claims.items()}
+
+    def _write(self, data: dict, durable: bool) -> None:
+        self.checkpoint.write(data, durable)
+        if self.node_lock is not None:
+            self._seen_file = self._file_key()
+
+    def _file_key(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.checkpoint.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the node lock (if shared) with the in-memory state refreshed from the file."""
+        if self.node_lock is None:
+            yield
+            return
+        with self.node_lock:
+            key = self._file_key()
+            if key is not None and key != self._seen_file:
+                try:
+                    claims = self.checkpoint.load().claims
+                except CheckpointCorrupt as err:
+                    log.error("checkpoint written by another instance is unreadable", extra={"error": str(err)})
+                else:
+                    self.load(claims)
+                self._seen_file = key
+            yield
 
     def _claim_lock(self, uid: str) -> threading.Lock:
         return self._stripes[zlib.crc32(uid.encode()) % _LOCK_STRIPES]
@@ -176,7 +216,7 @@ class DeviceState:
 
     def _prepare_one(self, ref: ClaimRef) -> list[PreparedDevice]:
         check_uid(ref)
-        with self._claim_lock(ref.uid):
+        with self._claim_lock(ref.uid), self.exclusive():
             existing = self.records().get(ref.uid)
             if existing is not None and existing.state == PREPARE_COMPLETED:
                 return prepared_devices(existing)
@@ -245,7 +285,7 @@ class DeviceState:
 
     def _unprepare_one(self, ref: ClaimRef) -> list[PreparedDevice]:
         check_uid(ref)
-        with self._claim_lock(ref.uid):
+        with self._claim_lock(ref.uid), self.exclusive():
             record = self.records().get(ref.uid)
             if record is None:
                 self.cdi.remove(ref.uid)  # a spec without a record (lost checkpoint): clean it
