@@ -103,12 +103,18 @@ class Search:
             ) * len(p.requests) if p.requests else 2
             for p in self.plans
         ) + 200
-        if depth > sys.getrecursionlimit():
+        # Raised only for this search and restored afterwards: the limit is process-wide,
+        # and other code (the CEL compiler's nesting check) relies on the default.
+        previous_limit = sys.getrecursionlimit()
+        if depth > previous_limit:
             sys.setrecursionlimit(depth)
         try:
             return self._one(0, 0, 0, 0, False, 0)
         except _TooManyDevices:
             return False
+        finally:
+            if depth > previous_limit:
+                sys.setrecursionlimit(previous_limit)
 
     # ------------------------------------------------------------ the search
     def _one(self, ci: int, ri: int, si: int, di: int, in_sub: bool, start: int) -> bool:
