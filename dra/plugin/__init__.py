@@ -13,6 +13,7 @@ Module map (each file one job; data flows top to bottom):
 * ``devices``       the catalog of published devices; ``edits`` container edits; ``cdi`` spec files
 * ``backend``       the hardware seam; ``builtin_backend`` (no GPU) and ``nvml_backend``
 * ``recovery``      startup reconciliation (rollback, reboot, corrupt checkpoint)
+* ``nodelock``      node-wide lock shared by rolling-update instances
 * ``health``        NVML events -> device taints, DRAResourceHealth stream
 * ``metrics``, ``httpd``, ``logs``  observability
 * ``kubelet_standin``  the kubelet's side of the protocol, for tests and benchmarks
