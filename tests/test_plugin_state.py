@@ -237,3 +237,23 @@ def test_other_drivers_devices_are_left_alone_and_admin_access_shares(tmp_path):
     assert state.prepare([admin])["uid-admin"].error == ""
     plain = fetcher.add("plain", "uid-plain", ["gpu-0"])
     assert "already prepared for claim ns/a" in state.prepare([plain])["uid-plain"].error
+
+
+def test_checkpoint_write_failure_leaves_no_phantom_claim(tmp_path, monkeypatch):
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-0"])
+    real_write = state.checkpoint.write
+    calls = []
+
+    def failing(data, durable=True):
+        calls.append(durable)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        real_write(data, durable)
+
+    monkeypatch.setattr(state.checkpoint, "write", failing)
+    out = state.prepare([ref])["uid-a"]
+    assert out.error_type == "internal" and "No space left on device" in out.error
+    assert state.records() == {} and state.cdi.claim_specs() == {}
+    other = fetcher.add("b", "uid-b", ["gpu-0"])  # the device is free again
+    assert state.prepare([other])["uid-b"].error == ""

@@ -233,9 +233,9 @@ class DeviceState:
                 self._claims[ref.uid] = started
                 self._version += 1
                 version = self._version
-            # Not fsync'ed: it must only outlive this process (see checkpoint / files).
-            self._committer.sync(version, durable=False)
             try:
+                # Not fsync'ed: it must only outlive this process (see checkpoint / files).
+                self._committer.sync(version, durable=False)
                 pause_point("after-started", ref.uid)
                 done = effects.apply(self.backend, planned, copy.deepcopy(records))
                 pause_point("after-apply", ref.uid)
