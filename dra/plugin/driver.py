@@ -5,10 +5,10 @@
 1. inventory (NVML, or a built-in profile on a machine without GPUs) and the device backend;
 2. the slices for the chosen mode, and the catalog of devices the plugin may prepare;
 3. startup recovery of the checkpoint (before anything can be prepared);
-4. publishing the slices (the publisher reconciles with the API server; if the server is
+4. the gRPC servers (DRA socket, then the registration socket);
+5. publishing the slices (the publisher reconciles with the API server; if the server is
    unreachable the plugin still serves and keeps retrying with backoff, unready meanwhile);
-5. the health monitor (taints -> republish), the gRPC servers (DRA socket, then the
-   registration socket), and the probe/metrics HTTP endpoint.
+6. the health monitor (taints -> republish) and the probe/metrics HTTP endpoint.
 
 ``stop()`` (SIGTERM) unregisters and stops serving, letting in-flight calls finish; the
 checkpoint is kept, and so are the published slices (the kubelet removes a node's slices if
@@ -167,17 +167,18 @@ class Driver:
         from dra.slices.publisher import SlicePublisher
 
         self.publisher = SlicePublisher(self.api_client, cfg.driver_name, cfg.node_name)
-        self.publish(slices)
-        threading.Thread(target=self._publish_retry_loop, name="dra-publish", daemon=True).start()
-
         health_servicer = None
         if cfg.health:
             self.monitor = HealthMonitor(
                 self.backend, self.catalog, self._on_taints, allow_none_effect=cfg.k8s_version != "1.34"
             )
             health_servicer = HealthServicer(self.monitor, self.catalog, cfg.node_name)
+        # Serve first: claims prepared before a restart can be unprepared even while the API
+        # server is slow to take the slices (the publisher retries with backoff).
         self.server = PluginServer(self.layout, self.state, self.metrics, health_servicer, cfg.grpc_workers)
         self.server.start()
+        self.publish(slices)
+        threading.Thread(target=self._publish_retry_loop, name="dra-publish", daemon=True).start()
         if self.monitor is not None:
             self.monitor.start()
         if cfg.http_port is not None:
