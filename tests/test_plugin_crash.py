@@ -101,7 +101,12 @@ class PluginProcess:
 
 
 def _mig(api: FakeApiServer, name: str, n, start: int) -> tuple[str, str, str]:
-    devices = [d["name"] for s in api.objects("ResourceSlice") for d in s["spec"].get("devices") or ()]
+    deadline = time.monotonic() + 20
+    while True:  # the plugin serves first and publishes right after
+        devices = [d["name"] for s in api.objects("ResourceSlice") for d in s["spec"].get("devices") or ()]
+        if devices or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     device = next(d for d in devices if "-mig-1g" in d and d.endswith(f"-{start}"))
     api.put_object(allocated_claim(name, uid(n), [("mig", device)], pool=NODE, device_class="mig.nvidia.com"))
     return ("default", name, uid(n))
