@@ -3,9 +3,10 @@
 Both API versions share one implementation; they differ only in the ``share_id`` field of
 ``Device`` (v1 only). Every claim in a request gets an entry in the response map, whatever
 happens to the others: a failure is reported in that claim's ``error`` and never as an
-RPC-level error (which would make the kubelet ignore the whole answer). Only a request
-that is malformed as a whole (no claims field at all is fine; a claim without a UID is not)
-is still answered per claim.
+RPC-level error (which would make the kubelet ignore the whole answer). Even a claim with
+an empty or malformed UID gets its own entry, under the UID it was sent with.
+
+A request without claims is the liveness probe's no-op; it is answered but not counted.
 """
 
 from __future__ import annotations
