@@ -141,7 +141,13 @@ class HealthMonitor:
             self._on_change(snapshot)
         return changed
 
+    def snapshot(self) -> dict[str, list[Taint]]:
+        """The current taints per device name (thread-safe)."""
+        with self._lock:
+            return self.taints_by_device()
+
     def taints_by_device(self) -> dict[str, list[Taint]]:
+        """The current taints per device name; the caller holds the monitor's lock."""
         out: dict[str, list[Taint]] = {}
         for name in self._catalog.names():
             spec = self._catalog.get(name)
@@ -173,8 +179,7 @@ class HealthServicer(hpb_grpc.DRAResourceHealthServicer):
         self._pool = pool
 
     def _snapshot(self) -> hpb.NodeWatchResourcesResponse:
-        with self._monitor._lock:
-            tainted = self._monitor.taints_by_device()
+        tainted = self._monitor.snapshot()
         now = int(time.time())
         response = hpb.NodeWatchResourcesResponse()
         for name in self._catalog.names():
