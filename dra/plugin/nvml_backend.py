@@ -12,9 +12,9 @@
   NVML has no "recovered" event; a GPU is reported recovered once it has answered NVML for
   ``recovery_quiet_s`` seconds without a new critical event.
 
-This module cannot be exercised on a machine without an NVIDIA GPU; its tests are the
-built-in backend's tests plus the shared device-state tests. See README (plugin) for what
-was checked on a GPU machine.
+No GPU was available to this project's tests: ``tests/test_plugin_nvml_backend.py`` runs
+this code against a fake ``pynvml`` with the same call shapes and against fake NVIDIA tools,
+which pins the calls made but cannot show that a real driver accepts them.
 """
 
 from __future__ import annotations
