@@ -99,7 +99,7 @@ def fgd_order(pods: list[Pod], rng: random.Random, capacity_milli: int, inflatio
     return order
 
 
-def _accounting(cluster: Cluster, bindings: list[Binding]) -> dict:
+def _accounting(cluster: Cluster) -> dict:
     violations = cluster.counters.isolation_violations
     return {
         "isolation_violations": len(violations),
@@ -168,7 +168,7 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
         "useful_pct": useful_curve,
     }
     charged = cluster.used_milli
-    result.counters = _accounting(cluster, bindings)
+    result.counters = _accounting(cluster)
     # A bin with no sample (a big pod can jump over it) takes the last value before it.
     unalloc = fill_forward(result.curves["unallocated_pct"])
     result.extra = {
@@ -277,7 +277,7 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
     result.failed += len(pending)
     result.failed_gpu = sum(1 for p, _ in pending if p.is_gpu)
     result.scheduled = len(delays)
-    result.counters = _accounting(cluster, [])
+    result.counters = _accounting(cluster)
     cap = cluster.capacity_milli
     result.curves = {"utilisation": _thin(samples, cap)}
     result.extra = {

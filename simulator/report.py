@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from simulator.fleet.catalog import short_name  # noqa: F401  (re-exported for report readers)
-
 PAPER_UNALLOCATED_AT_100 = {  # FGD paper artifact, default trace, mean of seeds 42-51 (sim-anchors.md 1.6)
     "random": 13.70, "dotprod": 9.38, "gpu-clustering": 8.35, "gpu-packing": 8.22, "bestfit": 7.14, "fgd": 4.77,
 }

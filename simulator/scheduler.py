@@ -6,8 +6,14 @@ score calls per pod on the openb fleet; instead nodes whose state keys are equal
 model, capacities, free CPU/memory, multiset of free milli per GPU, and whatever else the
 placement model or the policy reads) are kept in one group, and the filter+score result is
 cached per (group, demand shape). Groups change only when a pod binds or leaves, so most
-lookups hit. Ties are broken uniformly over *nodes* (a group weighs as many as it has members),
-which is what scoring every node would give.
+lookups hit. Per demand shape, the feasible groups sit in a heap ordered by (score, rank of
+their first node) that is updated lazily from a log of the groups created or joined since the
+shape was last scheduled -- a cycle costs O(changes x log groups), not O(nodes).
+
+Ties: ``tie_break="random"`` draws uniformly over *nodes* (a group weighs as many as it has
+members), which is kube-scheduler's selectHost; ``"order"`` takes the first node of a seeded
+permutation, which is how the FGD paper's artifact behaves (see README, "Reproducing the FGD
+paper"). ``select_scan`` evaluates every group and is the reference the heap is tested against.
 
 After the pick, the policy chooses GPUs on the actual node, and the placement model binds
 (the DRA model runs the real allocator here). A bind that the placement model refuses -- the
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import heapq
 import random
+from typing import Any
+
 from simulator.fleet.catalog import gpu_memory_mib
 from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
@@ -26,7 +34,6 @@ from simulator.placement.base import Placement
 from simulator.scoring.base import Policy, ScoringContext
 from simulator.state import Binding, Counters, Demand, NodeState, affinity_tag
 from simulator.trace.model import Pod
-from typing import Any
 
 INFEASIBLE = -1
 

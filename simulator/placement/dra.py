@@ -28,7 +28,6 @@ from the index's own guess -- and a refusal (index said yes, allocator no) is co
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -345,7 +344,3 @@ class DraPlacement(Placement):
             if not caps or node.gpu_free[i] == 1000:
                 x.state.capacity.pop(dev_id, None)
                 x.state.shared_devices.discard(dev_id)
-
-
-def whole_gpu_share(milli: int) -> int:
-    return int(math.ceil(milli))
