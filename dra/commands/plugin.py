@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run = sub.add_parser("run", help="run the kubelet plugin")
     run.add_argument("--node-name", default=_env("NODE_NAME"), help="this node's name [$NODE_NAME]")
-    run.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"), help="[$DRIVER_NAME]")
+    run.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"),
+                     help="DRA driver name (default gpu.nvidia.com) [$DRIVER_NAME]")
     run.add_argument("--profile", default=_env("GPU_PROFILE"),
                      help="built-in GPU profile name or YAML file instead of NVML [$GPU_PROFILE]")
     run.add_argument("--mode", default=_env("DEVICE_MODE", "whole"),
@@ -39,18 +40,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="API shape of the slices: 1.34 or 1.35 [$KUBERNETES_VERSION]")
     run.add_argument("--kubeconfig", default=_env("KUBECONFIG"), help="default: in-cluster [$KUBECONFIG]")
     run.add_argument("--registrar-dir", default=_env("KUBELET_REGISTRAR_DIRECTORY_PATH", "/var/lib/kubelet/plugins_registry"),
-                     help="[$KUBELET_REGISTRAR_DIRECTORY_PATH]")
+                     help="kubelet plugin registry [$KUBELET_REGISTRAR_DIRECTORY_PATH]")
     run.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"),
-                     help="[$KUBELET_PLUGINS_DIRECTORY_PATH]")
-    run.add_argument("--cdi-root", default=_env("CDI_ROOT", "/var/run/cdi"), help="[$CDI_ROOT]")
-    run.add_argument("--http-port", type=int, default=int(_env("HTTP_PORT", "8080")),
+                     help="kubelet plugins dir: DRA socket, checkpoint [$KUBELET_PLUGINS_DIRECTORY_PATH]")
+    run.add_argument("--cdi-root", default=_env("CDI_ROOT", "/var/run/cdi"),
+                     help="where per-claim CDI specs go [$CDI_ROOT]")
+    # A string default: argparse converts it (and reports a bad $HTTP_PORT) only for this command.
+    run.add_argument("--http-port", type=int, default=_env("HTTP_PORT", "8080"),
                      help="probe and metrics port, -1 to disable [$HTTP_PORT]")
-    run.add_argument("--http-address", default=_env("HTTP_ADDRESS", "0.0.0.0"), help="[$HTTP_ADDRESS]")
+    run.add_argument("--http-address", default=_env("HTTP_ADDRESS", "0.0.0.0"),
+                     help="probe and metrics address [$HTTP_ADDRESS]")
     run.add_argument("--pod-uid", default=_env("POD_UID"),
                      help="enables rolling-update socket names [$POD_UID]")
     run.add_argument("--no-health", action="store_true", help="do not monitor device health")
-    run.add_argument("--log-format", choices=("json", "text"), default=_env("LOG_FORMAT", "json"))
-    run.add_argument("--log-level", default=_env("LOG_LEVEL", "info"))
+    run.add_argument("--log-format", choices=("json", "text"), default=_env("LOG_FORMAT", "json"),
+                     help="[$LOG_FORMAT]")
+    run.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="[$LOG_LEVEL]")
     run.set_defaults(func=_run)
 
     ckpt = sub.add_parser("checkpoint", help="show the plugin's checkpoint (or why it is unreadable)")
