@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--no-health", action="store_true", help="do not monitor device health")
     run.add_argument("--log-format", choices=("json", "text"), default=_env("LOG_FORMAT", "json"),
                      help="[$LOG_FORMAT]")
-    run.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="[$LOG_LEVEL]")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                     default=_env("LOG_LEVEL", "info"), help="[$LOG_LEVEL]")
     run.set_defaults(func=_run)
 
     ckpt = sub.add_parser("checkpoint", help="show the plugin's checkpoint (or why it is unreadable)")
