@@ -291,6 +291,8 @@ class DraPlacement(Placement):
                 caps = x.state.capacity.setdefault(dev_id, {})
                 for name, text in consumed.items():
                     q = Quantity(str(text))
+                    if q.sign() == 0:
+                        continue
                     caps[name] = caps[name] + q if name in caps else q
                 x.state.shared_devices.add(dev_id)
                 taken.append((i, dev_id, compute, memory, consumed))
@@ -336,7 +338,10 @@ class DraPlacement(Placement):
                 continue
             caps = x.state.capacity.get(dev_id, {})
             for name, text in consumed.items():
-                left = caps[name] - Quantity(str(text))
+                q = Quantity(str(text))
+                if q.sign() == 0 or name not in caps:
+                    continue
+                left = caps[name] - q
                 if left.sign() == 0:
                     del caps[name]
                 else:
