@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 from simulator.engine import RunResult, replay_fgd, replay_time
+from dra.errors import UserError
 from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import canonical
 from simulator.fleet.load import load_fleet
@@ -40,14 +41,23 @@ class RunOptions:
 
 
 def canonical_inputs(fleet: Fleet, trace: Trace) -> tuple[Fleet, Trace]:
-    nodes = [dataclasses.replace(n, model=canonical(n.model)) if n.model else n for n in fleet.nodes]
+    nodes = []
+    for n in fleet.nodes:
+        try:
+            nodes.append(dataclasses.replace(n, model=canonical(n.model)) if n.model else n)
+        except UserError as err:
+            raise UserError(f"fleet {fleet.name}, node {n.name}: {err}") from None
     cache: dict[tuple[str, ...], tuple[str, ...]] = {}
     pods = []
     for pod in trace.pods:
         if pod.gpu_models:
             models = cache.get(pod.gpu_models)
             if models is None:
-                models = cache[pod.gpu_models] = tuple(dict.fromkeys(canonical(m) for m in pod.gpu_models))
+                try:
+                    models = tuple(dict.fromkeys(canonical(m) for m in pod.gpu_models))
+                except UserError as err:
+                    raise UserError(f"trace {trace.name}, pod {pod.name}: {err}") from None
+                cache[pod.gpu_models] = models
             pod = dataclasses.replace(pod, gpu_models=models)
         pods.append(pod)
     return Fleet(fleet.name, nodes), Trace(trace.name, pods)
