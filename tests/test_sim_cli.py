@@ -51,6 +51,12 @@ def test_bad_inputs_exit_2_with_one_line(files: tuple[str, str], tmp_path: Path,
     assert f"{bad}:3: column 'num_gpu'" in err and "Traceback" not in err
     assert main(["sim", "replay", "--nodes", nodes, "--pods", pods, "--policy", "bestfitt"]) == 2
     assert "unknown policy 'bestfitt'" in capsys.readouterr().err
+    spec = tmp_path / "spec.csv"
+    spec.write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,"
+                    "deletion_time,scheduled_time\np7,1000,100,1,500,T4|Z9,LS,Running,0,5,0\n")
+    assert main(["sim", "replay", "--nodes", nodes, "--pods", str(spec), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "pod p7: unknown GPU model 'Z9'" in err and "V100M32" in err
     assert main(["sim", "replay", "--nodes", nodes, "--pods", pods, "--placement", "dp"]) == 2
     assert "valid: device-plugin" in capsys.readouterr().err.replace("dra, dra-whole, ", "")
 
