@@ -17,6 +17,8 @@ def main(argv: list[str]) -> int:
         return 2
     for name in chosen:
         print(f"=== {name}", flush=True)
+        # Benchmarks that parse their own flags must not see this runner's arguments.
+        sys.argv = [f"benchmarks.{name}"]
         importlib.import_module(f"benchmarks.{name}").main()
     return 0
 

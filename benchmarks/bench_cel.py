@@ -26,11 +26,11 @@ import platform
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from dra.api.quantity import Quantity
 from dra.cel import CelDevice, SelectorMemo, Semver, compile_selector
+from benchmarks.results import record_section
 
 DRIVER = "gpu.nvidia.com"
 N_DEVICES = 10_000
@@ -224,29 +224,14 @@ def format_results(rows: list, memo: tuple[float, float, float, float, int], gro
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-write", action="store_true", help="do not append to benchmarks/RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="do not record the figures in benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     rows, memo, grouped = run()
     text = format_results(rows, memo, grouped)
     print(text)
     if not args.no_write:
-        write_section(Path(__file__).resolve().parent / "RESULTS.md", text)
+        record_section(text)
     return 0
-
-
-def write_section(results: Path, text: str) -> None:
-    """Put our section into RESULTS.md: replace an earlier "## CEL selectors", else append."""
-    existing = results.read_text() if results.exists() else "# Benchmark results\n"
-    header = "## CEL selectors"
-    if header in existing:
-        start = existing.index(header)
-        rest = existing[start + len(header):]
-        end = rest.find("\n## ")
-        tail = rest[end + 1:] if end >= 0 else ""
-        existing = existing[:start].rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + tail if tail else "")
-        results.write_text(existing)
-    else:
-        results.write_text(existing.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from dra.plugin.files import atomic_write
 from dra.plugin.kubelet_standin import KubeletStandIn, allocated_claim
 from dra.plugin.protos import dra_v1_pb2
 from dra.testing.apiserver import FakeApiServer
+from benchmarks.results import record_section
 
 ROOT = Path(__file__).resolve().parent.parent
 TMPFS = Path("/dev/shm")
@@ -230,16 +231,14 @@ def format_results(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-write", action="store_true", help="do not append to benchmarks/RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="do not record the figures in benchmarks/RESULTS.md")
     parser.add_argument("--sequential", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv or [])
     text = format_results(run(args.sequential, args.rounds))
     print(text)
     if not args.no_write:
-        results = Path(__file__).resolve().parent / "RESULTS.md"
-        existing = results.read_text() if results.exists() else "# Benchmark results\n"
-        results.write_text(existing.rstrip("\n") + "\n\n" + text)
+        record_section(text)
     return 0
 
 

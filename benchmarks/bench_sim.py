@@ -16,9 +16,9 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from benchmarks.results import record_section
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _shared() -> Path | None:
@@ -89,18 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         "kube-scheduler's DRA path 120-270 pods/s (sim-anchors.md 4).",
         "",
     ]
-    _write_section("\n".join(lines))
-
-
-def _write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find("## Simulator")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text if text.endswith("\n") else text + "\n")
+    record_section("\n".join(lines))
 
 
 if __name__ == "__main__":
