@@ -67,28 +67,17 @@ def logical_and(left: Eval, right: Eval) -> Eval:
 
 def logical_or_n(operands: list[Eval]) -> Eval:
     """``a || b || c ...`` in one frame: true wins, then the first error, else false."""
-
-    def f(env: dict) -> Any:
-        error: EvalError | None = None
-        for operand in operands:
-            try:
-                value = operand(env)
-            except EvalError as ex:
-                error = error or ex
-                continue
-            if value is True:
-                return True
-            if value is not False:
-                error = error or no_such_overload("_||_", value)
-        if error is not None:
-            raise error
-        return False
-
-    return f
+    return _logical_n(operands, decisive=True, operator="_||_")
 
 
 def logical_and_n(operands: list[Eval]) -> Eval:
     """``a && b && c ...`` in one frame: false wins, then the first error, else true."""
+    return _logical_n(operands, decisive=False, operator="_&&_")
+
+
+def _logical_n(operands: list[Eval], *, decisive: bool, operator: str) -> Eval:
+    """CEL's commutative short-circuit: the decisive value wins over errors in any operand."""
+    neutral = not decisive
 
     def f(env: dict) -> Any:
         error: EvalError | None = None
@@ -98,13 +87,13 @@ def logical_and_n(operands: list[Eval]) -> Eval:
             except EvalError as ex:
                 error = error or ex
                 continue
-            if value is False:
-                return False
-            if value is not True:
-                error = error or no_such_overload("_&&_", value)
+            if value is decisive:
+                return decisive
+            if value is not neutral:
+                error = error or no_such_overload(operator, value)
         if error is not None:
             raise error
-        return True
+        return neutral
 
     return f
 
