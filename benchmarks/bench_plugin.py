@@ -4,7 +4,7 @@ Setup, shaped like a node: the plugin runs as its own process (``dra plugin run`
 profile ``dgx-h100``: 8 x H100); this process plays the kubelet (the kubelet stand-in) and
 the API server (the API stand-in), as a real kubelet and API server would be separate
 processes too. Each prepare is one NodePrepareResources RPC for one single-GPU claim and
-includes the claim GET, the two checkpoint writes (the second fsync'ed) and the CDI spec
+includes the claim GET, the two checkpoint writes (both fsync'ed) and the CDI spec
 write.
 
 * sequential, as deployed: whole-GPU claims, one at a time (prepare, then unprepare); the
@@ -201,7 +201,7 @@ def format_results(r: dict) -> str:
         f"{os.cpu_count()} cores, load average {r['load']:.1f} at the end (other work on the machine "
         "inflates the tail). The plugin (`dra plugin run`, built-in profile dgx-h100) runs as its own "
         "process; the kubelet stand-in and the API stand-in share the benchmark process. Latency of "
-        "one NodePrepareResources RPC for one single-GPU claim: claim GET, two checkpoint writes (one "
+        "one NodePrepareResources RPC for one single-GPU claim: claim GET, two checkpoint writes (both "
         "fsync'ed), CDI spec write.",
         "",
         "| case | n | p50 ms | p99 ms | max ms | p50 / baseline p50 |",
@@ -218,7 +218,7 @@ def format_results(r: dict) -> str:
     lines += [
         "",
         f"Disk floor in the same run (checkpoint directory): atomic replace {ms(disk['replace'])} ms, "
-        f"with fsync {ms(disk['replace+fsync'])} ms; a prepare does one of each on the checkpoint.",
+        f"with fsync {ms(disk['replace+fsync'])} ms; a prepare does two fsync'ed replaces on the checkpoint.",
         f"Concurrent: a burst of 100 claims took {ms(statistics.median(r['walls']))} ms (median of "
         f"{len(r['walls'])} rounds), {ms(statistics.median(per_claim))} ms per claim of throughput; "
         "its p99 is the time to drain the burst, not the cost of one claim.",

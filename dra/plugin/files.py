@@ -10,9 +10,12 @@ What "crash" means here decides what is worth paying for:
   and MIG instances and sharing settings do not survive a reboot either. Losing the last
   writes then loses nothing that would have been kept.
 
-So ``durable=True`` (fsync of the file before the rename) is used where a torn file after a
-power loss would otherwise show up as a "corrupt checkpoint" error, and nothing pays for a
-directory fsync, which only protects the rename itself against a power loss.
+Even so, every checkpoint write is ``durable=True`` (fsync of the file before the rename): a
+power loss must never turn the checkpoint into a torn file that reads as "corrupt", and the
+cost (about a millisecond on a local disk) is small next to a prepare. CDI specs live on a
+tmpfs and are rebuilt from the checkpoint, so they are written without fsync. Nothing pays
+for a directory fsync, which only protects the rename itself against a power loss, after
+which the boot ID discards the checkpoint anyway.
 """
 
 from __future__ import annotations

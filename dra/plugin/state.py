@@ -234,8 +234,9 @@ class DeviceState:
                 self._version += 1
                 version = self._version
             try:
-                # Not fsync'ed: it must only outlive this process (see checkpoint / files).
-                self._committer.sync(version, durable=False)
+                # fsync'ed like every checkpoint write: the record must be on disk before
+                # the first side effect it describes (see dra/plugin/files.py).
+                self._committer.sync(version)
                 pause_point("after-started", ref.uid)
                 done = effects.apply(self.backend, planned, copy.deepcopy(records))
                 pause_point("after-apply", ref.uid)
@@ -291,7 +292,7 @@ class DeviceState:
                 self.cdi.remove(ref.uid)  # a spec without a record (lost checkpoint): clean it
                 return []
             self.rollback(record)
-            self.persist(self._drop(ref.uid), durable=False)
+            self.persist(self._drop(ref.uid))
         return []
 
     def rollback(self, record: ClaimRecord) -> None:
