@@ -48,11 +48,10 @@ MANIFEST = Path(__file__).resolve().parents[2] / "manifests" / "deviceclasses.ya
 
 @lru_cache(maxsize=1)
 def device_classes() -> tuple[Any, ...]:
-    import yaml
     from dra.api import DeviceClass
+    from dra.api.io import load_objects
 
-    docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if isinstance(d, dict)]
-    return tuple(DeviceClass.from_dict(d, path=str(MANIFEST)) for d in docs if d.get("kind") == "DeviceClass")
+    return tuple(obj for obj in load_objects(MANIFEST) if isinstance(obj, DeviceClass))
 
 
 class DraNode:
