@@ -157,7 +157,8 @@ def test_cost_limit_on_string_growth() -> None:
         ('"x" in device.attributes', 3),
         ('device.attributes["d"].x in ["a", "b", "c"]', 4 + 10 + 3),  # list literal 10, in-list = size
         ("[1, 2, 3].all(x, x > 0)", 10 + 1 + 3 * (3 + 2)),
-        ('device.attributes.exists(d, d.startsWith("gpu"))', 2 + 1 + 32 * (3 + 1 + 1)),
+        # exists: condition @not_strictly_false(!accu) (3) + accu in the step (1) + predicate (2)
+        ('device.attributes.exists(d, d.startsWith("gpu"))', 2 + 1 + 32 * (4 + 1 + 1)),
         ('device.attributes["d"].s.matches("^a+$")', 4 + 7 * 1),  # ceil(0.1*65) * ceil(0.25*4)
         ('has(device.attributes["d"].x)', 3),  # presence tests are free
         ("cel.bind(x, 1, x > 0)", 10 + 0 + 2),

@@ -48,3 +48,36 @@ def test_runner_checks_the_cost() -> None:
     case = next(c for c in _CASES if c.name == "check_attribute_ids")
     ok, expected, actual = run_case(replace(case, expected_cost=case.expected_cost + 1))
     assert not ok and "estimated max cost 134" in expected and "estimated max cost 133" in actual
+
+
+# Estimated maximum costs that Kubernetes' own cost tests state (apiserver/pkg/cel/library
+# cost_test.go, which checks cel-go's estimator with the Kubernetes CostEstimator). Where that
+# test's stub size estimator gives a list element a size, the DRA environment has none (no list
+# fields are declared on the device), so upstream's DRA estimate saturates: marked _CAP.
+_CAP = 2**64 - 1
+_UPSTREAM_COSTS = [
+    # macro expansions: exists' condition @not_strictly_false(!accu) costs one more than all's
+    ("{'a': 1, 'b': 2}.all(k, v, v > 0)", 41),
+    ("{'a': 1, 'b': 2}.exists(k, v, v > 0)", 43),
+    ("{'a': 1, 'b': 2}.existsOne(k, v, v > 0)", 40),
+    ("{'a': 1, 'b': 2}.transformMap(k, v, v + 1)", 71),
+    ("{'a': 1, 'b': 2}.transformMap(k, v, v < 5, v + 1)", 75),
+    ("{'a': 1, 'b': 2}.transformMapEntry(k, v, {k: v + 1})", 131),
+    ("{'a': 1, 'b': 2}.transformMapEntry(k, v, v < 5, {k: v + 1})", 135),
+    ("[1, 2].all(i, v, v > 0)", 21),
+    ("[1, 2].exists(i, v, v > 0)", 23),
+    ("[1, 2].existsOne(i, v, v > 0)", 20),
+    ("[1, 2].transformList(i, v, v + 1)", 49),
+    ("[1, 2].transformList(i, v, v < 5, v + 1)", 53),
+    # DRA compile_test.go (1.36) spells the one-variable exists out: per element the condition
+    # (3) and the step (accu 1 + predicate); here 32 attribute ids and a predicate of cost 1
+    # (x == "" compares nothing).
+    ('device.attributes["dra.example.com"].exists(x, x == "")', 3 + 1 + 32 * (3 + 1 + 1)),
+]
+
+
+@pytest.mark.parametrize(("expr", "cost"), _UPSTREAM_COSTS, ids=[e for e, _ in _UPSTREAM_COSTS])
+def test_upstream_estimated_cost(expr: str, cost: int) -> None:
+    from dra.cel import Selector
+
+    assert Selector(expr, require_bool=False).estimated_max_cost == cost
