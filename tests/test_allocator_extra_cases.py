@@ -47,3 +47,23 @@ def test_runner_rejects_a_changed_expectation(name: str) -> None:
     first = bad["expect"]["allocations"][0]["allocation"]["devices"]["results"][0]
     first["device"] = "device-9"
     assert not run_case(bad).passed
+
+
+STEP_FILES = [f for f in CASE_FILES if "expectNumAllocateOneInvocations" in json.loads(f.read_text())]
+
+
+@pytest.mark.parametrize("case_file", STEP_FILES, ids=[f.stem for f in STEP_FILES])
+def test_search_steps_match_upstream_experimental(case_file: Path) -> None:
+    """These cases record how often upstream's recursive allocateOne ran; our search mirrors it."""
+    from dra.allocator import AllocatedState, Allocator, Features
+    from dra.api import DeviceClass, Node, ResourceClaim, ResourceSlice
+
+    (case,) = load_cases(case_file)
+    allocator = Allocator(
+        Features.from_mapping(case["features"]),
+        [DeviceClass.from_dict(c) for c in case["classes"]],
+        [ResourceSlice.from_dict(s) for s in case["slices"]],
+        AllocatedState(),
+    )
+    allocator.allocate(Node.from_dict(case["node"]), [ResourceClaim.from_dict(c) for c in case["claims"]])
+    assert allocator.last_stats.steps == case["expectNumAllocateOneInvocations"]
