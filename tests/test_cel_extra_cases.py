@@ -69,6 +69,50 @@ _UPSTREAM_COSTS = [
     ("[1, 2].existsOne(i, v, v > 0)", 20),
     ("[1, 2].transformList(i, v, v + 1)", 49),
     ("[1, 2].transformList(i, v, v < 5, v + 1)", 53),
+    # Kubernetes' CostEstimator: list scans cost one per element (plus the unknown string size
+    # for string lists), indexOf on a string 0.1 per character of the receiver only
+    ("[1, 2, 3, 4, 5].sum()", 15),
+    ("[uint(1), uint(2), uint(3), uint(4), uint(5)].min()", 20),
+    ("[1.0, 2.0, 3.0, 4.0, 5.0].isSorted()", 15),
+    ("[false, true, false, true, false].max()", 15),
+    ("[1, 2, 3, 4, 5].indexOf(3)", 15),
+    ("[uint(1), uint(2), uint(3), uint(4), uint(5)].lastIndexOf(uint(3))", 21),
+    ("['012345678901', '012345678901', '012345678901', '012345678901', '012345678901'].min()", _CAP),
+    ("'01234567890123456789012345678901234567890123456789'.indexOf('123')", 5),
+    ("'01234567890123456789012345678901234567890123456789'.lastIndexOf('123')", 5),
+    # strings: traversal costs, and result sizes that later comparisons use
+    ("'ABCDEFGHIJ abcdefghij'.lowerAscii()", 3),
+    ("'ABCDEFGHIJ abcdefghij'.lowerAscii() == 'abcdefghij ABCDEFGHIJ'.lowerAscii()", 9),
+    ("'ABCDEFGHIJ abcdefghij'.upperAscii()", 3),
+    ("'abc 123 def 123'.replace('123', '456')", 3),
+    ("'abc 123 def 123'.replace('', 'x')", 3),
+    ("'abc 123 def 123'.replace('123', '456', 1)", 3),
+    ("'abc 123 def 123'.split(' ', 1)", 3),
+    ("'abc 123 def 123'.substring(5, 8)", 2),
+    ("'  abc 123 def 123  '.trim()", 2),
+    ("['aa', 'bb', 'cc', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].join(' ')", _CAP),
+    ("'abc 123 def 123'.find('123')", 2),
+    ("'abc 123 def 123'.findAll('123', 1)", 2),
+    # url, ip, cidr
+    ("url('https:://kubernetes.io/').getScheme()", 4),
+    ("ip('2001:db8:3333:4444:5555:6666:7777:8888')", 4),
+    ("ip.isCanonical('2001:db8:3333:4444:5555:6666:7777:8888')", 8),
+    ("cidr('192.168.0.0/16').ip()", 3),
+    ("cidr('192.168.0.0/16').containsCIDR(cidr('192.0.0.0/30'))", 11),
+    ("cidr('192.168.0.0/16').containsCIDR('192.0.0.0/30')", 11),
+    ("cidr('192.168.0.0/16').containsIP(ip('192.0.0.1'))", 7),
+    ("cidr('192.168.0.0/16').containsIP('192.169.0.1')", 8),
+    # quantity and semver
+    ('quantity("12Mi")', 1),
+    ('quantity("50k").add(20).sub(quantity("100k")).sub(-50000).asInteger() > 0', 7),
+    ('semver("1234.56789012345.67890123456789")', 4),
+    ('semver("1.2.3").major()', 2),
+    # ext.Sets: 1 + |a| * |b|, twice the product for equivalent
+    ("sets.contains([1, 2, 3, 4], [2, 3])", 29),
+    ("!sets.contains([1], [1, 2])", 24),
+    ("sets.equivalent([1], [1])", 23),
+    ("sets.intersects([1], [1])", 22),
+    ("!sets.intersects([], [])", 22),
     # DRA compile_test.go (1.36) spells the one-variable exists out: per element the condition
     # (3) and the step (accu 1 + predicate); here 32 attribute ids and a predicate of cost 1
     # (x == "" compares nothing).
@@ -81,3 +125,19 @@ def test_upstream_estimated_cost(expr: str, cost: int) -> None:
     from dra.cel import Selector
 
     assert Selector(expr, require_bool=False).estimated_max_cost == cost
+
+
+def test_field_selector_estimates() -> None:
+    """Selectors from NVIDIA's driver documentation stay far below the 1,000,000 limit.
+
+    ``lowerAscii()`` keeps the attribute's 64-character bound, so ``matches`` costs
+    ceil(0.1 * 65) * ceil(0.25 * 10) on top of the lookup (4) and the lowering (7).
+    """
+    from dra.cel import Selector
+    from dra.cel.validation import make_cel_check
+
+    expr = "device.attributes['gpu.nvidia.com'].productName.lowerAscii().matches('^.*a100.*$')"
+    assert Selector(expr).estimated_max_cost == 4 + 7 + 7 * 3
+    assert make_cel_check()(expr, "spec.selectors[0].cel.expression") == []
+    replaced = "device.attributes['gpu.nvidia.com'].productName.replace('NVIDIA ', '') == 'A100-SXM4-40GB'"
+    assert Selector(replaced).estimated_max_cost == 4 + 13 + 2  # the result stays <= 64 characters

@@ -389,7 +389,8 @@ class Compiler(AccessRules):
         result = self.check(where, checks.match_signatures, name, types,
                             [(o.params, o.result) for o in fn.overloads], member)
         self.validate_regex(name, nodes, where)
-        est, size = E.call_cost(name, [n.est for n in nodes], [n.size for n in nodes], member)
+        est, size = E.call_cost(name, [n.est for n in nodes], [n.size for n in nodes], member,
+                                [n.typ for n in nodes], [n.const if n.is_const else None for n in nodes])
         evaluator = build_call(fn, [n.fn for n in nodes], [n.const for n in nodes], MISSING, self.metered)
         node = Node(evaluator, result, cost=1 + sum(n.cost for n in nodes), est=est,
                     size=size if size is not None else (1 if result in (T.BOOL, T.INT, T.UINT, T.DOUBLE) else E.UNKNOWN_SIZE),

@@ -11,15 +11,25 @@ and ordinary calls 1 plus their arguments; ``&&``/``||`` the sum of both sides; 
 condition plus the dearer branch; string/bytes equality and ordering ``ceil(0.1 * min(max
 sizes))``; list literals 10 and map literals 30 plus elements; ``in`` on a list the list size;
 string concatenation 0.1 per character; ``matches``/``find``/``findAll`` the product of 0.1 per
-character of the string and 0.25 per character of the pattern; ``contains`` the product of the
-two 0.1-per-character costs; ``startsWith``/``endsWith`` 0.1 per prefix character; ``split``
-0.2 per character; comprehensions ``range size * (condition + step)`` plus range, init and
-result, with cel-go's macro expansions (``all``: 3 + predicate per element, ``exists``: 4 +
-predicate, ``exists_one``: 2 + predicate, ``map``: 12 + transform, ``filter``: 13 + predicate, ``cel.bind``: 10 + init +
-body). Presence tests (``has``) cost nothing beyond their operand. Other library functions
-are estimated as 1 (constant) or 0.1 per character/element of their receiver. The result
-matches upstream on all transcribed conformance cases; for functions outside the listed
-rules it is an approximation.
+character of the string plus one and 0.25 per character of the pattern; ``contains`` the
+product of the two 0.1-per-character costs; ``startsWith``/``endsWith`` 0.1 per prefix
+character; comprehensions ``range size * (condition + step)`` plus range, init and result,
+with cel-go's macro expansions (``all``: 3 + predicate per element, ``exists``: 4 +
+predicate, ``exists_one``: 2 + predicate, ``map``: 12 + transform, ``filter``: 13 +
+predicate, ``cel.bind``: 10 + init + body). Presence tests (``has``) cost nothing beyond
+their operand.
+
+Kubernetes' own CostEstimator (``apiserver/pkg/cel/library/cost.go``) answers first for its
+library and a few ext.Strings functions: ``lowerAscii``/``upperAscii``/``substring``/``trim``
+0.1 per character with a result as long as the receiver (so ``s.lowerAscii().matches(...)``
+stays bounded); ``replace``/``split`` 0.2 per character with a bounded result; ``join``,
+``min``/``max``/``sum``/``isSorted``/``indexOf`` over lists by element, where a string
+element's size is unknown in the DRA environment (the device declares no lists) and the
+estimate saturates like upstream's; ``quantity``/``semver``/``ip``/``cidr``/``url`` 0.1 per
+character of the argument; accessors 1. ext.Sets functions cost 1 + |a|·|b| (twice for
+``equivalent``). Other library functions are estimated as 1 or 0.1 per character/element of
+their receiver; those are approximations. The rules are checked against the cost figures of
+Kubernetes' tests (tests/test_cel_extra_cases.py) and all transcribed conformance cases.
 """
 
 from __future__ import annotations
@@ -84,33 +94,104 @@ def literal_size(value: Any) -> int:
     return 1
 
 
-# Library functions whose cost grows with the receiver (0.1 per character/element).
+# Library functions estimated at 0.1 per character/element of their first argument.
 LINEAR_FUNCTIONS = frozenset({
-    "lowerAscii", "upperAscii", "trim", "replace", "join", "format", "strings.quote", "substring", "charAt",
-    "isSorted", "sum", "min", "max", "distinct", "flatten", "reverse", "sort", "slice",
-    "sets.contains", "sets.equivalent", "sets.intersects", "ip", "isIP", "cidr", "isCIDR", "url", "isURL",
-    "quantity", "isQuantity", "semver", "isSemver",
+    "join", "format", "strings.quote", "charAt",
+    "distinct", "flatten", "reverse", "sort", "slice",
 })
+# Kubernetes' CostEstimator (apiserver/pkg/cel/library/cost.go) answers before cel-go for these:
+# 0.1 per character of the string (the receiver for member calls, else the argument), and the
+# result is as long as the receiver.
+K8S_STRING_TRAVERSAL = frozenset({
+    "lowerAscii", "upperAscii", "substring", "trim",  # result size = receiver size
+    "url", "ip", "isIP", "cidr", "isCIDR", "quantity", "isQuantity", "semver", "isSemver",
+})
+K8S_SIZED_RESULT = frozenset({"lowerAscii", "upperAscii", "substring", "trim", "url"})
+K8S_NOMINAL = frozenset({
+    "masked", "prefixLength", "family", "isUnspecified", "isLoopback", "isLinkLocalMulticast",
+    "isLinkLocalUnicast", "isGlobalUnicast", "sign", "asInteger", "isInteger", "asApproximateFloat",
+    "isGreaterThan", "isLessThan", "compareTo", "add", "sub", "major", "minor", "patch",
+    "getScheme", "getHostname", "getHost", "getPort", "getEscapedPath", "getQuery",
+})
+K8S_LIST_SCANS = frozenset({"isSorted", "sum", "max", "min", "indexOf", "lastIndexOf"})
+# ext.Sets: 1 + |a| * |b| (equivalent checks both ways: twice that product).
+SETS_FACTOR = {"sets.contains": 1, "sets.intersects": 1, "sets.equivalent": 2}
+# containsIP/containsCIDR compare IP byte strings of at most 16 bytes each.
+IP_BYTES_MAX = 16
 
 
-def call_cost(name: str, arg_est: list[int], arg_sizes: list[int], member: bool) -> tuple[int, int | None]:
-    """(estimated cost, estimated result size or None) of a call, arguments included."""
+def _replace_size(target: int, old: int, new: int, old_min: int) -> int:
+    """Kubernetes' worst-case length of ``s.replace(old, new)``."""
+    if old_min == 0:  # "" matches around every character
+        count = target if target >= CAP else target + 1
+        return add(mul(count, new), target)
+    if new <= old_min:
+        return target
+    return mul(math.ceil(target / old_min) if target < CAP else CAP, new)
+
+
+def call_cost(name: str, arg_est: list[int], arg_sizes: list[int], member: bool,
+              arg_types: list[Any] | None = None, arg_consts: list[Any] | None = None) -> tuple[int, int | None]:
+    """(estimated cost, estimated result size or None) of a call, arguments included.
+
+    ``arg_types`` and ``arg_consts`` (the receiver first, like the sizes) refine a few rules:
+    the element kind of a list receiver, the IP/string overloads, a literal ``split`` limit.
+    """
     args = add(*arg_est)
     target = arg_sizes[0] if arg_sizes else 1
+    types = arg_types or [None] * len(arg_sizes)
+    consts = arg_consts or [None] * len(arg_sizes)
     if name in ("matches", "find", "findAll") and len(arg_sizes) >= 2:
+        # One character added to the string so that an empty string still pays for the pattern.
         pattern = factor(arg_sizes[1], REGEX_LENGTH)
-        extra = 1 if name == "matches" else 0  # cel-go adds one character for matches
-        text = factor(add(target, extra), STRING_TRAVERSAL)
-        size = target if name == "findAll" else None
-        return add(args, mul(text, pattern)), size
+        text = factor(add(target, 1), STRING_TRAVERSAL)
+        return add(args, mul(text, pattern)), (None if name == "matches" else target)
     if name == "contains" and len(arg_sizes) == 2:
         return add(args, mul(factor(target, STRING_TRAVERSAL), factor(arg_sizes[1], STRING_TRAVERSAL))), None
     if name in ("startsWith", "endsWith") and len(arg_sizes) == 2:
         return add(args, factor(arg_sizes[1], STRING_TRAVERSAL)), None
     if name == "split" and member:
-        return add(args, factor(target, 2 * STRING_TRAVERSAL)), target
-    if name in ("indexOf", "lastIndexOf") and len(arg_sizes) >= 2:
-        return add(args, mul(factor(target, STRING_TRAVERSAL), factor(arg_sizes[1], STRING_TRAVERSAL))), None
+        size = target
+        if len(consts) > 2 and type(consts[2]) is int and consts[2] >= 0:
+            size = consts[2]  # a literal limit bounds the number of parts
+        return add(args, factor(target, 2 * STRING_TRAVERSAL)), size
+    if name == "replace" and member and len(arg_sizes) >= 3:
+        old = arg_sizes[1]
+        old_min = old if type(consts[1]) is str else 0
+        size = _replace_size(target, old, arg_sizes[2], old_min)
+        return add(args, factor(target, 2 * STRING_TRAVERSAL)), size
+    if name == "join" and member:
+        # The element size of a list is only known from a declared path; the DRA device
+        # declares no lists, so it is unknown here and the estimate saturates (as upstream).
+        size = mul(target, UNKNOWN_SIZE)
+        if len(arg_sizes) > 1:
+            size = add(size, mul(arg_sizes[1], max(target - 1, 0) if target < CAP else CAP))
+        return add(args, factor(size, STRING_TRAVERSAL)), size
+    if name in K8S_LIST_SCANS and member:
+        receiver = types[0]
+        if isinstance(receiver, tuple) and receiver[0] == "list":
+            element_cost = 1
+            if receiver[1] in ("string", "bytes"):
+                element_cost = add(1, factor(UNKNOWN_SIZE, STRING_TRAVERSAL))  # see join
+            return add(args, mul(target, element_cost)), None
+        return add(args, factor(target, STRING_TRAVERSAL)), None  # indexOf on a string
+    if name in SETS_FACTOR and len(arg_sizes) == 2:
+        return add(args, 1, mul(mul(arg_sizes[0], arg_sizes[1]), SETS_FACTOR[name])), None
+    if name == "ip" and member:
+        return add(args, 1), None  # the IP of a CIDR: a field access
+    if name == "ip.isCanonical":
+        return add(args, factor(target, 2 * STRING_TRAVERSAL)), None
+    if name in ("containsIP", "containsCIDR") and member and len(arg_sizes) == 2:
+        cost = factor(2 * IP_BYTES_MAX, STRING_TRAVERSAL)
+        if name == "containsCIDR":
+            cost = add(cost, factor(IP_BYTES_MAX, STRING_TRAVERSAL), 1)
+        if types[1] == "string":
+            cost = add(cost, factor(arg_sizes[1], STRING_TRAVERSAL))
+        return add(args, cost), None
+    if name in K8S_STRING_TRAVERSAL:
+        return add(args, factor(target, STRING_TRAVERSAL)), (target if name in K8S_SIZED_RESULT else None)
+    if name in K8S_NOMINAL:
+        return add(args, 1), None
     if name in LINEAR_FUNCTIONS:
         return add(args, max(1, factor(target, STRING_TRAVERSAL))), None
     return add(args, 1), None
