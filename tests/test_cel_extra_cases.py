@@ -141,3 +141,27 @@ def test_field_selector_estimates() -> None:
     assert make_cel_check()(expr, "spec.selectors[0].cel.expression") == []
     replaced = "device.attributes['gpu.nvidia.com'].productName.replace('NVIDIA ', '') == 'A100-SXM4-40GB'"
     assert Selector(replaced).estimated_max_cost == 4 + 13 + 2  # the result stays <= 64 characters
+
+
+def test_unknown_domain_is_present_to_has_and_optional_select() -> None:
+    """Kubernetes' attribute/capacity maps answer Find for every domain (an empty map).
+
+    cel-go's ``has()`` and ``.?`` go through Find, so they see any domain; ``in`` asks
+    Contains and sees only the real ones (upstream case domain-check-negative).
+    """
+    from dra.cel import Selector
+    from dra.cel.device import CelDevice
+
+    device = CelDevice.from_parts("dra.example.com", {"name": {"bool": True}}, {}, None)
+    expectations = {
+        "has(device.attributes.nodots)": True,
+        "has(device.capacity.nodots)": True,
+        "device.attributes.?nodots.hasValue()": True,
+        "device.attributes[?'no-such-domain'].hasValue()": True,
+        '"nodots" in device.attributes': False,
+        "has(device.attributes.nodots.name)": False,
+        'has(device.attributes["dra.example.com"].name)': True,
+        'device.attributes["dra.example.com"].?other.hasValue()': False,
+    }
+    for expr, want in expectations.items():
+        assert Selector(expr).matches(device) is want, expr

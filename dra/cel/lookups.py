@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from dra.cel import values as v
+from dra.cel.device import DomainMap
 from dra.cel.errors import EvalError, no_such_overload
 
 Eval = Callable[[dict], Any]
@@ -71,10 +72,21 @@ def optional_select(obj: Any, field: str) -> v.Optional:
             return obj
         obj = obj.value
     if isinstance(obj, dict):
-        if field in obj:
+        if field in obj or type(obj) is DomainMap:
             return v.Optional(obj[field])
         return v.OPTIONAL_NONE
     raise EvalError(f"type '{v.type_name(obj)}' does not support field selection")
+
+
+def field_present(obj: dict, field: str) -> bool:
+    """``has(obj.field)`` on a map.
+
+    ``device.attributes``/``device.capacity`` answer every domain: Kubernetes wraps them in a
+    map whose Find returns an empty map for an unknown key, and cel-go's presence tests and
+    ``.?`` selections go through Find, so they see every domain as present (``in`` does not:
+    it asks the map's Contains).
+    """
+    return field in obj or type(obj) is DomainMap
 
 
 def optional_index(obj: Any, key: Any) -> v.Optional:

@@ -27,6 +27,7 @@ from dra.cel import estimate as E
 from dra.cel import typesys as T
 from dra.cel import values as v
 from dra.cel.errors import EvalError, no_such_overload
+from dra.cel.lookups import field_present
 
 from dra.cel.node import Node
 
@@ -197,7 +198,7 @@ def _has(c: "Compiler", tree: Tree, args: list) -> Node:
                 return False
             obj = obj.value
         if isinstance(obj, dict):
-            return field in obj
+            return field_present(obj, field)
         raise EvalError(f"invalid type for field selection: {v.type_name(obj)}")
 
     # Kubernetes makes presence tests cost-free: only the operand counts.
