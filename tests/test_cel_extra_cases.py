@@ -165,3 +165,21 @@ def test_unknown_domain_is_present_to_has_and_optional_select() -> None:
     }
     for expr, want in expectations.items():
         assert Selector(expr).matches(device) is want, expr
+
+
+def test_attribute_value_cannot_be_a_loop_range() -> None:
+    """Before the 1.36 list-type attributes, Kubernetes declares attribute values as
+    google.protobuf.Any: dyn-like for calls and comparisons, but cel-go's checker accepts only
+    list, map or dyn as a comprehension range (upstream's 1.36 test comments say DynType was
+    introduced "so that iterate functions can work")."""
+    from dra.cel import CelCompileError, Selector
+
+    for expr in ('device.attributes["dra.example.com"].name.exists(x, x > 0)',
+                 'device.attributes["dra.example.com"]["name"].all(x, x != "")'):
+        with pytest.raises(CelCompileError, match="expression of type 'google.protobuf.Any' cannot be range"):
+            Selector(expr)
+    # maps of attributes and dyn() values still iterate
+    for expr in ('device.attributes["dra.example.com"].exists(k, k == "name")',
+                 'device.attributes["dra.example.com"].all(k, v, v != 0)',
+                 'dyn(device.attributes["dra.example.com"].name).exists(x, x > 0)'):
+        Selector(expr)

@@ -81,7 +81,9 @@ class AccessRules:
         size, elem = self.child_sizes(recv, field)
         cost, est = recv.cost + 1, E.add(recv.est, 1)
         if recv.path is not None and T.kind(recv.typ) in (T.DEVICE, "map"):
-            return self.path_node(recv, recv.path + (field,), typ=typ, cost=cost, est=est, size=size, elem_size=elem)
+            node = self.path_node(recv, recv.path + (field,), typ=typ, cost=cost, est=est, size=size, elem_size=elem)
+            node.any_typed = _is_attribute_domain(recv)
+            return node
         recv_fn = recv.fn
         node = Node(lambda env: lookups.select_value(recv_fn(env), field), typ, cost=cost, est=est, size=size,
                     elem_size=elem)
@@ -109,11 +111,13 @@ class AccessRules:
         size, elem = self.child_sizes(recv, key_name) if recv.typ != T.DEVICE else (E.UNKNOWN_SIZE, E.UNKNOWN_SIZE)
         cost, est = recv.cost + key.cost + 1, E.add(recv.est, key.est, 1)
         if recv.path is not None and key_name is not None and T.kind(recv.typ) in ("map", T.DEVICE):
-            return self.path_node(recv, recv.path + (key_name,), typ=typ, cost=cost, est=est, size=size,
+            node = self.path_node(recv, recv.path + (key_name,), typ=typ, cost=cost, est=est, size=size,
                                   elem_size=elem)
+            node.any_typed = _is_attribute_domain(recv)
+            return node
         recv_fn, key_fn = recv.fn, key.fn
         node = Node(lambda env: lookups.index_value(recv_fn(env), key_fn(env)), typ, cost=cost, est=est, size=size,
-                    elem_size=elem)
+                    elem_size=elem, any_typed=_is_attribute_domain(recv))
         return self.fold(node, [recv, key])
 
     def _member_dot_opt(self, tree: Tree) -> Node:
@@ -139,3 +143,9 @@ class AccessRules:
 
 def _unwrap_optional(t: T.Type) -> T.Type:
     return t[1] if T.kind(t) == "optional_type" else t
+
+
+def _is_attribute_domain(node: Node) -> bool:
+    """Whether ``node`` is one domain's attribute map, ``device.attributes[dom]``."""
+    path = node.path
+    return path is not None and len(path) == 3 and path[0] in (None, "device") and path[1] == "attributes"

@@ -73,6 +73,9 @@ def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro:
     if nvars == 2 and names[0] == names[1]:
         raise c.error(args[1], f"overlapping declaration name '{names[1]}' (type 'dyn' cannot be used as a name)")
     recv = c.visit(recv_tree)
+    if recv.any_typed:
+        raise c.error(recv_tree, "expression of type 'google.protobuf.Any' cannot be range of a comprehension "
+                                 "(must be list, map, or dynamic)")
     first_type, second_type = _var_types(c, recv_tree, recv.typ, nvars == 2)
     is_list = T.kind(recv.typ) == "list"
     if nvars == 1:

@@ -41,6 +41,9 @@ class Node:
     # reference analysis: a path rooted at the device variable, and whether a longer path used it
     device_root: bool = False
     extended: bool = False
+    # an attribute value: Kubernetes declares it google.protobuf.Any (not dyn) before the 1.36
+    # list-type attributes, which checks like dyn except that it cannot be a comprehension range
+    any_typed: bool = False
 
     @property
     def is_const(self) -> bool:
