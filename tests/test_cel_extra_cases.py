@@ -84,6 +84,8 @@ _UPSTREAM_COSTS = [
     ("'ABCDEFGHIJ abcdefghij'.lowerAscii()", 3),
     ("'ABCDEFGHIJ abcdefghij'.lowerAscii() == 'abcdefghij ABCDEFGHIJ'.lowerAscii()", 9),
     ("'ABCDEFGHIJ abcdefghij'.upperAscii()", 3),
+    ("strings.quote('ABCDEFGHIJ abcdefghij')", 3),
+    ("strings.quote('ABCDEFGHIJ abcdefghij') == strings.quote('ABCDEFGHIJ abcdefghij')", 11),
     ("'abc 123 def 123'.replace('123', '456')", 3),
     ("'abc 123 def 123'.replace('', 'x')", 3),
     ("'abc 123 def 123'.replace('123', '456', 1)", 3),
@@ -105,6 +107,12 @@ _UPSTREAM_COSTS = [
     # quantity and semver
     ('quantity("12Mi")', 1),
     ('quantity("50k").add(20).sub(quantity("100k")).sub(-50000).asInteger() > 0', 7),
+    ('quantity("200M") == quantity("200M")', 3),
+    ('quantity("200M") == quantity("0.2G") && quantity("0.2G") == quantity("200M")', 6),
+    ('quantity("50k").sub(20) == quantity("49980")', 4),
+    ("ip('192.168.0.1') == ip('192.168.0.1')", 5),
+    ("cidr('2001:db8::/32') == cidr('2001:db8::/32')", 5),
+    ("url('https:://kubernetes.io/') == url('https:://kubernetes.io/')", 9),
     ('semver("1234.56789012345.67890123456789")', 4),
     ('semver("1.2.3").major()', 2),
     # ext.Sets: 1 + |a| * |b|, twice the product for equivalent
@@ -113,6 +121,10 @@ _UPSTREAM_COSTS = [
     ("sets.equivalent([1], [1])", 23),
     ("sets.intersects([1], [1])", 22),
     ("!sets.intersects([], [])", 22),
+    # cel-go sizes calls by its rules, not by their constant value; list literals keep their
+    # element sizes for the loop variable (x is 1 character: x == device.driver costs 1)
+    ("string(123) == device.driver", 1 + 2 + 7),
+    ("['a', 'b'].exists(x, x == device.driver)", 10 + 1 + 2 * (4 + 1 + 2 + 1)),
     # DRA compile_test.go (1.36) spells the one-variable exists out: per element the condition
     # (3) and the step (accu 1 + predicate); here 32 attribute ids and a predicate of cost 1
     # (x == "" compares nothing).

@@ -40,6 +40,7 @@ _RELATIONS = {
     "relation_lt": "<", "relation_le": "<=", "relation_gt": ">", "relation_ge": ">=",
     "relation_eq": "==", "relation_ne": "!=", "relation_in": "in",
 }
+_UNIT_EQUALITY = frozenset((T.QUANTITY, T.SEMVER, T.IP, T.CIDR))
 _ARITH = {
     "addition_add": ("_+_", v.cel_add), "addition_sub": ("_-_", v.cel_sub),
     "multiplication_mul": ("_*_", v.cel_mul), "multiplication_div": ("_/_", v.cel_div),
@@ -130,9 +131,11 @@ class Compiler(AccessRules):
             value = node.fn({METER_KEY: Meter(limit=1 << 62)})
         except (EvalError, CostLimitExceeded, *PY_ERRORS):
             return node
-        # keep the static type (dyn(1) stays dyn) and the costs of the unfolded expression
+        # keep the static type (dyn(1) stays dyn), the costs and the size estimates of the
+        # unfolded expression: cel-go's estimator does not fold (strings.quote('a') is sized
+        # 2 * 1 + 2, string(123) is of unknown size) but knows a list literal's element sizes
         folded = const_node(value, node.typ, node.cost, node.est)
-        folded.size = min(node.size, folded.size)
+        folded.size, folded.elem_size = node.size, node.elem_size
         return folded
 
     # ------------------------------------------------------------------ operators
@@ -188,7 +191,10 @@ class Compiler(AccessRules):
         if op in ("==", "!="):
             self.check(tree, checks.check_equality, op, left.typ, right.typ)
             fn = ops.equals(left.fn, right.fn, left.const, right.const, MISSING, negate=op == "!=")
-            est = E.add(args_est, E.factor(min(left.size, right.size), E.STRING_TRAVERSAL))
+            if left.typ == right.typ and left.typ in _UNIT_EQUALITY:
+                est = E.add(args_est, 1)  # Kubernetes' CostEstimator: O(1) equality of its types
+            else:
+                est = E.add(args_est, E.factor(min(left.size, right.size), E.STRING_TRAVERSAL))
         elif op == "in":
             self.check(tree, checks.check_in, left.typ, right.typ)
             fn = self.membership(left, right)

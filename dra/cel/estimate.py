@@ -95,10 +95,7 @@ def literal_size(value: Any) -> int:
 
 
 # Library functions estimated at 0.1 per character/element of their first argument.
-LINEAR_FUNCTIONS = frozenset({
-    "join", "format", "strings.quote", "charAt",
-    "distinct", "flatten", "reverse", "sort", "slice",
-})
+LINEAR_FUNCTIONS = frozenset({"charAt", "distinct", "flatten", "reverse", "sort", "slice"})
 # Kubernetes' CostEstimator (apiserver/pkg/cel/library/cost.go) answers before cel-go for these:
 # 0.1 per character of the string (the receiver for member calls, else the argument), and the
 # result is as long as the receiver.
@@ -188,6 +185,12 @@ def call_cost(name: str, arg_est: list[int], arg_sizes: list[int], member: bool,
         if types[1] == "string":
             cost = add(cost, factor(arg_sizes[1], STRING_TRAVERSAL))
         return add(args, cost), None
+    if name == "format" and member:
+        # cel-go: 0.1 per character of the format string; the result has no bound
+        return add(args, factor(target, STRING_TRAVERSAL)), None
+    if name == "strings.quote":
+        # cel-go: 0.1 per character; every character may be escaped, plus the two quotes
+        return add(args, factor(target, STRING_TRAVERSAL)), add(mul(target, 2), 2)
     if name in K8S_STRING_TRAVERSAL:
         return add(args, factor(target, STRING_TRAVERSAL)), (target if name in K8S_SIZED_RESULT else None)
     if name in K8S_NOMINAL:
