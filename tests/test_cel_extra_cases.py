@@ -124,6 +124,9 @@ _UPSTREAM_COSTS = [
     # cel-go sizes calls by its rules, not by their constant value; list literals keep their
     # element sizes for the loop variable (x is 1 character: x == device.driver costs 1)
     ("string(123) == device.driver", 1 + 2 + 7),
+    # string <-> bytes conversions traverse; bytes may be 4 per character
+    ("bytes(device.driver).size() > 0", 2 + 7 + 1 + 1),
+    ("string(bytes(device.driver)) == device.driver", 2 + 7 + 26 + 2 + 7),
     ("['a', 'b'].exists(x, x == device.driver)", 10 + 1 + 2 * (4 + 1 + 2 + 1)),
     # DRA compile_test.go (1.36) spells the one-variable exists out: per element the condition
     # (3) and the step (accu 1 + predicate); here 32 attribute ids and a predicate of cost 1

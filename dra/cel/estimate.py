@@ -185,6 +185,11 @@ def call_cost(name: str, arg_est: list[int], arg_sizes: list[int], member: bool,
         if types[1] == "string":
             cost = add(cost, factor(arg_sizes[1], STRING_TRAVERSAL))
         return add(args, cost), None
+    if name == "bytes" and not member and types[0] == "string":
+        # cel-go: a traversal; a character takes up to 4 bytes
+        return add(args, factor(target, STRING_TRAVERSAL)), mul(target, 4)
+    if name == "string" and not member and types[0] == "bytes":
+        return add(args, factor(target, STRING_TRAVERSAL)), target
     if name == "format" and member:
         # cel-go: 0.1 per character of the format string; the result has no bound
         return add(args, factor(target, STRING_TRAVERSAL)), None
