@@ -127,6 +127,14 @@ _UPSTREAM_COSTS = [
     # string <-> bytes conversions traverse; bytes may be 4 per character
     ("bytes(device.driver).size() > 0", 2 + 7 + 1 + 1),
     ("string(bytes(device.driver)) == device.driver", 2 + 7 + 26 + 2 + 7),
+    # string(dyn): every overload is a candidate, bytes_to_string's traversal is the dearest
+    ('string(device.attributes["dra.example.com"].index) == "0"', 4 + 7 + 1),
+    # dyn() is transparent: its argument's size (64) and 1
+    ('dyn(device.attributes["dra.example.com"].s).matches("^a$")', 4 + 1 + 7 * 1),
+    # the parts of split() have no known size (cel-go tracks no entry sizes for calls)
+    ('device.attributes["dra.example.com"].s.split(",").exists(x, x.matches("^a$"))', _CAP),
+    # a domain's attribute values are <= 64 characters in two-variable loops too
+    ('device.attributes["dra.example.com"].exists(k, v, dyn(v).matches("^a$"))', 3 + 1 + 32 * (4 + 1 + 1 + 7)),
     ("['a', 'b'].exists(x, x == device.driver)", 10 + 1 + 2 * (4 + 1 + 2 + 1)),
     # DRA compile_test.go (1.36) spells the one-variable exists out: per element the condition
     # (3) and the step (accu 1 + predicate); here 32 attribute ids and a predicate of cost 1

@@ -400,7 +400,7 @@ class Compiler(AccessRules):
         evaluator = build_call(fn, [n.fn for n in nodes], [n.const for n in nodes], MISSING, self.metered)
         node = Node(evaluator, result, cost=1 + sum(n.cost for n in nodes), est=est,
                     size=size if size is not None else (1 if result in (T.BOOL, T.INT, T.UINT, T.DOUBLE) else E.UNKNOWN_SIZE),
-                    elem_size=nodes[0].size if name == "split" else E.UNKNOWN_SIZE)
+                    elem_size=nodes[0].elem_size if name == "dyn" else E.UNKNOWN_SIZE)
         return self.fold(node, nodes) if fn.foldable else node
 
     def validate_regex(self, name: str, nodes: list[Node], where: Any) -> None:

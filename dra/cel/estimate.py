@@ -185,11 +185,17 @@ def call_cost(name: str, arg_est: list[int], arg_sizes: list[int], member: bool,
         if types[1] == "string":
             cost = add(cost, factor(arg_sizes[1], STRING_TRAVERSAL))
         return add(args, cost), None
-    if name == "bytes" and not member and types[0] == "string":
-        # cel-go: a traversal; a character takes up to 4 bytes
-        return add(args, factor(target, STRING_TRAVERSAL)), mul(target, 4)
-    if name == "string" and not member and types[0] == "bytes":
-        return add(args, factor(target, STRING_TRAVERSAL)), target
+    if name == "dyn" and not member:
+        return add(args, 1), target  # cel-go unwraps dyn(): the argument's cost + 1, its size
+    # cel-go: string <-> bytes conversions traverse; a character takes up to 4 bytes. With a dyn
+    # argument every overload is a candidate and the estimate covers them all (the dearest cost,
+    # the sized result).
+    if name == "bytes" and not member and types[0] in ("string", "dyn"):
+        return add(args, max(1, factor(target, STRING_TRAVERSAL)) if types[0] == "dyn"
+                   else factor(target, STRING_TRAVERSAL)), mul(target, 4)
+    if name == "string" and not member and types[0] in ("bytes", "dyn"):
+        return add(args, max(1, factor(target, STRING_TRAVERSAL)) if types[0] == "dyn"
+                   else factor(target, STRING_TRAVERSAL)), target
     if name == "format" and member:
         # cel-go: 0.1 per character of the format string; the result has no bound
         return add(args, factor(target, STRING_TRAVERSAL)), None

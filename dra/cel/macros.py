@@ -82,7 +82,8 @@ def _comprehension(c: "Compiler", tree: Tree, recv_tree: Any, args: list, macro:
         c.scopes.append({names[0]: (first_type, recv.elem_size)})
     else:
         first_size = 1 if is_list else recv.elem_size
-        second_size = recv.elem_size if is_list else E.UNKNOWN_SIZE
+        # a map's values: sized from the device declaration (a domain's attribute values <= 64)
+        second_size = recv.elem_size if is_list else c.child_sizes(recv, None)[0]
         c.scopes.append({names[0]: (first_type, first_size), names[1]: (second_type, second_size)})
     try:
         bodies = [c.visit(a) for a in args[nvars:]]
