@@ -131,6 +131,8 @@ _UPSTREAM_COSTS = [
     ('string(device.attributes["dra.example.com"].index) == "0"', 4 + 7 + 1),
     # dyn() is transparent: its argument's size (64) and 1
     ('dyn(device.attributes["dra.example.com"].s).matches("^a$")', 4 + 1 + 7 * 1),
+    # selecting a field of a dyn value (an attribute value) adds no estimated cost
+    ('device.attributes["dra.example.com"].x.y.z == 1', 4 + 0 + 0 + 1),
     # the parts of split() have no known size (cel-go tracks no entry sizes for calls)
     ('device.attributes["dra.example.com"].s.split(",").exists(x, x.matches("^a$"))', _CAP),
     # a domain's attribute values are <= 64 characters in two-variable loops too

@@ -79,7 +79,8 @@ class AccessRules:
         recv = self.visit(recv_tree)
         typ = self.check(field_token, checks.select_type, recv.typ, field, self.device_fields)
         size, elem = self.child_sizes(recv, field)
-        cost, est = recv.cost + 1, E.add(recv.est, 1)
+        # cel-go's estimator charges a selection on a map or object; on dyn it is free
+        cost, est = recv.cost + 1, E.add(recv.est, 0 if recv.typ == T.DYN else 1)
         if recv.path is not None and T.kind(recv.typ) in (T.DEVICE, "map"):
             node = self.path_node(recv, recv.path + (field,), typ=typ, cost=cost, est=est, size=size, elem_size=elem)
             node.any_typed = _is_attribute_domain(recv)
