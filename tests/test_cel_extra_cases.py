@@ -131,6 +131,10 @@ _UPSTREAM_COSTS = [
     ('string(device.attributes["dra.example.com"].index) == "0"', 4 + 7 + 1),
     # dyn() is transparent: its argument's size (64) and 1
     ('dyn(device.attributes["dra.example.com"].s).matches("^a$")', 4 + 1 + 7 * 1),
+    # in: a list is scanned; a dyn right side may be a list (upstream 1.36's in-operator-on-list
+    # states 4 + 64 for an attribute), an empty list literal costs nothing to scan
+    ('1 in device.attributes["dra.example.com"].names', 4 + 64),
+    ("1 in []", 10),
     # selecting a field of a dyn value (an attribute value) adds no estimated cost
     ('device.attributes["dra.example.com"].x.y.z == 1', 4 + 0 + 0 + 1),
     # the parts of split() have no known size (cel-go tracks no entry sizes for calls)

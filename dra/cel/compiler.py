@@ -198,7 +198,10 @@ class Compiler(AccessRules):
         elif op == "in":
             self.check(tree, checks.check_in, left.typ, right.typ)
             fn = self.membership(left, right)
-            est = E.add(args_est, right.size if T.kind(right.typ) == "list" else 1)
+            # a list is scanned (its size); with a dyn right side the list overload is a
+            # candidate too and cel-go's estimate covers it
+            kind = T.kind(right.typ)
+            est = E.add(args_est, right.size if kind == "list" else max(1, right.size) if kind == T.DYN else 1)
         else:
             self.check(tree, checks.check_ordering, op, left.typ, right.typ)
             fn = ops.ordering(op, left.fn, right.fn, right.const, MISSING)
