@@ -135,6 +135,9 @@ _UPSTREAM_COSTS = [
     # states 4 + 64 for an attribute), an empty list literal costs nothing to scan
     ('1 in device.attributes["dra.example.com"].names', 4 + 64),
     ("1 in []", 10),
+    # ordering two dyn values may compare strings (ceil(0.1 * 64)); dyn against an int may not
+    ('device.attributes["dra.example.com"].a < device.attributes["dra.example.com"].b', 4 + 4 + 7),
+    ('device.attributes["dra.example.com"].a < 5', 4 + 1),
     # selecting a field of a dyn value (an attribute value) adds no estimated cost
     ('device.attributes["dra.example.com"].x.y.z == 1', 4 + 0 + 0 + 1),
     # the parts of split() have no known size (cel-go tracks no entry sizes for calls)

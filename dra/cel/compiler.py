@@ -205,7 +205,9 @@ class Compiler(AccessRules):
         else:
             self.check(tree, checks.check_ordering, op, left.typ, right.typ)
             fn = ops.ordering(op, left.fn, right.fn, right.const, MISSING)
-            sized = left.typ in (T.STRING, T.BYTES) or right.typ in (T.STRING, T.BYTES)
+            # string/bytes ordering is a traversal; between two dyn values it is a candidate too
+            sized = left.typ in (T.STRING, T.BYTES) or right.typ in (T.STRING, T.BYTES) \
+                or left.typ == right.typ == T.DYN
             est = E.add(args_est, E.factor(min(left.size, right.size), E.STRING_TRAVERSAL) if sized else 1)
         node = Node(fn, T.BOOL, cost=left.cost + right.cost + 1, est=est, size=1)
         return self.fold(node, [left, right])
