@@ -12,8 +12,9 @@ shape was last scheduled -- a cycle costs O(changes x log groups), not O(nodes).
 
 Ties: ``tie_break="random"`` draws uniformly over *nodes* (a group weighs as many as it has
 members), which is kube-scheduler's selectHost; ``"order"`` takes the first node of a seeded
-permutation, which is how the FGD paper's artifact behaves (see README, "Reproducing the FGD
-paper"). ``select_scan`` evaluates every group and is the reference the heap is tested against.
+permutation, which is what the FGD paper's artifact does (its vendored selectHost takes the
+lexicographically smallest name among the top scores; names carry a seeded permutation prefix;
+see README, "Reproducing the FGD paper"). ``select_scan`` evaluates every group and is the reference the heap is tested against.
 
 After the pick, the policy chooses GPUs on the actual node, and the placement model binds
 (the DRA model runs the real allocator here). A bind that the placement model refuses -- the
@@ -99,8 +100,10 @@ class Cluster:
         self._node_frag = [frag.frag_of(n) for n in self.nodes]
         self.frag_milli = sum(self._node_frag)
         self.tie_break = tie_break
-        # The FGD artifact prefixes node names with a seeded random permutation; with its
-        # scheduler, equal scores go to the first node in that order.
+        # The FGD artifact prefixes node names with a seeded random permutation, and its vendored
+        # kube-scheduler (vendor/k8s.io/kubernetes/pkg/scheduler/core/generic_scheduler.go,
+        # selectHost) replaces the reservoir sampling with "smallest node name among the top
+        # scores, for reproducibility": equal scores go to the first node in that order.
         self.rank = list(range(len(self.nodes)))
         rng.shuffle(self.rank)
         self.groups: dict[tuple, Group] = {}
