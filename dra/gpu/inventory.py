@@ -76,14 +76,20 @@ class MigProfile:
 
     def engines(self) -> dict[str, int]:
         """The per-profile capacities NVIDIA's driver publishes, by their attribute names."""
-        return {
-            "multiprocessors": self.multiprocessors,
-            "copyEngines": self.copy_engines,
-            "decoders": self.decoders,
-            "encoders": self.encoders,
-            "jpegEngines": self.jpeg_engines,
-            "ofaEngines": self.ofa_engines,
-        }
+        return engine_capacities(self)
+
+
+def engine_capacities(unit: "MigProfile | MigDeviceInfo") -> dict[str, int]:
+    """The per-instance capacities NVIDIA's driver publishes for a MIG profile or device, by
+    their attribute names (both carry the same engine counts)."""
+    return {
+        "multiprocessors": unit.multiprocessors,
+        "copyEngines": unit.copy_engines,
+        "decoders": unit.decoders,
+        "encoders": unit.encoders,
+        "jpegEngines": unit.jpeg_engines,
+        "ofaEngines": unit.ofa_engines,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +111,7 @@ class MigDeviceInfo:
     ofa_engines: int = 0
 
     def engines(self) -> dict[str, int]:
-        return {
-            "multiprocessors": self.multiprocessors,
-            "copyEngines": self.copy_engines,
-            "decoders": self.decoders,
-            "encoders": self.encoders,
-            "jpegEngines": self.jpeg_engines,
-            "ofaEngines": self.ofa_engines,
-        }
+        return engine_capacities(self)
 
 
 # Architectures whose MIG mode can be switched without a GPU reset (NVIDIA's driver offers
