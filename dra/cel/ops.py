@@ -18,49 +18,37 @@ _NUM = (int, v.UInt, float)
 
 
 def logical_or(left: Eval, right: Eval) -> Eval:
-    def f(env: dict) -> Any:
-        try:
-            a = left(env)
-            if a is True:
-                return True
-            if a is not False:
-                raise no_such_overload("_||_", a)
-        except EvalError as error:
-            try:
-                b = right(env)
-            except EvalError:
-                raise error from None
-            if b is True:
-                return True
-            raise error from None
-        b = right(env)
-        if b is True or b is False:
-            return b
-        raise no_such_overload("_||_", b)
-
-    return f
+    return _logical_2(left, right, decisive=True, operator="_||_")
 
 
 def logical_and(left: Eval, right: Eval) -> Eval:
+    return _logical_2(left, right, decisive=False, operator="_&&_")
+
+
+def _logical_2(left: Eval, right: Eval, *, decisive: bool, operator: str) -> Eval:
+    """Two operands, the common case: the left error is kept only if the right side does not
+    decide the result."""
+    neutral = not decisive
+
     def f(env: dict) -> Any:
         try:
             a = left(env)
-            if a is False:
-                return False
-            if a is not True:
-                raise no_such_overload("_&&_", a)
+            if a is decisive:
+                return decisive
+            if a is not neutral:
+                raise no_such_overload(operator, a)
         except EvalError as error:
             try:
                 b = right(env)
             except EvalError:
                 raise error from None
-            if b is False:
-                return False
+            if b is decisive:
+                return decisive
             raise error from None
         b = right(env)
         if b is True or b is False:
             return b
-        raise no_such_overload("_&&_", b)
+        raise no_such_overload(operator, b)
 
     return f
 
