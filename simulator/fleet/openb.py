@@ -7,9 +7,9 @@ names (``G2``, ``G3``, ``T4``, ``P100``, ``V100M16``, ``V100M32``, ``A10``) are 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
+from simulator.csvrows import csv_rows
 from simulator.errors import FleetError
 from simulator.fleet.model import Fleet, NodeSpec
 
@@ -23,35 +23,26 @@ def is_openb_node_header(header: list[str]) -> bool:
 def load_openb_nodes(path: str | Path, *, include_cpu_only: bool = True) -> Fleet:
     path = Path(path)
     nodes: list[NodeSpec] = []
-    try:
-        handle = path.open(newline="")
-    except OSError as err:
-        raise FleetError(f"{path}: cannot read: {err.strerror}") from None
-    with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or not is_openb_node_header(header):
-            raise FleetError(f"{path}:1: not an openb node list: header must be {','.join(HEADER)}")
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(HEADER):
-                raise FleetError(f"{where}: expected {len(HEADER)} columns ({','.join(HEADER)}), got {len(row)}")
-            values = []
-            for column, text in zip(HEADER[1:4], row[1:4]):
-                try:
-                    value = int(text)
-                except ValueError:
-                    raise FleetError(f"{where}: column {column!r}: expected an integer, got {text!r}") from None
-                if value < 0:
-                    raise FleetError(f"{where}: column {column!r}: must be >= 0, got {value}")
-                values.append(value)
-            cpu, mem, gpus = values
-            model = row[4].strip()
-            if gpus and not model:
-                raise FleetError(f"{where}: column 'model': a node with {gpus} GPUs needs a model")
-            if not gpus and not include_cpu_only:
-                continue
-            nodes.append(NodeSpec(row[0].strip(), cpu, mem, gpus, model if gpus else ""))
+    rows = csv_rows(path, FleetError, is_openb_node_header,
+                    f"not an openb node list: header must be {','.join(HEADER)}")
+    next(rows)
+    for where, row in rows:
+        if len(row) != len(HEADER):
+            raise FleetError(f"{where}: expected {len(HEADER)} columns ({','.join(HEADER)}), got {len(row)}")
+        values = []
+        for column, text in zip(HEADER[1:4], row[1:4]):
+            try:
+                value = int(text)
+            except ValueError:
+                raise FleetError(f"{where}: column {column!r}: expected an integer, got {text!r}") from None
+            if value < 0:
+                raise FleetError(f"{where}: column {column!r}: must be >= 0, got {value}")
+            values.append(value)
+        cpu, mem, gpus = values
+        model = row[4].strip()
+        if gpus and not model:
+            raise FleetError(f"{where}: column 'model': a node with {gpus} GPUs needs a model")
+        if not gpus and not include_cpu_only:
+            continue
+        nodes.append(NodeSpec(row[0].strip(), cpu, mem, gpus, model if gpus else ""))
     return Fleet(name=f"openb-{path.stem.removeprefix('openb_node_list_')}", nodes=nodes)
