@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench protos clean
+.PHONY: run test bench protos clean sync-manifests
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dask]'
+	$(BIN)/pip install -q -e '.[test,sim,dask]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -23,6 +23,12 @@ bench: $(STAMP)
 
 protos: $(STAMP)
 	$(BIN)/python -m dra.plugin.protos.generate
+
+# manifests/deviceclasses.yaml is the source of truth; the package (dra/data, for wheel
+# installs) and the Helm chart (no symlinks out of a chart) carry byte-identical copies.
+sync-manifests:
+	cp manifests/deviceclasses.yaml dra/data/deviceclasses.yaml
+	cp manifests/deviceclasses.yaml manifests/helm/dra-gpu-driver/files/deviceclasses.yaml
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -28,9 +28,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for entry in sorted(entry_points(group="dra.commands"), key=lambda e: e.name):
-        register = entry.load()
+        try:
+            register = entry.load()
+        except ModuleNotFoundError as err:
+            # An optional part is not installed (the driver image has no simulator): the
+            # subcommand still appears, and says in one line how to get it when used.
+            _register_missing(subparsers, entry.name, err)
+            continue
         register(subparsers)
     return parser
+
+
+def _register_missing(subparsers, name: str, err: ModuleNotFoundError) -> None:
+    extra = "sim" if name == "sim" else name
+    message = (f"`dra {name}` is not installed here (no module {err.name!r}); "
+               f"install it with: pip install 'dra-gpu[{extra}]'")
+    parser = subparsers.add_parser(name, help=f"(not installed: pip install 'dra-gpu[{extra}]')",
+                                   add_help=False, prefix_chars="\0")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def missing(_args: argparse.Namespace) -> int:
+        raise UserError(message)
+
+    parser.set_defaults(func=missing)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

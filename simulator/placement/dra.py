@@ -4,7 +4,8 @@ Devices: every node's inventory is built by ``dra.gpu`` (``build_node`` from its
 GPU count, or its built-in shape) and published by ``dra.slices.build_slices`` --
 ``shared`` mode by default (consumable capacity: ``compute`` 1000 milli-GPU and ``memory``
 per GPU), ``whole`` for the exclusive-GPU variant. DeviceClasses are the project's
-``manifests/deviceclasses.yaml``.
+``manifests/deviceclasses.yaml``, read through ``dra.data`` (package data, so a
+wheel install finds them too).
 
 Claims (one request ``gpu``):
 
@@ -29,7 +30,6 @@ from the index's own guess -- and a refusal (index said yes, allocator no) is co
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from simulator.errors import UnknownNameError
@@ -43,15 +43,15 @@ from simulator.trace.model import Pod
 MIB = 1024 * 1024
 GPU_REQUEST = "gpu"
 DEVICE_CHOICES = ("policy", "allocator")
-MANIFEST = Path(__file__).resolve().parents[2] / "manifests" / "deviceclasses.yaml"
 
 
 @lru_cache(maxsize=1)
 def device_classes() -> tuple[Any, ...]:
     from dra.api import DeviceClass
     from dra.api.io import load_objects
+    from dra.data import deviceclasses_path
 
-    return tuple(obj for obj in load_objects(MANIFEST) if isinstance(obj, DeviceClass))
+    return tuple(obj for obj in load_objects(deviceclasses_path()) if isinstance(obj, DeviceClass))
 
 
 class DraNode:
