@@ -196,7 +196,10 @@ def test_daemonset_mounts_and_rbac_are_least_privilege():
     docs = [d for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml" for d in _load(p)]
     pod = _daemonset(docs)["spec"]["template"]["spec"]
     paths = {v["hostPath"]["path"] for v in pod["volumes"]}
-    assert paths == {"/var/lib/kubelet/plugins_registry", "/var/lib/kubelet/plugins", "/var/run/cdi"}
+    assert paths == {"/var/lib/kubelet/plugins_registry", "/var/lib/kubelet/plugins", "/var/run/cdi",
+                     "/", "/run/nvidia-dra/mps"}  # driver root (read-only) and the MPS pipe/log dir
+    ro = {m["name"] for m in pod["containers"][0]["volumeMounts"] if m.get("readOnly")}
+    assert ro == {"driver-root"}
     env = {e["name"] for e in pod["containers"][0]["env"]}
     assert {"NODE_NAME", "DRIVER_NAME", "CDI_ROOT", "POD_UID"} <= env
     rolling = _daemonset(docs)["spec"]["updateStrategy"]["rollingUpdate"]
@@ -204,9 +207,12 @@ def test_daemonset_mounts_and_rbac_are_least_privilege():
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in role["rules"]}
     assert rules[(("resource.k8s.io",), ("resourceclaims",))] == {"get"}
+    assert rules[(("resource.k8s.io",), ("resourceclaims/status",))] == {"update", "patch"}
+    assert rules[(("resource.k8s.io",), ("resourceclaims/driver",))] == {"associated-node:update",
+                                                                          "associated-node:patch"}
     assert rules[(("",), ("nodes",))] == {"get"}
     assert "deletecollection" not in rules[(("resource.k8s.io",), ("resourceslices",))]
-    assert len(rules) == 3
+    assert len(rules) == 5
     sa = next(d for d in docs if d["kind"] == "ServiceAccount")
     vap = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
     user = f"system:serviceaccount:{sa['metadata']['namespace']}:{sa['metadata']['name']}"
