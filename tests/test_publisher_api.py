@@ -71,8 +71,15 @@ def test_first_publish_creates_owned_slices(server, publisher) -> None:
     assert result.generations == {NODE: 1}
     assert_pool_is(server, desired)
     node_uid = server.get_object("Node", NODE)["metadata"]["uid"]
+    names = sorted(s["metadata"]["name"] for s in my_slices(server))
+    # <index, base 16, 5 digits>-<driver>-<node>-<random>: name order is the driver's slice order.
+    assert [n[: -len("abcde")] for n in names] == [f"00000-{DRIVER}-{NODE}-", f"00001-{DRIVER}-{NODE}-"]
+    by_name = {s["metadata"]["name"]: s for s in my_slices(server)}
+    assert [[d["name"] for d in by_name[n]["spec"]["devices"]] for n in names] == [["gpu-0", "gpu-1"], ["gpu-2"]]
+    again = publisher.publish(desired)  # names stay: nothing to write
+    assert (again.created, again.updated, again.deleted) == (0, 0, 0)
+    assert sorted(s["metadata"]["name"] for s in my_slices(server)) == names
     for stored in my_slices(server):
-        assert stored["metadata"]["name"].startswith(f"{NODE}-{DRIVER}-")
         assert stored["metadata"]["ownerReferences"] == [
             {"apiVersion": "v1", "kind": "Node", "name": NODE, "uid": node_uid, "controller": True}]
         assert stored["spec"]["nodeName"] == NODE
@@ -90,11 +97,23 @@ def test_republishing_the_same_slices_makes_no_writes(server, publisher) -> None
     desired = [slice_of("gpu-0", "gpu-1"), slice_of("gpu-2")]
     publisher.publish(desired)
     server.log.clear()
-    result = publisher.publish([slice_of("gpu-2"), slice_of("gpu-0", "gpu-1")])
+    result = publisher.publish([slice_of("gpu-0", "gpu-1"), slice_of("gpu-2")])
     assert result.writes == 0 and result.unchanged == 2
     assert server.writes() == []
     assert [(r.method, r.query.get("fieldSelector")) for r in server.requests()] == [
         ("GET", f"spec.driver={DRIVER},spec.nodeName={NODE}")]
+
+
+def test_reordered_slices_are_rewritten_in_place(server, publisher) -> None:
+    """Slice order is meaningful (1.36+ allocates in slice-name order): a new order is a change,
+    made by rewriting the existing slices (names kept) at a new generation."""
+    publisher.publish([slice_of("gpu-0", "gpu-1"), slice_of("gpu-2")])
+    names = sorted(s["metadata"]["name"] for s in my_slices(server))
+    result = publisher.publish([slice_of("gpu-2"), slice_of("gpu-0", "gpu-1")])
+    assert (result.created, result.updated, result.deleted) == (0, 2, 0)
+    by_name = {s["metadata"]["name"]: s for s in my_slices(server)}
+    assert sorted(by_name) == names
+    assert [[d["name"] for d in by_name[n]["spec"]["devices"]] for n in names] == [["gpu-2"], ["gpu-0", "gpu-1"]]
 
 
 def test_device_added_bumps_generation_with_minimal_writes(server, publisher) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dra.slices.naming import generate_name
 from dra.slices.reconcile import DesiredSliceError, ExistingSlice, plan_publish, prepare_desired
 from dra.testing.apiserver_pools import devices_of, pool_view
 
@@ -32,10 +33,12 @@ _names = itertools.count()
 
 
 def stored(*names: str, generation: int, count: int, memory: str = "80Gi", pool: str = NODE,
-           owner: dict | None = OWNER) -> ExistingSlice:
+           owner: dict | None = OWNER, index: int | None = None) -> ExistingSlice:
+    """A slice on the server; ``index`` is the position its name carries (None: a legacy name)."""
     serial = next(_names)
+    name = f"{NODE}-{DRIVER}-{serial:05d}" if index is None else f"{generate_name(index, count, DRIVER, NODE)}s{serial:04d}"
     obj = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice",
-           "metadata": {"name": f"{NODE}-{DRIVER}-{serial:05d}", "uid": f"u{serial}", "resourceVersion": str(serial),
+           "metadata": {"name": name, "uid": f"u{serial}", "resourceVersion": str(serial),
                         "ownerReferences": [owner] if owner else None},
            "spec": {"driver": DRIVER, "nodeName": NODE,
                     "pool": {"name": pool, "generation": generation, "resourceSliceCount": count},
@@ -52,14 +55,14 @@ def test_new_pool_is_created_at_generation_one_with_owner_and_generate_name() ->
     result = plan([desired_slice("gpu-0", "gpu-1"), desired_slice("gpu-2")], [])
     assert result.counts() == {"create": 2, "update": 0, "delete": 0}
     assert result.pools[0].generation == 1
-    for step in result.steps():
-        assert step.body["metadata"] == {"generateName": f"{NODE}-{DRIVER}-", "ownerReferences": [OWNER]}
+    for index, step in enumerate(result.steps()):
+        assert step.body["metadata"] == {"generateName": f"{index:05x}-{DRIVER}-{NODE}-", "ownerReferences": [OWNER]}
         assert step.body["spec"]["pool"] == {"name": NODE, "generation": 1, "resourceSliceCount": 2}
         assert step.body["spec"]["nodeName"] == NODE
 
 
 def test_identical_state_plans_no_writes() -> None:
-    existing = [stored("gpu-0", "gpu-1", generation=4, count=2), stored("gpu-2", generation=4, count=2)]
+    existing = [stored("gpu-0", "gpu-1", generation=4, count=2, index=1), stored("gpu-2", generation=4, count=2, index=0)]
     result = plan([desired_slice("gpu-2"), desired_slice("gpu-0", "gpu-1")], existing)
     assert result.is_noop
     assert result.pools[0].generation == 4
@@ -67,13 +70,13 @@ def test_identical_state_plans_no_writes() -> None:
 
 
 def test_missing_owner_reference_is_a_change() -> None:
-    existing = [stored("gpu-0", generation=1, count=1, owner=None)]
+    existing = [stored("gpu-0", generation=1, count=1, owner=None, index=0)]
     result = plan([desired_slice("gpu-0")], existing)
     assert result.counts()["update"] == 1
 
 
 def test_one_changed_slice_is_updated_in_place_without_a_generation_bump() -> None:
-    existing = [stored("gpu-0", generation=3, count=2), stored("gpu-1", generation=3, count=2)]
+    existing = [stored("gpu-0", generation=3, count=2, index=0), stored("gpu-1", generation=3, count=2, index=1)]
     result = plan([desired_slice("gpu-0"), desired_slice("gpu-1", memory="40Gi")], existing)
     assert result.counts() == {"create": 0, "update": 1, "delete": 0}
     assert result.pools[0].generation == 3
@@ -81,15 +84,15 @@ def test_one_changed_slice_is_updated_in_place_without_a_generation_bump() -> No
 
 
 def test_single_slice_pool_device_added_is_one_update() -> None:
-    existing = [stored("gpu-0", generation=2, count=1)]
+    existing = [stored("gpu-0", generation=2, count=1, index=0)]
     result = plan([desired_slice("gpu-0", "gpu-1")], existing)
     assert result.counts() == {"create": 0, "update": 1, "delete": 0}
     assert result.pools[0].generation == 2
 
 
 def test_two_changed_slices_bump_the_generation_and_rewrite_every_slice() -> None:
-    existing = [stored("gpu-0", generation=3, count=3), stored("gpu-1", generation=3, count=3),
-                stored("gpu-2", generation=3, count=3)]
+    existing = [stored("gpu-0", generation=3, count=3, index=0), stored("gpu-1", generation=3, count=3, index=1),
+                stored("gpu-2", generation=3, count=3, index=2)]
     result = plan([desired_slice("gpu-0", memory="1Gi"), desired_slice("gpu-1", memory="1Gi"),
                    desired_slice("gpu-2")], existing)
     assert result.pools[0].generation == 4
@@ -98,15 +101,15 @@ def test_two_changed_slices_bump_the_generation_and_rewrite_every_slice() -> Non
 
 
 def test_device_added_in_a_new_slice_bumps_generation() -> None:
-    existing = [stored("gpu-0", generation=1, count=2), stored("gpu-1", generation=1, count=2)]
+    existing = [stored("gpu-0", generation=1, count=2, index=0), stored("gpu-1", generation=1, count=2, index=1)]
     result = plan([desired_slice("gpu-0"), desired_slice("gpu-1"), desired_slice("gpu-2")], existing)
     assert result.pools[0].generation == 2
     assert result.counts() == {"create": 1, "update": 2, "delete": 0}
 
 
 def test_device_removed_deletes_its_slice_after_the_writes() -> None:
-    existing = [stored("gpu-0", generation=1, count=3), stored("gpu-1", generation=1, count=3),
-                stored("gpu-2", generation=1, count=3)]
+    existing = [stored("gpu-0", generation=1, count=3, index=0), stored("gpu-1", generation=1, count=3, index=1),
+                stored("gpu-2", generation=1, count=3, index=2)]
     result = plan([desired_slice("gpu-0"), desired_slice("gpu-1")], existing)
     # gpu-2's slice is rewritten into nothing? No: two desired slices match exactly, the third goes.
     assert result.pools[0].generation == 2
@@ -115,21 +118,22 @@ def test_device_removed_deletes_its_slice_after_the_writes() -> None:
 
 
 def test_split_into_more_slices_reuses_the_old_slice() -> None:
-    existing = [stored("gpu-0", "gpu-1", "gpu-2", "gpu-3", generation=5, count=1)]
+    existing = [stored("gpu-0", "gpu-1", "gpu-2", "gpu-3", generation=5, count=1, index=0)]
     result = plan([desired_slice("gpu-0", "gpu-1"), desired_slice("gpu-2", "gpu-3")], existing)
     assert result.pools[0].generation == 6
     assert result.counts() == {"create": 1, "update": 1, "delete": 0}
 
 
 def test_merge_into_fewer_slices_deletes_last() -> None:
-    existing = [stored("gpu-0", "gpu-1", generation=1, count=2), stored("gpu-2", "gpu-3", generation=1, count=2)]
+    existing = [stored("gpu-0", "gpu-1", generation=1, count=2, index=0),
+                stored("gpu-2", "gpu-3", generation=1, count=2, index=1)]
     result = plan([desired_slice("gpu-0", "gpu-1", "gpu-2", "gpu-3")], existing)
     assert [s.action for s in result.steps()] == ["update", "delete"]
     assert result.pools[0].generation == 2
 
 
 def test_obsolete_generations_are_deleted_oldest_first_after_writes() -> None:
-    existing = [stored("gpu-0", generation=7, count=1), stored("gpu-9", generation=5, count=1),
+    existing = [stored("gpu-0", generation=7, count=1, index=0), stored("gpu-9", generation=5, count=1),
                 stored("gpu-8", generation=6, count=2)]
     result = plan([desired_slice("gpu-0")], existing)
     actions = [(s.action, s.slice.generation if s.slice else None) for s in result.steps()]
@@ -138,8 +142,8 @@ def test_obsolete_generations_are_deleted_oldest_first_after_writes() -> None:
 
 def test_interrupted_bump_is_resumed_without_another_bump() -> None:
     # A previous publish moved one slice to generation 2 and then failed.
-    done = stored("gpu-0", generation=2, count=2)
-    left = stored("gpu-1", generation=1, count=2)
+    done = stored("gpu-0", generation=2, count=2, index=0)
+    left = stored("gpu-1", generation=1, count=2, index=1)
     result = plan([desired_slice("gpu-0"), desired_slice("gpu-1")], [done, left])
     assert result.pools[0].generation == 2
     assert result.counts() == {"create": 0, "update": 1, "delete": 0}
@@ -149,7 +153,7 @@ def test_interrupted_bump_is_resumed_without_another_bump() -> None:
 def test_requested_generation_higher_than_existing_is_used() -> None:
     wanted = desired_slice("gpu-0")
     wanted["spec"]["pool"]["generation"] = 40
-    result = plan([wanted], [stored("gpu-0", generation=3, count=1)])
+    result = plan([wanted], [stored("gpu-0", generation=3, count=1, index=0)])
     assert result.pools[0].generation == 40
     assert result.counts()["update"] == 1
 
@@ -163,11 +167,40 @@ def test_pool_no_longer_desired_is_deleted_oldest_generation_first() -> None:
 
 
 def test_duplicate_existing_slices_are_removed() -> None:
-    one = stored("gpu-0", generation=1, count=2)
-    two = stored("gpu-0", generation=1, count=2)  # e.g. a create that was retried blindly
+    one = stored("gpu-0", generation=1, count=2, index=0)
+    two = stored("gpu-0", generation=1, count=2, index=0)  # e.g. a create that was retried blindly
     result = plan([desired_slice("gpu-0")], [one, two])
     assert result.pools[0].generation == 2
     assert result.counts() == {"create": 0, "update": 1, "delete": 1}
+
+
+def test_names_sort_in_the_drivers_order_and_carry_the_index() -> None:
+    result = plan([desired_slice(f"gpu-{i}") for i in range(17)], [])
+    names = [s.body["metadata"]["generateName"] for s in result.steps()]
+    assert names[0] == f"00000-{DRIVER}-{NODE}-" and names[16] == f"00010-{DRIVER}-{NODE}-"
+    assert names == sorted(names)
+
+
+def test_a_slice_is_only_reused_for_the_position_its_name_carries() -> None:
+    # Same content, swapped positions: re-using them would make name order differ from slice order.
+    existing = [stored("gpu-0", generation=2, count=2, index=1), stored("gpu-1", generation=2, count=2, index=0)]
+    result = plan([desired_slice("gpu-0"), desired_slice("gpu-1")], existing)
+    assert result.pools[0].generation == 3
+    assert result.counts() == {"create": 0, "update": 2, "delete": 0}
+    for step in result.steps():  # each existing slice is rewritten with the content of its own position
+        position = int(step.slice.name.split("-")[0], 16)
+        assert step.body["spec"]["devices"][0]["name"] == f"gpu-{position}"
+
+
+def test_legacy_names_are_replaced_once_then_names_are_stable() -> None:
+    existing = [stored("gpu-0", generation=1, count=2), stored("gpu-1", generation=1, count=2)]  # no index
+    result = plan([desired_slice("gpu-0"), desired_slice("gpu-1")], existing)
+    assert result.pools[0].generation == 2
+    assert [s.action for s in result.steps()] == ["create", "create", "delete", "delete"]
+    published = [ExistingSlice.from_object({**s.body, "metadata": {
+        **s.body["metadata"], "name": s.body["metadata"]["generateName"] + "abcde", "uid": str(i),
+        "resourceVersion": "9"}}) for i, s in enumerate(result.steps()[:2])]
+    assert plan([desired_slice("gpu-0"), desired_slice("gpu-1")], published).is_noop
 
 
 def test_taint_time_is_rounded_and_kept_from_the_published_taint() -> None:
@@ -177,7 +210,7 @@ def test_taint_time_is_rounded_and_kept_from_the_published_taint() -> None:
     taint = first.steps()[0].body["spec"]["devices"][0]["taints"][0]
     assert taint["timeAdded"] == "2026-01-02T03:04:05Z"
     published = ExistingSlice.from_object({**first.steps()[0].body, "metadata": {
-        "name": "x", "uid": "u", "resourceVersion": "1", "ownerReferences": [OWNER]}})
+        "name": f"00000-{DRIVER}-{NODE}-x", "uid": "u", "resourceVersion": "1", "ownerReferences": [OWNER]}})
     later = plan_publish(prepare_desired([wanted], driver=DRIVER, node_name=NODE), [published], driver=DRIVER,
                          node_name=NODE, owner=OWNER, now=NOW + dt.timedelta(hours=1))
     assert later.is_noop
@@ -230,14 +263,16 @@ def server_states(draw: st.DrawFn) -> tuple[list[ExistingSlice], list[list[str]]
     layout = draw(layouts())
     generation = draw(st.integers(1, 3))
     memory = draw(st.sampled_from(["80Gi", "40Gi"]))
-    found = [stored(*names, generation=generation, count=len(layout), memory=memory) for names in layout]
+    found = [stored(*names, generation=generation, count=len(layout), memory=memory, index=i)
+             for i, names in enumerate(layout)]
     if found and draw(st.booleans()):  # an interrupted publish: some slices missing or changed
         for _ in range(draw(st.integers(1, 2))):
             found.pop(draw(st.integers(0, len(found) - 1))) if found else None
     for _ in range(draw(st.integers(0, 3))):  # leftovers of other generations and counts
         names = draw(st.lists(st.sampled_from(_DEVICES), unique=True, max_size=3))
         found.append(stored(*names, generation=draw(st.integers(1, 4)), count=draw(st.integers(1, 4)),
-                            memory=draw(st.sampled_from(["80Gi", "40Gi"]))))
+                            memory=draw(st.sampled_from(["80Gi", "40Gi"])),
+                            index=draw(st.one_of(st.none(), st.integers(0, 3)))))
     return found, layout
 
 
@@ -269,8 +304,8 @@ def test_every_intermediate_state_is_old_new_or_incomplete(data, memory) -> None
     wanted = devices_of(desired)
     serial = itertools.count()
     for step in result.steps():
-        if step.action == "create":
-            state[f"new-{next(serial)}"] = step.body
+        if step.action == "create":  # the API server completes generateName with 5 characters
+            state[f"{step.body['metadata']['generateName']}n{next(serial):04d}"] = step.body
         elif step.action == "update":
             state[step.slice.name] = step.body
         else:
@@ -285,6 +320,9 @@ def test_every_intermediate_state_is_old_new_or_incomplete(data, memory) -> None
     assert {o["spec"]["pool"]["generation"] for o in state.values()} == {final.generation}
     assert sorted(sorted(d["name"] for d in o["spec"]["devices"]) for o in state.values()) == \
         sorted(sorted(names) for names in layout)
+    # Names sort in the driver's slice order (1.36+ allocates in slice-name order).
+    by_name = [sorted(d["name"] for d in state[name]["spec"]["devices"]) for name in sorted(state)]
+    assert by_name == [sorted(names) for names in layout]
     # Republishing the result is a no-op.
     again = plan(desired, [ExistingSlice.from_object({**obj, "metadata": {
         "name": name, "uid": name, "resourceVersion": "1", "ownerReferences": [OWNER]}}) for name, obj in state.items()])

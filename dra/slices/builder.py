@@ -7,8 +7,9 @@ described in :mod:`dra.slices.devices`; how devices are split into slices within
 limits of 1.34 and 1.35 in :mod:`dra.slices.layout`; attribute names in
 :mod:`dra.slices.attributes`.
 
-Slice names are ``<node>-<driver>-<k>`` (shortened with a hash when too long). The publisher
-may give slices other names; consumers identify devices by (driver, pool, device).
+Slice names are ``<k in base 16, 5+ digits>-<driver>-<node>`` (:mod:`dra.slices.naming`): their
+lexical order is the slices' order, which Kubernetes 1.36+ allocates in. The publisher creates
+them with the same prefix and a random suffix; consumers identify devices by (driver, pool, device).
 
 Pool generations: a pool's consumers use only the slices of its highest generation, so the
 generation must grow whenever the published content changes. :func:`next_generation` says
@@ -18,7 +19,6 @@ which generation a rebuilt pool needs, given what was published before, and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from functools import lru_cache
@@ -30,9 +30,11 @@ from dra.slices.fast import constructor
 from dra.gpu.inventory import NodeInventory
 from dra.slices.devices import BUILDERS, MODES, apply_taints
 from dra.slices.layout import LIMITS, pack
+from dra.slices.naming import slice_name
+from dra.versions import SUPPORTED_MINORS, parse_minor
 
 from dra.slices import DRIVER_NAME  # noqa: E402  (one definition)
-K8S_VERSIONS = ("1.34", "1.35")
+K8S_VERSIONS = SUPPORTED_MINORS
 API_VERSION = "resource.k8s.io/v1"
 
 _make_slice = constructor(ResourceSlice)
@@ -47,10 +49,10 @@ class SliceBuildError(UserError):
 
 @lru_cache(maxsize=64)
 def limits_version(k8s_version: str) -> str:
-    """``1.34``/``1.35`` (and later, which follow 1.35's rules) from ``v1.35.2`` etc."""
+    """The API-validation rule family, ``1.34`` or ``1.35`` (later minors follow 1.35 here), of ``v1.35.2`` etc."""
     m = re.match(r"^v?(\d+)\.(\d+)", str(k8s_version).strip())
     if not m:
-        raise SliceBuildError(f"--k8s-version: not a Kubernetes version: {k8s_version!r} (1.34 or 1.35)")
+        raise SliceBuildError(f"--k8s-version: not a Kubernetes version: {k8s_version!r} (1.34 to 1.37)")
     major, minor = int(m[1]), int(m[2])
     if (major, minor) < (1, 34):
         raise SliceBuildError(
@@ -59,12 +61,10 @@ def limits_version(k8s_version: str) -> str:
     return "1.34" if (major, minor) == (1, 34) else "1.35"
 
 
-def slice_name(node: str, driver: str, k: int) -> str:
-    name = f"{node}-{driver}-{k}"
-    if len(name) <= 253:
-        return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
-    return f"{node[: 253 - len(driver) - 16]}-{driver}-{digest}-{k}"[:253]
+def layout_version(k8s_version: str) -> str:
+    """The minor (1.34 .. 1.37, :mod:`dra.versions`) whose slice layout limits apply."""
+    limits_version(k8s_version)  # the resource.k8s.io/v1 floor, with its own message
+    return parse_minor(k8s_version, option="--kubernetes-version")
 
 
 def build_slices(
@@ -87,7 +87,7 @@ def build_slices(
         raise SliceBuildError(f"generation: must be a non-negative integer, got {generation!r}")
     if not inventory.node_name:
         raise SliceBuildError("inventory: node name is empty (the pool is named after the node)")
-    limits = LIMITS[limits_version(k8s_version)]
+    limits = LIMITS[layout_version(k8s_version)]
     make = BUILDERS[mode]
     groups = [make(gpu) for gpu in sorted(inventory.gpus, key=lambda g: g.minor)]
     if taints:
@@ -108,7 +108,7 @@ def build_slices(
             _make_slice(
                 api_version=API_VERSION,
                 kind="ResourceSlice",
-                metadata=_make_meta(name=slice_name(node, driver, k)),
+                metadata=_make_meta(name=slice_name(k, count, driver, node)),
                 spec=spec,
             )
         )

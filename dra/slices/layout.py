@@ -2,22 +2,28 @@
 
 Limits (resource.k8s.io/v1, dra-api.md §2):
 
-================================================ ====== ======
-limit                                             1.34   1.35
-================================================ ====== ======
-devices per slice                                 128    128
+================================================ ====== ====== ===========
+limit                                             1.34   1.35   1.36, 1.37
+================================================ ====== ====== ===========
+devices per slice                                 128    128    128
 ... if any device in the slice has taints or
-consumesCounters                                  128    64
-counter sets per slice                            --     8
-counters per counter set                          --     32
-counters summed over all sets of a slice          32     --
+consumesCounters (1.36+: or list attributes,
+"advanced features")                              128    64     64
+counter sets per slice                            --     8      8
+counters per counter set                          --     32     32
+counters summed over all sets of a slice          32     --     --
 counters consumed per device                      32     32 (per consumption entry)
-consumed counters summed over a slice             1024   --
-taints per device                                 4      16
-devices and sharedCounters in one slice           yes    no
+consumed counters summed over a slice             1024   --     --
+taints per device                                 4      16     16
+attribute values per device (a list attribute     --     --     48
+counts each element)
+devices and sharedCounters in one slice           yes    no     no
 where consumesCounters may point                  same   any slice of the pool
                                                   slice
-================================================ ====== ======
+================================================ ====== ====== ===========
+
+(1.36: ``ResourceSliceMaxDevicesWithAdvancedFeatures`` and
+``ResourceSliceMaxAttributeValuesPerDevice``, reference/dra-2026.md §2.1.)
 
 Packing keeps each GPU's devices together where they fit (a reader of one slice sees whole
 GPUs), fills slices greedily in GPU order, and never splits a 1.34 counter set from the
@@ -49,12 +55,36 @@ class Limits:
     max_consumed_counters_per_slice: int | None
     max_taints_per_device: int
     split_counter_sets: bool
+    max_attribute_values_per_device: int | None = None
+    list_attributes_are_advanced: bool = False
 
 
 LIMITS = {
     "1.34": Limits(128, 128, None, None, 32, 32, 1024, 4, False),
     "1.35": Limits(128, 64, 8, 32, None, 32, None, 16, True),
+    "1.36": Limits(128, 64, 8, 32, None, 32, None, 16, True, 48, True),
+    "1.37": Limits(128, 64, 8, 32, None, 32, None, 16, True, 48, True),
 }
+
+_LIST_MEMBERS = ("ints", "bools", "strings", "versions")
+
+
+def _list_values(attribute: object) -> int | None:
+    """Elements of a list-typed attribute (1.36+ models), ``None`` for a scalar."""
+    for member in _LIST_MEMBERS:
+        values = getattr(attribute, member, None)
+        if values is not None:
+            return len(values)
+    return None
+
+
+def attribute_values(device: Device) -> int:
+    """Values a device's attributes carry: 1 per scalar, one per element of a list."""
+    total = 0
+    for attribute in (device.attributes or {}).values():
+        n = _list_values(attribute)
+        total += 1 if n is None else n
+    return total
 
 
 @dataclass(slots=True)
@@ -67,8 +97,11 @@ class SliceContent:
     consumed_counters: int = 0
 
 
-def _is_heavy(device: Device) -> bool:
-    return bool(device.taints) or bool(device.consumes_counters)
+def _is_heavy(device: Device, limits: Limits | None = None) -> bool:
+    if device.taints or device.consumes_counters:
+        return True
+    return bool(limits and limits.list_attributes_are_advanced
+                and any(_list_values(a) is not None for a in (device.attributes or {}).values()))
 
 
 def _consumed(device: Device) -> int:
@@ -90,6 +123,11 @@ def check_device(device: Device, limits: Limits) -> None:
     entries = len(device.attributes or {}) + len(device.capacity or {})
     if entries > 32:
         raise SliceLimitError(f"device {device.name}: {entries} attributes and capacities, at most 32")
+    if limits.max_attribute_values_per_device is not None:
+        values = attribute_values(device)
+        if values > limits.max_attribute_values_per_device:
+            raise SliceLimitError(f"device {device.name}: {values} attribute values, at most "
+                                  f"{limits.max_attribute_values_per_device}")
 
 
 def _device_limit(content: SliceContent, heavy: bool, limits: Limits) -> int:
@@ -100,7 +138,7 @@ def _device_limit(content: SliceContent, heavy: bool, limits: Limits) -> int:
 
 def _fits(content: SliceContent, devices: Sequence[Device], counter_set: CounterSet | None,
           limits: Limits) -> bool:
-    heavy = any(_is_heavy(d) for d in devices)
+    heavy = any(_is_heavy(d, limits) for d in devices)
     if len(content.devices) + len(devices) > _device_limit(content, heavy, limits):
         return False
     if counter_set is not None and limits.max_shared_counters_per_slice is not None:
@@ -116,7 +154,7 @@ def _fits(content: SliceContent, devices: Sequence[Device], counter_set: Counter
 def _add(content: SliceContent, devices: Sequence[Device], counter_set: CounterSet | None,
          limits: Limits) -> None:
     content.devices.extend(devices)
-    content.heavy = content.heavy or any(_is_heavy(d) for d in devices)
+    content.heavy = content.heavy or any(_is_heavy(d, limits) for d in devices)
     if limits.max_consumed_counters_per_slice is not None:
         content.consumed_counters += sum(_consumed(d) for d in devices)
     if counter_set is not None:

@@ -10,7 +10,7 @@ One call of :meth:`SlicePublisher.publish` is a reconcile loop:
    ``spec.nodeName``; every such slice is ours, so leftovers and stale generations go);
 2. plan the writes with the pure planner :mod:`dra.slices.reconcile` (which also decides the
    pool generation and orders writes so that a consumer never sees a complete-but-wrong pool);
-3. perform them one by one: create with ``generateName: <node>-<driver>-`` and an owner
+3. perform them one by one: create with ``generateName: <index>-<driver>-<node>-`` and an owner
    reference to the Node (so the slices go when the Node goes), update with the listed
    ``resourceVersion`` (optimistic concurrency), delete with uid + resourceVersion
    preconditions.

@@ -5,8 +5,12 @@ A consumer (the scheduler's allocator) reads a pool as the slices with the pool'
 every state that a consumer can observe between two writes either the old complete pool, the
 new complete pool, or visibly incomplete, never a complete-looking mix:
 
-* Existing and desired slices are matched by their device names (plus counter-set names for
-  counter-only slices); a pool of one existing and one desired slice always matches.
+* Existing and desired slices are matched by their position and their device names (plus
+  counter-set names for counter-only slices): a slice's name starts with its index in the
+  pool (:mod:`dra.slices.naming`, as upstream's resourceslice controller does), so that the
+  names' lexical order is the driver's slice order, which Kubernetes 1.36+ allocates in. An
+  existing slice is only ever re-used for the position its name carries; a pool of one
+  existing and one desired slice matches when the existing one is named for position 0.
 * The generation stays when every slice at the highest generation already equals its desired
   slice (only missing ones are created: a fresh pool being finished, or a publish resumed after
   a failure), or when exactly one slice changes and nothing is created or deleted (one write
@@ -29,9 +33,10 @@ import copy
 import datetime as _dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from dra.errors import UserError
+from dra.slices.naming import decode_index, generate_name, index_length
 
 Obj = dict[str, Any]
 _NODE_SELECTION_OTHERS = ("nodeSelector", "allNodes", "perDeviceNodeSelection")
@@ -218,13 +223,18 @@ def _plan_pool(pool: DesiredPool, existing: list[ExistingSlice], *, driver: str,
         obj = copy.deepcopy(desired[index])
         obj["spec"]["pool"] = {"name": pool.name, "generation": generation, "resourceSliceCount": count}
         meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k in ("labels", "annotations")}
-        meta["generateName"] = f"{node_name}-{driver}-"
+        meta["generateName"] = generate_name(index, count, driver, node_name)
         if owner is not None:
             meta["ownerReferences"] = [owner]
         obj["metadata"] = meta
         return obj
 
-    matched, unmatched_desired, unmatched_current = _match(desired, current)
+    width = index_length(count)
+
+    def position(slice_: ExistingSlice) -> int:
+        return decode_index(slice_.name, width)
+
+    matched, unmatched_desired, unmatched_current = _match(desired, current, position)
     base = top if top is not None else 0
     changed = [(i, s) for i, s in matched if not same_content(body(i, base), s.obj)]
     keep = (top is not None and pool.requested_generation <= top and not unmatched_current
@@ -242,16 +252,17 @@ def _plan_pool(pool: DesiredPool, existing: list[ExistingSlice], *, driver: str,
     # wanted into a new one saves a create and a delete (most shared devices first).
     paired: dict[int, ExistingSlice] = {}
     if not keep:
-        paired = _pair_by_overlap([desired[i] for i in unmatched_desired], unmatched_current, unmatched_desired)
+        paired = _pair_by_overlap([desired[i] for i in unmatched_desired], unmatched_current, unmatched_desired,
+                                  position)
         unmatched_current = [s for s in unmatched_current if s not in paired.values()]
     # Leftovers of an interrupted publish with the right devices are rewritten, not replaced.
-    reusable = {_key(s.obj): s for s in reversed(obsolete)}
+    reusable = {(_key(s.obj), position(s)): s for s in reversed(obsolete)}
     for index in unmatched_desired:
         if index in paired:
             plan.writes.append(Write("update", pool.name, body=_as_update(body(index, generation), paired[index]),
                                      slice=paired[index]))
             continue
-        found = reusable.pop(_key(desired[index]), None)
+        found = reusable.pop((_key(desired[index]), index), None)
         if found is not None:
             obsolete.remove(found)
             plan.writes.append(Write("update", pool.name, body=_as_update(body(index, generation), found), slice=found))
@@ -278,17 +289,17 @@ def _key(obj: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
             frozenset(c.get("name", "") for c in spec.get("sharedCounters") or []))
 
 
-def _match(desired: list[Obj], current: list[ExistingSlice]
+def _match(desired: list[Obj], current: list[ExistingSlice], position: Callable[[ExistingSlice], int]
            ) -> tuple[list[tuple[int, ExistingSlice]], list[int], list[ExistingSlice]]:
-    """Pair desired slices (by index) with current slices holding the same device names."""
-    if len(desired) == 1 and len(current) == 1:
+    """Pair desired slices (by index) with current slices named for that index holding the same device names."""
+    if len(desired) == 1 and len(current) == 1 and position(current[0]) == 0:
         return [(0, current[0])], [], []
     free: dict[Any, list[ExistingSlice]] = defaultdict(list)
     for slice_ in current:
-        free[_key(slice_.obj)].append(slice_)
+        free[(_key(slice_.obj), position(slice_))].append(slice_)
     matched, unmatched = [], []
     for index, obj in enumerate(desired):
-        candidates = free.get(_key(obj))
+        candidates = free.get((_key(obj), index))
         if candidates:
             matched.append((index, candidates.pop(0)))
         else:
@@ -297,12 +308,16 @@ def _match(desired: list[Obj], current: list[ExistingSlice]
     return matched, unmatched, sorted(left, key=lambda s: s.name)
 
 
-def _pair_by_overlap(wanted: list[Obj], spare: list[ExistingSlice], indexes: list[int]) -> dict[int, ExistingSlice]:
-    """Greedy pairing of unmatched desired slices with unmatched existing ones, largest overlap first."""
+def _pair_by_overlap(wanted: list[Obj], spare: list[ExistingSlice], indexes: list[int],
+                     slot: Callable[[ExistingSlice], int]) -> dict[int, ExistingSlice]:
+    """Greedy pairing of unmatched desired slices with unmatched existing ones named for the same
+    index, largest overlap first."""
     scored = []
     for position, obj in enumerate(wanted):
         names = _key(obj)[0] | _key(obj)[1]
         for slice_ in spare:
+            if slot(slice_) != indexes[position]:
+                continue
             other = _key(slice_.obj)[0] | _key(slice_.obj)[1]
             scored.append((-len(names & other), position, slice_.name, slice_))
     scored.sort(key=lambda item: item[:3])
