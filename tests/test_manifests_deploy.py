@@ -174,3 +174,13 @@ def test_daemonset_driver_root_mps_and_pod_ip():
     assert env["HTTP_ADDRESS"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert env["KUBERNETES_VERSION"]["value"] == "1.37"
     assert container["securityContext"]["runAsUser"] == 0  # the image's default user is not root
+
+
+@needs_kubectl
+@pytest.mark.parametrize("k8s", ["1.34", "1.35", "1.36", "1.37"])
+def test_kustomize_output_validates_on_every_version(k8s):
+    from dra.testing.schema import schema_errors, schema_version
+
+    assert schema_version(k8s) == k8s
+    for doc in _deploy_docs():
+        assert schema_errors(doc, k8s) == [], f"{doc['kind']}/{doc['metadata']['name']}"

@@ -3,9 +3,9 @@
 ``helm lint --strict`` and ``helm template`` run on the chart with default and non-default
 values; what they render is parsed and checked (names truncated to 63, one ServiceAccount
 per release, the driver root mount, probes, image by digest, the device-plugin coexistence
-guard, the values schema) and validated against the Kubernetes OpenAPI schema of 1.34 and
-1.35 (the newest schemas ``kubernetes-validate`` ships; the "k8s" suite applies the same
-output to real 1.36/1.37 API servers). helm comes from ``dra.testing.helm.ensure_helm``;
+guard, the values schema) and validated against the Kubernetes OpenAPI schemas of 1.34 to
+1.37 (bundled by ``kubernetes-validate``; the "k8s" suite applies the same output to real
+API servers). helm comes from ``dra.testing.helm.ensure_helm``;
 without Go these tests skip with the reason.
 """
 
@@ -99,7 +99,7 @@ def test_lint_strict_non_default(helm, tmp_path):
 
 # ------------------------------------------------------------------------------ template
 
-@pytest.mark.parametrize("k8s", ["1.34", "1.35"])
+@pytest.mark.parametrize("k8s", ["1.34", "1.35", "1.36", "1.37"])
 def test_default_rendering_validates(helm, k8s):
     docs = template(helm)
     for doc in docs:
