@@ -184,3 +184,23 @@ def test_kustomize_output_validates_on_every_version(k8s):
     assert schema_version(k8s) == k8s
     for doc in _deploy_docs():
         assert schema_errors(doc, k8s) == [], f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+# Flags the "node" part adds (issue 11: driver root, MPS on the host); until they exist the
+# manifests already set them and this check names them in its skip reason.
+PENDING_PLUGIN_ENV = {"NVIDIA_DRIVER_ROOT", "DRIVER_ROOT_MOUNT", "MPS_ROOT"}
+
+
+@needs_kubectl
+def test_every_daemonset_env_var_is_read_by_the_plugin():
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dra.cli", "plugin", "run", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    read = set(re.findall(r"\[\$([A-Z_]+)\]", out))
+    ds = next(d for d in _deploy_docs() if d["kind"] == "DaemonSet")
+    env = {e["name"] for e in ds["spec"]["template"]["spec"]["containers"][0]["env"]}
+    missing = env - read
+    assert not missing - PENDING_PLUGIN_ENV, f"the DaemonSet sets variables the plugin ignores: {missing}"
+    if missing:
+        pytest.skip(f"`dra plugin run` does not read {sorted(missing)} yet (flags being added by the node part)")
