@@ -17,12 +17,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     cel = kinds.add_parser("cel", help="CEL selector cases (JSON lines)")
     cel.add_argument("path", help="a .jsonl file in the format of conformance/cel-cases.jsonl")
-    cel.add_argument("-v", "--verbose", action="store_true", help="also print passing cases")
+    cel.add_argument("--verbose", action="store_true", help="also print passing cases")
     cel.set_defaults(func=_run_cel)
 
     alloc = kinds.add_parser("allocator", help="structured-allocator cases (directory or .jsonl)")
     alloc.add_argument("path", help="a directory of case .json files, one case file, or a .jsonl file")
-    alloc.add_argument("-v", "--verbose", action="store_true", help="also print passing cases")
+    alloc.add_argument("--verbose", action="store_true", help="also print passing cases")
     alloc.set_defaults(func=_run_allocator)
 
 
