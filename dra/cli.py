@@ -24,7 +24,8 @@ from dra.errors import UserError
 EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
 # Errors about a path the user named: theirs to fix, so exit 2 with one line.
-_PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, UnicodeDecodeError)
+_PATH_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError,
+                UnicodeDecodeError)
 
 
 def package_version() -> str:

@@ -167,8 +167,36 @@ def _with_allocation(claim: Any, result: Any) -> dict[str, Any]:
     data = copy.deepcopy(claim.to_dict())
     data.setdefault("apiVersion", "resource.k8s.io/v1")
     data.setdefault("kind", "ResourceClaim")
-    data.setdefault("status", {})["allocation"] = result.to_dict()
+    allocation = result.to_dict()
+    _canonical_consumed(data, allocation)
+    data.setdefault("status", {})["allocation"] = allocation
     return data
+
+
+def _canonical_consumed(claim: dict[str, Any], allocation: dict[str, Any]) -> None:
+    """Print consumed capacity as the claim asked for it (``20Gi``, not ``21474836480``).
+
+    Upstream keeps the format of the request's quantity; a capacity the claim did not ask for
+    is shown in binary form when it is a whole number of MiB (memory), as its slice shows it.
+    """
+    from dra.api.quantity import Quantity
+
+    asked: dict[tuple[str, str], str] = {}
+    for req in ((claim.get("spec") or {}).get("devices") or {}).get("requests") or []:
+        subs = [(req.get("name", ""), req.get("exactly"))]
+        subs += [(f"{req.get('name', '')}/{s.get('name', '')}", s) for s in req.get("firstAvailable") or []]
+        for name, sub in subs:
+            for key, value in (((sub or {}).get("capacity") or {}).get("requests") or {}).items():
+                asked[(name, key)] = Quantity(str(value)).format
+    for res in (allocation.get("devices") or {}).get("results") or []:
+        consumed = res.get("consumedCapacity") or {}
+        for key, value in consumed.items():
+            q = Quantity(str(value))
+            fmt = asked.get((res.get("request", ""), key))
+            if fmt is None and q.is_integer() and q.value() and q.value() % 2**20 == 0:
+                fmt = "BinarySI"
+            if fmt:
+                consumed[key] = str(q.with_format(fmt))
 
 
 def _print(claims: list[dict[str, Any]], fmt: str) -> None:

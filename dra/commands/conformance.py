@@ -26,13 +26,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     alloc.set_defaults(func=_run_allocator)
 
 
+def _check_path(path: str, *, directory_ok: bool) -> None:
+    from pathlib import Path
+
+    from dra.commands.common import check_text_file
+    from dra.errors import UserError
+
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{path}: no such file or directory")
+    if p.is_dir() and directory_ok:
+        return
+    check_text_file(p, what="case file")
+
+
 def _run_cel(args: argparse.Namespace) -> int:
     from dra.testing.cel_conformance import run_cel_conformance
 
+    _check_path(args.path, directory_ok=False)
     return run_cel_conformance(args.path, verbose=args.verbose)
 
 
 def _run_allocator(args: argparse.Namespace) -> int:
     from dra.testing.allocator_conformance import run_allocator_conformance
 
+    _check_path(args.path, directory_ok=True)
     return run_allocator_conformance(args.path, verbose=args.verbose)
