@@ -3,8 +3,8 @@
 - ``-f/--filename FILE|DIR|-`` (repeatable; ``-`` is standard input, read once), loaded
   through :func:`dra.api.io.load_objects` and checked with API validation
   (:func:`validate_objects`) where the API server would check them.
-- ``-o/--output yaml|json|wide|name``: YAML documents, JSON (one object, or several as a
-  ``v1 List`` that ``kubectl apply -f`` accepts), a wide table, or ``kind.group/name``.
+- ``-o/--output yaml|json|wide|name``: YAML documents, JSON (a ``v1 List`` that
+  ``kubectl apply -f`` accepts), a wide table, or ``kind.group/name``.
 - ``--kubernetes-version`` (1.34-1.37, default 1.37) with ``--k8s-version`` kept as a hidden,
   deprecated alias.
 - :func:`check_output_path`: a path to write is checked *before* any work is done.
@@ -102,6 +102,8 @@ def check_text_file(path: Path, *, what: str = "file") -> None:
     """Refuse a directory, an unreadable file or a binary file with one line."""
     if path.is_dir():
         raise UserError(f"{path}: is a directory, expected a {what}")
+    if not path.is_file():
+        return  # a pipe or a device (e.g. bash's <(...)): reading ahead would consume it
     try:
         head = path.open("rb").read(8192)
     except OSError as err:
@@ -164,10 +166,11 @@ def object_name(obj: dict[str, Any]) -> str:
 
 def format_objects(objs: Sequence[Any], fmt: str, *,
                    wide: Callable[[list[dict[str, Any]]], str] | None = None) -> str:
-    """``objs`` as ``fmt`` (see the module docstring); JSON of several objects is a v1 List."""
+    """``objs`` as ``fmt`` (see the module docstring); JSON is a v1 List."""
     docs = [as_dict(o) for o in objs]
     if fmt == "json":
-        data: Any = docs[0] if len(docs) == 1 else {"apiVersion": "v1", "kind": "List", "items": docs}
+        # Always a List (as `kubectl get` of a collection), so scripts need not special-case one.
+        data: Any = {"apiVersion": "v1", "kind": "List", "items": docs}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if fmt == "name":
         return "".join(object_name(d) + "\n" for d in docs)
