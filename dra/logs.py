@@ -165,7 +165,8 @@ def add_logging_arguments(parser: argparse.ArgumentParser, *, default_format: st
     parser.add_argument("--log-format", choices=LOG_FORMATS, default=env_or("LOG_FORMAT", default_format),
                         help=f"log line format: klog text or klog-style JSON (default {default_format}){suffix}")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, metavar="N",
-                        default=int(env_or("LOG_V", "0") or 0),
+                        # A string default: argparse converts it (and reports a bad $LOG_V) only here.
+                        default=env_or("LOG_V", "0") or "0",
                         help="log verbosity, as klog's -v: 0 info, 1 or more also debug lines"
                              + (" [$LOG_V]" if env else ""))
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=env_or("LOG_LEVEL", "info"),

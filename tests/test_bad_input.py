@@ -92,7 +92,7 @@ CASES = [
     pytest.param(["allocate", *CLAIMS, "-f", "dup.yaml", "-o", "table"], "invalid choice: 'table'", id="allocate-bad-output"),
     pytest.param(["allocate"], "the following arguments are required: -f/--filename", id="allocate-no-filename"),
     # -- dra slices / inventory: profiles, recordings, flags ----------------------------------
-    pytest.param(["slices", "--profile", "t4-x1", "--driver", "Bad_Driver!"], "--driver: 'Bad_Driver!' is not a valid driver name",
+    pytest.param(["slices", "--profile", "t4-x1", "--driver", "Bad_Driver!"], "--driver-name: 'Bad_Driver!' is not a valid driver name",
                  id="slices-invalid-driver"),
     pytest.param(["slices", "--profile", "t4-x1", "--driver", "a" * 64 + ".com"], "is not a valid driver name", id="slices-driver-too-long"),
     pytest.param(["slices", "--profile", "t4-x1", "--generation", "-1"], "--generation: must be 0 or more", id="slices-negative-generation"),

@@ -38,7 +38,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, node_required: bool
                              f" {MAX_GPUS_PER_NODE}, or a YAML profile file")
     source.add_argument("--replay", metavar="FILE", help="discover from recorded NVML answers (a JSON file)")
     source.add_argument("--record", metavar="FILE", help="discover through NVML and save its answers to FILE")
-    parser.add_argument("--node", "-n", metavar="N", required=node_required,
+    parser.add_argument("--node-name", "--node", "-n", dest="node", metavar="N", required=node_required,
                         help="node name (default: $NODE_NAME or the host name)")
 
 

@@ -69,9 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from dra.commands.slices import check_driver_name
+
+    # Before grpc is imported: its C core reads GRPC_VERBOSITY once, when it loads.
+    configure_from_args(args)
     from dra.plugin.driver import Driver, DriverConfig
 
-    configure_from_args(args)
     check_driver_name(args.driver_name, "--driver-name")
     for option, value in (("--registrar-dir", args.registrar_dir), ("--plugins-dir", args.plugins_dir),
                           ("--cdi-root", args.cdi_root)):

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_output_argument(parser, what="ResourceSlices")
     parser.add_argument("--generation", type=int, default=1, metavar="N",
                         help="pool generation, 0 or more (default 1)")
-    parser.add_argument("--driver", default=None, metavar="NAME",
+    parser.add_argument("--driver-name", "--driver", dest="driver", default=None, metavar="NAME",
                         help="driver name, a DNS subdomain of at most 63 characters (default gpu.nvidia.com)")
     parser.add_argument("--validate", action="store_true",
                         help="check the slices against API validation and the Kubernetes schema (exit 1 if invalid)")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from dra.slices import DRIVER_NAME, build_slices
 
     if args.driver is not None:
-        check_driver_name(args.driver)
+        check_driver_name(args.driver, "--driver-name")
     if args.generation < 0:
         raise UserError(f"--generation: must be 0 or more, got {args.generation}")
     inventory = resolve_inventory(args)
