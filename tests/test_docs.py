@@ -11,7 +11,7 @@ The fenced block's language decides:
 All blocks of one page run in order in one temporary copy of the repository (the files git
 knows, plus the ``.venv`` and ``../shared`` beside it as links), so a block can use what an
 earlier block of the same page wrote. ``.venv/bin`` is first on ``PATH``, as after
-``source .venv/bin/activate``.
+``source .venv/bin/activate`` (without a ``.venv``, the running interpreter's ``bin/`` stands in).
 
 An HTML comment on the line before a block changes that, with the reason shown in the page:
 
@@ -108,6 +108,12 @@ def _copy_repo(base: Path) -> Path:
         shutil.copy2(src, dst)  # keeps mtimes: make sees the venv as current
     if (ROOT / ".venv").exists():
         (repo / ".venv").symlink_to(ROOT / ".venv")
+    else:
+        # Tests run from another environment: make's targets use this interpreter's bin/, and
+        # the stamp says it is installed (so `make run` does not build a venv of its own).
+        (repo / ".venv").mkdir()
+        (repo / ".venv" / "bin").symlink_to(Path(sys.executable).parent)
+        (repo / ".venv" / ".installed").touch()
     shared = _shared()
     if shared is not None:
         (base / "shared").symlink_to(shared)
@@ -116,7 +122,7 @@ def _copy_repo(base: Path) -> Path:
 
 def _env(repo: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env["PATH"] = f"{repo / '.venv' / 'bin'}:{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(repo)
     env.pop("MAKEFLAGS", None)
     env.setdefault("NODE_NAME", "node-a")
