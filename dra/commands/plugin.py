@@ -64,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="kubelet plugins dir that holds <driver>/checkpoint.json [$KUBELET_PLUGINS_DIRECTORY_PATH]")
     ckpt.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"),
                       help="DRA driver name (default gpu.nvidia.com) [$DRIVER_NAME]")
+    ckpt.add_argument("-o", "--output", choices=("json", "yaml"), default="json",
+                      help="output format of the checkpoint summary (default json)")
     ckpt.set_defaults(func=_checkpoint)
 
 
@@ -129,6 +131,12 @@ def _checkpoint(args: argparse.Namespace) -> int:
     status = loaded.status
     if status == "ok" and loaded.boot_id and current and loaded.boot_id != current:
         status = "from an earlier boot (the plugin drops it at start)"
-    print(json.dumps({"path": str(path), "status": status, "nodeBootID": loaded.boot_id,
-                      "currentBootID": current, "preparedClaims": claims}, indent=2, sort_keys=True))
+    summary = {"path": str(path), "status": status, "nodeBootID": loaded.boot_id,
+               "currentBootID": current, "preparedClaims": claims}
+    if args.output == "yaml":
+        import yaml
+
+        print(yaml.safe_dump(summary, sort_keys=True), end="")
+    else:
+        print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
