@@ -123,7 +123,7 @@ def test_json_output_and_explicit_features(tmp_path: Path, capsys) -> None:
     path = _write(tmp_path, _claim("one", 1))
     # Without DeviceTaints the tainted gpu-3 is usable like any other.
     assert main(["allocate", "-f", str(path), "--node", "node-1", "--features", "AdminAccess", "-o", "json"]) == 0
-    (doc,) = json.loads(capsys.readouterr().out)
+    (doc,) = json.loads(capsys.readouterr().out)["items"]  # a v1 List, as kubectl prints
     assert doc["status"]["allocation"]["devices"]["results"][0]["device"] == "gpu-0"
 
 
@@ -158,7 +158,7 @@ def test_allocated_claims_make_their_devices_busy(tmp_path: Path, capsys) -> Non
 
     path = _write(tmp_path, _claim("first", 7))
     assert main(["allocate", "-f", str(path), "--node", "node-1", "--features", "AdminAccess", "-o", "json"]) == 0
-    (done,) = json.loads(capsys.readouterr().out)
+    (done,) = json.loads(capsys.readouterr().out)["items"]
     previous = tmp_path / "allocated.yaml"
     previous.write_text(yaml.safe_dump(done))
     again = _write(tmp_path, _claim("second", 2))
@@ -166,19 +166,20 @@ def test_allocated_claims_make_their_devices_busy(tmp_path: Path, capsys) -> Non
                  "--allocated", str(previous), "-o", "json"])
     captured = capsys.readouterr()
     assert code == 1
-    assert json.loads(captured.out) == []
+    assert json.loads(captured.out) == {"apiVersion": "v1", "kind": "List", "items": []}
     assert "7 ruled out: already allocated to another claim" in captured.err
 
 
 def test_invalid_pool_on_one_node_does_not_stop_other_nodes(tmp_path: Path, capsys) -> None:
-    broken = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": "node-0-gpus"},
-              "spec": {"driver": DRIVER, "nodeName": "node-0",
-                       "pool": {"name": "node-0", "generation": 1, "resourceSliceCount": 1},
-                       "devices": [_gpu(0, "x"), _gpu(0, "x")]}}  # duplicate device name
-    path = _write(tmp_path, broken, _claim("one", 1))
+    # Each slice passes API validation; the pool repeats a device name across its two slices.
+    broken = [{"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": f"node-0-gpus-{k}"},
+               "spec": {"driver": DRIVER, "nodeName": "node-0",
+                        "pool": {"name": "node-0", "generation": 1, "resourceSliceCount": 2},
+                        "devices": [_gpu(0, "x")]}} for k in range(2)]  # duplicate device name
+    path = _write(tmp_path, *broken, _claim("one", 1))
     assert main(["allocate", "-f", str(path)]) == 0
     (doc,) = list(yaml.safe_load_all(capsys.readouterr().out))
     assert doc["status"]["allocation"]["devices"]["results"][0]["pool"] == "node-1"
-    path = _write(tmp_path, broken, _claim("one", 1))
+    path = _write(tmp_path, *broken, _claim("one", 1))
     assert main(["allocate", "-f", str(path), "--node", "node-0"]) == 1
     assert "pool gpu.nvidia.com/node-0 is invalid (duplicate device name gpu-0)" in capsys.readouterr().out

@@ -28,10 +28,18 @@ import argparse
 import copy
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from dra.commands.common import (
+    add_filename_argument,
+    add_output_argument,
+    format_objects,
+    load_inputs,
+    table,
+    validate_objects,
+)
 from dra.errors import UserError
+from dra.versions import DEFAULT_VERSION, parse_minor
 
 
 class AllocateInputError(UserError):
@@ -45,16 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-f", "--filename", action="append", required=True, metavar="PATH",
-                   help="YAML/JSON file or directory with classes, slices, claims, nodes (repeatable)")
+    add_filename_argument(p, what="DeviceClasses, ResourceSlices, ResourceClaims, ResourceClaimTemplates, Nodes")
     p.add_argument("--node", metavar="NAME", help="allocate on this node only")
     p.add_argument("--features", metavar="LIST",
                    help="comma-separated features or gates (default: 1.35 defaults + what the inputs use)")
-    p.add_argument("--allocated", action="append", default=[], metavar="PATH",
-                   help="file or directory of already-allocated claims (their devices are in use)")
+    p.add_argument("--allocated", action="append", default=[], metavar="FILE|DIR|-",
+                   help="file or directory of already-allocated claims (their devices are in use; repeatable)")
     p.add_argument("--together", action="store_true",
                    help="allocate all claims together, as the claims of one pod")
-    p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    add_output_argument(p, what="allocated claims")
     p.set_defaults(func=run)
 
 
@@ -63,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     from dra.allocator.explanation import explain
 
     objs = _load_all(args.filename)
+    # What the API server would refuse on create is refused here too, before allocating.
+    minor = parse_minor(getattr(args, "kubernetes_version", None) or DEFAULT_VERSION)
+    validate_objects([o for o in objs if _kind(o) != "Node"], minor)
     classes = [o for o in objs if _kind(o) == "DeviceClass"]
     slices = [o for o in objs if _kind(o) == "ResourceSlice"]
     nodes = {o.metadata.name: o for o in objs if _kind(o) == "Node"}
@@ -70,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     claims += [_claim_from_template(o) for o in objs if _kind(o) == "ResourceClaimTemplate"]
     if not claims:
         raise AllocateInputError("nothing to allocate: no ResourceClaim or ResourceClaimTemplate in the inputs")
-    previous = [o for o in _load_all(args.allocated) if _kind(o) == "ResourceClaim"]
+    previous = [o for o in _load_all(args.allocated, option="--allocated") if _kind(o) == "ResourceClaim"]
+    validate_objects(previous, minor)
     pending = [c for c in claims if not _allocation(c)]
     state = AllocatedState.from_claims([*previous, *[c for c in claims if _allocation(c)]])
 
@@ -111,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
     _print(done, args.output)
     if failures:
+        # Explanations go with YAML as comments; other formats keep stdout machine-readable.
         stream = sys.stdout if args.output == "yaml" else sys.stderr
         for text in failures:
             for line in text.rstrip("\n").splitlines():
@@ -119,15 +131,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_all(paths: list[str]) -> list[Any]:
-    from dra.api.io import load_objects
-
-    out: list[Any] = []
-    for path in paths:
-        if not Path(path).exists():
-            raise AllocateInputError(f"{path}: no such file or directory")
-        out.extend(load_objects(path))
-    return out
+def _load_all(paths: list[str], option: str = "-f") -> list[Any]:
+    return load_inputs(paths, option=option)
 
 
 def _claim_from_template(template: Any) -> Any:
@@ -162,18 +167,65 @@ def _with_allocation(claim: Any, result: Any) -> dict[str, Any]:
     data = copy.deepcopy(claim.to_dict())
     data.setdefault("apiVersion", "resource.k8s.io/v1")
     data.setdefault("kind", "ResourceClaim")
-    data.setdefault("status", {})["allocation"] = result.to_dict()
+    allocation = result.to_dict()
+    _canonical_consumed(data, allocation)
+    data.setdefault("status", {})["allocation"] = allocation
     return data
 
 
-def _print(claims: list[dict[str, Any]], fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps(claims, indent=2))
-        return
-    import yaml
+def _canonical_consumed(claim: dict[str, Any], allocation: dict[str, Any]) -> None:
+    """Print consumed capacity as the claim asked for it (``20Gi``, not ``21474836480``).
 
-    if claims:
-        sys.stdout.write(yaml.safe_dump_all(claims, sort_keys=False, explicit_start=True))
+    Upstream keeps the format of the request's quantity; a capacity the claim did not ask for
+    is shown in binary form when it is a whole number of MiB (memory), as its slice shows it.
+    """
+    from dra.api.quantity import Quantity
+
+    asked: dict[tuple[str, str], str] = {}
+    for req in ((claim.get("spec") or {}).get("devices") or {}).get("requests") or []:
+        subs = [(req.get("name", ""), req.get("exactly"))]
+        subs += [(f"{req.get('name', '')}/{s.get('name', '')}", s) for s in req.get("firstAvailable") or []]
+        for name, sub in subs:
+            for key, value in (((sub or {}).get("capacity") or {}).get("requests") or {}).items():
+                asked[(name, key)] = Quantity(str(value)).format
+    for res in (allocation.get("devices") or {}).get("results") or []:
+        consumed = res.get("consumedCapacity") or {}
+        for key, value in consumed.items():
+            q = Quantity(str(value))
+            fmt = asked.get((res.get("request", ""), key))
+            if fmt is None and q.is_integer() and q.value() and q.value() % 2**20 == 0:
+                fmt = "BinarySI"
+            if fmt:
+                consumed[key] = str(q.with_format(fmt))
+
+
+def _print(claims: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "yaml":
+        import yaml
+
+        # Always "---"-separated, so that the "# cannot allocate" comments after it stay apart.
+        if claims:
+            sys.stdout.write(yaml.safe_dump_all(claims, sort_keys=False, explicit_start=True))
+        return
+    if fmt == "json":
+        # Several claims (or none) as a v1 List: what kubectl prints and `kubectl apply -f` takes.
+        sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": claims}, indent=2) + "\n")
+        return
+    sys.stdout.write(format_objects(claims, fmt, wide=_wide))
+
+
+def _wide(claims: list[dict[str, Any]]) -> str:
+    """NAMESPACE NAME NODE DEVICES: one row per allocated claim."""
+    rows = [["NAMESPACE", "NAME", "NODE", "DEVICES"]]
+    for c in claims:
+        meta = c.get("metadata") or {}
+        alloc = (c.get("status") or {}).get("allocation") or {}
+        terms = ((alloc.get("nodeSelector") or {}).get("nodeSelectorTerms") or [{}])
+        nodes = [v for t in terms for f in t.get("matchFields") or [] for v in f.get("values") or []]
+        devices = [f"{r['request']}={r['pool']}/{r['device']}" for r in (alloc.get("devices") or {}).get("results") or []]
+        rows.append([meta.get("namespace") or "-", meta.get("name", ""), ",".join(nodes) or "-",
+                     ",".join(devices) or "-"])
+    return table(rows)
 
 
 def _candidate_nodes(name: str | None, nodes: dict[str, Any], slices: list[Any]) -> list[Any]:

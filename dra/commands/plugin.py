@@ -19,6 +19,9 @@ import signal
 import threading
 from pathlib import Path
 
+from dra.errors import UserError
+from dra.logs import add_logging_arguments, configure_from_args
+
 
 def _env(name: str, default=None):
     return os.environ.get(name, default)
@@ -53,23 +56,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--pod-uid", default=_env("POD_UID"),
                      help="enables rolling-update socket names [$POD_UID]")
     run.add_argument("--no-health", action="store_true", help="do not monitor device health")
-    run.add_argument("--log-format", choices=("json", "text"), default=_env("LOG_FORMAT", "json"),
-                     help="[$LOG_FORMAT]")
-    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                     default=_env("LOG_LEVEL", "info"), help="[$LOG_LEVEL]")
+    add_logging_arguments(run, default_format="json", env=True)
     run.set_defaults(func=_run)
 
     ckpt = sub.add_parser("checkpoint", help="show the plugin's checkpoint (or why it is unreadable)")
-    ckpt.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"))
-    ckpt.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"))
+    ckpt.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"),
+                      help="kubelet plugins dir that holds <driver>/checkpoint.json [$KUBELET_PLUGINS_DIRECTORY_PATH]")
+    ckpt.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"),
+                      help="DRA driver name (default gpu.nvidia.com) [$DRIVER_NAME]")
+    ckpt.add_argument("-o", "--output", choices=("json", "yaml"), default="json",
+                      help="output format of the checkpoint summary (default json)")
     ckpt.set_defaults(func=_checkpoint)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dra.plugin import logs
+    from dra.commands.slices import check_driver_name
+
+    # Before grpc is imported: its C core reads GRPC_VERBOSITY once, when it loads.
+    configure_from_args(args)
     from dra.plugin.driver import Driver, DriverConfig
 
-    logs.configure(args.log_format, args.log_level)
+    check_driver_name(args.driver_name, "--driver-name")
+    for option, value in (("--registrar-dir", args.registrar_dir), ("--plugins-dir", args.plugins_dir),
+                          ("--cdi-root", args.cdi_root)):
+        # The kubelet dials the sockets by the absolute path we register; a relative one cannot work.
+        if not os.path.isabs(value):
+            raise UserError(f"{option}: {value!r} is not an absolute path")
     config = DriverConfig(
         node_name=args.node_name or "",
         driver_name=args.driver_name,
@@ -102,9 +114,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
-    from dra.errors import UserError
     from dra.plugin.checkpoint import CheckpointCorrupt, CheckpointFile, read_boot_id
 
+    if not Path(args.plugins_dir).is_dir():
+        raise UserError(f"--plugins-dir {args.plugins_dir}: no such directory")
     path = Path(args.plugins_dir) / args.driver_name / "checkpoint.json"
     try:
         # boot_id="" shows the claims even when the file is from an earlier boot.
@@ -118,6 +131,12 @@ def _checkpoint(args: argparse.Namespace) -> int:
     status = loaded.status
     if status == "ok" and loaded.boot_id and current and loaded.boot_id != current:
         status = "from an earlier boot (the plugin drops it at start)"
-    print(json.dumps({"path": str(path), "status": status, "nodeBootID": loaded.boot_id,
-                      "currentBootID": current, "preparedClaims": claims}, indent=2, sort_keys=True))
+    summary = {"path": str(path), "status": status, "nodeBootID": loaded.boot_id,
+               "currentBootID": current, "preparedClaims": claims}
+    if args.output == "yaml":
+        import yaml
+
+        print(yaml.safe_dump(summary, sort_keys=True), end="")
+    else:
+        print(json.dumps(summary, indent=2, sort_keys=True))
     return 0

@@ -69,6 +69,13 @@ def _shape_from_dict(data: Mapping[str, Any], node_name: str, where: str) -> Nod
     numa = data.get("numaNodes", 2)
     if not isinstance(numa, int) or isinstance(numa, bool) or numa < 1:
         raise ProfileError(f"{where}: numaNodes: expected a positive integer, got {numa!r}")
+    nvlink = data.get("nvlink")
+    if nvlink is not None and not isinstance(nvlink, str) and not (
+        isinstance(nvlink, list) and all(isinstance(g, list) and all(isinstance(i, int) and not isinstance(i, bool)
+                                                                    for i in g) for g in nvlink)
+    ):
+        raise ProfileError(f"{where}: nvlink: expected switch, mesh, pairs, fabric, none or a list of GPU index"
+                           f" lists, got {nvlink!r}")
     fabric = None
     if data.get("fabric") is not None:
         raw = data["fabric"]
