@@ -36,7 +36,7 @@ from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
-from simulator.placement.mig import _profile_need
+from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
 
@@ -146,11 +146,9 @@ class DraPlacement(Placement):
     # -- demands and claims --------------------------------------------------------------
     def demand(self, pod: Pod) -> Demand:
         n = whole_gpus_needed(pod)
-        milli, gpu_mem, mem_request = pod.gpu_milli, pod.gpu_memory_mib, 0
+        milli, gpu_mem = pod_gpu_need(pod.mig_profile, pod.gpu_milli, pod.gpu_memory_mib)
+        mem_request = 0
         profile = pod.mig_profile if self.mode == "shared" else None
-        if pod.mig_profile:
-            p_milli, p_mem = _profile_need(pod.mig_profile)
-            milli, gpu_mem = max(milli, p_milli), max(gpu_mem, p_mem)
         if self.mode == "whole" and n:
             milli = 1000
         if n == 1 and 0 < milli < 1000 and gpu_mem:
