@@ -89,3 +89,26 @@ def test_unknown_policy_lists_valid_names() -> None:
         get_policy("fgdd")
     for name in POLICIES:
         assert name in str(err.value)
+
+
+def test_bestfit_and_dotprod_score_big_nodes_within_range() -> None:
+    # A DGX H100 (224 CPUs) used to score below zero with the artifact's 128-CPU normaliser,
+    # i.e. "infeasible": every pod failed on dgx-h100-32.
+    big = node([1000] * 8, cpu_free=224000, model="H100-SXM5-80GB", cpu_cap=224000)
+    d = share(300, cpu=1000)
+    for name in ("bestfit", "dotprod", "gpu-clustering"):
+        assert 0 <= get_policy(name).score(big, d, ctx()) <= 100, name
+    # once the engine hands the fleet over, the fleet's largest node normalises every node
+    small = node([1000] * 2, cpu_free=64000, cpu_cap=64000)
+    policy = get_policy("bestfit")
+    policy.setup([big, small])
+    assert policy.fleet_max == (224000, 8000)
+    assert policy.score(small, d, ctx()) == int((1 - (0.5 * 63000 / 224000 + 0.5 * 1700 / 8000)) * 100)
+
+
+def test_bestfit_places_pods_on_the_dgx_fleet() -> None:
+    from simulator.run import RunOptions, load_inputs, run_one
+
+    fleet, trace = load_inputs("dgx-h100-32", "synthetic:400:42")
+    result = run_one(fleet, trace, "device-plugin", "bestfit", 42, RunOptions())
+    assert result.scheduled > 0.5 * result.pods
