@@ -43,6 +43,7 @@ from simulator.trace.model import Pod
 MIB = 1024 * 1024
 GPU_REQUEST = "gpu"
 DEVICE_CHOICES = ("policy", "allocator")
+_MISSING = object()
 MANIFEST = Path(__file__).resolve().parents[2] / "manifests" / "deviceclasses.yaml"
 
 
@@ -58,7 +59,7 @@ class DraNode:
     """The index of one node: what its slices offer and what is allocated on it."""
 
     __slots__ = ("node_obj", "names", "index_of", "mem_total", "mem_free", "exclusive", "domains",
-                 "state", "product", "slices", "allocator")
+                 "state", "product", "slices", "allocator", "shape", "pool")
 
     def __init__(self, node_obj: Any, names: list[str], mem_total: list[int], domains: list[str | None],
                  product: str, state: Any) -> None:
@@ -73,6 +74,12 @@ class DraNode:
         self.product = product
         self.slices: list[Any] = []
         self.allocator: Any = None  # built on first use, then reused for every pod
+        # Nodes with equal shapes publish the same devices (names, attributes, capacities,
+        # NVLink grouping); only their pool names differ.
+        first = {dom: i for i, dom in reversed(list(enumerate(domains)))}
+        self.shape = (product, tuple(names), tuple(mem_total),
+                      tuple(first[dom] if dom is not None else -1 for dom in domains))
+        self.pool = ""
 
 
 class DraPlacement(Placement):
@@ -91,6 +98,7 @@ class DraPlacement(Placement):
         self.verify = verify
         self.features: Any = None
         self._claims: dict[tuple, Any] = {}
+        self._outcomes: dict[tuple, Any] = {}  # (node shape, device state, claim) -> outcome
         self.driver = "gpu.nvidia.com"
 
     # -- devices ------------------------------------------------------------------------
@@ -132,6 +140,9 @@ class DraPlacement(Placement):
             node_obj = Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name}})
             node.extra = DraNode(node_obj, names, mem, domains, inv.gpus[0].product_name, AllocatedState())
             node.extra.slices = slices
+            node.extra.pool = slices[0].spec.pool.name
+            # the profile and model decide attributes the claim's CEL may read
+            node.extra.shape = (node.model, spec.profile) + node.extra.shape
         self.features = Features(consumable_capacity=True, prioritized_list=True, partitionable_devices=True)
         self._make_allocator = lambda slices: Allocator(self.features, list(device_classes()), slices)
 
@@ -163,8 +174,12 @@ class DraPlacement(Placement):
     def _mem_request(d: Demand) -> int:
         return d.mem_request
 
+    @staticmethod
+    def claim_key(d: Demand, pins: tuple[int, ...] | None) -> tuple:
+        return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, pins)
+
     def claim_for(self, d: Demand, pins: tuple[int, ...] | None) -> Any:
-        key = (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, pins)
+        key = self.claim_key(d, pins)
         claim = self._claims.get(key)
         if claim is None:
             from dra.api import ResourceClaim
@@ -262,37 +277,64 @@ class DraPlacement(Placement):
         if not self.verify:
             return self._apply_index(node, pod, d, gpus, now)
         pins = tuple(sorted(gpus)) if self.device_choice == "policy" else None
-        claim = self.claim_for(d, pins)
-        self.counters.allocator_calls += 1
-        results = self.allocator_for(x).allocate_dicts(x.node_obj, [claim], allocated=x.state)
-        if results is None:
+        # The allocator is a pure function of (the node's devices, what is allocated on them,
+        # the claim); the index mirrors "what is allocated" exactly (free compute, free memory,
+        # exclusive use per device), so an answer found once for a node shape in one state is
+        # the answer on every node of that shape in that state. Memoising it removes most
+        # allocator runs on large fleets of identical nodes without changing any placement.
+        key = (x.shape, tuple(zip(node.gpu_free, x.mem_free, x.exclusive)), self.claim_key(d, pins))
+        outcome = self._outcomes.get(key, _MISSING)
+        if outcome is _MISSING:
+            claim = self.claim_for(d, pins)
+            self.counters.allocator_calls += 1
+            results = self.allocator_for(x).allocate_dicts(x.node_obj, [claim], allocated=x.state)
+            outcome = None if results is None else self._outcome(x, results[0])
+            if len(self._outcomes) > 500_000:
+                self._outcomes.clear()
+            self._outcomes[key] = outcome
+        if outcome is None:
             return None
-        return self._apply_result(node, pod, d, results[0], now)
+        return self._apply_outcome(node, pod, d, outcome, now)
+
+    @staticmethod
+    def _outcome(x: "DraNode", result: dict) -> tuple:
+        """An allocation result without its node: per device (index, name, compute milli,
+        memory MiB, consumed capacities as Quantities -- None for exclusive use)."""
+        from dra.api import Quantity
+
+        out = []
+        for r in (result.get("devices") or {}).get("results") or []:
+            i = x.index_of[r["device"]]
+            consumed = r.get("consumedCapacity")
+            if r.get("shareID") is not None or consumed:
+                caps = tuple((name, Quantity(str(text))) for name, text in (consumed or {}).items())
+                caps = tuple((name, q) for name, q in caps if q.sign() != 0)
+                compute = next((q.value() for name, q in caps if name == "compute"), 0)
+                memory = next((q.value() for name, q in caps if name == "memory"), 0) // MIB
+                out.append((i, r["device"], compute, memory, caps))
+            else:
+                out.append((i, r["device"], 1000, 0, None))
+        return tuple(out)
 
     def _apply_result(self, node: NodeState, pod: Pod, d: Demand, result: dict, now: float) -> Binding:
-        from dra.api import DeviceID, Quantity
+        return self._apply_outcome(node, pod, d, self._outcome(node.extra, result), now)
+
+    def _apply_outcome(self, node: NodeState, pod: Pod, d: Demand, outcome: tuple, now: float) -> Binding:
+        from dra.api import DeviceID
 
         x: DraNode = node.extra
         taken = []
         charged = 0
-        for r in (result.get("devices") or {}).get("results") or []:
-            i = x.index_of[r["device"]]
-            dev_id = DeviceID(r["driver"], r["pool"], r["device"])
-            consumed = r.get("consumedCapacity")
-            if r.get("shareID") is not None or consumed:
-                consumed = consumed or {}
-                compute = Quantity(str(consumed.get("compute", "0"))).value()
-                memory = Quantity(str(consumed.get("memory", "0"))).value() // MIB
+        for i, device, compute, memory, caps in outcome:
+            dev_id = DeviceID(self.driver, x.pool, device)
+            if caps is not None:
                 node.gpu_free[i] -= compute
                 x.mem_free[i] -= memory
-                caps = x.state.capacity.setdefault(dev_id, {})
-                for name, text in consumed.items():
-                    q = Quantity(str(text))
-                    if q.sign() == 0:
-                        continue
-                    caps[name] = caps[name] + q if name in caps else q
+                held = x.state.capacity.setdefault(dev_id, {})
+                for name, q in caps:
+                    held[name] = held[name] + q if name in held else q
                 x.state.shared_devices.add(dev_id)
-                taken.append((i, dev_id, compute, memory, consumed))
+                taken.append((i, dev_id, compute, memory, caps))
                 charged += compute
             else:
                 x.exclusive[i] = True
@@ -312,7 +354,7 @@ class DraPlacement(Placement):
             if share:
                 node.gpu_free[i] -= d.milli
                 x.mem_free[i] -= mem
-                taken.append((i, None, d.milli, mem, {}))
+                taken.append((i, None, d.milli, mem, ()))
             else:
                 x.exclusive[i] = True
                 node.gpu_free[i] -= 1000
@@ -320,8 +362,6 @@ class DraPlacement(Placement):
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=sum(t[2] for t in taken))
 
     def release(self, node: NodeState, binding: Binding) -> None:
-        from dra.api import Quantity
-
         x: DraNode = node.extra
         for i, dev_id, compute, memory, consumed in binding.detail:
             node.gpu_free[i] += compute
@@ -334,9 +374,8 @@ class DraPlacement(Placement):
             if dev_id is None:
                 continue
             caps = x.state.capacity.get(dev_id, {})
-            for name, text in consumed.items():
-                q = Quantity(str(text))
-                if q.sign() == 0 or name not in caps:
+            for name, q in consumed:
+                if name not in caps:
                     continue
                 left = caps[name] - q
                 if left.sign() == 0:
