@@ -107,8 +107,14 @@ def test_bestfit_and_dotprod_score_big_nodes_within_range() -> None:
 
 
 def test_bestfit_places_pods_on_the_dgx_fleet() -> None:
-    from simulator.run import RunOptions, load_inputs, run_one
+    from simulator.engine import replay_fgd
+    from simulator.placement import get_placement
+    from simulator.run import load_inputs
+    from simulator.trace.model import Pod, Trace
 
-    fleet, trace = load_inputs("dgx-h100-32", "synthetic:400:42")
-    result = run_one(fleet, trace, "device-plugin", "bestfit", 42, RunOptions())
-    assert result.scheduled > 0.5 * result.pods
+    fleet, _ = load_inputs("dgx-h100-32", "synthetic:10:42")
+    pods = [Pod(f"p{i}", 8000, 1024, num_gpu=1 + i % 2, gpu_milli=1000) for i in range(40)]
+    for policy in ("bestfit", "dotprod"):
+        result = replay_fgd(fleet, Trace("t", pods), get_placement("device-plugin"), get_policy(policy), 42,
+                            inflation=0)
+        assert (result.scheduled, result.failed) == (40, 0), policy
