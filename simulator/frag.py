@@ -15,6 +15,7 @@ on that key: identical nodes -- hundreds of them in the openb fleet -- cost one 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
@@ -80,23 +81,21 @@ class FragModel:
         return self.node_frag(node.model, node.cpu_free, node.gpu_free)
 
     def _compute(self, model: str, cpu_free: int, gpus: tuple[int, ...]) -> float:
+        # ``gpus`` is sorted ascending, so for a typical pod needing m milli per GPU the GPUs
+        # below m are a prefix: one bisection gives both how many GPUs fit and the idle milli
+        # of those that do not (the sum of the prefix).
         idle = sum(gpus)
         if idle == 0:
             return 0.0
+        prefix = [0]
+        for g in gpus:
+            prefix.append(prefix[-1] + g)
+        n = len(gpus)
         frag = 0.0
         for t in self.typical:
             if t.milli == 0 or (t.models and model not in t.models) or cpu_free < t.cpu:
                 frag += t.freq * idle
                 continue
-            fitting = 0
-            below = 0
-            for g in gpus:
-                if g >= t.milli:
-                    fitting += 1
-                else:
-                    below += g
-            if fitting >= t.count:
-                frag += t.freq * below
-            else:
-                frag += t.freq * idle
+            k = bisect_left(gpus, t.milli)
+            frag += t.freq * (prefix[k] if n - k >= t.count else idle)
         return frag

@@ -59,7 +59,7 @@ class DraNode:
     """The index of one node: what its slices offer and what is allocated on it."""
 
     __slots__ = ("node_obj", "names", "index_of", "mem_total", "mem_free", "exclusive", "domains",
-                 "state", "product", "slices", "allocator", "shape", "pool")
+                 "state", "product", "slices", "allocator", "shape", "pool", "build")
 
     def __init__(self, node_obj: Any, names: list[str], mem_total: list[int], domains: list[str | None],
                  product: str, state: Any) -> None:
@@ -72,7 +72,8 @@ class DraNode:
         self.domains = domains
         self.state = state  # dra.allocator.AllocatedState of this node
         self.product = product
-        self.slices: list[Any] = []
+        self.slices: list[Any] | None = None  # this node's ResourceSlices, built on first use
+        self.build: Any = None  # () -> the slices
         self.allocator: Any = None  # built on first use, then reused for every pod
         # Nodes with equal shapes publish the same devices (names, attributes, capacities,
         # NVLink grouping); only their pool names differ.
@@ -110,39 +111,54 @@ class DraPlacement(Placement):
         from dra.slices import DRIVER_NAME, build_slices
 
         self.driver = DRIVER_NAME
+
+        def inventory(node: NodeState) -> Any:
+            spec = node.spec
+            if spec.nvlink_domain is not None:
+                return build_node(node.model, node.gpu_count, node.name, fabric=nvl72_fabric(spec.nvlink_domain))
+            if spec.profile:
+                return load_profile(spec.profile, node.name)
+            return build_node(node.model, node.gpu_count, node.name)
+
+        # What the index needs (device names, memory, NVLink grouping, product) is the same on
+        # every node of one shape, so the inventory and slices are built once per shape here;
+        # a node's own slices (its pool) are built only when the allocator first runs on it
+        # (:meth:`allocator_for`), which on a large fleet of identical nodes is rarely.
+        shapes: dict[tuple, tuple] = {}
         for node in nodes:
             if node.gpu_count == 0:
                 continue
             spec = node.spec
-            if spec.nvlink_domain is not None:
-                inv = build_node(node.model, node.gpu_count, node.name, fabric=nvl72_fabric(spec.nvlink_domain))
-            elif spec.profile:
-                inv = load_profile(spec.profile, node.name)
-            else:
-                inv = build_node(node.model, node.gpu_count, node.name)
-            slices = build_slices(inv, mode=self.mode)
-            devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
-            if any(g.mig_devices for g in inv.gpus):
-                from simulator.errors import FleetError
+            shape_key = (node.model, node.gpu_count, spec.profile, spec.nvlink_domain is not None)
+            found = shapes.get(shape_key)
+            if found is None:
+                inv = inventory(node)
+                if any(g.mig_devices for g in inv.gpus):
+                    from simulator.errors import FleetError
 
-                raise FleetError(
-                    f"node {node.name}: profile {spec.profile!r} has MIG devices; the DRA placement model "
-                    "publishes shared GPUs (use a profile without a MIG layout)"
-                )
-            names, mem, domains = [], [], []
-            for gpu in inv.gpus:
-                name = f"gpu-{gpu.minor}"
-                dev = devices[name]
-                cap = (dev.capacity or {}).get("memory")
-                mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
-                names.append(name)
-                domains.append(gpu.nvlink_domain)
-            node_obj = Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name}})
-            node.extra = DraNode(node_obj, names, mem, domains, inv.gpus[0].product_name, AllocatedState())
-            node.extra.slices = slices
-            node.extra.pool = slices[0].spec.pool.name
+                    raise FleetError(
+                        f"node {node.name}: profile {spec.profile!r} has MIG devices; the DRA placement model "
+                        "publishes shared GPUs (use a profile without a MIG layout)"
+                    )
+                slices = build_slices(inv, mode=self.mode)
+                devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
+                names, mem, domains = [], [], []
+                for gpu in inv.gpus:
+                    name = f"gpu-{gpu.minor}"
+                    dev = devices[name]
+                    cap = (dev.capacity or {}).get("memory")
+                    mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
+                    names.append(name)
+                    domains.append(gpu.nvlink_domain)
+                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name)
+            names, mem, domains, product = found
+            x = DraNode(None, names, mem, domains, product, AllocatedState())
+            x.pool = node.name  # build_slices names the pool after the node
             # the profile and model decide attributes the claim's CEL may read
-            node.extra.shape = (node.model, spec.profile) + node.extra.shape
+            x.shape = shape_key + x.shape
+            x.build = (lambda node=node: build_slices(inventory(node), mode=self.mode))
+            node.extra = x
+        self._node_obj = lambda name: Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
         self.features = Features(consumable_capacity=True, prioritized_list=True, partitionable_devices=True)
         self._make_allocator = lambda slices: Allocator(self.features, list(device_classes()), slices)
 
@@ -151,6 +167,11 @@ class DraPlacement(Placement):
         # pools a node sees by scanning its slices, so a fleet-wide allocator would pay
         # O(fleet) per node; per-node ones keep their CEL verdicts and plans between pods.
         if x.allocator is None:
+            if x.slices is None:
+                x.slices = x.build()
+                if x.slices and x.slices[0].spec.pool.name != x.pool:
+                    raise AssertionError(f"pool {x.slices[0].spec.pool.name!r} is not named after node {x.pool!r}")
+                x.node_obj = self._node_obj(x.pool)
             x.allocator = self._make_allocator(x.slices)
         return x.allocator
 
@@ -241,7 +262,12 @@ class DraPlacement(Placement):
         x: DraNode | None = node.extra
         if x is None:
             return base
-        return base + (tuple(sorted(zip(node.gpu_free, x.mem_free, x.exclusive))),)
+        # A device with nothing free (taken whole, or its compute shared out) can take no
+        # demand whatever its memory or exclusive flag, and a device with everything free has
+        # no memory reserved either: only partly shared devices need their free memory in the
+        # key. Fewer distinct keys = fewer groups for the scheduler to filter and score.
+        free, mem_free = node.gpu_free, x.mem_free
+        return base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
         x: DraNode | None = node.extra
@@ -282,12 +308,20 @@ class DraPlacement(Placement):
         # exclusive use per device), so an answer found once for a node shape in one state is
         # the answer on every node of that shape in that state. Memoising it removes most
         # allocator runs on large fleets of identical nodes without changing any placement.
-        key = (x.shape, tuple(zip(node.gpu_free, x.mem_free, x.exclusive)), self.claim_key(d, pins))
+        # With pins (the policy's devices named in a selector) no other device can match, so
+        # only the pinned devices' state is part of the question.
+        free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
+        if pins is not None:
+            state = tuple((free[i], mem_free[i], exclusive[i]) for i in pins)
+        else:
+            state = tuple(zip(free, mem_free, exclusive))
+        key = (x.shape, state, self.claim_key(d, pins))
         outcome = self._outcomes.get(key, _MISSING)
         if outcome is _MISSING:
             claim = self.claim_for(d, pins)
             self.counters.allocator_calls += 1
-            results = self.allocator_for(x).allocate_dicts(x.node_obj, [claim], allocated=x.state)
+            allocator = self.allocator_for(x)  # builds the node's slices and Node on first use
+            results = allocator.allocate_dicts(x.node_obj, [claim], allocated=x.state)
             outcome = None if results is None else self._outcome(x, results[0])
             if len(self._outcomes) > 500_000:
                 self._outcomes.clear()
