@@ -38,6 +38,7 @@ def get_placement(name: str, **options: Any) -> Placement:
             mode="shared" if key == "dra" else "whole",
             device_choice=str(options.get("device_choice", "policy")),
             verify=bool(options.get("verify", True)),
+            sharing=str(options.get("sharing", "mps")),
         )
     raise UnknownNameError("placement", name, PLACEMENTS)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from simulator.fleet.model import Fleet
+from simulator.placement.isolation import EXCLUSIVE, Isolation
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
 
@@ -21,10 +22,17 @@ class Placement:
     def __init__(self) -> None:
         self.counters = Counters()
         self.fleet: Fleet | None = None
+        self.isolation = Isolation(self.counters)
 
     def setup(self, nodes: list[NodeState], fleet: Fleet, counters: Counters) -> None:
         self.counters = counters
         self.fleet = fleet
+        self.isolation = Isolation(counters)
+
+    def accounting(self) -> dict:
+        """What this model measured beyond the shared counters, for the run's ``counters``:
+        pods per isolation class (:mod:`simulator.placement.isolation`)."""
+        return {"isolation": self.isolation.summary()}
 
     def demand(self, pod: Pod) -> Demand | None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -42,6 +50,8 @@ class Placement:
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
         for i in gpus:
             node.gpu_free[i] -= d.milli
+        if gpus:
+            self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
         return Binding(pod, node.idx, gpus, d.milli, now)
 
     def release(self, node: NodeState, binding: Binding) -> None:

@@ -36,6 +36,7 @@ from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
+from simulator.placement.isolation import EXCLUSIVE, MPS, TIME_SLICING
 from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
@@ -43,6 +44,8 @@ from simulator.trace.model import Pod
 MIB = 1024 * 1024
 GPU_REQUEST = "gpu"
 DEVICE_CHOICES = ("policy", "allocator")
+SHARINGS = ("mps", "time-slicing")
+CONFIG_API = "resource.nvidia.com/v1beta1"  # the opaque config group of NVIDIA's driver and ours
 _MISSING = object()
 MANIFEST = Path(__file__).resolve().parents[2] / "manifests" / "deviceclasses.yaml"
 
@@ -87,8 +90,12 @@ class DraPlacement(Placement):
     name = "dra"
     description = "DRA ResourceClaims (CEL selectors, consumable capacity) placed by dra.allocator"
 
-    def __init__(self, mode: str = "shared", device_choice: str = "policy", verify: bool = True) -> None:
+    def __init__(self, mode: str = "shared", device_choice: str = "policy", verify: bool = True,
+                 sharing: str = "mps") -> None:
         super().__init__()
+        if sharing not in SHARINGS:
+            raise UnknownNameError("DRA sharing strategy", sharing, SHARINGS)
+        self.sharing = sharing
         if mode not in ("shared", "whole"):
             raise UnknownNameError("DRA slice mode", mode, ["shared", "whole"])
         if device_choice not in DEVICE_CHOICES:
@@ -248,6 +255,13 @@ class DraPlacement(Placement):
         else:
             request = {"name": GPU_REQUEST, "exactly": exactly}
         devices: dict[str, Any] = {"requests": [request]}
+        if share:
+            # What the driver applies on a shared GPU (dra/plugin/config.py's GpuConfig): MPS
+            # with the pod's compute share as active-thread percentage and, when it states its
+            # GPU memory, that as pinned-memory limit; or time-slicing, which limits nothing.
+            target = f"{GPU_REQUEST}/share" if "firstAvailable" in request else GPU_REQUEST
+            devices["config"] = [{"requests": [target],
+                                  "opaque": {"driver": dom, "parameters": self.sharing_config(d)}}]
         if d.nvlink and d.count > 1:
             devices["constraints"] = [{"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"}]
         return {
@@ -255,6 +269,18 @@ class DraPlacement(Placement):
             "metadata": {"name": name, "namespace": "default"},
             "spec": {"devices": devices},
         }
+
+    def sharing_config(self, d: Demand) -> dict:
+        """The opaque ``GpuConfig`` a share claim carries (written as data: the simulator does not
+        import the plugin; tests decode it with the plugin's own schema)."""
+        if self.sharing == "time-slicing":
+            sharing: dict[str, Any] = {"strategy": "TimeSlicing", "timeSlicingConfig": {"interval": "Default"}}
+        else:
+            mps: dict[str, Any] = {"defaultActiveThreadPercentage": max(1, -(-d.milli // 10))}
+            if d.mem_request:
+                mps["defaultPinnedDeviceMemoryLimit"] = f"{d.mem_request}Mi"
+            sharing = {"strategy": "MPS", "mpsConfig": mps}
+        return {"apiVersion": CONFIG_API, "kind": "GpuConfig", "sharing": sharing}
 
     # -- the index -----------------------------------------------------------------------
     def node_key(self, node: NodeState) -> tuple:
@@ -359,6 +385,7 @@ class DraPlacement(Placement):
         x: DraNode = node.extra
         taken = []
         charged = 0
+        share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
         for i, device, compute, memory, caps in outcome:
             dev_id = DeviceID(self.driver, x.pool, device)
             if caps is not None:
@@ -370,12 +397,14 @@ class DraPlacement(Placement):
                 x.state.shared_devices.add(dev_id)
                 taken.append((i, dev_id, compute, memory, caps))
                 charged += compute
+                self.isolation.bind(node.idx, (i,), pod.name, share_mode)
             else:
                 x.exclusive[i] = True
                 x.state.devices.add(dev_id)
                 node.gpu_free[i] -= 1000
                 taken.append((i, dev_id, 1000, 0, None))
                 charged += 1000
+                self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
         gpus = tuple(t[0] for t in taken)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
@@ -384,6 +413,7 @@ class DraPlacement(Placement):
         taken = []
         share = d.count == 1 and d.milli < 1000
         mem = self._mem_request(d)
+        mode = (TIME_SLICING if self.sharing == "time-slicing" else MPS) if share else EXCLUSIVE
         for i in gpus:
             if share:
                 node.gpu_free[i] -= d.milli
@@ -393,10 +423,13 @@ class DraPlacement(Placement):
                 x.exclusive[i] = True
                 node.gpu_free[i] -= 1000
                 taken.append((i, None, 1000, 0, None))
+        if gpus:
+            self.isolation.bind(node.idx, gpus, pod.name, mode)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=sum(t[2] for t in taken))
 
     def release(self, node: NodeState, binding: Binding) -> None:
         x: DraNode = node.extra
+        self.isolation.release(node.idx, binding.gpus, binding.pod.name)
         for i, dev_id, compute, memory, consumed in binding.detail:
             node.gpu_free[i] += compute
             if consumed is None:

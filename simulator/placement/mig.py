@@ -25,6 +25,7 @@ from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
+from simulator.placement.isolation import EXCLUSIVE
 from simulator.placement.profiles import pod_gpu_need, slice_holds, slice_milli
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
@@ -155,6 +156,8 @@ class StaticMigDevicePlugin(Placement):
                 node.gpu_free[i] -= 1000
                 charged += 1000
                 detail.append(None)
+        if gpus:  # a MIG slice is a hardware partition; a whole GPU is used alone
+            self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=detail, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:
