@@ -137,3 +137,21 @@ def test_dra_fits_a_full_gpu_of_mig_profiles(profiles: list[str], expected: int)
     placement.setup([node], Fleet("f", [spec]), Counters())
     pods = [mig_pod(f"p{i}", p) for i, p in enumerate(profiles)]
     assert place_all(placement, node, pods) == expected
+
+
+def test_wrong_model_is_counted_where_it_can_happen() -> None:
+    from simulator.engine import replay_fgd
+    from simulator.scoring import get_policy
+    from simulator.trace.model import Trace
+
+    fleet = Fleet("f", [NodeSpec("t4", 64000, 1 << 20, 4, "T4"), NodeSpec("h", 64000, 1 << 20, 4, "H100-SXM5-80GB")])
+    pods = [Pod(f"p{i}", 1000, 100, num_gpu=1, gpu_milli=1000, gpu_models=("H100-SXM5-80GB",)) for i in range(4)]
+    pods += [Pod(f"m{i}", 1000, 100, num_gpu=1, gpu_milli=1000, gpu_memory_mib=40 * 1024) for i in range(4)]
+    counts = {}
+    for name in ("device-plugin", "device-plugin-noaffinity", "dra"):
+        r = replay_fgd(fleet, Trace("t", pods), get_placement(name), get_policy("kube-default"), 42, inflation=0)
+        counts[name] = (r.scheduled, r.counters["wrong_model"])
+    # with node affinity (or CEL) only the H100 node qualifies: 4 placed, never on a wrong model;
+    # without it all 8 run and the 4 that landed on the T4 node (16 GB) are on a GPU they rule out
+    assert counts["device-plugin"] == (4, 0) and counts["dra"] == (4, 0)
+    assert counts["device-plugin-noaffinity"] == (8, 4)

@@ -29,6 +29,26 @@ class Placement:
         self.fleet = fleet
         self.isolation = Isolation(counters)
 
+    # Whether pods carry the node affinity that expresses their allowed GPU models and GPU-memory
+    # floor (device-plugin models only; DRA expresses both in the claim's CEL selectors).
+    node_affinity: bool = True
+
+    def constraints(self, pod: Pod) -> tuple[tuple[str, ...], int]:
+        """(allowed models, GPU-memory floor) the scheduler sees for ``pod`` in this model."""
+        if self.node_affinity:
+            return pod.gpu_models, pod.gpu_memory_mib
+        return (), 0
+
+    def count_wrong_model(self, node: NodeState, pod: Pod) -> None:
+        """Wrong-model: a GPU pod placed on a GPU its trace rules out (a model outside its allowed
+        list, or less GPU memory than it states). It can only happen when the constraint is not
+        expressed (pods without node affinity); with affinity or CEL the filter prevents it."""
+        if self.node_affinity or not pod.is_gpu:
+            return
+        if (pod.gpu_models and node.model not in pod.gpu_models) or (
+                pod.gpu_memory_mib and node.gpu_mem and node.gpu_mem < pod.gpu_memory_mib):
+            self.counters.wrong_model += 1
+
     def accounting(self) -> dict:
         """What this model measured beyond the shared counters, for the run's ``counters``:
         pods per isolation class (:mod:`simulator.placement.isolation`)."""
@@ -52,6 +72,7 @@ class Placement:
             node.gpu_free[i] -= d.milli
         if gpus:
             self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
+            self.count_wrong_model(node, pod)
         return Binding(pod, node.idx, gpus, d.milli, now)
 
     def release(self, node: NodeState, binding: Binding) -> None:
