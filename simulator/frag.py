@@ -20,7 +20,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
 
+from typing import TYPE_CHECKING
+
 from simulator.state import Demand, NodeState
+
+if TYPE_CHECKING:
+    from simulator.trace.model import Pod
 
 POPULARITY_THRESHOLD = 0.95
 DEFAULT_CPU_MILLI = 100  # kube-scheduler's non-zero default request, as the artifact uses
@@ -57,6 +62,23 @@ def typical_pods(demands: Iterable[Demand], threshold: float = POPULARITY_THRESH
         kept.append((shape, n))
         covered += n
     return [TypicalPod(s[0], s[1], s[2], s[3], n / covered) for s, n in kept]
+
+
+def trace_typical_pods(pods: Iterable["Pod"], threshold: float = POPULARITY_THRESHOLD) -> list[TypicalPod]:
+    """Typical pods of the trace *as the pods ask* (per-GPU milli, GPU count, allowed models),
+    whatever a placement model turns them into. A fragmentation curve measured with these is
+    the same question for every placement ("how much idle GPU can the trace's pods not use"),
+    so curves of the integer device plugin, static MIG and DRA are comparable; typical pods
+    from each placement's own demands (what the FGD policy scores with) are not -- under the
+    integer device plugin a 0.3-GPU pod "needs" 1000 milli."""
+    from simulator.state import Demand
+
+    demands = []
+    for p in pods:
+        n = p.num_gpu if p.gpu_milli > 0 else 0
+        demands.append(Demand(cpu=p.cpu_milli, mem=p.memory_mib, count=n, milli=p.gpu_milli if n else 0,
+                              models=p.gpu_models))
+    return typical_pods(demands, threshold)
 
 
 class FragModel:

@@ -118,3 +118,16 @@ def test_bestfit_places_pods_on_the_dgx_fleet() -> None:
         result = replay_fgd(fleet, Trace("t", pods), get_placement("device-plugin"), get_policy(policy), 42,
                             inflation=0)
         assert (result.scheduled, result.failed) == (40, 0), policy
+
+
+def test_trace_typical_pods_are_the_same_for_every_placement() -> None:
+    from simulator.frag import trace_typical_pods
+    from simulator.placement import get_placement
+    from simulator.trace.model import Pod
+
+    pods = [Pod(f"s{i}", 4000, 100, num_gpu=1, gpu_milli=300) for i in range(3)] + [Pod("w", 8000, 100, 2, 1000)]
+    typical = trace_typical_pods(pods)
+    assert [(t.milli, t.count) for t in typical] == [(300, 1), (1000, 2)]
+    # what each placement makes of them differs (a 0.3-GPU pod takes 1000 milli on the integer plugin)
+    dp = typical_pods(get_placement("device-plugin").demand(p) for p in pods)
+    assert [(t.milli, t.count) for t in dp] == [(1000, 1), (1000, 2)]
