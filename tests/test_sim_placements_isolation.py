@@ -39,6 +39,10 @@ def share(name: str, milli: int = 300, mem: int = 0) -> Pod:
     return Pod(name, 1000, 100, num_gpu=1, gpu_milli=milli, gpu_memory_mib=mem)
 
 
+def iso(placement) -> dict:  # noqa: ANN001
+    return {k.removeprefix("isolation_").replace("_", "-"): v for k, v in placement.accounting().items()}
+
+
 def test_dra_share_claims_carry_the_mps_config_the_driver_decodes() -> None:
     placement, _, _ = one_node("dra")
     claim = placement.claim_dict(placement.demand(share("s", 250, 20 * 1024)))
@@ -68,20 +72,20 @@ def test_dra_time_slicing_config_limits_nothing() -> None:
     bind(placement, node, share("a"))
     bind(placement, node, share("b"))
     assert counters.isolation_violations == {"a", "b"}
-    assert placement.accounting()["isolation"] == {"guaranteed": 0, "shared-mps": 0, "shared-unlimited": 2}
+    assert iso(placement) == {"guaranteed": 0, "shared-mps": 0, "shared-unlimited": 2}
 
 
 def test_dra_counts_pods_that_really_share_a_gpu() -> None:
     placement, node, counters = one_node("dra", gpus=2)
     a = bind(placement, node, share("a", 600))
     bind(placement, node, share("b", 600))  # does not fit beside a: the other GPU, alone
-    assert placement.accounting()["isolation"] == {"guaranteed": 2, "shared-mps": 0, "shared-unlimited": 0}
+    assert iso(placement) == {"guaranteed": 2, "shared-mps": 0, "shared-unlimited": 0}
     bind(placement, node, share("c", 300))  # shares with a or b
-    summary = placement.accounting()["isolation"]
+    summary = iso(placement)
     assert summary == {"guaranteed": 1, "shared-mps": 2, "shared-unlimited": 0}
     assert counters.isolation_violations == set()  # MPS limits each tenant
     placement.release(node, a)  # leaving does not undo what happened
-    assert placement.accounting()["isolation"] == summary
+    assert iso(placement) == summary
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -95,4 +99,4 @@ def test_every_placement_splits_isolation_the_same_way(name: str, expected: dict
     placement, node, _ = one_node(name, gpus=2, mig_fraction=1.0)
     bind(placement, node, share("a", 100))
     bind(placement, node, share("b", 100))
-    assert placement.accounting()["isolation"] == expected
+    assert iso(placement) == expected

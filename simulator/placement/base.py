@@ -50,9 +50,10 @@ class Placement:
             self.counters.wrong_model += 1
 
     def accounting(self) -> dict:
-        """What this model measured beyond the shared counters, for the run's ``counters``:
-        pods per isolation class (:mod:`simulator.placement.isolation`)."""
-        return {"isolation": self.isolation.summary()}
+        """What this model measured beyond the shared counters, flat, for the run's ``counters``:
+        placed GPU pods per isolation class (:mod:`simulator.placement.isolation`) as
+        ``isolation_guaranteed``, ``isolation_shared_mps``, ``isolation_shared_unlimited``."""
+        return {"isolation_" + k.replace("-", "_"): v for k, v in self.isolation.summary().items()}
 
     def demand(self, pod: Pod) -> Demand | None:  # pragma: no cover - interface
         raise NotImplementedError
