@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
+from itertools import accumulate
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -87,6 +88,7 @@ class FragModel:
     def __init__(self, typical: list[TypicalPod]) -> None:
         self.typical = typical
         self._memo: dict[tuple, float] = {}
+        self._rows: dict[str, list[tuple[float, int, int, float]]] = {}
 
     def node_frag(self, model: str, cpu_free: int, gpu_free: Iterable[int]) -> float:
         gpus = tuple(sorted(gpu_free))
@@ -102,22 +104,38 @@ class FragModel:
     def frag_of(self, node: NodeState) -> float:
         return self.node_frag(node.model, node.cpu_free, node.gpu_free)
 
+    def _rows_for(self, model: str) -> list[tuple[float, int, int, float]]:
+        """(freq, milli, count, cpu) per typical pod, in order; a pod that cannot use this
+        model's GPUs at all (CPU-only, or another model) gets cpu = inf: always "all idle"."""
+        rows = self._rows.get(model)
+        if rows is None:
+            rows = self._rows[model] = [
+                (t.freq, t.milli, t.count,
+                 float("inf") if t.milli == 0 or (t.models and model not in t.models) else float(t.cpu))
+                for t in self.typical
+            ]
+        return rows
+
     def _compute(self, model: str, cpu_free: int, gpus: tuple[int, ...]) -> float:
         # ``gpus`` is sorted ascending, so for a typical pod needing m milli per GPU the GPUs
         # below m are a prefix: one bisection gives both how many GPUs fit and the idle milli
-        # of those that do not (the sum of the prefix).
+        # of those that do not (the sum of the prefix); typical pods with the same m share it.
+        # The sum runs over the typical pods in their order with the same float operations
+        # as the definition, so values are bit-identical to the plain loop.
         idle = sum(gpus)
         if idle == 0:
             return 0.0
-        prefix = [0]
-        for g in gpus:
-            prefix.append(prefix[-1] + g)
+        prefix = list(accumulate(gpus, initial=0))
         n = len(gpus)
         frag = 0.0
-        for t in self.typical:
-            if t.milli == 0 or (t.models and model not in t.models) or cpu_free < t.cpu:
-                frag += t.freq * idle
+        seen: dict[int, tuple[int, int]] = {}
+        for freq, milli, count, cpu in self._rows_for(model):
+            if cpu_free < cpu:
+                frag += freq * idle
                 continue
-            k = bisect_left(gpus, t.milli)
-            frag += t.freq * (prefix[k] if n - k >= t.count else idle)
+            at = seen.get(milli)
+            if at is None:
+                k = bisect_left(gpus, milli)
+                at = seen[milli] = (prefix[k], n - k)
+            frag += freq * (at[0] if at[1] >= count else idle)
         return frag

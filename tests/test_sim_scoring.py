@@ -131,3 +131,29 @@ def test_trace_typical_pods_are_the_same_for_every_placement() -> None:
     # what each placement makes of them differs (a 0.3-GPU pod takes 1000 milli on the integer plugin)
     dp = typical_pods(get_placement("device-plugin").demand(p) for p in pods)
     assert [(t.milli, t.count) for t in dp] == [(1000, 1), (1000, 2)]
+
+
+def test_fragment_amount_is_bit_identical_to_the_definition() -> None:
+    import random
+
+    from simulator.frag import TypicalPod
+
+    rng = random.Random(7)
+    for _ in range(100):
+        typical = [TypicalPod(rng.choice([100, 8000, 64000]), rng.choice([0, 100, 250, 500, 1000]),
+                              rng.choice([1, 2, 4, 8]), rng.choice([(), ("A",), ("B",)]), rng.random())
+                   for _ in range(rng.randint(1, 25))]
+        fm = FragModel(typical)
+        for _ in range(10):
+            model, cpu = rng.choice(["A", "B"]), rng.choice([0, 1000, 8000, 100000])
+            gpus = tuple(sorted(rng.choice([0, 100, 300, 500, 750, 1000]) for _ in range(rng.choice([1, 2, 8]))))
+            idle, ref = sum(gpus), 0.0
+            if idle:
+                for t in typical:  # the definition, term by term in the same order
+                    if t.milli == 0 or (t.models and model not in t.models) or cpu < t.cpu:
+                        ref += t.freq * idle
+                        continue
+                    fitting = sum(1 for g in gpus if g >= t.milli)
+                    below = sum(g for g in gpus if g < t.milli)
+                    ref += t.freq * (below if fitting >= t.count else idle)
+            assert fm.node_frag(model, cpu, gpus) == ref

@@ -16,14 +16,34 @@ Claims (one request ``gpu``):
   ``capacity.memory``; a MIG profile: the profile's compute share and memory on a shared GPU;
 - multi-GPU pods that need NVLink: ``constraints: matchAttribute: gpu.nvidia.com/nvlinkDomain``.
 
-Placement: a per-node index derived from the node's ResourceSlices and the allocations made
-so far (free compute and memory per device, exclusive use, NVLink domain) answers the
-scheduler's filter fast; the policy scores and picks devices; then the allocator runs on the
-chosen node only, with the node's :class:`AllocatedState`. With ``device_choice="policy"``
-the claim carries one more selector naming the devices the policy picked (the FGD paper's
-GPU choice; kube-scheduler has no device scoring), with ``"allocator"`` the allocator's
-first fit decides. The index is updated from the allocator's ``AllocationResult`` -- never
-from the index's own guess -- and a refusal (index said yes, allocator no) is counted.
+Share claims also carry the opaque ``GpuConfig`` the driver applies (``dra/plugin/config.py``'s
+schema, written here as data): MPS with the pod's compute share as active-thread percentage
+and its stated GPU memory as pinned-memory limit (default), or time-slicing
+(``sharing="time-slicing"``); pods that really shared a GPU are counted per isolation class
+(:mod:`simulator.placement.isolation`).
+
+MIG-profile pods: the claim's ``firstAvailable`` asks for a MIG device of the profile first,
+then the same share of a shared GPU. The shared mode publishes MIG devices only for GPUs
+whose MIG mode is on (static layouts), which the fleet nodes here do not have, so the share
+branch is the one that matches: compute ``K*1000//7`` and the profile's memory
+(:mod:`simulator.placement.profiles`), which on a GPU holding MIG-profile pods only admits
+exactly the MIG geometries of an H100 (tests/test_sim_placements_oracle.py) -- but under MPS,
+not hardware partitioning.
+
+Placement: a per-node index (free compute and memory per device, exclusive use, NVLink
+domain) answers the scheduler's filter fast; the policy scores and picks devices; then the
+allocator checks the claim on the chosen node. With ``device_choice="policy"`` the claim
+carries one more selector naming the devices the policy picked (the FGD paper's GPU choice;
+kube-scheduler has no device scoring), with ``"allocator"`` the allocator's first fit
+decides. The index is updated from the allocator's result -- never from the index's own
+guess -- and a refusal (index said yes, allocator no) is counted.
+
+Speed without changing a placement (benchmarks/bench_sim_placement.py): nodes of one shape
+publish the same devices, so slices and an allocator are built once per shape
+(:class:`ShapePool`) and each node is asked with its own allocations translated into that
+pool (:attr:`DraNode.state`, rebuilt from the index, which mirrors the allocator's results
+exactly); and since the allocator is a pure function of (devices, allocations, claim), its
+answers are memoised per (shape, state of the devices the claim can match, claim).
 """
 
 from __future__ import annotations
@@ -36,6 +56,7 @@ from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
+from simulator.placement.dra_index import DraNode, ShapePool
 from simulator.placement.isolation import EXCLUSIVE, MPS, TIME_SLICING
 from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
@@ -56,34 +77,6 @@ def device_classes() -> tuple[Any, ...]:
     from dra.api.io import load_objects
 
     return tuple(obj for obj in load_objects(MANIFEST) if isinstance(obj, DeviceClass))
-
-
-class DraNode:
-    """The index of one node: what its slices offer and what is allocated on it."""
-
-    __slots__ = ("node_obj", "names", "index_of", "mem_total", "mem_free", "exclusive", "domains",
-                 "state", "product", "slices", "allocator", "shape", "pool", "build")
-
-    def __init__(self, node_obj: Any, names: list[str], mem_total: list[int], domains: list[str | None],
-                 product: str, state: Any) -> None:
-        self.node_obj = node_obj
-        self.names = names  # device name per GPU index
-        self.index_of = {n: i for i, n in enumerate(names)}
-        self.mem_total = mem_total  # MiB
-        self.mem_free = list(mem_total)
-        self.exclusive = [False] * len(names)
-        self.domains = domains
-        self.state = state  # dra.allocator.AllocatedState of this node
-        self.product = product
-        self.slices: list[Any] | None = None  # this node's ResourceSlices, built on first use
-        self.build: Any = None  # () -> the slices
-        self.allocator: Any = None  # built on first use, then reused for every pod
-        # Nodes with equal shapes publish the same devices (names, attributes, capacities,
-        # NVLink grouping); only their pool names differ.
-        first = {dom: i for i, dom in reversed(list(enumerate(domains)))}
-        self.shape = (product, tuple(names), tuple(mem_total),
-                      tuple(first[dom] if dom is not None else -1 for dom in domains))
-        self.pool = ""
 
 
 class DraPlacement(Placement):
@@ -112,7 +105,7 @@ class DraPlacement(Placement):
     # -- devices ------------------------------------------------------------------------
     def setup(self, nodes: list[NodeState], fleet: Fleet, counters: Counters) -> None:
         super().setup(nodes, fleet, counters)
-        from dra.allocator import AllocatedState, Allocator, Features
+        from dra.allocator import Allocator, Features
         from dra.api import Node
         from dra.gpu.builtin import build_node, load_profile, nvl72_fabric
         from dra.slices import DRIVER_NAME, build_slices
@@ -157,30 +150,32 @@ class DraPlacement(Placement):
                     mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
                     names.append(name)
                     domains.append(gpu.nvlink_domain)
-                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name)
-            names, mem, domains, product = found
-            x = DraNode(None, names, mem, domains, product, AllocatedState())
+                rep = ShapePool(node.name, lambda node=node: build_slices(inventory(node), mode=self.mode))
+                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep)
+            names, mem, domains, product, rep = found
+            x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
             x.pool = node.name  # build_slices names the pool after the node
             # the profile and model decide attributes the claim's CEL may read
             x.shape = shape_key + x.shape
-            x.build = (lambda node=node: build_slices(inventory(node), mode=self.mode))
             node.extra = x
         self._node_obj = lambda name: Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
         self.features = Features(consumable_capacity=True, prioritized_list=True, partitionable_devices=True)
         self._make_allocator = lambda slices: Allocator(self.features, list(device_classes()), slices)
 
     def allocator_for(self, x: "DraNode") -> Any:
-        # One allocator per node, holding only that node's pool: the allocator gathers the
-        # pools a node sees by scanning its slices, so a fleet-wide allocator would pay
-        # O(fleet) per node; per-node ones keep their CEL verdicts and plans between pods.
-        if x.allocator is None:
-            if x.slices is None:
-                x.slices = x.build()
-                if x.slices and x.slices[0].spec.pool.name != x.pool:
-                    raise AssertionError(f"pool {x.slices[0].spec.pool.name!r} is not named after node {x.pool!r}")
-                x.node_obj = self._node_obj(x.pool)
-            x.allocator = self._make_allocator(x.slices)
-        return x.allocator
+        # One allocator per node shape, holding only the pool of the shape's first node: the
+        # allocator gathers the pools a node sees by scanning its slices, so a fleet-wide
+        # allocator would pay O(fleet) per node; per-shape ones keep their CEL verdicts and
+        # plans between pods, and nodes of the shape are asked with their state translated
+        # into that pool (DraNode.state).
+        rep = x.rep
+        if rep.allocator is None:
+            rep.slices = rep.build()
+            if rep.slices and rep.slices[0].spec.pool.name != rep.pool:
+                raise AssertionError(f"pool {rep.slices[0].spec.pool.name!r} is not named after node {rep.pool!r}")
+            rep.node_obj = self._node_obj(rep.pool)
+            rep.allocator = self._make_allocator(rep.slices)
+        return rep.allocator
 
     # -- demands and claims --------------------------------------------------------------
     def demand(self, pod: Pod) -> Demand:
@@ -299,20 +294,21 @@ class DraPlacement(Placement):
         x: DraNode | None = node.extra
         if x is None or not d.count:
             return []
-        if d.gpu_mem and x.mem_total and max(x.mem_total) < d.gpu_mem:
+        gpu_mem = d.gpu_mem
+        mem_total = x.mem_total
+        if gpu_mem and mem_total and max(mem_total) < gpu_mem:
             return []
-        share = d.count == 1 and d.milli < 1000
-        mem = self._mem_request(d)
-        free = node.gpu_free
-        out = []
-        for i in range(len(free)):
-            if x.exclusive[i] or (d.gpu_mem and x.mem_total[i] < d.gpu_mem):
-                continue
-            if share:
-                if free[i] >= d.milli and x.mem_free[i] >= mem:
-                    out.append(i)
-            elif free[i] == 1000 and x.mem_free[i] == x.mem_total[i]:
-                out.append(i)
+        free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
+        n = len(free)
+        if d.count == 1 and d.milli < 1000:  # a share
+            milli, mem = d.milli, d.mem_request
+            if gpu_mem:
+                return [i for i in range(n) if free[i] >= milli and not exclusive[i] and mem_free[i] >= mem
+                        and mem_total[i] >= gpu_mem]
+            return [i for i in range(n) if free[i] >= milli and not exclusive[i] and mem_free[i] >= mem]
+        # whole devices: untouched (a device with all compute free has no memory reserved either)
+        out = [i for i in range(n) if free[i] == 1000 and not exclusive[i] and mem_free[i] == mem_total[i]
+               and (not gpu_mem or mem_total[i] >= gpu_mem)]
         if d.nvlink and d.count > 1 and len(out) >= d.count:
             by_domain: dict[Any, list[int]] = {}
             for i in out:
@@ -320,6 +316,19 @@ class DraPlacement(Placement):
             fitting = [g for g in by_domain.values() if len(g) >= d.count]
             return fitting[0] if fitting else []
         return out
+
+    def fits(self, node: NodeState, d: Demand) -> bool:
+        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request:
+            # the scheduler's filter on the commonest demand: any device with enough compute
+            x: DraNode | None = node.extra
+            if x is None:
+                return False
+            milli, exclusive = d.milli, x.exclusive
+            for i, f in enumerate(node.gpu_free):
+                if f >= milli and not exclusive[i]:
+                    return True
+            return False
+        return d.count == 0 or len(self.eligible(node, d)) >= d.count
 
     # -- bind through the allocator ----------------------------------------------------
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
@@ -346,7 +355,7 @@ class DraPlacement(Placement):
         if outcome is _MISSING:
             claim = self.claim_for(d, pins)
             self.counters.allocator_calls += 1
-            allocator = self.allocator_for(x)  # builds the node's slices and Node on first use
+            allocator = self.allocator_for(x)  # builds the shape's slices and Node on first use
             results = allocator.allocate_dicts(x.node_obj, [claim], allocated=x.state)
             outcome = None if results is None else self._outcome(x, results[0])
             if len(self._outcomes) > 500_000:
@@ -380,29 +389,21 @@ class DraPlacement(Placement):
         return self._apply_outcome(node, pod, d, self._outcome(node.extra, result), now)
 
     def _apply_outcome(self, node: NodeState, pod: Pod, d: Demand, outcome: tuple, now: float) -> Binding:
-        from dra.api import DeviceID
-
         x: DraNode = node.extra
         taken = []
         charged = 0
         share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
         for i, device, compute, memory, caps in outcome:
-            dev_id = DeviceID(self.driver, x.pool, device)
             if caps is not None:
                 node.gpu_free[i] -= compute
                 x.mem_free[i] -= memory
-                held = x.state.capacity.setdefault(dev_id, {})
-                for name, q in caps:
-                    held[name] = held[name] + q if name in held else q
-                x.state.shared_devices.add(dev_id)
-                taken.append((i, dev_id, compute, memory, caps))
+                taken.append((i, device, compute, memory, caps))
                 charged += compute
                 self.isolation.bind(node.idx, (i,), pod.name, share_mode)
             else:
                 x.exclusive[i] = True
-                x.state.devices.add(dev_id)
                 node.gpu_free[i] -= 1000
-                taken.append((i, dev_id, 1000, 0, None))
+                taken.append((i, device, 1000, 0, None))
                 charged += 1000
                 self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
         gpus = tuple(t[0] for t in taken)
@@ -430,25 +431,9 @@ class DraPlacement(Placement):
     def release(self, node: NodeState, binding: Binding) -> None:
         x: DraNode = node.extra
         self.isolation.release(node.idx, binding.gpus, binding.pod.name)
-        for i, dev_id, compute, memory, consumed in binding.detail:
+        for i, _device, compute, memory, consumed in binding.detail:
             node.gpu_free[i] += compute
             if consumed is None:
                 x.exclusive[i] = False
-                if dev_id is not None:
-                    x.state.devices.discard(dev_id)
-                continue
-            x.mem_free[i] += memory
-            if dev_id is None:
-                continue
-            caps = x.state.capacity.get(dev_id, {})
-            for name, q in consumed:
-                if name not in caps:
-                    continue
-                left = caps[name] - q
-                if left.sign() == 0:
-                    del caps[name]
-                else:
-                    caps[name] = left
-            if not caps or node.gpu_free[i] == 1000:
-                x.state.capacity.pop(dev_id, None)
-                x.state.shared_devices.discard(dev_id)
+            else:
+                x.mem_free[i] += memory
