@@ -9,13 +9,14 @@ all idle milli when m cannot run on n at all (no GPU of a model m accepts, too f
 enough free milli, too little CPU, or m is CPU-only), and otherwise only the idle milli on
 GPUs whose free milli is below m's per-GPU need.
 
-F depends only on (model, free CPU, multiset of free milli per GPU), so values are memoised
-on that key: identical nodes -- hundreds of them in the openb fleet -- cost one computation.
+F depends only on (model, which typical pods' CPU requests the free CPU covers, multiset of
+free milli per GPU), so values are memoised on that key: identical nodes -- hundreds of them
+in the openb fleet -- cost one computation.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from itertools import accumulate
 from dataclasses import dataclass
@@ -89,10 +90,14 @@ class FragModel:
         self.typical = typical
         self._memo: dict[tuple, float] = {}
         self._rows: dict[str, list[tuple[float, int, int, float]]] = {}
+        self._cpu_cuts = sorted({t.cpu for t in typical})
 
     def node_frag(self, model: str, cpu_free: int, gpu_free: Iterable[int]) -> float:
         gpus = tuple(sorted(gpu_free))
-        key = (model, cpu_free, gpus)
+        # F reads the free CPU only through "cpu_free < t.cpu" for the typical pods' CPU
+        # requests, so free CPU amounts between the same two requests give the same F: the
+        # memo is keyed by that interval, not the amount (far more hits, same values).
+        key = (model, bisect_right(self._cpu_cuts, cpu_free), gpus)
         value = self._memo.get(key)
         if value is None:
             value = self._compute(model, cpu_free, gpus)
