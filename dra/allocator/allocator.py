@@ -30,6 +30,7 @@ from dra.allocator.requests import ClaimPlan, Preparer, RequestData
 from dra.allocator.results import result_dict
 from dra.allocator.search import Search
 from dra.allocator.state import AllocatedState
+from dra.allocator.variants import Behaviour, NoVariant, choose_variant, features_for_gates
 
 
 @dataclass
@@ -49,8 +50,16 @@ class Allocator:
         allocated: AllocatedState | None = None,
         *,
         max_steps: int | None = None,
+        behaviour: Behaviour | None = None,
     ) -> None:
         self.features = features
+        if behaviour is None:
+            # Without a version: 1.35, the variant its NewAllocator picks for these features.
+            try:
+                behaviour = Behaviour.of("1.35", features)
+            except NoVariant:
+                behaviour = Behaviour.of("1.37", features)
+        self.behaviour = behaviour
         self.classes: dict[str, Any] = {}
         for c in classes:
             name = getattr(getattr(c, "metadata", None), "name", None)
@@ -68,6 +77,27 @@ class Allocator:
         self._verdicts: dict[str, dict[int, Any]] = {}
         self._plans: dict[int, tuple[Any, ClaimPlan]] = {}
         self.last_stats = AllocationStats()
+
+    @classmethod
+    def for_version(
+        cls,
+        version: Any,
+        classes: Sequence[Any],
+        slices: Sequence[Any],
+        allocated: AllocatedState | None = None,
+        *,
+        max_steps: int | None = None,
+        variant: str | None = None,
+    ) -> "Allocator":
+        """The allocator kube-scheduler ``version`` runs (a :class:`dra.versions.KubernetesVersion`).
+
+        Its gates become ``Features`` as the scheduler's ``AllocatorFeatures`` maps them, and
+        the variant is the one upstream ``NewAllocator`` picks for them (``variant`` forces
+        one, as upstream's testing hook ``EnableAllocators`` does).
+        """
+        features = features_for_gates(version.minor, version.gates)
+        behaviour = Behaviour(version.minor, variant or choose_variant(version.minor, features))
+        return cls(features, classes, slices, allocated, max_steps=max_steps, behaviour=behaviour)
 
     # ------------------------------------------------------------------ API
     def allocate(
@@ -104,7 +134,8 @@ class Allocator:
         node_name = attempt.node.name if attempt.node is not None else ""
         binding = self.features.device_binding_and_status
         return [
-            result_dict(plan, search.results[plan.index], search.selected_sub, node_name, binding)
+            result_dict(plan, search.results[plan.index], search.selected_sub, node_name, binding,
+                        compact_config=self.behaviour.minor >= "1.37")
             for plan in attempt.plans
         ]
 
@@ -158,6 +189,8 @@ class Allocator:
             holding_counters=self._holding_counters(state),
             selectable=selectable,
             max_steps=self.max_steps,
+            use_start_location=self.behaviour.start_location,
+            counters_key=self.behaviour.counters_key,
         )
         return Attempt(view, pools, plans, search, selectable)
 
@@ -177,7 +210,7 @@ class Allocator:
         key = view.key() if view is not None else None
         pools = self._pools.get(key)
         if pools is None:
-            pools = gather_pools(self._slice_infos, view, self.features)
+            pools = gather_pools(self._slice_infos, view, self.features, self.behaviour)
             self._pools[key] = pools
         return pools
 

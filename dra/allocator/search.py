@@ -70,6 +70,7 @@ class Search:
         selectable: Callable[[RequestData, DeviceInfo], bool],
         max_steps: int | None = None,
         use_start_location: bool = True,
+        counters_key: str = "driver-pool",
     ) -> None:
         self.features = features
         self.plans = plans
@@ -82,6 +83,8 @@ class Search:
         self.selectable = selectable
         self.max_steps = max_steps
         self.use_start_location = use_start_location
+        # how upstream caches shared counters: "slice" (1.34), "pool-name" (1.35/1.36), "driver-pool" (1.37)
+        self.counters_key = counters_key
         self.steps = 0  # allocateOne invocations
         self.examined = 0  # candidate devices looked at
         self.allocating: dict[int, set[int]] = {}  # device index -> claim indices
@@ -302,15 +305,33 @@ class Search:
         return str(uuid.uuid5(_SHARE_NAMESPACE, name))
 
     # -------------------------------------------------------------- counters
-    def _pool_available(self, pool: PoolInfo, key: int) -> tuple[dict[str, dict[str, Number]], bool]:
+    def _counter_key(self, device: DeviceInfo) -> Any:
+        mode = self.counters_key
+        if mode == "slice":
+            return ("slice", device.slice.name)
+        pool = self.pools.pool_of[device.index]
+        if mode == "pool-name":
+            return ("pool", pool.name)
+        return id(pool)
+
+    def _pool_available(self, device: DeviceInfo, key: Any) -> tuple[dict[str, dict[str, Number]], bool]:
         cached = self.available_counters.get(key)
         if cached is not None:
             return cached
-        available = {name: dict(counters) for name, counters in pool.counter_sets.items()}
-        pool_of = self.pools.pool_of
-        for d in self.holding_counters:
-            if pool_of.get(d.index) is not pool:
-                continue
+        if self.counters_key == "slice":
+            # 1.34: the counter sets of the device's own slice, minus that slice's devices in use.
+            sets = {cs.name: {k: num(v.value) for k, v in (cs.counters or {}).items()}
+                    for cs in device.slice.counter_sets}
+            holders = [d for d in self.holding_counters if d.slice is device.slice]
+        else:
+            # The first pool asking fills the entry (with "pool-name" another driver's pool of
+            # the same name then shares it, as 1.35/1.36 do).
+            pool = self.pools.pool_of[device.index]
+            sets = pool.counter_sets
+            pool_of = self.pools.pool_of
+            holders = [d for d in self.holding_counters if pool_of.get(d.index) is pool]
+        available = {name: dict(counters) for name, counters in sets.items()}
+        for d in holders:
             for set_name, counters in d.consumes:
                 have = available.get(set_name)
                 if have is None:
@@ -324,9 +345,8 @@ class Search:
         return cached
 
     def _take_counters(self, device: DeviceInfo) -> bool:
-        pool = self.pools.pool_of[device.index]
-        key = id(pool)
-        available, negative = self._pool_available(pool, key)
+        key = self._counter_key(device)
+        available, negative = self._pool_available(device, key)
         consumed = self.consumed_counters.setdefault(key, {})
         for set_name, counters in device.consumes:
             per_set = consumed.setdefault(set_name, {})
@@ -334,11 +354,13 @@ class Search:
                 per_set[counter] = per_set.get(counter, 0) + amount
         ok = not negative
         if ok:
-            for set_name, counters in device.consumes:
-                have = available.get(set_name, {})
-                per_set = consumed[set_name]
-                for counter, _ in counters:
-                    if counter in have and have[counter] < per_set[counter]:
+            # Upstream compares every counter set of the entry with what is consumed from it.
+            for set_name, have in available.items():
+                per_set = consumed.get(set_name)
+                if not per_set:
+                    continue
+                for counter, total in have.items():
+                    if total < per_set.get(counter, 0):
                         ok = False
                         break
                 if not ok:
@@ -348,7 +370,7 @@ class Search:
         return ok
 
     def _release_counters(self, device: DeviceInfo) -> None:
-        key = id(self.pools.pool_of[device.index])
+        key = self._counter_key(device)
         consumed = self.consumed_counters.get(key)
         if consumed is None:
             return
