@@ -191,6 +191,9 @@ class Allocator:
             max_steps=self.max_steps,
             use_start_location=self.behaviour.start_location,
             counters_key=self.behaviour.counters_key,
+            step_format=self.behaviour.minor >= "1.37",
+            rollback=self.behaviour.minor >= "1.36",
+            distinct_per_device=self.behaviour.minor >= "1.37",
         )
         return Attempt(view, pools, plans, search, selectable)
 

@@ -7,8 +7,9 @@ its fully qualified name, or, when the domain is the device's driver, by the bar
 * matchAttribute: every device must carry the attribute with the same type and value as
   the first one (versions compared as exact strings, like upstream).
 * distinctAttribute: every device must carry it, and no two values may be equal. Upstream
-  1.35 stores the values per *request name* (the parent name for sub-requests), so two
-  devices of one request overwrite each other's entry; that quirk is kept.
+  up to 1.36 stores the values per *request name* (the parent name for sub-requests), so
+  two devices of one request overwrite each other's entry; that quirk is kept. 1.37 keeps
+  one value per device (``per_device``, k/k #140600).
 
 Constraints are monotonic, which lets the search stop as soon as one refuses a device.
 """
@@ -120,6 +121,8 @@ class DistinctAttribute(Constraint):
     def __init__(self, attribute: str, requests: list[str] | None) -> None:
         super().__init__(attribute, requests)
         self.values: dict[str, tuple[str, Any] | None] = {}
+        self.per_device = False
+        self.stack: list[tuple[str, Any] | None] = []
 
     def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
         if not self.applies(request, sub_request):
@@ -127,6 +130,11 @@ class DistinctAttribute(Constraint):
         value = cached_value(device, self.attribute)
         if value is _MISSING:
             return False
+        if self.per_device:
+            if self.stack and (_unknown(value) or any(v == value for v in self.stack)):
+                return False
+            self.stack.append(value)
+            return True
         if self.values:
             if _unknown(value):
                 return False
@@ -137,4 +145,8 @@ class DistinctAttribute(Constraint):
 
     def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
         if self.applies(request, sub_request):
+            if self.per_device:
+                if self.stack:
+                    self.stack.pop()
+                return
             self.values.pop(request, None)

@@ -71,6 +71,9 @@ class Search:
         max_steps: int | None = None,
         use_start_location: bool = True,
         counters_key: str = "driver-pool",
+        step_format: bool = False,
+        rollback: bool = False,
+        distinct_per_device: bool = False,
     ) -> None:
         self.features = features
         self.plans = plans
@@ -85,6 +88,8 @@ class Search:
         self.use_start_location = use_start_location
         # how upstream caches shared counters: "slice" (1.34), "pool-name" (1.35/1.36), "driver-pool" (1.37)
         self.counters_key = counters_key
+        self.step_format = step_format  # 1.37: rounded capacity keeps the step's format
+        self.rollback = rollback  # 1.36+: rejected candidates give back counters, marks, constraints
         self.steps = 0  # allocateOne invocations
         self.examined = 0  # candidate devices looked at
         self.allocating: dict[int, set[int]] = {}  # device index -> claim indices
@@ -92,7 +97,9 @@ class Search:
         self.available_counters: dict[int, tuple[dict[str, dict[str, Number]], bool]] = {}
         self.consumed_counters: dict[int, dict[str, dict[str, Number]]] = {}
         self.results: list[list[Chosen]] = [[] for _ in plans]
-        self.constraints: list[list[Constraint]] = [p.new_constraints() for p in plans]
+        self.constraints: list[list[Constraint]] = [
+            p.new_constraints(distinct_per_device=distinct_per_device) for p in plans
+        ]
         self.selected_sub: dict[tuple[int, int], int] = {}
         self.share_seq = 0
 
@@ -236,17 +243,43 @@ class Search:
         skip_counters = multi and (
             idx in self.allocated_capacity or idx in self.allocating_capacity
         )
+        reserved = False
         if not skip_counters and device.consumes:
             if not self._take_counters(device):
                 return None
+            reserved = True
+        rollback = self.rollback
+        added: list[Constraint] = []
+        marked = False
+        capacity_existed = idx in self.allocating_capacity
+        consumed = None
+
+        def reject() -> None:
+            # 1.36+ (rollbackDevice): a rejected candidate gives back everything it took.
+            # Before, the counters (and the constraint/mark on a capacity miss) stayed taken.
+            if not rollback:
+                return
+            if marked:
+                s = self.allocating.get(idx)
+                if s is not None:
+                    s.discard(ci)
+                    if not s:
+                        del self.allocating[idx]
+            for c in reversed(added):
+                c.remove(rd.base_name, rd.sub_name, device)
+            if reserved:
+                self._release_counters(device)
+
         if features.device_taints and device.taints:
             if blocking_taint(device.taints, rd.tolerations) is not None:
-                return None  # upstream keeps the counters taken above
-        added: list[Constraint] = []
+                reject()
+                return None
         for constraint in self.constraints[ci]:
             if not constraint.add(rd.base_name, rd.sub_name, device):
                 for c in reversed(added):
                     c.remove(rd.base_name, rd.sub_name, device)
+                added.clear()
+                reject()
                 if must:
                     raise AllocationError(
                         f"claim {self.plans[ci].key}, request {rd.name}: cannot add device "
@@ -256,13 +289,14 @@ class Search:
             added.append(constraint)
         if not multi:
             self.allocating.setdefault(idx, set()).add(ci)
+            marked = True
         share_id: str | None = None
-        consumed = None
         if features.consumable_capacity:
             if not self._capacity_ok(rd, device):
-                return None  # upstream does not undo the steps above here
+                reject()
+                return None  # before 1.36 upstream does not undo the steps above here
             if multi:
-                consumed = consumed_capacity(device, rd.capacity)
+                consumed = consumed_capacity(device, rd.capacity, step_format=self.step_format)
                 per_device = self.allocating_capacity.setdefault(idx, {})
                 for name, q in consumed.items():
                     per_device[name] = per_device.get(name, 0) + num(q)
@@ -286,9 +320,13 @@ class Search:
                 if per_device is not None:
                     for name, q in consumed.items():
                         per_device[name] = per_device.get(name, 0) - num(q)
-                    if all(v == 0 for v in per_device.values()):
+                    # 1.36+: an entry that existed before stays (it marks the earlier share).
+                    if all(v == 0 for v in per_device.values()) and not (rollback and capacity_existed):
                         del self.allocating_capacity[idx]
-            if not multi and device.consumes and not skip_counters:
+            if rollback:
+                if reserved:
+                    self._release_counters(device)
+            elif not multi and device.consumes and not skip_counters:
                 self._release_counters(device)
 
         return undo
