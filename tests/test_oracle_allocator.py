@@ -8,9 +8,14 @@ gates and once with every gate on; each batch is sent to the upstream oracle (Go
 (``dra.testing.oracle_diff``). Needs Go (skips with one line otherwise); the first run
 builds the four oracles (minutes), later runs reuse them.
 
-``ORACLE_EXAMPLES`` (problems per version and mode, default 300 in ``make test``) and
+Where upstream itself panics (v0.34.4 and v0.35.4 have since-fixed crashes with counters
+in AllocationMode All), there is nothing to emulate: those problems are counted apart.
+1.34's alpha ConsumableCapacity is left out of the 1.34 problems (see docs/allocator.md:
+its semantics in the 1.34 experimental variant are not reproduced).
+
+``ORACLE_EXAMPLES`` (problems per version and mode, default 400 in ``make test``) and
 ``DRA_ORACLE_FAILURES`` (a directory: every disagreement is written there as a
-replayable case) are what ``make fuzz`` sets.
+replayable case) and ``ORACLE_RANDOM=1`` (fresh seeds) are what ``make fuzz`` sets.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from dra.testing.strategies import oracle_problems
 from dra.versions import SUPPORTED_MINORS, default_gates, gates_of
 
 BATCH = 25
-EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", "400"))
+RANDOM = os.environ.get("ORACLE_RANDOM") == "1"  # make fuzz: fresh seeds every run
 STATS: dict[tuple[str, str], list[float]] = {}
 
 pytestmark = pytest.mark.skipif(oracle_mod.skip_reason() is not None, reason=oracle_mod.skip_reason() or "")
@@ -81,10 +87,12 @@ def test_agrees_with_upstream(upstream, mode: str) -> None:
     features = _mode_features(minor, mode)
     checked = [0]
     failures: list[str] = []
+    capacity = False if minor == "1.34" else None
+    panics = [0]
 
-    @settings(max_examples=max(1, EXAMPLES // BATCH), deadline=None, derandomize=True,
+    @settings(max_examples=max(1, EXAMPLES // BATCH), deadline=None, derandomize=not RANDOM,
               suppress_health_check=list(HealthCheck), database=None)
-    @given(st.lists(oracle_problems(minor, features), min_size=BATCH, max_size=BATCH))
+    @given(st.lists(oracle_problems(minor, features, capacity=capacity), min_size=BATCH, max_size=BATCH))
     def run(batch: list[dict]) -> None:
         problems = [p for p in batch if _valid(p, minor)]
         for i, p in enumerate(problems):
@@ -93,6 +101,9 @@ def test_agrees_with_upstream(upstream, mode: str) -> None:
         answers = upstream.solve_many(problems)
         STATS.setdefault((minor, mode), []).append(time.perf_counter() - started)
         for problem, theirs in zip(problems, answers):
+            if theirs.get("panic"):
+                panics[0] += 1
+                continue
             ours = solve_ours(problem, minor)
             diffs = differences(problem, ours, theirs, minor)
             checked[0] += 1
@@ -101,6 +112,8 @@ def test_agrees_with_upstream(upstream, mode: str) -> None:
                 failures.append(json.dumps(problem) + "\n  " + "\n  ".join(diffs))
 
     run()
+    print(f"oracle {minor} {mode}: {checked[0]} problems compared, {panics[0]} upstream panics, "
+          f"{len(failures)} disagreements")
     assert checked[0] > 0
     assert not failures, f"{len(failures)} of {checked[0]} problems disagree with upstream {minor}:\n" + \
         "\n".join(failures[:3])

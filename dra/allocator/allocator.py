@@ -135,7 +135,8 @@ class Allocator:
         binding = self.features.device_binding_and_status
         return [
             result_dict(plan, search.results[plan.index], search.selected_sub, node_name, binding,
-                        compact_config=self.behaviour.minor >= "1.37")
+                        compact_config=self.behaviour.minor >= "1.37",
+                        tolerations=self.behaviour.minor >= "1.35")
             for plan in attempt.plans
         ]
 
@@ -165,9 +166,14 @@ class Allocator:
                 memo[key] = hit
             return hit
 
+        # 1.37 (k/k #140769): "All" collects devices by static capacity only, so a device
+        # whose remaining capacity is short stays in the list and the request fails.
+        static_all = self.behaviour.minor >= "1.37"
+
         def capacity_ok(rd: RequestData, device: DeviceInfo) -> bool:
             try:
-                return capacity_fits(device, rd.capacity, allocated_cap.get(device.index), None)
+                in_use = None if static_all else allocated_cap.get(device.index)
+                return capacity_fits(device, rd.capacity, in_use, None)
             except UnknownCapacity:
                 return False
 
@@ -194,6 +200,7 @@ class Allocator:
             step_format=self.behaviour.minor >= "1.37",
             rollback=self.behaviour.minor >= "1.36",
             distinct_per_device=self.behaviour.minor >= "1.37",
+            legacy_1_34=self.behaviour.minor == "1.34",
         )
         return Attempt(view, pools, plans, search, selectable)
 

@@ -9,7 +9,8 @@ its fully qualified name, or, when the domain is the device's driver, by the bar
 * distinctAttribute: every device must carry it, and no two values may be equal. Upstream
   up to 1.36 stores the values per *request name* (the parent name for sub-requests), so
   two devices of one request overwrite each other's entry; that quirk is kept. 1.37 keeps
-  one value per device (``per_device``, k/k #140600).
+  one value per device (``per_device``, k/k #140600). 1.34 compares the values' *pointers*
+  (``identity``): only the same device's attribute counts as a duplicate.
 
 Constraints are monotonic, which lets the search stop as soon as one refuses a device.
 """
@@ -122,7 +123,9 @@ class DistinctAttribute(Constraint):
         super().__init__(attribute, requests)
         self.values: dict[str, tuple[str, Any] | None] = {}
         self.per_device = False
+        self.identity = False
         self.stack: list[tuple[str, Any] | None] = []
+        self.devices: dict[str, int] = {}
 
     def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
         if not self.applies(request, sub_request):
@@ -134,6 +137,14 @@ class DistinctAttribute(Constraint):
             if self.stack and (_unknown(value) or any(v == value for v in self.stack)):
                 return False
             self.stack.append(value)
+            return True
+        if self.identity:
+            if self.values and (_unknown(value) or any(
+                    self.devices.get(r) == device.index and v is not None and v[0] == value[0]
+                    for r, v in self.values.items())):
+                return False
+            self.values[request] = value
+            self.devices[request] = device.index
             return True
         if self.values:
             if _unknown(value):

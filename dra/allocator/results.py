@@ -21,7 +21,8 @@ from dra.allocator.search import Chosen
 
 
 def result_dict(plan: ClaimPlan, chosen: list[Chosen], selected_sub: dict[tuple[int, int], int],
-                node_name: str, binding: bool, *, compact_config: bool = False) -> dict[str, Any]:
+                node_name: str, binding: bool, *, compact_config: bool = False,
+                tolerations: bool = True) -> dict[str, Any]:
     """Kubernetes-JSON form of one claim's AllocationResult."""
     results = []
     for c in chosen:
@@ -35,7 +36,7 @@ def result_dict(plan: ClaimPlan, chosen: list[Chosen], selected_sub: dict[tuple[
         }
         if rd.admin:
             entry["adminAccess"] = True
-        if rd.tolerations:
+        if tolerations and rd.tolerations:  # 1.34 results carry no tolerations
             entry["tolerations"] = [t.to_dict() for t in rd.tolerations]
         if binding:
             if dev.binding_conditions:

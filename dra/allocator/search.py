@@ -74,6 +74,7 @@ class Search:
         step_format: bool = False,
         rollback: bool = False,
         distinct_per_device: bool = False,
+        legacy_1_34: bool = False,
     ) -> None:
         self.features = features
         self.plans = plans
@@ -89,6 +90,7 @@ class Search:
         # how upstream caches shared counters: "slice" (1.34), "pool-name" (1.35/1.36), "driver-pool" (1.37)
         self.counters_key = counters_key
         self.step_format = step_format  # 1.37: rounded capacity keeps the step's format
+        self.legacy_1_34 = legacy_1_34  # 1.34: every taint blocks unless tolerated
         self.rollback = rollback  # 1.36+: rejected candidates give back counters, marks, constraints
         self.steps = 0  # allocateOne invocations
         self.examined = 0  # candidate devices looked at
@@ -98,7 +100,8 @@ class Search:
         self.consumed_counters: dict[int, dict[str, dict[str, Number]]] = {}
         self.results: list[list[Chosen]] = [[] for _ in plans]
         self.constraints: list[list[Constraint]] = [
-            p.new_constraints(distinct_per_device=distinct_per_device) for p in plans
+            p.new_constraints(distinct_per_device=distinct_per_device, distinct_identity=legacy_1_34)
+            for p in plans
         ]
         self.selected_sub: dict[tuple[int, int], int] = {}
         self.share_seq = 0
@@ -271,7 +274,7 @@ class Search:
                 self._release_counters(device)
 
         if features.device_taints and device.taints:
-            if blocking_taint(device.taints, rd.tolerations) is not None:
+            if blocking_taint(device.taints, rd.tolerations, any_effect=self.legacy_1_34) is not None:
                 reject()
                 return None
         for constraint in self.constraints[ci]:

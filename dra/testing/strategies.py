@@ -313,20 +313,23 @@ def scenarios(draw: st.DrawFn, knobs: Knobs = Knobs()) -> Scenario:
 
 # ----------------------------------------------------------- oracle problems
 @st.composite
-def oracle_problems(draw: st.DrawFn, minor: str, features: Any, *, multi_pool: bool = True) -> dict[str, Any]:
+def oracle_problems(
+    draw: st.DrawFn, minor: str, features: Any, *, multi_pool: bool = True, capacity: bool | None = None
+) -> dict[str, Any]:
     """One problem in the upstream-oracle line format (``dra.testing.oracle``) for ``minor``.
 
     The knobs follow ``features`` (a :class:`dra.allocator.Features`): only what the
     features enable is generated, so that the objects are what that version's API server
     accepts. ``multi_pool`` adds a second pool (sometimes of a second driver with the same
     pool name) and slice names out of input order, to exercise pool/slice ordering and the
-    counter cache keys.
+    counter cache keys. ``capacity=False`` leaves consumable capacity out even when the
+    feature is on.
     """
     from dra.allocator import AllocatedState  # noqa: F401 - documents the state shape
 
     knobs = Knobs(
         counters=features.partitionable_devices,
-        capacity=features.consumable_capacity,
+        capacity=features.consumable_capacity if capacity is None else capacity and features.consumable_capacity,
         taints=features.device_taints,
         admin=features.admin_access,
         prioritized=features.prioritized_list,
