@@ -114,15 +114,36 @@ def _requests_of(container: dict[str, Any]) -> dict[str, Any]:
     return {**(res.get("limits") or {}), **(res.get("requests") or {})}
 
 
+def _request(ns: str, pod: str, ci: int, container: dict[str, Any], resource: str, cls: str,
+             reusable: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One container's request for ``resource`` (upstream createResourceRequestAndMappings)."""
+    creqs = _requests_of(container)
+    if resource not in creqs:
+        return None
+    count = _quantity_count(creqs[resource], f"Pod {ns}/{pod}: containers[{ci}].resources.requests[{resource}]")
+    if count == 0:
+        return None
+    have = 0
+    for r in reusable:
+        have += r["exactly"]["count"]
+        if have >= count:
+            return None
+    return {
+        "name": f"container-{ci}-request-{sorted(creqs).index(resource)}",
+        "exactly": {"deviceClassName": cls, "allocationMode": "ExactCount", "count": count - have},
+    }
+
+
 def claims_for_pods(pods: list[dict[str, Any]], classes: list[Any]) -> list[Any]:
     """The special claim per pod that asks for DRA-backed extended resources.
 
     As the 1.37 scheduler's ``createRequestsAndMappings``: containers are the init
     containers followed by the regular ones (that is the index in the request name), the
     resource index is the position among the container's sorted request names, regular and
-    sidecar containers get a request each, plain init containers run one at a time so only
-    the largest of their requests is kept, and the requests are sorted by name. (Upstream
-    also lets an init container reuse a later container's request; not modelled here.)
+    sidecar containers get a request each, a plain init container first reuses the requests
+    of the long-lived containers after it and asks only for the rest, only the largest of
+    the init containers' requests is kept (they run one at a time), and the requests are
+    sorted by name.
     """
     from dra.api import ResourceClaim
 
@@ -138,28 +159,23 @@ def claims_for_pods(pods: list[dict[str, Any]], classes: list[Any]) -> list[Any]
         wanted_names = sorted({r for c in containers for r in _requests_of(c) if r in mapping})
         requests: list[dict[str, Any]] = []
         for resource in wanted_names:
-            short: dict[str, Any] | None = None
+            long_lived: list[dict[str, Any] | None] = [None] * len(containers)
+            short_lived: list[int] = []
             for ci, container in enumerate(containers):
-                creqs = _requests_of(container)
-                if resource not in creqs:
+                if ci < len(inits) and container.get("restartPolicy") != "Always":
+                    short_lived.append(ci)  # a plain init container: runs alone, before the rest
                     continue
-                where = f"Pod {ns}/{name}: containers[{ci}].resources.requests[{resource}]"
-                count = _quantity_count(creqs[resource], where)
-                if count == 0:
-                    continue
-                request = {
-                    "name": f"container-{ci}-request-{sorted(creqs).index(resource)}",
-                    "exactly": {"deviceClassName": mapping[resource], "allocationMode": "ExactCount",
-                                "count": count},
-                }
-                sidecar = container.get("restartPolicy") == "Always"
-                if ci < len(inits) and not sidecar:
-                    if short is None or short["exactly"]["count"] < count:
-                        short = request
-                    continue
-                requests.append(request)
-            if short is not None:
-                requests.append(short)
+                long_lived[ci] = _request(ns, name, ci, container, resource, mapping[resource], [])
+            biggest: dict[str, Any] | None = None
+            for ci in short_lived:
+                # It may reuse the requests of the long-lived containers that follow it.
+                reusable = [r for r in long_lived[ci:] if r is not None]
+                request = _request(ns, name, ci, containers[ci], resource, mapping[resource], reusable)
+                if request is not None and (biggest is None or biggest["exactly"]["count"] < request["exactly"]["count"]):
+                    biggest = request
+            if biggest is not None:
+                requests.append(biggest)
+            requests.extend(r for r in long_lived if r is not None)
         if not requests:
             continue
         requests.sort(key=lambda r: r["name"])
