@@ -12,6 +12,11 @@ its fully qualified name, or, when the domain is the device's driver, by the bar
   one value per device (``per_device``, k/k #140600). 1.34 compares the values' *pointers*
   (``identity``): only the same device's attribute counts as a duplicate.
 
+With ListTypeAttributes (1.36+ experimental; ``list_mode``) both work on sets: a scalar is
+a one-element set, a list attribute (``ints``/``bools``/``strings``/``versions``) the set
+of its values. matchAttribute keeps the running intersection (non-empty, same type);
+distinctAttribute requires every device's set to be disjoint from every other's.
+
 Constraints are monotonic, which lets the search stop as soon as one refuses a device.
 """
 
@@ -43,6 +48,31 @@ def attribute_value(attr: Any) -> tuple[str, Any] | None:
 
 
 _MISSING = ("missing", None)
+
+_LIST_FIELDS = (("int", "ints"), ("bool", "bools"), ("string", "strings"), ("version", "versions"))
+
+
+def attribute_set(attr: Any) -> tuple[str, frozenset[Any]] | None:
+    """(type, set of values) as upstream ``attributeAsSet``: a non-empty list wins, then the scalar."""
+    for kind, field in _LIST_FIELDS:
+        values = getattr(attr, field, None)
+        if values:
+            return (kind, frozenset(values))
+    value = attribute_value(attr)
+    if value is None:
+        return None
+    return (value[0], frozenset((value[1],)))
+
+
+def cached_set(device: DeviceInfo, name: str) -> Any:
+    """``attribute_set`` of the attribute, cached; ``_MISSING`` if the device lacks it."""
+    key = "set:" + name
+    hit = device.attr_cache.get(key)
+    if hit is None:
+        attr = lookup_attribute(device, name)
+        hit = _MISSING if attr is None else (attribute_set(attr) or ("unset", frozenset()))
+        device.attr_cache[key] = hit
+    return hit
 
 
 def cached_value(device: DeviceInfo, name: str) -> tuple[str, Any] | None:
@@ -95,9 +125,23 @@ class MatchAttribute(Constraint):
         super().__init__(attribute, requests)
         self.value: tuple[str, Any] | None = None
         self.count = 0
+        self.list_mode = False
+        self.sets: list[tuple[str, frozenset[Any]]] = []
 
     def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
         if not self.applies(request, sub_request):
+            return True
+        if self.list_mode:
+            found = cached_set(device, self.attribute)
+            if found is _MISSING or found[0] == "unset":
+                return False
+            if self.sets:
+                kind, current = self.sets[-1]
+                if kind != found[0] or not (current & found[1]):
+                    return False
+                found = (kind, current & found[1])
+            self.sets.append(found)
+            self.count += 1
             return True
         value = cached_value(device, self.attribute)
         if value is _MISSING:
@@ -114,6 +158,8 @@ class MatchAttribute(Constraint):
     def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
         if self.applies(request, sub_request):
             self.count -= 1
+            if self.list_mode and self.sets:
+                self.sets.pop()
 
 
 class DistinctAttribute(Constraint):
@@ -124,6 +170,8 @@ class DistinctAttribute(Constraint):
         self.values: dict[str, tuple[str, Any] | None] = {}
         self.per_device = False
         self.identity = False
+        self.list_mode = False
+        self.sets: list[tuple[str, frozenset[Any]]] = []
         self.stack: list[tuple[str, Any] | None] = []
         self.devices: dict[str, int] = {}
 
@@ -133,6 +181,14 @@ class DistinctAttribute(Constraint):
         value = cached_value(device, self.attribute)
         if value is _MISSING:
             return False
+        if self.list_mode:
+            found = cached_set(device, self.attribute)
+            if found[0] == "unset":
+                return False
+            if any(kind == found[0] and (values & found[1]) for kind, values in self.sets):
+                return False
+            self.sets.append(found)
+            return True
         if self.per_device:
             if self.stack and (_unknown(value) or any(v == value for v in self.stack)):
                 return False
@@ -156,6 +212,10 @@ class DistinctAttribute(Constraint):
 
     def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
         if self.applies(request, sub_request):
+            if self.list_mode:
+                if self.sets:
+                    self.sets.pop()
+                return
             if self.per_device:
                 if self.stack:
                     self.stack.pop()

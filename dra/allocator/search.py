@@ -100,7 +100,8 @@ class Search:
         self.consumed_counters: dict[int, dict[str, dict[str, Number]]] = {}
         self.results: list[list[Chosen]] = [[] for _ in plans]
         self.constraints: list[list[Constraint]] = [
-            p.new_constraints(distinct_per_device=distinct_per_device, distinct_identity=legacy_1_34)
+            p.new_constraints(distinct_per_device=distinct_per_device, distinct_identity=legacy_1_34,
+                              list_mode=bool(getattr(features, "list_type_attributes", False)))
             for p in plans
         ]
         self.selected_sub: dict[tuple[int, int], int] = {}
