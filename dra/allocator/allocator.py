@@ -1,9 +1,11 @@
-"""The structured allocator: kube-scheduler 1.35 semantics, pure and deterministic.
+"""The structured allocator: kube-scheduler semantics per version, pure and deterministic.
 
 Usage::
 
-    alloc = Allocator(Features.kubernetes_1_35_defaults(), classes, slices)
+    alloc = Allocator.for_version(KubernetesVersion.of("1.37"), classes, slices)
     results = alloc.allocate(node, claims)   # list[AllocationResult], or None
+
+(``Allocator(features, classes, slices)`` without a version behaves as 1.35 does.)
 
 ``allocate`` returns one ``AllocationResult`` per claim in claim order, or ``None`` when
 the claims do not fit on this node (the scheduler's "unschedulable"). Problems with the
