@@ -128,7 +128,7 @@ class Allocator:
         attempt = self.attempt(node, claims, allocated=allocated)
         if not attempt.search.run():
             self.last_stats = AllocationStats(attempt.search.steps, attempt.search.examined)
-            if attempt.pools.any_invalid:
+            if attempt.pools.any_invalid and self.behaviour.minor != "1.34":
                 raise AllocationError("invalid resource pools were encountered", node_local=True)
             return None
         search = attempt.search

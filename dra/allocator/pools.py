@@ -169,13 +169,15 @@ def gather_pools(
     return _finish(pools, node_excluded, node_errors)
 
 
-def _finish(pools: list[PoolInfo], node_excluded: set[int], node_errors: dict[int, str]) -> GatheredPools:
+def _finish(pools: list[PoolInfo], node_excluded: set[int], node_errors: dict[int, str],
+            *, invalid_in_candidates: bool = False) -> GatheredPools:
     candidates: list[DeviceInfo] = []
     pool_of: dict[int, PoolInfo] = {}
     for p in pools:
         for d in p.all_devices():
             pool_of[d.index] = p
-        if p.usable:
+        # 1.34 searches invalid pools too and fails when it reaches one (see Search).
+        if p.usable or (invalid_in_candidates and p.invalid and not p.incomplete):
             candidates.extend(p.devices_for_node())
     return GatheredPools(
         pools=pools,
@@ -239,7 +241,7 @@ def _gather_pools_1_34(slices: list[SliceInfo], node: NodeView | None, features:
                 seen.add(d.name)
         pools.append(pool)
     pools.sort(key=lambda p: p.has_binding)
-    return _finish(pools, node_excluded, node_errors)
+    return _finish(pools, node_excluded, node_errors, invalid_in_candidates=True)
 
 
 def _device_slices(slices: list[SliceInfo], partitionable: bool) -> list[SliceInfo]:

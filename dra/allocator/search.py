@@ -195,6 +195,11 @@ class Search:
             device = candidates[pos]
             self.examined += 1
             idx = device.index
+            if self.legacy_1_34:
+                pool = self.pools.pool_of[idx]
+                if pool.invalid:
+                    # 1.34: reaching an invalid pool while searching is a fatal error.
+                    raise AllocationError(f"pool {pool.name} is invalid: {pool.invalid_reason}")
             if admin:
                 claims = allocating.get(idx)
                 if claims and ci in claims:
