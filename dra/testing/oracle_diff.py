@@ -10,8 +10,9 @@ disagrees, in words (empty = the same). What is compared:
   UUIDs), binding conditions; the config entries; the node selector (order-insensitive).
 
 Where upstream's own pool order is unspecified (Go map order: every variant before 1.36
-and 1.36+ ``stable``) and a problem has more than one pool, only the outcome is compared:
-upstream itself may answer with other devices from run to run.
+and 1.36+ ``stable``) and a problem has more than one pool, only the outcome is compared,
+and it counts as the same when ours gives it under *some* order of the pools: upstream
+itself may answer with other devices, or fail in another way, from run to run.
 """
 
 from __future__ import annotations
@@ -138,6 +139,21 @@ def pool_count(problem: dict[str, Any]) -> int:
                 for s in problem.get("slices") or []})
 
 
+def _pool_orders(problem: dict[str, Any]) -> list[dict[str, Any]]:
+    """The problem with its pools in every other order (slice order kept within a pool)."""
+    import itertools
+
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for s in problem.get("slices") or []:
+        spec = s.get("spec") or {}
+        groups.setdefault((spec.get("driver"), (spec.get("pool") or {}).get("name")), []).append(s)
+    keys = list(groups)
+    out = []
+    for order in list(itertools.permutations(keys))[1:24]:
+        out.append(dict(problem, slices=[s for k in order for s in groups[k]]))
+    return out
+
+
 def differences(problem: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any], minor: str) -> list[str]:
     """What differs between our answer and upstream's (empty when they agree)."""
     diffs: list[str] = []
@@ -146,6 +162,14 @@ def differences(problem: dict[str, Any], ours: dict[str, Any], theirs: dict[str,
     if theirs.get("variant") and theirs["variant"] != ours.get("variant"):
         diffs.append(f"variant: ours {ours.get('variant')}, upstream {theirs['variant']}")
     o, t = outcome(ours), outcome(theirs)
+    behaviour = behaviour_for(problem, minor)
+    unordered = not behaviour.ordered and pool_count(problem) > 1
+    if o != t and unordered:
+        for reordered in _pool_orders(problem):
+            again = solve_ours(reordered, minor)
+            if outcome(again) == t:
+                ours, o = again, t
+                break
     if o != t:
         detail = f" (upstream error: {theirs.get('error')})" if t == "error" else ""
         detail += f" (our error: {ours.get('error')})" if o == "error" else ""
@@ -158,8 +182,7 @@ def differences(problem: dict[str, Any], ours: dict[str, Any], theirs: dict[str,
         return diffs
     if t != "allocated":
         return diffs
-    behaviour = behaviour_for(problem, minor)
-    exact = behaviour.ordered or pool_count(problem) <= 1
+    exact = not unordered
     ours_c = [canonical_result(r, with_devices=exact) for r in ours["results"]]
     theirs_c = [canonical_result(r, with_devices=exact) for r in theirs["results"]]
     if ours_c != theirs_c:
