@@ -14,7 +14,7 @@ import pytest
 
 from dra.testing import oracle as oracle_mod
 from dra.testing.oracle_cases import load_regressions
-from dra.testing.oracle_diff import differences, solve_ours
+from dra.testing.oracle_diff import behaviour_for, differences, pool_count, solve_ours
 
 DATA = Path(__file__).parent / "data" / "oracle-regressions"
 CASES = load_regressions(DATA)
@@ -40,6 +40,8 @@ def test_recordings_still_match_upstream() -> None:
         with oracle_mod.UpstreamAllocator(minor) as oracle:
             answers = oracle.solve_many([c["problem"] for c in cases])
         for case, now in zip(cases, answers):
+            if not behaviour_for(case["problem"], minor).ordered and pool_count(case["problem"]) > 1:
+                continue  # upstream walks these pools in Go map order: its answer may change per run
             # Compare the recording with today's upstream answer the same way ours is compared.
             assert not differences(case["problem"], case["upstream"] | {"variant": now.get("variant")}, now, minor), \
                 case["_file"]
