@@ -9,17 +9,25 @@ all idle milli when m cannot run on n at all (no GPU of a model m accepts, too f
 enough free milli, too little CPU, or m is CPU-only), and otherwise only the idle milli on
 GPUs whose free milli is below m's per-GPU need.
 
-F depends only on (model, free CPU, multiset of free milli per GPU), so values are memoised
-on that key: identical nodes -- hundreds of them in the openb fleet -- cost one computation.
+F depends only on (model, which typical pods' CPU requests the free CPU covers, multiset of
+free milli per GPU), so values are memoised on that key: identical nodes -- hundreds of them
+in the openb fleet -- cost one computation.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
+from itertools import accumulate
 from dataclasses import dataclass
 from typing import Iterable
 
+from typing import TYPE_CHECKING
+
 from simulator.state import Demand, NodeState
+
+if TYPE_CHECKING:
+    from simulator.trace.model import Pod
 
 POPULARITY_THRESHOLD = 0.95
 DEFAULT_CPU_MILLI = 100  # kube-scheduler's non-zero default request, as the artifact uses
@@ -58,16 +66,38 @@ def typical_pods(demands: Iterable[Demand], threshold: float = POPULARITY_THRESH
     return [TypicalPod(s[0], s[1], s[2], s[3], n / covered) for s, n in kept]
 
 
+def trace_typical_pods(pods: Iterable["Pod"], threshold: float = POPULARITY_THRESHOLD) -> list[TypicalPod]:
+    """Typical pods of the trace *as the pods ask* (per-GPU milli, GPU count, allowed models),
+    whatever a placement model turns them into. A fragmentation curve measured with these is
+    the same question for every placement ("how much idle GPU can the trace's pods not use"),
+    so curves of the integer device plugin, static MIG and DRA are comparable; typical pods
+    from each placement's own demands (what the FGD policy scores with) are not -- under the
+    integer device plugin a 0.3-GPU pod "needs" 1000 milli."""
+    from simulator.state import Demand
+
+    demands = []
+    for p in pods:
+        n = p.num_gpu if p.gpu_milli > 0 else 0
+        demands.append(Demand(cpu=p.cpu_milli, mem=p.memory_mib, count=n, milli=p.gpu_milli if n else 0,
+                              models=p.gpu_models))
+    return typical_pods(demands, threshold)
+
+
 class FragModel:
     """Node and cluster fragmentation for one set of typical pods, memoised by node state."""
 
     def __init__(self, typical: list[TypicalPod]) -> None:
         self.typical = typical
         self._memo: dict[tuple, float] = {}
+        self._rows: dict[str, list[tuple[float, int, int, float]]] = {}
+        self._cpu_cuts = sorted({t.cpu for t in typical})
 
     def node_frag(self, model: str, cpu_free: int, gpu_free: Iterable[int]) -> float:
         gpus = tuple(sorted(gpu_free))
-        key = (model, cpu_free, gpus)
+        # F reads the free CPU only through "cpu_free < t.cpu" for the typical pods' CPU
+        # requests, so free CPU amounts between the same two requests give the same F: the
+        # memo is keyed by that interval, not the amount (far more hits, same values).
+        key = (model, bisect_right(self._cpu_cuts, cpu_free), gpus)
         value = self._memo.get(key)
         if value is None:
             value = self._compute(model, cpu_free, gpus)
@@ -79,24 +109,38 @@ class FragModel:
     def frag_of(self, node: NodeState) -> float:
         return self.node_frag(node.model, node.cpu_free, node.gpu_free)
 
+    def _rows_for(self, model: str) -> list[tuple[float, int, int, float]]:
+        """(freq, milli, count, cpu) per typical pod, in order; a pod that cannot use this
+        model's GPUs at all (CPU-only, or another model) gets cpu = inf: always "all idle"."""
+        rows = self._rows.get(model)
+        if rows is None:
+            rows = self._rows[model] = [
+                (t.freq, t.milli, t.count,
+                 float("inf") if t.milli == 0 or (t.models and model not in t.models) else float(t.cpu))
+                for t in self.typical
+            ]
+        return rows
+
     def _compute(self, model: str, cpu_free: int, gpus: tuple[int, ...]) -> float:
+        # ``gpus`` is sorted ascending, so for a typical pod needing m milli per GPU the GPUs
+        # below m are a prefix: one bisection gives both how many GPUs fit and the idle milli
+        # of those that do not (the sum of the prefix); typical pods with the same m share it.
+        # The sum runs over the typical pods in their order with the same float operations
+        # as the definition, so values are bit-identical to the plain loop.
         idle = sum(gpus)
         if idle == 0:
             return 0.0
+        prefix = list(accumulate(gpus, initial=0))
+        n = len(gpus)
         frag = 0.0
-        for t in self.typical:
-            if t.milli == 0 or (t.models and model not in t.models) or cpu_free < t.cpu:
-                frag += t.freq * idle
+        seen: dict[int, tuple[int, int]] = {}
+        for freq, milli, count, cpu in self._rows_for(model):
+            if cpu_free < cpu:
+                frag += freq * idle
                 continue
-            fitting = 0
-            below = 0
-            for g in gpus:
-                if g >= t.milli:
-                    fitting += 1
-                else:
-                    below += g
-            if fitting >= t.count:
-                frag += t.freq * below
-            else:
-                frag += t.freq * idle
+            at = seen.get(milli)
+            if at is None:
+                k = bisect_left(gpus, milli)
+                at = seen[milli] = (prefix[k], n - k)
+            frag += freq * (at[0] if at[1] >= count else idle)
         return frag

@@ -89,3 +89,71 @@ def test_unknown_policy_lists_valid_names() -> None:
         get_policy("fgdd")
     for name in POLICIES:
         assert name in str(err.value)
+
+
+def test_bestfit_and_dotprod_score_big_nodes_within_range() -> None:
+    # A DGX H100 (224 CPUs) used to score below zero with the artifact's 128-CPU normaliser,
+    # i.e. "infeasible": every pod failed on dgx-h100-32.
+    big = node([1000] * 8, cpu_free=224000, model="H100-SXM5-80GB", cpu_cap=224000)
+    d = share(300, cpu=1000)
+    for name in ("bestfit", "dotprod", "gpu-clustering"):
+        assert 0 <= get_policy(name).score(big, d, ctx()) <= 100, name
+    # once the engine hands the fleet over, the fleet's largest node normalises every node
+    small = node([1000] * 2, cpu_free=64000, cpu_cap=64000)
+    policy = get_policy("bestfit")
+    policy.setup([big, small])
+    assert policy.fleet_max == (224000, 8000)
+    assert policy.score(small, d, ctx()) == int((1 - (0.5 * 63000 / 224000 + 0.5 * 1700 / 8000)) * 100)
+
+
+def test_bestfit_places_pods_on_the_dgx_fleet() -> None:
+    from simulator.engine import replay_fgd
+    from simulator.placement import get_placement
+    from simulator.run import load_inputs
+    from simulator.trace.model import Pod, Trace
+
+    fleet, _ = load_inputs("dgx-h100-32", "synthetic:10:42")
+    pods = [Pod(f"p{i}", 8000, 1024, num_gpu=1 + i % 2, gpu_milli=1000) for i in range(40)]
+    for policy in ("bestfit", "dotprod"):
+        result = replay_fgd(fleet, Trace("t", pods), get_placement("device-plugin"), get_policy(policy), 42,
+                            inflation=0)
+        assert (result.scheduled, result.failed) == (40, 0), policy
+
+
+def test_trace_typical_pods_are_the_same_for_every_placement() -> None:
+    from simulator.frag import trace_typical_pods
+    from simulator.placement import get_placement
+    from simulator.trace.model import Pod
+
+    pods = [Pod(f"s{i}", 4000, 100, num_gpu=1, gpu_milli=300) for i in range(3)] + [Pod("w", 8000, 100, 2, 1000)]
+    typical = trace_typical_pods(pods)
+    assert [(t.milli, t.count) for t in typical] == [(300, 1), (1000, 2)]
+    # what each placement makes of them differs (a 0.3-GPU pod takes 1000 milli on the integer plugin)
+    dp = typical_pods(get_placement("device-plugin").demand(p) for p in pods)
+    assert [(t.milli, t.count) for t in dp] == [(1000, 1), (1000, 2)]
+
+
+def test_fragment_amount_is_bit_identical_to_the_definition() -> None:
+    import random
+
+    from simulator.frag import TypicalPod
+
+    rng = random.Random(7)
+    for _ in range(100):
+        typical = [TypicalPod(rng.choice([100, 8000, 64000]), rng.choice([0, 100, 250, 500, 1000]),
+                              rng.choice([1, 2, 4, 8]), rng.choice([(), ("A",), ("B",)]), rng.random())
+                   for _ in range(rng.randint(1, 25))]
+        fm = FragModel(typical)
+        for _ in range(10):
+            model, cpu = rng.choice(["A", "B"]), rng.choice([0, 1000, 8000, 100000])
+            gpus = tuple(sorted(rng.choice([0, 100, 300, 500, 750, 1000]) for _ in range(rng.choice([1, 2, 8]))))
+            idle, ref = sum(gpus), 0.0
+            if idle:
+                for t in typical:  # the definition, term by term in the same order
+                    if t.milli == 0 or (t.models and model not in t.models) or cpu < t.cpu:
+                        ref += t.freq * idle
+                        continue
+                    fitting = sum(1 for g in gpus if g >= t.milli)
+                    below = sum(g for g in gpus if g < t.milli)
+                    ref += t.freq * (below if fitting >= t.count else idle)
+            assert fm.node_frag(model, cpu, gpus) == ref

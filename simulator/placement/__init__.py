@@ -8,6 +8,9 @@ mig-mixed      (c) static MIG, mixed strategy (balanced layout, one resource per
 dra            (d) DRA: one ResourceClaim per pod placed by dra.allocator on shared GPUs
 dra-whole      (d) DRA with whole GPUs only (a fraction takes a whole device)
 ============== ==========================================================================
+
+``device-plugin-noaffinity`` is (a) with pods that carry no node affinity (their model and
+GPU-memory constraints dropped): the one model where *wrong-model* placements can happen.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from simulator.placement.deviceplugin import IntegerDevicePlugin
 from simulator.placement.mig import StaticMigDevicePlugin
 from simulator.placement.timeslicing import TimeSlicingDevicePlugin
 
-PLACEMENTS = ["device-plugin", "time-slicing", "mig-single", "mig-mixed", "dra", "dra-whole"]
+PLACEMENTS = ["device-plugin", "device-plugin-noaffinity", "time-slicing", "mig-single", "mig-mixed", "dra", "dra-whole"]
 
 
 def get_placement(name: str, **options: Any) -> Placement:
     key = name.strip().lower()
     if key == "device-plugin":
-        return IntegerDevicePlugin()
+        return IntegerDevicePlugin(node_affinity=bool(options.get("node_affinity", True)))
+    if key == "device-plugin-noaffinity":
+        return IntegerDevicePlugin(node_affinity=False)
     if key == "time-slicing":
         return TimeSlicingDevicePlugin(int(options.get("replicas", 4)))
     if key in ("mig-single", "mig-mixed"):
@@ -38,6 +43,7 @@ def get_placement(name: str, **options: Any) -> Placement:
             mode="shared" if key == "dra" else "whole",
             device_choice=str(options.get("device_choice", "policy")),
             verify=bool(options.get("verify", True)),
+            sharing=str(options.get("sharing", "mps")),
         )
     raise UnknownNameError("placement", name, PLACEMENTS)
 

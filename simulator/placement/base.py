@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from simulator.fleet.model import Fleet
+from simulator.placement.isolation import EXCLUSIVE, Isolation
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
 
@@ -21,10 +22,38 @@ class Placement:
     def __init__(self) -> None:
         self.counters = Counters()
         self.fleet: Fleet | None = None
+        self.isolation = Isolation(self.counters)
 
     def setup(self, nodes: list[NodeState], fleet: Fleet, counters: Counters) -> None:
         self.counters = counters
         self.fleet = fleet
+        self.isolation = Isolation(counters)
+
+    # Whether pods carry the node affinity that expresses their allowed GPU models and GPU-memory
+    # floor (device-plugin models only; DRA expresses both in the claim's CEL selectors).
+    node_affinity: bool = True
+
+    def constraints(self, pod: Pod) -> tuple[tuple[str, ...], int]:
+        """(allowed models, GPU-memory floor) the scheduler sees for ``pod`` in this model."""
+        if self.node_affinity:
+            return pod.gpu_models, pod.gpu_memory_mib
+        return (), 0
+
+    def count_wrong_model(self, node: NodeState, pod: Pod) -> None:
+        """Wrong-model: a GPU pod placed on a GPU its trace rules out (a model outside its allowed
+        list, or less GPU memory than it states). It can only happen when the constraint is not
+        expressed (pods without node affinity); with affinity or CEL the filter prevents it."""
+        if self.node_affinity or not pod.is_gpu:
+            return
+        if (pod.gpu_models and node.model not in pod.gpu_models) or (
+                pod.gpu_memory_mib and node.gpu_mem and node.gpu_mem < pod.gpu_memory_mib):
+            self.counters.wrong_model += 1
+
+    def accounting(self) -> dict:
+        """What this model measured beyond the shared counters, flat, for the run's ``counters``:
+        placed GPU pods per isolation class (:mod:`simulator.placement.isolation`) as
+        ``isolation_guaranteed``, ``isolation_shared_mps``, ``isolation_shared_unlimited``."""
+        return {"isolation_" + k.replace("-", "_"): v for k, v in self.isolation.summary().items()}
 
     def demand(self, pod: Pod) -> Demand | None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -42,6 +71,9 @@ class Placement:
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
         for i in gpus:
             node.gpu_free[i] -= d.milli
+        if gpus:
+            self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
+            self.count_wrong_model(node, pod)
         return Binding(pod, node.idx, gpus, d.milli, now)
 
     def release(self, node: NodeState, binding: Binding) -> None:

@@ -5,6 +5,10 @@ whole GPU (the rest of that GPU is wasted). Model and GPU-memory constraints are
 the device-plugin way: node labels from GPU feature discovery (``nvidia.com/gpu.product``,
 ``nvidia.com/gpu.memory``) and required node affinity (``In`` for an allowed-model list,
 ``Gt`` for a memory floor). That works because a node's GPUs are all one model.
+
+``device-plugin-noaffinity``: the same pods written as many are in practice -- just
+``nvidia.com/gpu: N``, no node affinity -- so a pod may land on a model it does not allow or
+a GPU with too little memory; each such placement is counted as *wrong-model*.
 """
 
 from __future__ import annotations
@@ -18,11 +22,18 @@ class IntegerDevicePlugin(Placement):
     name = "device-plugin"
     description = "device plugin, integer nvidia.com/gpu (a fraction takes a whole GPU)"
 
+    def __init__(self, node_affinity: bool = True) -> None:
+        super().__init__()
+        self.node_affinity = node_affinity
+        if not node_affinity:
+            self.name = "device-plugin-noaffinity"
+
     def demand(self, pod: Pod) -> Demand:
         n = whole_gpus_needed(pod)
+        models, gpu_mem = self.constraints(pod)
         return Demand(
             cpu=pod.cpu_milli, mem=pod.memory_mib, count=n, milli=1000 if n else 0,
-            models=pod.gpu_models, gpu_mem=pod.gpu_memory_mib, nvlink=pod.nvlink,
+            models=models, gpu_mem=gpu_mem, nvlink=pod.nvlink,
             requested_milli=pod.gpu_milli if n else 0,
         )
 

@@ -16,14 +16,34 @@ Claims (one request ``gpu``):
   ``capacity.memory``; a MIG profile: the profile's compute share and memory on a shared GPU;
 - multi-GPU pods that need NVLink: ``constraints: matchAttribute: gpu.nvidia.com/nvlinkDomain``.
 
-Placement: a per-node index derived from the node's ResourceSlices and the allocations made
-so far (free compute and memory per device, exclusive use, NVLink domain) answers the
-scheduler's filter fast; the policy scores and picks devices; then the allocator runs on the
-chosen node only, with the node's :class:`AllocatedState`. With ``device_choice="policy"``
-the claim carries one more selector naming the devices the policy picked (the FGD paper's
-GPU choice; kube-scheduler has no device scoring), with ``"allocator"`` the allocator's
-first fit decides. The index is updated from the allocator's ``AllocationResult`` -- never
-from the index's own guess -- and a refusal (index said yes, allocator no) is counted.
+Share claims also carry the opaque ``GpuConfig`` the driver applies (``dra/plugin/config.py``'s
+schema, written here as data): MPS with the pod's compute share as active-thread percentage
+and its stated GPU memory as pinned-memory limit (default), or time-slicing
+(``sharing="time-slicing"``); pods that really shared a GPU are counted per isolation class
+(:mod:`simulator.placement.isolation`).
+
+MIG-profile pods: the claim's ``firstAvailable`` asks for a MIG device of the profile first,
+then the same share of a shared GPU. The shared mode publishes MIG devices only for GPUs
+whose MIG mode is on (static layouts), which the fleet nodes here do not have, so the share
+branch is the one that matches: compute ``K*1000//7`` and the profile's memory
+(:mod:`simulator.placement.profiles`), which on a GPU holding MIG-profile pods only admits
+exactly the MIG geometries of an H100 (tests/test_sim_placements_oracle.py) -- but under MPS,
+not hardware partitioning.
+
+Placement: a per-node index (free compute and memory per device, exclusive use, NVLink
+domain) answers the scheduler's filter fast; the policy scores and picks devices; then the
+allocator checks the claim on the chosen node. With ``device_choice="policy"`` the claim
+carries one more selector naming the devices the policy picked (the FGD paper's GPU choice;
+kube-scheduler has no device scoring), with ``"allocator"`` the allocator's first fit
+decides. The index is updated from the allocator's result -- never from the index's own
+guess -- and a refusal (index said yes, allocator no) is counted.
+
+Speed without changing a placement (benchmarks/bench_sim_placement.py): nodes of one shape
+publish the same devices, so slices and an allocator are built once per shape
+(:class:`ShapePool`) and each node is asked with its own allocations translated into that
+pool (:attr:`DraNode.state`, rebuilt from the index, which mirrors the allocator's results
+exactly); and since the allocator is a pure function of (devices, allocations, claim), its
+answers are memoised per (shape, state of the devices the claim can match, claim).
 """
 
 from __future__ import annotations
@@ -36,13 +56,18 @@ from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
-from simulator.placement.mig import _profile_need
+from simulator.placement.dra_index import DraNode, ShapePool
+from simulator.placement.isolation import EXCLUSIVE, MPS, TIME_SLICING
+from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
 
 MIB = 1024 * 1024
 GPU_REQUEST = "gpu"
 DEVICE_CHOICES = ("policy", "allocator")
+SHARINGS = ("mps", "time-slicing")
+CONFIG_API = "resource.nvidia.com/v1beta1"  # the opaque config group of NVIDIA's driver and ours
+_MISSING = object()
 MANIFEST = Path(__file__).resolve().parents[2] / "manifests" / "deviceclasses.yaml"
 
 
@@ -54,33 +79,16 @@ def device_classes() -> tuple[Any, ...]:
     return tuple(obj for obj in load_objects(MANIFEST) if isinstance(obj, DeviceClass))
 
 
-class DraNode:
-    """The index of one node: what its slices offer and what is allocated on it."""
-
-    __slots__ = ("node_obj", "names", "index_of", "mem_total", "mem_free", "exclusive", "domains",
-                 "state", "product", "slices", "allocator")
-
-    def __init__(self, node_obj: Any, names: list[str], mem_total: list[int], domains: list[str | None],
-                 product: str, state: Any) -> None:
-        self.node_obj = node_obj
-        self.names = names  # device name per GPU index
-        self.index_of = {n: i for i, n in enumerate(names)}
-        self.mem_total = mem_total  # MiB
-        self.mem_free = list(mem_total)
-        self.exclusive = [False] * len(names)
-        self.domains = domains
-        self.state = state  # dra.allocator.AllocatedState of this node
-        self.product = product
-        self.slices: list[Any] = []
-        self.allocator: Any = None  # built on first use, then reused for every pod
-
-
 class DraPlacement(Placement):
     name = "dra"
     description = "DRA ResourceClaims (CEL selectors, consumable capacity) placed by dra.allocator"
 
-    def __init__(self, mode: str = "shared", device_choice: str = "policy", verify: bool = True) -> None:
+    def __init__(self, mode: str = "shared", device_choice: str = "policy", verify: bool = True,
+                 sharing: str = "mps") -> None:
         super().__init__()
+        if sharing not in SHARINGS:
+            raise UnknownNameError("DRA sharing strategy", sharing, SHARINGS)
+        self.sharing = sharing
         if mode not in ("shared", "whole"):
             raise UnknownNameError("DRA slice mode", mode, ["shared", "whole"])
         if device_choice not in DEVICE_CHOICES:
@@ -91,66 +99,90 @@ class DraPlacement(Placement):
         self.verify = verify
         self.features: Any = None
         self._claims: dict[tuple, Any] = {}
+        self._outcomes: dict[tuple, Any] = {}  # (node shape, device state, claim) -> outcome
         self.driver = "gpu.nvidia.com"
 
     # -- devices ------------------------------------------------------------------------
     def setup(self, nodes: list[NodeState], fleet: Fleet, counters: Counters) -> None:
         super().setup(nodes, fleet, counters)
-        from dra.allocator import AllocatedState, Allocator, Features
+        from dra.allocator import Allocator, Features
         from dra.api import Node
         from dra.gpu.builtin import build_node, load_profile, nvl72_fabric
         from dra.slices import DRIVER_NAME, build_slices
 
         self.driver = DRIVER_NAME
+
+        def inventory(node: NodeState) -> Any:
+            spec = node.spec
+            if spec.nvlink_domain is not None:
+                return build_node(node.model, node.gpu_count, node.name, fabric=nvl72_fabric(spec.nvlink_domain))
+            if spec.profile:
+                return load_profile(spec.profile, node.name)
+            return build_node(node.model, node.gpu_count, node.name)
+
+        # What the index needs (device names, memory, NVLink grouping, product) is the same on
+        # every node of one shape, so the inventory and slices are built once per shape here;
+        # a node's own slices (its pool) are built only when the allocator first runs on it
+        # (:meth:`allocator_for`), which on a large fleet of identical nodes is rarely.
+        shapes: dict[tuple, tuple] = {}
         for node in nodes:
             if node.gpu_count == 0:
                 continue
             spec = node.spec
-            if spec.nvlink_domain is not None:
-                inv = build_node(node.model, node.gpu_count, node.name, fabric=nvl72_fabric(spec.nvlink_domain))
-            elif spec.profile:
-                inv = load_profile(spec.profile, node.name)
-            else:
-                inv = build_node(node.model, node.gpu_count, node.name)
-            slices = build_slices(inv, mode=self.mode)
-            devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
-            if any(g.mig_devices for g in inv.gpus):
-                from simulator.errors import FleetError
+            shape_key = (node.model, node.gpu_count, spec.profile, spec.nvlink_domain is not None)
+            found = shapes.get(shape_key)
+            if found is None:
+                inv = inventory(node)
+                if any(g.mig_devices for g in inv.gpus):
+                    from simulator.errors import FleetError
 
-                raise FleetError(
-                    f"node {node.name}: profile {spec.profile!r} has MIG devices; the DRA placement model "
-                    "publishes shared GPUs (use a profile without a MIG layout)"
-                )
-            names, mem, domains = [], [], []
-            for gpu in inv.gpus:
-                name = f"gpu-{gpu.minor}"
-                dev = devices[name]
-                cap = (dev.capacity or {}).get("memory")
-                mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
-                names.append(name)
-                domains.append(gpu.nvlink_domain)
-            node_obj = Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name}})
-            node.extra = DraNode(node_obj, names, mem, domains, inv.gpus[0].product_name, AllocatedState())
-            node.extra.slices = slices
+                    raise FleetError(
+                        f"node {node.name}: profile {spec.profile!r} has MIG devices; the DRA placement model "
+                        "publishes shared GPUs (use a profile without a MIG layout)"
+                    )
+                slices = build_slices(inv, mode=self.mode)
+                devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
+                names, mem, domains = [], [], []
+                for gpu in inv.gpus:
+                    name = f"gpu-{gpu.minor}"
+                    dev = devices[name]
+                    cap = (dev.capacity or {}).get("memory")
+                    mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
+                    names.append(name)
+                    domains.append(gpu.nvlink_domain)
+                rep = ShapePool(node.name, lambda node=node: build_slices(inventory(node), mode=self.mode))
+                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep)
+            names, mem, domains, product, rep = found
+            x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
+            x.pool = node.name  # build_slices names the pool after the node
+            # the profile and model decide attributes the claim's CEL may read
+            x.shape = shape_key + x.shape
+            node.extra = x
+        self._node_obj = lambda name: Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
         self.features = Features(consumable_capacity=True, prioritized_list=True, partitionable_devices=True)
         self._make_allocator = lambda slices: Allocator(self.features, list(device_classes()), slices)
 
     def allocator_for(self, x: "DraNode") -> Any:
-        # One allocator per node, holding only that node's pool: the allocator gathers the
-        # pools a node sees by scanning its slices, so a fleet-wide allocator would pay
-        # O(fleet) per node; per-node ones keep their CEL verdicts and plans between pods.
-        if x.allocator is None:
-            x.allocator = self._make_allocator(x.slices)
-        return x.allocator
+        # One allocator per node shape, holding only the pool of the shape's first node: the
+        # allocator gathers the pools a node sees by scanning its slices, so a fleet-wide
+        # allocator would pay O(fleet) per node; per-shape ones keep their CEL verdicts and
+        # plans between pods, and nodes of the shape are asked with their state translated
+        # into that pool (DraNode.state).
+        rep = x.rep
+        if rep.allocator is None:
+            rep.slices = rep.build()
+            if rep.slices and rep.slices[0].spec.pool.name != rep.pool:
+                raise AssertionError(f"pool {rep.slices[0].spec.pool.name!r} is not named after node {rep.pool!r}")
+            rep.node_obj = self._node_obj(rep.pool)
+            rep.allocator = self._make_allocator(rep.slices)
+        return rep.allocator
 
     # -- demands and claims --------------------------------------------------------------
     def demand(self, pod: Pod) -> Demand:
         n = whole_gpus_needed(pod)
-        milli, gpu_mem, mem_request = pod.gpu_milli, pod.gpu_memory_mib, 0
+        milli, gpu_mem = pod_gpu_need(pod.mig_profile, pod.gpu_milli, pod.gpu_memory_mib)
+        mem_request = 0
         profile = pod.mig_profile if self.mode == "shared" else None
-        if pod.mig_profile:
-            p_milli, p_mem = _profile_need(pod.mig_profile)
-            milli, gpu_mem = max(milli, p_milli), max(gpu_mem, p_mem)
         if self.mode == "whole" and n:
             milli = 1000
         if n == 1 and 0 < milli < 1000 and gpu_mem:
@@ -165,8 +197,12 @@ class DraPlacement(Placement):
     def _mem_request(d: Demand) -> int:
         return d.mem_request
 
+    @staticmethod
+    def claim_key(d: Demand, pins: tuple[int, ...] | None) -> tuple:
+        return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, pins)
+
     def claim_for(self, d: Demand, pins: tuple[int, ...] | None) -> Any:
-        key = (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, pins)
+        key = self.claim_key(d, pins)
         claim = self._claims.get(key)
         if claim is None:
             from dra.api import ResourceClaim
@@ -214,6 +250,13 @@ class DraPlacement(Placement):
         else:
             request = {"name": GPU_REQUEST, "exactly": exactly}
         devices: dict[str, Any] = {"requests": [request]}
+        if share:
+            # What the driver applies on a shared GPU (dra/plugin/config.py's GpuConfig): MPS
+            # with the pod's compute share as active-thread percentage and, when it states its
+            # GPU memory, that as pinned-memory limit; or time-slicing, which limits nothing.
+            target = f"{GPU_REQUEST}/share" if "firstAvailable" in request else GPU_REQUEST
+            devices["config"] = [{"requests": [target],
+                                  "opaque": {"driver": dom, "parameters": self.sharing_config(d)}}]
         if d.nvlink and d.count > 1:
             devices["constraints"] = [{"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"}]
         return {
@@ -222,32 +265,50 @@ class DraPlacement(Placement):
             "spec": {"devices": devices},
         }
 
+    def sharing_config(self, d: Demand) -> dict:
+        """The opaque ``GpuConfig`` a share claim carries (written as data: the simulator does not
+        import the plugin; tests decode it with the plugin's own schema)."""
+        if self.sharing == "time-slicing":
+            sharing: dict[str, Any] = {"strategy": "TimeSlicing", "timeSlicingConfig": {"interval": "Default"}}
+        else:
+            mps: dict[str, Any] = {"defaultActiveThreadPercentage": max(1, -(-d.milli // 10))}
+            if d.mem_request:
+                mps["defaultPinnedDeviceMemoryLimit"] = f"{d.mem_request}Mi"
+            sharing = {"strategy": "MPS", "mpsConfig": mps}
+        return {"apiVersion": CONFIG_API, "kind": "GpuConfig", "sharing": sharing}
+
     # -- the index -----------------------------------------------------------------------
     def node_key(self, node: NodeState) -> tuple:
         base = super().node_key(node)
         x: DraNode | None = node.extra
         if x is None:
             return base
-        return base + (tuple(sorted(zip(node.gpu_free, x.mem_free, x.exclusive))),)
+        # A device with nothing free (taken whole, or its compute shared out) can take no
+        # demand whatever its memory or exclusive flag, and a device with everything free has
+        # no memory reserved either: only partly shared devices need their free memory in the
+        # key. Fewer distinct keys = fewer groups for the scheduler to filter and score.
+        free, mem_free = node.gpu_free, x.mem_free
+        return base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
         x: DraNode | None = node.extra
         if x is None or not d.count:
             return []
-        if d.gpu_mem and x.mem_total and max(x.mem_total) < d.gpu_mem:
+        gpu_mem = d.gpu_mem
+        mem_total = x.mem_total
+        if gpu_mem and mem_total and max(mem_total) < gpu_mem:
             return []
-        share = d.count == 1 and d.milli < 1000
-        mem = self._mem_request(d)
-        free = node.gpu_free
-        out = []
-        for i in range(len(free)):
-            if x.exclusive[i] or (d.gpu_mem and x.mem_total[i] < d.gpu_mem):
-                continue
-            if share:
-                if free[i] >= d.milli and x.mem_free[i] >= mem:
-                    out.append(i)
-            elif free[i] == 1000 and x.mem_free[i] == x.mem_total[i]:
-                out.append(i)
+        free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
+        n = len(free)
+        if d.count == 1 and d.milli < 1000:  # a share
+            milli, mem = d.milli, d.mem_request
+            if gpu_mem:
+                return [i for i in range(n) if free[i] >= milli and not exclusive[i] and mem_free[i] >= mem
+                        and mem_total[i] >= gpu_mem]
+            return [i for i in range(n) if free[i] >= milli and not exclusive[i] and mem_free[i] >= mem]
+        # whole devices: untouched (a device with all compute free has no memory reserved either)
+        out = [i for i in range(n) if free[i] == 1000 and not exclusive[i] and mem_free[i] == mem_total[i]
+               and (not gpu_mem or mem_total[i] >= gpu_mem)]
         if d.nvlink and d.count > 1 and len(out) >= d.count:
             by_domain: dict[Any, list[int]] = {}
             for i in out:
@@ -255,6 +316,19 @@ class DraPlacement(Placement):
             fitting = [g for g in by_domain.values() if len(g) >= d.count]
             return fitting[0] if fitting else []
         return out
+
+    def fits(self, node: NodeState, d: Demand) -> bool:
+        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request:
+            # the scheduler's filter on the commonest demand: any device with enough compute
+            x: DraNode | None = node.extra
+            if x is None:
+                return False
+            milli, exclusive = d.milli, x.exclusive
+            for i, f in enumerate(node.gpu_free):
+                if f >= milli and not exclusive[i]:
+                    return True
+            return False
+        return d.count == 0 or len(self.eligible(node, d)) >= d.count
 
     # -- bind through the allocator ----------------------------------------------------
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
@@ -264,44 +338,74 @@ class DraPlacement(Placement):
         if not self.verify:
             return self._apply_index(node, pod, d, gpus, now)
         pins = tuple(sorted(gpus)) if self.device_choice == "policy" else None
-        claim = self.claim_for(d, pins)
-        self.counters.allocator_calls += 1
-        results = self.allocator_for(x).allocate_dicts(x.node_obj, [claim], allocated=x.state)
-        if results is None:
+        # The allocator is a pure function of (the node's devices, what is allocated on them,
+        # the claim); the index mirrors "what is allocated" exactly (free compute, free memory,
+        # exclusive use per device), so an answer found once for a node shape in one state is
+        # the answer on every node of that shape in that state. Memoising it removes most
+        # allocator runs on large fleets of identical nodes without changing any placement.
+        # With pins (the policy's devices named in a selector) no other device can match, so
+        # only the pinned devices' state is part of the question.
+        free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
+        if pins is not None:
+            state = tuple((free[i], mem_free[i], exclusive[i]) for i in pins)
+        else:
+            state = tuple(zip(free, mem_free, exclusive))
+        key = (x.shape, state, self.claim_key(d, pins))
+        outcome = self._outcomes.get(key, _MISSING)
+        if outcome is _MISSING:
+            claim = self.claim_for(d, pins)
+            self.counters.allocator_calls += 1
+            allocator = self.allocator_for(x)  # builds the shape's slices and Node on first use
+            results = allocator.allocate_dicts(x.node_obj, [claim], allocated=x.state)
+            outcome = None if results is None else self._outcome(x, results[0])
+            if len(self._outcomes) > 500_000:
+                self._outcomes.clear()
+            self._outcomes[key] = outcome
+        if outcome is None:
             return None
-        return self._apply_result(node, pod, d, results[0], now)
+        return self._apply_outcome(node, pod, d, outcome, now)
+
+    @staticmethod
+    def _outcome(x: "DraNode", result: dict) -> tuple:
+        """An allocation result without its node: per device (index, name, compute milli,
+        memory MiB, consumed capacities as Quantities -- None for exclusive use)."""
+        from dra.api import Quantity
+
+        out = []
+        for r in (result.get("devices") or {}).get("results") or []:
+            i = x.index_of[r["device"]]
+            consumed = r.get("consumedCapacity")
+            if r.get("shareID") is not None or consumed:
+                caps = tuple((name, Quantity(str(text))) for name, text in (consumed or {}).items())
+                caps = tuple((name, q) for name, q in caps if q.sign() != 0)
+                compute = next((q.value() for name, q in caps if name == "compute"), 0)
+                memory = next((q.value() for name, q in caps if name == "memory"), 0) // MIB
+                out.append((i, r["device"], compute, memory, caps))
+            else:
+                out.append((i, r["device"], 1000, 0, None))
+        return tuple(out)
 
     def _apply_result(self, node: NodeState, pod: Pod, d: Demand, result: dict, now: float) -> Binding:
-        from dra.api import DeviceID, Quantity
+        return self._apply_outcome(node, pod, d, self._outcome(node.extra, result), now)
 
+    def _apply_outcome(self, node: NodeState, pod: Pod, d: Demand, outcome: tuple, now: float) -> Binding:
         x: DraNode = node.extra
         taken = []
         charged = 0
-        for r in (result.get("devices") or {}).get("results") or []:
-            i = x.index_of[r["device"]]
-            dev_id = DeviceID(r["driver"], r["pool"], r["device"])
-            consumed = r.get("consumedCapacity")
-            if r.get("shareID") is not None or consumed:
-                consumed = consumed or {}
-                compute = Quantity(str(consumed.get("compute", "0"))).value()
-                memory = Quantity(str(consumed.get("memory", "0"))).value() // MIB
+        share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
+        for i, device, compute, memory, caps in outcome:
+            if caps is not None:
                 node.gpu_free[i] -= compute
                 x.mem_free[i] -= memory
-                caps = x.state.capacity.setdefault(dev_id, {})
-                for name, text in consumed.items():
-                    q = Quantity(str(text))
-                    if q.sign() == 0:
-                        continue
-                    caps[name] = caps[name] + q if name in caps else q
-                x.state.shared_devices.add(dev_id)
-                taken.append((i, dev_id, compute, memory, consumed))
+                taken.append((i, device, compute, memory, caps))
                 charged += compute
+                self.isolation.bind(node.idx, (i,), pod.name, share_mode)
             else:
                 x.exclusive[i] = True
-                x.state.devices.add(dev_id)
                 node.gpu_free[i] -= 1000
-                taken.append((i, dev_id, 1000, 0, None))
+                taken.append((i, device, 1000, 0, None))
                 charged += 1000
+                self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
         gpus = tuple(t[0] for t in taken)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
@@ -310,41 +414,26 @@ class DraPlacement(Placement):
         taken = []
         share = d.count == 1 and d.milli < 1000
         mem = self._mem_request(d)
+        mode = (TIME_SLICING if self.sharing == "time-slicing" else MPS) if share else EXCLUSIVE
         for i in gpus:
             if share:
                 node.gpu_free[i] -= d.milli
                 x.mem_free[i] -= mem
-                taken.append((i, None, d.milli, mem, {}))
+                taken.append((i, None, d.milli, mem, ()))
             else:
                 x.exclusive[i] = True
                 node.gpu_free[i] -= 1000
                 taken.append((i, None, 1000, 0, None))
+        if gpus:
+            self.isolation.bind(node.idx, gpus, pod.name, mode)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=sum(t[2] for t in taken))
 
     def release(self, node: NodeState, binding: Binding) -> None:
-        from dra.api import Quantity
-
         x: DraNode = node.extra
-        for i, dev_id, compute, memory, consumed in binding.detail:
+        self.isolation.release(node.idx, binding.gpus, binding.pod.name)
+        for i, _device, compute, memory, consumed in binding.detail:
             node.gpu_free[i] += compute
             if consumed is None:
                 x.exclusive[i] = False
-                if dev_id is not None:
-                    x.state.devices.discard(dev_id)
-                continue
-            x.mem_free[i] += memory
-            if dev_id is None:
-                continue
-            caps = x.state.capacity.get(dev_id, {})
-            for name, text in consumed.items():
-                q = Quantity(str(text))
-                if q.sign() == 0 or name not in caps:
-                    continue
-                left = caps[name] - q
-                if left.sign() == 0:
-                    del caps[name]
-                else:
-                    caps[name] = left
-            if not caps or node.gpu_free[i] == 1000:
-                x.state.capacity.pop(dev_id, None)
-                x.state.shared_devices.discard(dev_id)
+            else:
+                x.mem_free[i] += memory

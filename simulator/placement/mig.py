@@ -14,12 +14,10 @@ least its compute share (slices/7) and its GPU memory. Under ``single`` it may t
 slice or a whole non-MIG GPU (node affinity ORs both products); under ``mixed`` it asks for
 one profile -- the smallest in the fleet's layouts that satisfies it -- so only slices of that
 profile qualify (a whole GPU if no MIG node exists). Whole-GPU pods use non-MIG GPUs only.
-The cluster is charged the slice's compute share (1g = 143 milli), or 1000 for a whole GPU.
+The cluster is charged the slice's compute share (1g = 142 milli, see :mod:`simulator.placement.profiles`), or 1000 for a whole GPU.
 """
 
 from __future__ import annotations
-
-import math
 
 from dra.gpu.builtin import build_node
 
@@ -27,6 +25,8 @@ from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
+from simulator.placement.isolation import EXCLUSIVE
+from simulator.placement.profiles import pod_gpu_need, slice_holds, slice_milli
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
 
@@ -41,7 +41,7 @@ class Slice:
         self.compute = compute
         self.total = total
         self.memory_mib = memory_mib
-        self.milli = 1000 * compute // total
+        self.milli = slice_milli(compute, total)
         self.used = False
 
 
@@ -94,16 +94,13 @@ class StaticMigDevicePlugin(Placement):
 
     def _wanted_profile(self, milli: int, gpu_mem: int) -> str | None:
         for s in self._profiles:
-            if s.compute * 1000 >= milli * s.total and s.memory_mib >= gpu_mem:
+            if slice_holds(s.compute, s.total, milli) and s.memory_mib >= gpu_mem:
                 return s.profile
         return None
 
     def demand(self, pod: Pod) -> Demand | None:
         n = whole_gpus_needed(pod)
-        milli, gpu_mem = pod.gpu_milli, pod.gpu_memory_mib
-        if pod.mig_profile:
-            spec_milli, spec_mem = _profile_need(pod.mig_profile)
-            milli, gpu_mem = max(milli, spec_milli), max(gpu_mem, spec_mem)
+        milli, gpu_mem = pod_gpu_need(pod.mig_profile, pod.gpu_milli, pod.gpu_memory_mib)
         mig = None
         if n == 1 and milli < 1000 and self.strategy == "mixed":
             mig = self._wanted_profile(milli, gpu_mem)
@@ -127,7 +124,7 @@ class StaticMigDevicePlugin(Placement):
                 if s.profile == d.mig:
                     return s
                 continue
-            if s.compute * 1000 >= d.milli * s.total and s.memory_mib >= d.gpu_mem:
+            if slice_holds(s.compute, s.total, d.milli) and s.memory_mib >= d.gpu_mem:
                 return s
         return None
 
@@ -159,6 +156,8 @@ class StaticMigDevicePlugin(Placement):
                 node.gpu_free[i] -= 1000
                 charged += 1000
                 detail.append(None)
+        if gpus:  # a MIG slice is a hardware partition; a whole GPU is used alone
+            self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=detail, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:
@@ -169,13 +168,3 @@ class StaticMigDevicePlugin(Placement):
                 s.used = False
                 node.gpu_free[i] += s.milli
 
-
-def _profile_need(profile: str) -> tuple[int, int]:
-    """(milli, MiB) a named profile stands for: ``2g.20gb`` -> (2/7 of a GPU, 20 GiB)."""
-    try:
-        g, mem = profile.split(".", 1)
-        compute = int(g.rstrip("g"))
-        gib = float(mem.lower().rstrip("gb").rstrip("+me").rstrip("g") or 0)
-    except ValueError:
-        return 0, 0
-    return math.ceil(compute * 1000 / 7), int(gib * 1024)

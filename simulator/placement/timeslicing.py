@@ -3,15 +3,16 @@
 Each GPU is advertised as ``replicas`` units of ``nvidia.com/gpu``; a pod asking for N gets N
 replicas (on distinct GPUs, as the plugin prefers). Any pod -- fractional or whole-GPU --
 takes one replica per GPU, i.e. 1/replicas of a GPU as far as the scheduler knows. Nothing
-is isolated: no memory limit, no compute share. The model therefore counts an *isolation
-violation* for every pod that shares a physical GPU with another pod at some point of its
-life (its memory and its share are not guaranteed).
+is isolated: no memory limit, no compute share. Every pod that shares a physical GPU with
+another pod at some point of its life is ``shared-unlimited`` (and an *isolation violation*);
+see :mod:`simulator.placement.isolation`.
 """
 
 from __future__ import annotations
 
 from simulator.errors import UnknownNameError
 from simulator.placement.base import Placement, whole_gpus_needed
+from simulator.placement.isolation import TIME_SLICING
 from simulator.state import Binding, Demand, NodeState
 from simulator.trace.model import Pod
 
@@ -43,17 +44,13 @@ class TimeSlicingDevicePlugin(Placement):
         return [i for i, g in enumerate(node.gpu_free) if g >= d.milli]
 
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
-        if node.extra is None:
-            node.extra = [set() for _ in node.gpu_free]
-        tenants: list[set[str]] = node.extra
         for i in gpus:
             node.gpu_free[i] -= d.milli
-            tenants[i].add(pod.name)
-            if len(tenants[i]) > 1:
-                self.counters.isolation_violations.update(tenants[i])
+        if gpus:
+            self.isolation.bind(node.idx, gpus, pod.name, TIME_SLICING)
         return Binding(pod, node.idx, gpus, d.milli, now)
 
     def release(self, node: NodeState, binding: Binding) -> None:
         for i in binding.gpus:
             node.gpu_free[i] += binding.milli
-            node.extra[i].discard(binding.pod.name)
+        self.isolation.release(node.idx, binding.gpus, binding.pod.name)

@@ -44,6 +44,14 @@ class Policy:
     uses_tags: ClassVar[bool] = False
     uniform_ties: ClassVar[bool] = False  # draw among equal scores uniformly whatever the tie-break
     gpu_select: ClassVar[str] = "best"
+    fleet_max: tuple[int, int] = (0, 0)  # (CPU milli, GPU milli) of the largest node, set by setup()
+
+    def setup(self, nodes: list[NodeState]) -> None:
+        """Called once with the fleet's nodes before the first score (policies that normalise
+        by the largest node read it here). The engine calls it when it knows the hook; until
+        then :func:`simulator.scoring.paper.normaliser` falls back to the node's own capacity."""
+        self.fleet_max = (max((n.cpu_cap for n in nodes), default=0),
+                          max((1000 * n.gpu_count for n in nodes), default=0))
 
     def score(self, node: NodeState, d: Demand, ctx: ScoringContext) -> int:  # pragma: no cover - interface
         raise NotImplementedError

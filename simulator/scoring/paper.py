@@ -6,13 +6,21 @@ see sim-anchors.md 1.2 for the definitions these follow.
 - ``random``: every feasible node scores the same, so the engine's uniform tie-break picks
   one feasible node at random (the artifact's PreScore draws one node and gives it 100).
 - ``dotprod``: Tetris' alignment, dimensions merged (CPU, total GPU) and normalised by the
-  largest node spec (128 CPUs, 8 GPUs): 100 * (1 - <free, req> / 2).
+  largest node spec: 100 * (1 - <free, req> / 2).
 - ``gpu-clustering``: prefers nodes whose pods all carry the same GPU-affinity tag as this
   pod (share-gpu / N-gpu): bands 75-100 same tag only, 50-75 mixed incl. same, 25-50 idle
   node, 0-25 other tags; within a band, fuller nodes score higher.
 - ``gpu-packing``: prefers (1) a partly used GPU, (2) a free GPU on a used node, (3) an
   empty node.
-- ``bestfit``: minimises 0.5*(free_cpu - req_cpu)/128k + 0.5*(free_gpu - req_gpu)/8000.
+- ``bestfit``: minimises 0.5*(free_cpu - req_cpu)/max_cpu + 0.5*(free_gpu - req_gpu)/max_gpu.
+
+"Largest node spec" (the artifact's ``norm=max``): the artifact hard-codes the openb fleet's
+largest node, 128 CPUs and 8 GPUs. A fleet with bigger nodes (a DGX H100 has 224 CPUs) then
+scored below zero and, since a negative score means "filtered out", nothing was placed. The
+normaliser is therefore the fleet's largest node when the engine has called
+:meth:`Policy.setup`, else the larger of the artifact's spec and the node's own capacity --
+both equal the artifact's constants on openb (no node there exceeds 128 CPUs or 8 GPUs), so
+the FGD reproduction does not move, and scores stay within [0, 100] on any fleet.
 """
 
 from __future__ import annotations
@@ -22,6 +30,12 @@ from simulator.state import Demand, NodeState, affinity_tag
 
 MAX_SPEC_CPU = 128000
 MAX_SPEC_GPU = 8000
+
+
+def normaliser(policy: Policy, node: NodeState) -> tuple[int, int]:
+    """(CPU milli, GPU milli) that a free amount on ``node`` is divided by (see above)."""
+    cpu, gpu = policy.fleet_max
+    return (max(cpu or MAX_SPEC_CPU, node.cpu_cap), max(gpu or MAX_SPEC_GPU, 1000 * node.gpu_count))
 
 
 def _pod_cpu(d: Demand) -> int:
@@ -44,9 +58,10 @@ class DotProd(Policy):
 
     def score(self, node: NodeState, d: Demand, ctx: ScoringContext) -> int:
         cpu = _pod_cpu(d)
-        dot = (node.cpu_free / MAX_SPEC_CPU) * (cpu / MAX_SPEC_CPU) + (
-            node.gpu_free_total() / MAX_SPEC_GPU
-        ) * (d.total_milli / MAX_SPEC_GPU)
+        max_cpu, max_gpu = normaliser(self, node)
+        dot = (node.cpu_free / max_cpu) * (cpu / max_cpu) + (
+            node.gpu_free_total() / max_gpu
+        ) * (d.total_milli / max_gpu)
         return int(MAX_NODE_SCORE * (1 - dot / 2))
 
 
@@ -59,7 +74,8 @@ class GpuClustering(Policy):
         tag = affinity_tag(d)
         if tag is None:
             return 0
-        fill = (MAX_NODE_SCORE // 4) * (MAX_SPEC_GPU - node.gpu_free_total()) // MAX_SPEC_GPU
+        max_gpu = normaliser(self, node)[1]
+        fill = (MAX_NODE_SCORE // 4) * (max_gpu - node.gpu_free_total()) // max_gpu
         present = [t for t, n in node.tags.items() if n > 0]
         if node.tags.get(tag, 0) > 0:
             return fill + (MAX_NODE_SCORE * 3 // 4 if len(present) == 1 else MAX_NODE_SCORE * 2 // 4)
@@ -104,7 +120,8 @@ class BestFit(Policy):
     description = "minimise leftover CPU and GPU, 0.5 weight each (FGD paper baseline)"
 
     def score(self, node: NodeState, d: Demand, ctx: ScoringContext) -> int:
-        left = (node.cpu_free - _pod_cpu(d)) / MAX_SPEC_CPU * 0.5 + (
+        max_cpu, max_gpu = normaliser(self, node)
+        left = (node.cpu_free - _pod_cpu(d)) / max_cpu * 0.5 + (
             node.gpu_free_total() - d.total_milli
-        ) / MAX_SPEC_GPU * 0.5
+        ) / max_gpu * 0.5
         return int((1.0 - left) * MAX_NODE_SCORE)

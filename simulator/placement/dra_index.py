@@ -1,0 +1,92 @@
+"""The DRA placement model's per-node index and per-shape device pools.
+
+:class:`DraNode` mirrors, per device of one node, what the allocator's results took: free
+compute (the NodeState's ``gpu_free``), free memory, exclusive use. :class:`ShapePool` holds
+the slices and the allocator of one node shape, shared by every node of that shape;
+:attr:`DraNode.state` translates a node's allocations into that pool so the shared allocator
+answers for it. See :mod:`simulator.placement.dra`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ShapePool:
+    """The devices of one node shape, published once: the slices of the shape's first node,
+    the allocator over them, and that node's ``Node`` object (all built on first use).
+
+    Nodes of one shape publish the same devices; only the pool (node) name differs. The
+    allocator's answer is a function of the devices, the allocated state and the claim, so
+    every node of the shape is asked through this one pool with its own state translated
+    into it (:attr:`DraNode.state`) -- one allocator and one set of slices per shape instead
+    of per node."""
+
+    __slots__ = ("pool", "build", "slices", "allocator", "node_obj", "ids")
+
+    def __init__(self, pool: str, build: Any) -> None:
+        self.pool = pool  # the representative node's name (build_slices names pools after nodes)
+        self.build = build  # () -> its slices
+        self.slices: list[Any] | None = None
+        self.allocator: Any = None
+        self.node_obj: Any = None
+        self.ids: dict[str, Any] = {}  # device name -> DeviceID in this pool
+
+
+class DraNode:
+    """The index of one node: what its devices offer and what is allocated on them."""
+
+    __slots__ = ("names", "index_of", "mem_total", "mem_free", "exclusive", "domains", "free",
+                 "product", "shape", "pool", "rep", "driver")
+
+    def __init__(self, names: list[str], mem_total: list[int], domains: list[str | None], product: str,
+                 free: list[int], rep: ShapePool, driver: str) -> None:
+        self.names = names  # device name per GPU index
+        self.index_of = {n: i for i, n in enumerate(names)}
+        self.mem_total = mem_total  # MiB
+        self.mem_free = list(mem_total)
+        self.exclusive = [False] * len(names)
+        self.domains = domains
+        self.free = free  # the NodeState's gpu_free (same list): free compute milli per device
+        self.product = product
+        self.rep = rep
+        self.driver = driver
+        # Nodes with equal shapes publish the same devices (names, attributes, capacities,
+        # NVLink grouping); only their pool names differ.
+        first = {dom: i for i, dom in reversed(list(enumerate(domains)))}
+        self.shape = (product, tuple(names), tuple(mem_total),
+                      tuple(first[dom] if dom is not None else -1 for dom in domains))
+        self.pool = ""
+
+    @property
+    def node_obj(self) -> Any:
+        """The ``Node`` the shape's allocator answers for (the shape's first node)."""
+        return self.rep.node_obj
+
+    @property
+    def state(self) -> Any:
+        """This node's allocations as a ``dra.allocator.AllocatedState`` in the shape's pool:
+        exclusive devices taken, shared devices with their consumed ``compute`` (and
+        ``memory`` where reserved) -- exactly what the allocator's own results added up to,
+        since the index is updated from those results only."""
+        from dra.allocator import AllocatedState
+        from dra.api import DeviceID, Quantity
+
+        state = AllocatedState()
+        rep = self.rep
+        for i, name in enumerate(self.names):
+            dev = rep.ids.get(name)
+            if dev is None:
+                dev = rep.ids[name] = DeviceID(self.driver, rep.pool, name)
+            if self.exclusive[i]:
+                state.devices.add(dev)
+                continue
+            used = 1000 - self.free[i]
+            if used > 0:
+                caps = {"compute": Quantity(str(used))}
+                mem = self.mem_total[i] - self.mem_free[i]
+                if mem > 0:
+                    caps["memory"] = Quantity(f"{mem}Mi")
+                state.capacity[dev] = caps
+                state.shared_devices.add(dev)
+        return state
