@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from dra.allocator import AllocatedState, AllocationError, Allocator
     from dra.allocator.explanation import explain
 
-    from dra.commands.allocate_extended import claims_for_pods, split_pods
+    from dra.allocator.extended import claims_for_pods
+    from dra.commands.allocate_extended import split_pods
     from dra.versions import DEFAULT_VERSION, KubernetesVersion, parse_gate_overrides
 
     version = KubernetesVersion.of(args.kubernetes_version or DEFAULT_VERSION,

@@ -1,4 +1,4 @@
-"""Pods with extended resources backed by DRA (KEP-5004) for ``dra allocate``.
+"""Pods with extended resources backed by DRA (KEP-5004) for ``dra allocate``: reading them.
 
 A container asking for ``nvidia.com/gpu: 2`` is served by DRA when a DeviceClass maps that
 name (``spec.extendedResourceName``; every class also maps the implicit
@@ -11,7 +11,8 @@ classes map the same name the newest class wins, with equal creation times the
 lexicographically first (KEP-5004 §Filter; ``dra-2026.md`` §3.5).
 
 Pods are not a kind ``dra.api`` models, so they are taken out of the input files here,
-before the rest is loaded as usual.
+before the rest is loaded as usual. The claim itself is built by the pure
+:mod:`dra.allocator.extended` (shared with the simulator).
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from typing import Any, Callable
 
 import yaml
 
-from dra.errors import UserError
-
-ANNOTATION = "resource.kubernetes.io/extended-resource-claim"
-IMPLICIT_PREFIX = "deviceclass.resource.kubernetes.io/"
-
-
-class ExtendedResourceError(UserError):
-    pass
+from dra.allocator.extended import (  # noqa: F401 - re-exported for callers of this module
+    ANNOTATION,
+    IMPLICIT_PREFIX,
+    ExtendedResourceError,
+    class_for_resources,
+    claims_for_pods,
+)
 
 
 def _files(path: Path) -> list[Path]:
@@ -76,113 +76,3 @@ def split_pods(paths: list[str], loader: Callable[[list[str]], list[Any]]) -> tu
                 else:
                     objs.extend(load_objects_from_text(yaml.safe_dump(item), f"{file} (object {i + 1})"))
     return pods, objs
-
-
-def class_for_resources(classes: list[Any]) -> dict[str, str]:
-    """Extended resource name -> DeviceClass name, as the scheduler resolves it."""
-    by_name: dict[str, list[Any]] = {}
-    for c in classes:
-        name = c.metadata.name
-        by_name.setdefault(IMPLICIT_PREFIX + name, []).append(c)
-        explicit = getattr(c.spec, "extended_resource_name", None) if c.spec is not None else None
-        if explicit:
-            by_name.setdefault(explicit, []).append(c)
-
-    def rank(c: Any) -> tuple[str, str]:
-        created = str(getattr(c.metadata, "creation_timestamp", None) or "")
-        # newest first; equal times: lexicographically first name
-        return ("".join(chr(0x10FFFF - ord(ch)) for ch in created), c.metadata.name)
-
-    return {res: sorted(cs, key=rank)[0].metadata.name for res, cs in by_name.items()}
-
-
-def _quantity_count(value: Any, where: str) -> int:
-    from dra.api import Quantity
-
-    try:
-        q = Quantity(str(value)).as_fraction()
-    except Exception:  # noqa: BLE001 - any parse failure is the same user error
-        raise ExtendedResourceError(f"{where}: not a quantity: {value!r}") from None
-    if q.denominator != 1 or q < 0:
-        raise ExtendedResourceError(f"{where}: extended resources must be whole numbers, got {value!r}")
-    return int(q)
-
-
-def _requests_of(container: dict[str, Any]) -> dict[str, Any]:
-    res = container.get("resources") or {}
-    # The API server defaults an extended resource's request to its limit.
-    return {**(res.get("limits") or {}), **(res.get("requests") or {})}
-
-
-def _request(ns: str, pod: str, ci: int, container: dict[str, Any], resource: str, cls: str,
-             reusable: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """One container's request for ``resource`` (upstream createResourceRequestAndMappings)."""
-    creqs = _requests_of(container)
-    if resource not in creqs:
-        return None
-    count = _quantity_count(creqs[resource], f"Pod {ns}/{pod}: containers[{ci}].resources.requests[{resource}]")
-    if count == 0:
-        return None
-    have = 0
-    for r in reusable:
-        have += r["exactly"]["count"]
-        if have >= count:
-            return None
-    return {
-        "name": f"container-{ci}-request-{sorted(creqs).index(resource)}",
-        "exactly": {"deviceClassName": cls, "allocationMode": "ExactCount", "count": count - have},
-    }
-
-
-def claims_for_pods(pods: list[dict[str, Any]], classes: list[Any]) -> list[Any]:
-    """The special claim per pod that asks for DRA-backed extended resources.
-
-    As the 1.37 scheduler's ``createRequestsAndMappings``: containers are the init
-    containers followed by the regular ones (that is the index in the request name), the
-    resource index is the position among the container's sorted request names, regular and
-    sidecar containers get a request each, a plain init container first reuses the requests
-    of the long-lived containers after it and asks only for the rest, only the largest of
-    the init containers' requests is kept (they run one at a time), and the requests are
-    sorted by name.
-    """
-    from dra.api import ResourceClaim
-
-    mapping = class_for_resources(classes)
-    claims: list[Any] = []
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        name = meta.get("name") or "<unnamed>"
-        ns = meta.get("namespace") or "default"
-        spec = pod.get("spec") or {}
-        inits = spec.get("initContainers") or []
-        containers = [*inits, *(spec.get("containers") or [])]
-        wanted_names = sorted({r for c in containers for r in _requests_of(c) if r in mapping})
-        requests: list[dict[str, Any]] = []
-        for resource in wanted_names:
-            long_lived: list[dict[str, Any] | None] = [None] * len(containers)
-            short_lived: list[int] = []
-            for ci, container in enumerate(containers):
-                if ci < len(inits) and container.get("restartPolicy") != "Always":
-                    short_lived.append(ci)  # a plain init container: runs alone, before the rest
-                    continue
-                long_lived[ci] = _request(ns, name, ci, container, resource, mapping[resource], [])
-            biggest: dict[str, Any] | None = None
-            for ci in short_lived:
-                # It may reuse the requests of the long-lived containers that follow it.
-                reusable = [r for r in long_lived[ci:] if r is not None]
-                request = _request(ns, name, ci, containers[ci], resource, mapping[resource], reusable)
-                if request is not None and (biggest is None or biggest["exactly"]["count"] < request["exactly"]["count"]):
-                    biggest = request
-            if biggest is not None:
-                requests.append(biggest)
-            requests.extend(r for r in long_lived if r is not None)
-        if not requests:
-            continue
-        requests.sort(key=lambda r: r["name"])
-        claims.append(ResourceClaim.from_dict({
-            "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-            "metadata": {"name": f"{name}-extended-resources", "namespace": ns,
-                         "annotations": {ANNOTATION: "true"}},
-            "spec": {"devices": {"requests": requests}},
-        }, path=f"Pod {ns}/{name}"))
-    return claims
