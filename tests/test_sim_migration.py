@@ -169,3 +169,21 @@ def test_end_to_end_through_run_one() -> None:
     assert results["dra-extended"].failed == results["dra"].failed
     fgd = run_one(fl, trace, "dra-extended:0.5", "fgd", 3, RunOptions())
     assert fgd.scheduled > 0 and fgd.counters["index_disagreements"] == 0
+
+
+def test_failure_reason_names_the_missing_dra_driver() -> None:
+    from simulator.engine import build_cluster
+    from simulator.placement.diagnose import FailureLog
+
+    fl = Fleet("f", [NodeSpec("a", 64000, 1 << 20, 2, H100), NodeSpec("b", 64000, 1 << 20, 2, H100)])
+    share = Pod("share", 100, 100, num_gpu=1, gpu_milli=300)
+    whole = Pod("whole", 100, 100, num_gpu=1, gpu_milli=1000)
+    for fraction, fits in ((0.0, False), (0.5, True)):
+        p = DraMigrationPlacement(fraction=fraction)
+        cluster, _ = build_cluster(fl, Trace("t", [share]), p, get_policy("bestfit"), 1)
+        log = FailureLog(cluster.nodes)
+        reason, ok = log.explain(p.demand(share))
+        assert ok is fits
+        if not fits:
+            assert "2 no DRA driver (device-plugin node)" in reason
+        assert log.explain(p.demand(whole))[1]  # nvidia.com/gpu runs on either kind of node

@@ -58,6 +58,19 @@ class MigrationError(UserError):
     pass
 
 
+class DevicePluginNode:
+    """``NodeState.extra`` of a node not converted: it serves ``nvidia.com/gpu`` through the
+    device plugin and runs no DRA driver (read by :mod:`simulator.placement.diagnose`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DevicePluginNode()"
+
+
+DEVICE_PLUGIN_NODE = DevicePluginNode()
+
+
 def parse_fraction(text: str, where: str = NAME) -> float:
     """``F`` of ``dra-extended:F``: a number in [0, 1]."""
     try:
@@ -138,8 +151,8 @@ class DraMigrationPlacement(DraPlacement):
         self.dra_nodes = converted_nodes(nodes, self.fraction)
         super().setup([n for n in nodes if n.idx in self.dra_nodes], fleet, counters)
         for n in nodes:
-            if n.idx not in self.dra_nodes:
-                n.extra = None
+            if n.idx not in self.dra_nodes and n.gpu_count:
+                n.extra = DEVICE_PLUGIN_NODE
         self._mapping = class_for_resources(list(device_classes()))
         if EXTENDED_RESOURCE not in self._mapping:
             raise MigrationError(f"placement {NAME}: no DeviceClass in manifests/deviceclasses.yaml maps "
@@ -156,7 +169,9 @@ class DraMigrationPlacement(DraPlacement):
         return d
 
     def node_key(self, node: NodeState) -> tuple:
-        return (node.idx in self.dra_nodes,) + super().node_key(node)
+        if node.idx in self.dra_nodes:
+            return (True,) + super().node_key(node)
+        return (False,) + Placement.node_key(self, node)
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
         if node.idx in self.dra_nodes:
