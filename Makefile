@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench protos clean sync-manifests
+.PHONY: run test bench protos clean sync-manifests fuzz
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Differential fuzzing of dra.allocator against the upstream allocator library (needs Go):
+# FUZZ_EXAMPLES generated problems per Kubernetes version (half with the version's default
+# gates, half with every gate on), fresh random seeds, disagreements written to fuzz-failures/.
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	ORACLE_EXAMPLES=$$(( $(FUZZ_EXAMPLES) / 2 )) ORACLE_RANDOM=1 DRA_ORACLE_FAILURES=fuzz-failures \
+		nice -n 10 $(BIN)/python -m pytest tests/test_oracle_allocator.py -q -s -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

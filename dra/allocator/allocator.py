@@ -1,9 +1,11 @@
-"""The structured allocator: kube-scheduler 1.35 semantics, pure and deterministic.
+"""The structured allocator: kube-scheduler semantics per version, pure and deterministic.
 
 Usage::
 
-    alloc = Allocator(Features.kubernetes_1_35_defaults(), classes, slices)
+    alloc = Allocator.for_version(KubernetesVersion.of("1.37"), classes, slices)
     results = alloc.allocate(node, claims)   # list[AllocationResult], or None
+
+(``Allocator(features, classes, slices)`` without a version behaves as 1.35 does.)
 
 ``allocate`` returns one ``AllocationResult`` per claim in claim order, or ``None`` when
 the claims do not fit on this node (the scheduler's "unschedulable"). Problems with the
@@ -30,6 +32,7 @@ from dra.allocator.requests import ClaimPlan, Preparer, RequestData
 from dra.allocator.results import result_dict
 from dra.allocator.search import Search
 from dra.allocator.state import AllocatedState
+from dra.allocator.variants import Behaviour, NoVariant, choose_variant, features_for_gates
 
 
 @dataclass
@@ -49,8 +52,16 @@ class Allocator:
         allocated: AllocatedState | None = None,
         *,
         max_steps: int | None = None,
+        behaviour: Behaviour | None = None,
     ) -> None:
         self.features = features
+        if behaviour is None:
+            # Without a version: 1.35, the variant its NewAllocator picks for these features.
+            try:
+                behaviour = Behaviour.of("1.35", features)
+            except NoVariant:
+                behaviour = Behaviour.of("1.37", features)
+        self.behaviour = behaviour
         self.classes: dict[str, Any] = {}
         for c in classes:
             name = getattr(getattr(c, "metadata", None), "name", None)
@@ -68,6 +79,27 @@ class Allocator:
         self._verdicts: dict[str, dict[int, Any]] = {}
         self._plans: dict[int, tuple[Any, ClaimPlan]] = {}
         self.last_stats = AllocationStats()
+
+    @classmethod
+    def for_version(
+        cls,
+        version: Any,
+        classes: Sequence[Any],
+        slices: Sequence[Any],
+        allocated: AllocatedState | None = None,
+        *,
+        max_steps: int | None = None,
+        variant: str | None = None,
+    ) -> "Allocator":
+        """The allocator kube-scheduler ``version`` runs (a :class:`dra.versions.KubernetesVersion`).
+
+        Its gates become ``Features`` as the scheduler's ``AllocatorFeatures`` maps them, and
+        the variant is the one upstream ``NewAllocator`` picks for them (``variant`` forces
+        one, as upstream's testing hook ``EnableAllocators`` does).
+        """
+        features = features_for_gates(version.minor, version.gates)
+        behaviour = Behaviour(version.minor, variant or choose_variant(version.minor, features))
+        return cls(features, classes, slices, allocated, max_steps=max_steps, behaviour=behaviour)
 
     # ------------------------------------------------------------------ API
     def allocate(
@@ -96,7 +128,7 @@ class Allocator:
         attempt = self.attempt(node, claims, allocated=allocated)
         if not attempt.search.run():
             self.last_stats = AllocationStats(attempt.search.steps, attempt.search.examined)
-            if attempt.pools.any_invalid:
+            if attempt.pools.any_invalid and self.behaviour.minor != "1.34":
                 raise AllocationError("invalid resource pools were encountered", node_local=True)
             return None
         search = attempt.search
@@ -104,7 +136,9 @@ class Allocator:
         node_name = attempt.node.name if attempt.node is not None else ""
         binding = self.features.device_binding_and_status
         return [
-            result_dict(plan, search.results[plan.index], search.selected_sub, node_name, binding)
+            result_dict(plan, search.results[plan.index], search.selected_sub, node_name, binding,
+                        compact_config=self.behaviour.minor >= "1.37",
+                        tolerations=self.behaviour.minor >= "1.35")
             for plan in attempt.plans
         ]
 
@@ -134,9 +168,14 @@ class Allocator:
                 memo[key] = hit
             return hit
 
+        # 1.37 (k/k #140769): "All" collects devices by static capacity only, so a device
+        # whose remaining capacity is short stays in the list and the request fails.
+        static_all = self.behaviour.minor >= "1.37"
+
         def capacity_ok(rd: RequestData, device: DeviceInfo) -> bool:
             try:
-                return capacity_fits(device, rd.capacity, allocated_cap.get(device.index), None)
+                in_use = None if static_all else allocated_cap.get(device.index)
+                return capacity_fits(device, rd.capacity, in_use, None)
             except UnknownCapacity:
                 return False
 
@@ -158,6 +197,12 @@ class Allocator:
             holding_counters=self._holding_counters(state),
             selectable=selectable,
             max_steps=self.max_steps,
+            use_start_location=self.behaviour.start_location,
+            counters_key=self.behaviour.counters_key,
+            step_format=self.behaviour.minor >= "1.37",
+            rollback=self.behaviour.minor >= "1.36",
+            distinct_per_device=self.behaviour.minor >= "1.37",
+            legacy_1_34=self.behaviour.minor == "1.34",
         )
         return Attempt(view, pools, plans, search, selectable)
 
@@ -177,7 +222,7 @@ class Allocator:
         key = view.key() if view is not None else None
         pools = self._pools.get(key)
         if pools is None:
-            pools = gather_pools(self._slice_infos, view, self.features)
+            pools = gather_pools(self._slice_infos, view, self.features, self.behaviour)
             self._pools[key] = pools
         return pools
 

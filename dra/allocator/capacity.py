@@ -27,8 +27,11 @@ def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
 
-def consumed_for(requested: Quantity | None, cap: CapacityInfo) -> Quantity:
-    """What one allocation consumes of ``cap`` (upstream calculateConsumedCapacity)."""
+def consumed_for(requested: Quantity | None, cap: CapacityInfo, *, step_format: bool = False) -> Quantity:
+    """What one allocation consumes of ``cap`` (upstream calculateConsumedCapacity).
+
+    A value rounded up to a step is printed BinarySI (up to 1.36) or in the step's own
+    format (1.37, ``step_format``), as upstream builds it with ``NewQuantity``."""
     if requested is None:
         return cap.default if cap.default is not None else cap.value
     if not cap.policy:
@@ -42,7 +45,8 @@ def consumed_for(requested: Quantity | None, cap: CapacityInfo) -> Quantity:
         step = cap.range_step.value()
         base = lo.value()
         n = _ceil_div(requested.value() - base, step) if step > 0 else 0
-        return Quantity.from_int(base + n * step)
+        fmt = cap.range_step.format if step_format else "BinarySI"
+        return Quantity.from_int(base + n * step, fmt)  # type: ignore[arg-type]
     if cap.valid_values is not None:
         want = num(requested)
         for q, v in cap.valid_values:
@@ -98,9 +102,11 @@ def capacity_fits(
     return True
 
 
-def consumed_capacity(device: DeviceInfo, requests: Mapping[str, Quantity] | None) -> dict[str, Quantity]:
+def consumed_capacity(
+    device: DeviceInfo, requests: Mapping[str, Quantity] | None, *, step_format: bool = False
+) -> dict[str, Quantity]:
     """Per-capacity amounts one share takes (upstream GetConsumedCapacityFromRequest)."""
     return {
-        name: consumed_for(requests.get(name) if requests else None, cap)
+        name: consumed_for(requests.get(name) if requests else None, cap, step_format=step_format)
         for name, cap in device.capacity.items()
     }

@@ -7,8 +7,15 @@ its fully qualified name, or, when the domain is the device's driver, by the bar
 * matchAttribute: every device must carry the attribute with the same type and value as
   the first one (versions compared as exact strings, like upstream).
 * distinctAttribute: every device must carry it, and no two values may be equal. Upstream
-  1.35 stores the values per *request name* (the parent name for sub-requests), so two
-  devices of one request overwrite each other's entry; that quirk is kept.
+  up to 1.36 stores the values per *request name* (the parent name for sub-requests), so
+  two devices of one request overwrite each other's entry; that quirk is kept. 1.37 keeps
+  one value per device (``per_device``, k/k #140600). 1.34 compares the values' *pointers*
+  (``identity``): only the same device's attribute counts as a duplicate.
+
+With ListTypeAttributes (1.36+ experimental; ``list_mode``) both work on sets: a scalar is
+a one-element set, a list attribute (``ints``/``bools``/``strings``/``versions``) the set
+of its values. matchAttribute keeps the running intersection (non-empty, same type);
+distinctAttribute requires every device's set to be disjoint from every other's.
 
 Constraints are monotonic, which lets the search stop as soon as one refuses a device.
 """
@@ -41,6 +48,31 @@ def attribute_value(attr: Any) -> tuple[str, Any] | None:
 
 
 _MISSING = ("missing", None)
+
+_LIST_FIELDS = (("int", "ints"), ("bool", "bools"), ("string", "strings"), ("version", "versions"))
+
+
+def attribute_set(attr: Any) -> tuple[str, frozenset[Any]] | None:
+    """(type, set of values) as upstream ``attributeAsSet``: a non-empty list wins, then the scalar."""
+    for kind, field in _LIST_FIELDS:
+        values = getattr(attr, field, None)
+        if values:
+            return (kind, frozenset(values))
+    value = attribute_value(attr)
+    if value is None:
+        return None
+    return (value[0], frozenset((value[1],)))
+
+
+def cached_set(device: DeviceInfo, name: str) -> Any:
+    """``attribute_set`` of the attribute, cached; ``_MISSING`` if the device lacks it."""
+    key = "set:" + name
+    hit = device.attr_cache.get(key)
+    if hit is None:
+        attr = lookup_attribute(device, name)
+        hit = _MISSING if attr is None else (attribute_set(attr) or ("unset", frozenset()))
+        device.attr_cache[key] = hit
+    return hit
 
 
 def cached_value(device: DeviceInfo, name: str) -> tuple[str, Any] | None:
@@ -93,9 +125,23 @@ class MatchAttribute(Constraint):
         super().__init__(attribute, requests)
         self.value: tuple[str, Any] | None = None
         self.count = 0
+        self.list_mode = False
+        self.sets: list[tuple[str, frozenset[Any]]] = []
 
     def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
         if not self.applies(request, sub_request):
+            return True
+        if self.list_mode:
+            found = cached_set(device, self.attribute)
+            if found is _MISSING or found[0] == "unset":
+                return False
+            if self.sets:
+                kind, current = self.sets[-1]
+                if kind != found[0] or not (current & found[1]):
+                    return False
+                found = (kind, current & found[1])
+            self.sets.append(found)
+            self.count += 1
             return True
         value = cached_value(device, self.attribute)
         if value is _MISSING:
@@ -112,6 +158,8 @@ class MatchAttribute(Constraint):
     def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
         if self.applies(request, sub_request):
             self.count -= 1
+            if self.list_mode and self.sets:
+                self.sets.pop()
 
 
 class DistinctAttribute(Constraint):
@@ -120,6 +168,12 @@ class DistinctAttribute(Constraint):
     def __init__(self, attribute: str, requests: list[str] | None) -> None:
         super().__init__(attribute, requests)
         self.values: dict[str, tuple[str, Any] | None] = {}
+        self.per_device = False
+        self.identity = False
+        self.list_mode = False
+        self.sets: list[tuple[str, frozenset[Any]]] = []
+        self.stack: list[tuple[str, Any] | None] = []
+        self.devices: dict[str, int] = {}
 
     def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
         if not self.applies(request, sub_request):
@@ -127,6 +181,27 @@ class DistinctAttribute(Constraint):
         value = cached_value(device, self.attribute)
         if value is _MISSING:
             return False
+        if self.list_mode:
+            found = cached_set(device, self.attribute)
+            if found[0] == "unset":
+                return False
+            if any(kind == found[0] and (values & found[1]) for kind, values in self.sets):
+                return False
+            self.sets.append(found)
+            return True
+        if self.per_device:
+            if self.stack and (_unknown(value) or any(v == value for v in self.stack)):
+                return False
+            self.stack.append(value)
+            return True
+        if self.identity:
+            if self.values and (_unknown(value) or any(
+                    self.devices.get(r) == device.index and v is not None and v[0] == value[0]
+                    for r, v in self.values.items())):
+                return False
+            self.values[request] = value
+            self.devices[request] = device.index
+            return True
         if self.values:
             if _unknown(value):
                 return False
@@ -137,4 +212,12 @@ class DistinctAttribute(Constraint):
 
     def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
         if self.applies(request, sub_request):
+            if self.list_mode:
+                if self.sets:
+                    self.sets.pop()
+                return
+            if self.per_device:
+                if self.stack:
+                    self.stack.pop()
+                return
             self.values.pop(request, None)

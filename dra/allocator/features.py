@@ -22,6 +22,13 @@ _FIELD_NAMES = {
     "DeviceTaints": "device_taints",
     "ConsumableCapacity": "consumable_capacity",
     "DeviceBindingAndStatus": "device_binding_and_status",
+    # 1.36+
+    "ListTypeAttributes": "list_type_attributes",
+    # 1.37+
+    "FractionalCapacityRange": "fractional_capacity_range",
+    "OptionalNodeOperations": "optional_node_operations",
+    "DerivedAttributes": "derived_attributes",
+    "CompatibilityGroups": "compatibility_groups",
 }
 
 # single feature gate -> attribute name
@@ -31,6 +38,11 @@ _GATE_NAMES = {
     "DRAPartitionableDevices": "partitionable_devices",
     "DRADeviceTaints": "device_taints",
     "DRAConsumableCapacity": "consumable_capacity",
+    "DRAListTypeAttributes": "list_type_attributes",
+    "DRAFractionalCapacityRange": "fractional_capacity_range",
+    "DRAOptionalNodeOperations": "optional_node_operations",
+    "DRADerivedAttributes": "derived_attributes",
+    "DRADeviceCompatibilityGroups": "compatibility_groups",
 }
 # DeviceBindingAndStatus is the conjunction of these two gates.
 _BINDING_GATES = ("DRADeviceBindingConditions", "DRAResourceClaimDeviceStatus")
@@ -44,7 +56,17 @@ _IGNORED_GATES = {
     "DRAExtendedResource",
     "DRASchedulerFilterTimeout",
     "ResourceHealthStatus",
+    "DRAResourceClaimGranularStatusAuthorization",
+    "DRANodeAllocatableResources",
+    "DRAWorkloadResourceClaims",
+    "DRAPartitionableDevicesType",
 }
+
+
+_SIX = (
+    "admin_access", "prioritized_list", "partitionable_devices",
+    "device_taints", "consumable_capacity", "device_binding_and_status",
+)
 
 
 class FeatureNameError(UserError):
@@ -61,6 +83,14 @@ class Features:
     device_taints: bool = False
     consumable_capacity: bool = False
     device_binding_and_status: bool = False
+    list_type_attributes: bool = False
+    fractional_capacity_range: bool = False
+    optional_node_operations: bool = False
+    derived_attributes: bool = False
+    compatibility_groups: bool = False
+    # 1.34 only: the scheduler passes DeviceStatus (DRAResourceClaimDeviceStatus) on its own;
+    # it changes no allocation but selects the experimental variant there.
+    device_status_1_34: bool = False
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> "Features":
@@ -79,6 +109,8 @@ class Features:
                 binding_gates.add(name)
             elif name in _BINDING_1_34:
                 binding_gates.add(_BINDING_1_34[name])
+                if name == "DeviceStatus":
+                    enabled["device_status_1_34"] = True
             elif name in _IGNORED_GATES:
                 continue
             else:
@@ -97,7 +129,8 @@ class Features:
 
     @classmethod
     def all_enabled(cls) -> "Features":
-        return cls(**{f.name: True for f in fields(cls)})
+        """The six features of 1.35 (what "all on" meant before 1.36; kept for callers)."""
+        return cls(**{name: True for name in _SIX})
 
     @classmethod
     def kubernetes_1_35_defaults(cls) -> "Features":
@@ -107,4 +140,15 @@ class Features:
     def names(self) -> list[str]:
         """The upstream field names of the enabled features, sorted."""
         reverse = {v: k for k, v in _FIELD_NAMES.items()}
-        return sorted(reverse[f.name] for f in fields(self) if getattr(self, f.name))
+        return sorted(reverse[f.name] for f in fields(self) if getattr(self, f.name) and f.name in reverse)
+
+    def upstream_mapping(self, minor: str = "1.35") -> dict[str, bool]:
+        """The upstream ``Features`` struct of ``minor`` as ``{field: true}`` (1.34 splits binding/status)."""
+        out = {name: True for name in self.names()}
+        if minor == "1.34":
+            if out.pop("DeviceBindingAndStatus", False):
+                out["DeviceBinding"] = True
+                out["DeviceStatus"] = True
+            if self.device_status_1_34:
+                out["DeviceStatus"] = True
+        return out

@@ -19,6 +19,7 @@ from dra.allocator.errors import AllocationError
 from dra.allocator.features import Features
 from dra.allocator.model import DeviceInfo, Number, SliceInfo, num
 from dra.allocator.nodes import NodeView, node_matches
+from dra.allocator.variants import Behaviour
 
 
 @dataclass
@@ -86,7 +87,12 @@ def _device_targets_node(d: DeviceInfo, node: NodeView | None) -> bool:
         ) from None
 
 
-def gather_pools(slices: list[SliceInfo], node: NodeView | None, features: Features) -> GatheredPools:
+def gather_pools(
+    slices: list[SliceInfo], node: NodeView | None, features: Features, behaviour: Behaviour | None = None
+) -> GatheredPools:
+    behaviour = behaviour or Behaviour()
+    if behaviour.minor == "1.34":
+        return _gather_pools_1_34(slices, node, features)
     partitionable = features.partitionable_devices
     node_excluded: set[int] = set()
     node_errors: dict[int, str] = {}
@@ -149,16 +155,29 @@ def gather_pools(slices: list[SliceInfo], node: NodeView | None, features: Featu
             else:
                 kept_ids = {id(s) for s in kept}
                 not_for_node = [s for s in same if id(s) not in kept_ids]
+        if behaviour.ordered:
+            # 1.36+ incubating/experimental: slices by name, so drivers set the order.
+            kept = sorted(kept, key=lambda s: s.name)
         pools.append(_build_pool(key, kept, not_for_node, incomplete, partitionable))
 
-    # Pools with binding-condition devices are tried last.
-    pools.sort(key=lambda p: p.has_binding)
+    if behaviour.ordered:
+        # 1.36+ incubating/experimental: pools by (driver, pool), binding-condition pools last.
+        pools.sort(key=lambda p: (p.has_binding, p.driver, p.name))
+    else:
+        # Pools with binding-condition devices are tried last (otherwise map order upstream).
+        pools.sort(key=lambda p: p.has_binding)
+    return _finish(pools, node_excluded, node_errors)
+
+
+def _finish(pools: list[PoolInfo], node_excluded: set[int], node_errors: dict[int, str],
+            *, invalid_in_candidates: bool = False) -> GatheredPools:
     candidates: list[DeviceInfo] = []
     pool_of: dict[int, PoolInfo] = {}
     for p in pools:
         for d in p.all_devices():
             pool_of[d.index] = p
-        if p.usable:
+        # 1.34 searches invalid pools too and fails when it reaches one (see Search).
+        if p.usable or (invalid_in_candidates and p.invalid and not p.incomplete):
             candidates.extend(p.devices_for_node())
     return GatheredPools(
         pools=pools,
@@ -168,6 +187,61 @@ def gather_pools(slices: list[SliceInfo], node: NodeView | None, features: Featu
         pool_of=pool_of,
         any_invalid=any(p.invalid for p in pools),
     )
+
+
+def _gather_pools_1_34(slices: list[SliceInfo], node: NodeView | None, features: Features) -> GatheredPools:
+    """1.34 ``GatherPools``: counter sets live in the device's own slice, nothing is checked
+    across slices but unique device names, and a pool is complete when the node sees
+    ``resourceSliceCount`` slices of its newest generation."""
+    node_excluded: set[int] = set()
+    node_errors: dict[int, str] = {}
+    normal: list[SliceInfo] = []
+    deferred: list[SliceInfo] = []
+    for s in slices:
+        if not features.partitionable_devices and s.per_device_raw is not None:
+            continue
+        if s.node_name or s.all_nodes or s.node_selector is not None:
+            keep = _slice_targets_node(s, node)
+        elif s.per_device:
+            keep = False
+            for d in s.devices:
+                if keep:
+                    try:
+                        if not _device_targets_node(d, node):
+                            node_excluded.add(d.index)
+                    except AllocationError as err:
+                        node_errors[d.index] = str(err).removeprefix("gather pool information: ")
+                        node_excluded.add(d.index)
+                elif _device_targets_node(d, node):
+                    keep = True
+                else:
+                    node_excluded.add(d.index)
+        else:
+            keep = False
+        if keep:
+            (deferred if s.has_binding else normal).append(s)
+    collected: dict[tuple[str, str], list[SliceInfo]] = {}
+    for s in (*normal, *deferred):
+        key = (s.driver, s.pool)
+        have = collected.get(key)
+        if have is None or s.generation > have[0].generation:
+            collected[key] = [s]
+        elif s.generation == have[0].generation:
+            have.append(s)
+    pools: list[PoolInfo] = []
+    for key, kept in collected.items():
+        pool = PoolInfo(driver=key[0], name=key[1], incomplete=len(kept) != kept[0].slice_count)
+        pool.slices_for_node = list(kept)
+        pool.has_binding = any(s.has_binding for s in kept)
+        seen: set[str] = set()
+        for s in kept:
+            for d in s.devices:
+                if d.name in seen and not pool.invalid:
+                    _invalid(pool, f"duplicate device name {d.name}")
+                seen.add(d.name)
+        pools.append(pool)
+    pools.sort(key=lambda p: p.has_binding)
+    return _finish(pools, node_excluded, node_errors, invalid_in_candidates=True)
 
 
 def _device_slices(slices: list[SliceInfo], partitionable: bool) -> list[SliceInfo]:

@@ -76,8 +76,22 @@ class ClaimPlan:
         other.index = index
         return other
 
-    def new_constraints(self) -> list[Constraint]:
-        return [cls(attr, reqs) for cls, attr, reqs in self.constraint_specs]
+    def new_constraints(
+        self, *, distinct_per_device: bool = False, distinct_identity: bool = False, list_mode: bool = False
+    ) -> list[Constraint]:
+        """Fresh constraint state; ``distinct_per_device`` is the 1.37 distinctAttribute
+        (every device checked against every other, k/k #140600)."""
+        out: list[Constraint] = []
+        for cls, attr, reqs in self.constraint_specs:
+            c = cls(attr, reqs)
+            if distinct_per_device and getattr(c, "kind", "") == "distinctAttribute":
+                c.per_device = True  # type: ignore[attr-defined]
+            if distinct_identity and getattr(c, "kind", "") == "distinctAttribute":
+                c.identity = True  # type: ignore[attr-defined]
+            if list_mode:
+                c.list_mode = True  # type: ignore[attr-defined]
+            out.append(c)
+        return out
 
 
 def _claim_devices(claim: Any) -> Any:

@@ -21,7 +21,8 @@ from dra.allocator.search import Chosen
 
 
 def result_dict(plan: ClaimPlan, chosen: list[Chosen], selected_sub: dict[tuple[int, int], int],
-                node_name: str, binding: bool) -> dict[str, Any]:
+                node_name: str, binding: bool, *, compact_config: bool = False,
+                tolerations: bool = True) -> dict[str, Any]:
     """Kubernetes-JSON form of one claim's AllocationResult."""
     results = []
     for c in chosen:
@@ -35,7 +36,7 @@ def result_dict(plan: ClaimPlan, chosen: list[Chosen], selected_sub: dict[tuple[
         }
         if rd.admin:
             entry["adminAccess"] = True
-        if rd.tolerations:
+        if tolerations and rd.tolerations:  # 1.34 results carry no tolerations
             entry["tolerations"] = [t.to_dict() for t in rd.tolerations]
         if binding:
             if dev.binding_conditions:
@@ -50,6 +51,8 @@ def result_dict(plan: ClaimPlan, chosen: list[Chosen], selected_sub: dict[tuple[
 
     devices: dict[str, Any] = {"results": results}
     config = _configs(plan, selected_sub)
+    if compact_config:
+        _clear_all_request_lists(plan, selected_sub, config)
     if config:
         devices["config"] = config
     out: dict[str, Any] = {"devices": devices}
@@ -110,6 +113,26 @@ def _configs(plan: ClaimPlan, selected_sub: dict[tuple[int, int], int]) -> list[
             if rd.full_name in names:
                 out.append(_copy(body))
     return out
+
+
+def _clear_all_request_lists(plan: ClaimPlan, selected_sub: dict[tuple[int, int], int],
+                             config: list[dict[str, Any]]) -> None:
+    """1.37 (k/k #139731): a config that names every request of the claim (the request or
+    its chosen subrequest) gets no ``requests`` list at all: empty means all."""
+    requests = claim_requests(plan.claim)
+    for entry in config:
+        names = entry.get("requests")
+        if not names:
+            continue
+        for ri, request in enumerate(requests):
+            if request.name in names:
+                continue
+            entries = plan.requests[ri]
+            if entries[0].parent is not None and _selected(plan, ri, selected_sub).full_name in names:
+                continue
+            break
+        else:
+            del entry["requests"]
 
 
 def _copy(body: dict[str, Any]) -> dict[str, Any]:

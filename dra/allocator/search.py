@@ -70,6 +70,11 @@ class Search:
         selectable: Callable[[RequestData, DeviceInfo], bool],
         max_steps: int | None = None,
         use_start_location: bool = True,
+        counters_key: str = "driver-pool",
+        step_format: bool = False,
+        rollback: bool = False,
+        distinct_per_device: bool = False,
+        legacy_1_34: bool = False,
     ) -> None:
         self.features = features
         self.plans = plans
@@ -82,6 +87,11 @@ class Search:
         self.selectable = selectable
         self.max_steps = max_steps
         self.use_start_location = use_start_location
+        # how upstream caches shared counters: "slice" (1.34), "pool-name" (1.35/1.36), "driver-pool" (1.37)
+        self.counters_key = counters_key
+        self.step_format = step_format  # 1.37: rounded capacity keeps the step's format
+        self.legacy_1_34 = legacy_1_34  # 1.34: every taint blocks unless tolerated
+        self.rollback = rollback  # 1.36+: rejected candidates give back counters, marks, constraints
         self.steps = 0  # allocateOne invocations
         self.examined = 0  # candidate devices looked at
         self.allocating: dict[int, set[int]] = {}  # device index -> claim indices
@@ -89,7 +99,11 @@ class Search:
         self.available_counters: dict[int, tuple[dict[str, dict[str, Number]], bool]] = {}
         self.consumed_counters: dict[int, dict[str, dict[str, Number]]] = {}
         self.results: list[list[Chosen]] = [[] for _ in plans]
-        self.constraints: list[list[Constraint]] = [p.new_constraints() for p in plans]
+        self.constraints: list[list[Constraint]] = [
+            p.new_constraints(distinct_per_device=distinct_per_device, distinct_identity=legacy_1_34,
+                              list_mode=bool(getattr(features, "list_type_attributes", False)))
+            for p in plans
+        ]
         self.selected_sub: dict[tuple[int, int], int] = {}
         self.share_seq = 0
 
@@ -181,6 +195,11 @@ class Search:
             device = candidates[pos]
             self.examined += 1
             idx = device.index
+            if self.legacy_1_34:
+                pool = self.pools.pool_of[idx]
+                if pool.invalid:
+                    # 1.34: reaching an invalid pool while searching is a fatal error.
+                    raise AllocationError(f"pool {pool.name} is invalid: {pool.invalid_reason}")
             if admin:
                 claims = allocating.get(idx)
                 if claims and ci in claims:
@@ -233,17 +252,43 @@ class Search:
         skip_counters = multi and (
             idx in self.allocated_capacity or idx in self.allocating_capacity
         )
+        reserved = False
         if not skip_counters and device.consumes:
             if not self._take_counters(device):
                 return None
-        if features.device_taints and device.taints:
-            if blocking_taint(device.taints, rd.tolerations) is not None:
-                return None  # upstream keeps the counters taken above
+            reserved = True
+        rollback = self.rollback
         added: list[Constraint] = []
+        marked = False
+        capacity_existed = idx in self.allocating_capacity
+        consumed = None
+
+        def reject() -> None:
+            # 1.36+ (rollbackDevice): a rejected candidate gives back everything it took.
+            # Before, the counters (and the constraint/mark on a capacity miss) stayed taken.
+            if not rollback:
+                return
+            if marked:
+                s = self.allocating.get(idx)
+                if s is not None:
+                    s.discard(ci)
+                    if not s:
+                        del self.allocating[idx]
+            for c in reversed(added):
+                c.remove(rd.base_name, rd.sub_name, device)
+            if reserved:
+                self._release_counters(device)
+
+        if features.device_taints and device.taints:
+            if blocking_taint(device.taints, rd.tolerations, any_effect=self.legacy_1_34) is not None:
+                reject()
+                return None
         for constraint in self.constraints[ci]:
             if not constraint.add(rd.base_name, rd.sub_name, device):
                 for c in reversed(added):
                     c.remove(rd.base_name, rd.sub_name, device)
+                added.clear()
+                reject()
                 if must:
                     raise AllocationError(
                         f"claim {self.plans[ci].key}, request {rd.name}: cannot add device "
@@ -253,13 +298,14 @@ class Search:
             added.append(constraint)
         if not multi:
             self.allocating.setdefault(idx, set()).add(ci)
+            marked = True
         share_id: str | None = None
-        consumed = None
         if features.consumable_capacity:
             if not self._capacity_ok(rd, device):
-                return None  # upstream does not undo the steps above here
+                reject()
+                return None  # before 1.36 upstream does not undo the steps above here
             if multi:
-                consumed = consumed_capacity(device, rd.capacity)
+                consumed = consumed_capacity(device, rd.capacity, step_format=self.step_format)
                 per_device = self.allocating_capacity.setdefault(idx, {})
                 for name, q in consumed.items():
                     per_device[name] = per_device.get(name, 0) + num(q)
@@ -283,9 +329,13 @@ class Search:
                 if per_device is not None:
                     for name, q in consumed.items():
                         per_device[name] = per_device.get(name, 0) - num(q)
-                    if all(v == 0 for v in per_device.values()):
+                    # 1.36+: an entry that existed before stays (it marks the earlier share).
+                    if all(v == 0 for v in per_device.values()) and not (rollback and capacity_existed):
                         del self.allocating_capacity[idx]
-            if not multi and device.consumes and not skip_counters:
+            if rollback:
+                if reserved:
+                    self._release_counters(device)
+            elif not multi and device.consumes and not skip_counters:
                 self._release_counters(device)
 
         return undo
@@ -302,15 +352,33 @@ class Search:
         return str(uuid.uuid5(_SHARE_NAMESPACE, name))
 
     # -------------------------------------------------------------- counters
-    def _pool_available(self, pool: PoolInfo, key: int) -> tuple[dict[str, dict[str, Number]], bool]:
+    def _counter_key(self, device: DeviceInfo) -> Any:
+        mode = self.counters_key
+        if mode == "slice":
+            return ("slice", device.slice.name)
+        pool = self.pools.pool_of[device.index]
+        if mode == "pool-name":
+            return ("pool", pool.name)
+        return id(pool)
+
+    def _pool_available(self, device: DeviceInfo, key: Any) -> tuple[dict[str, dict[str, Number]], bool]:
         cached = self.available_counters.get(key)
         if cached is not None:
             return cached
-        available = {name: dict(counters) for name, counters in pool.counter_sets.items()}
-        pool_of = self.pools.pool_of
-        for d in self.holding_counters:
-            if pool_of.get(d.index) is not pool:
-                continue
+        if self.counters_key == "slice":
+            # 1.34: the counter sets of the device's own slice, minus that slice's devices in use.
+            sets = {cs.name: {k: num(v.value) for k, v in (cs.counters or {}).items()}
+                    for cs in device.slice.counter_sets}
+            holders = [d for d in self.holding_counters if d.slice is device.slice]
+        else:
+            # The first pool asking fills the entry (with "pool-name" another driver's pool of
+            # the same name then shares it, as 1.35/1.36 do).
+            pool = self.pools.pool_of[device.index]
+            sets = pool.counter_sets
+            pool_of = self.pools.pool_of
+            holders = [d for d in self.holding_counters if pool_of.get(d.index) is pool]
+        available = {name: dict(counters) for name, counters in sets.items()}
+        for d in holders:
             for set_name, counters in d.consumes:
                 have = available.get(set_name)
                 if have is None:
@@ -324,9 +392,8 @@ class Search:
         return cached
 
     def _take_counters(self, device: DeviceInfo) -> bool:
-        pool = self.pools.pool_of[device.index]
-        key = id(pool)
-        available, negative = self._pool_available(pool, key)
+        key = self._counter_key(device)
+        available, negative = self._pool_available(device, key)
         consumed = self.consumed_counters.setdefault(key, {})
         for set_name, counters in device.consumes:
             per_set = consumed.setdefault(set_name, {})
@@ -334,11 +401,13 @@ class Search:
                 per_set[counter] = per_set.get(counter, 0) + amount
         ok = not negative
         if ok:
-            for set_name, counters in device.consumes:
-                have = available.get(set_name, {})
-                per_set = consumed[set_name]
-                for counter, _ in counters:
-                    if counter in have and have[counter] < per_set[counter]:
+            # Upstream compares every counter set of the entry with what is consumed from it.
+            for set_name, have in available.items():
+                per_set = consumed.get(set_name)
+                if not per_set:
+                    continue
+                for counter, total in have.items():
+                    if total < per_set.get(counter, 0):
                         ok = False
                         break
                 if not ok:
@@ -348,7 +417,7 @@ class Search:
         return ok
 
     def _release_counters(self, device: DeviceInfo) -> None:
-        key = id(self.pools.pool_of[device.index])
+        key = self._counter_key(device)
         consumed = self.consumed_counters.get(key)
         if consumed is None:
             return

@@ -26,10 +26,13 @@ def tolerates(toleration: Any, taint: Any) -> bool:
     return False
 
 
-def blocking_taint(taints: Sequence[Any], tolerations: Sequence[Any] | None) -> Any | None:
-    """The first taint that prevents allocation, or None."""
+def blocking_taint(
+    taints: Sequence[Any], tolerations: Sequence[Any] | None, *, any_effect: bool = False
+) -> Any | None:
+    """The first taint that prevents allocation, or None (``any_effect``: 1.34, where
+    every taint must be tolerated whatever its effect)."""
     for taint in taints:
-        if taint.effect in BLOCKING_EFFECTS and not any(
+        if (any_effect or taint.effect in BLOCKING_EFFECTS) and not any(
             tolerates(t, taint) for t in (tolerations or ())
         ):
             return taint

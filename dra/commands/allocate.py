@@ -11,12 +11,21 @@ on the first node, in name order, where it fits; ``--together`` allocates them a
 claims of one pod, on one node. ``--node`` restricts the search to one node (a Node object
 from the inputs, or a bare node with that name and no labels).
 
-Features: ``--features`` takes upstream names (``PartitionableDevices``) or gate names
-(``DRAPartitionableDevices``), comma-separated. Without it the 1.35 defaults
-(AdminAccess, PrioritizedList) are used plus every alpha feature the inputs use
-(counters -> PartitionableDevices, taints/tolerations -> DeviceTaints, shared devices or
-capacity requests -> ConsumableCapacity, binding conditions -> DeviceBindingAndStatus), as
-if the cluster had turned those gates on; the chosen set is printed on stderr.
+Version: ``--kubernetes-version`` (1.34-1.37, default 1.37) selects the kube-scheduler whose
+allocator is emulated: its feature gates at their defaults (``--feature-gates A=true,B=false``
+changes them) become the allocator features as the scheduler maps them, and the allocator
+variant (stable/incubating/experimental) is the one that version picks for them, with that
+version's search order and counter bookkeeping. ``--features`` instead names the allocator
+features directly (upstream names such as ``PartitionableDevices`` or gate names); the
+variant is still the one ``--kubernetes-version`` would pick for them. The choice is
+printed on stderr.
+
+Extended resources (KEP-5004): Pods in the inputs whose containers request an extended
+resource (``nvidia.com/gpu: 2``) that a DeviceClass maps (``spec.extendedResourceName``,
+or the implicit ``deviceclass.resource.kubernetes.io/<class>``) get the claim the scheduler
+would make for them: annotated ``resource.kubernetes.io/extended-resource-claim``, one
+request per container and resource (``container-<i>-request-<j>``), ExactCount of the
+requested amount. Needs DRAExtendedResource (on by default from 1.36).
 
 Exit status: 0 all claims allocated, 1 some claim cannot be allocated (the reason is
 printed), 2 bad input.
@@ -39,7 +48,7 @@ from dra.commands.common import (
     validate_objects,
 )
 from dra.errors import UserError
-from dra.versions import DEFAULT_VERSION, parse_minor
+from dra.versions import DEFAULT_VERSION
 
 
 class AllocateInputError(UserError):
@@ -55,8 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_filename_argument(p, what="DeviceClasses, ResourceSlices, ResourceClaims, ResourceClaimTemplates, Nodes")
     p.add_argument("--node", metavar="NAME", help="allocate on this node only")
+    p.add_argument("--kubernetes-version", default=None, metavar="VERSION",
+                   help="kube-scheduler version whose allocator is emulated: 1.34|1.35|1.36|1.37 (default 1.37)")
+    p.add_argument("--feature-gates", default="", metavar="A=true,B=false",
+                   help="feature gates changed from the version's defaults")
     p.add_argument("--features", metavar="LIST",
-                   help="comma-separated features or gates (default: 1.35 defaults + what the inputs use)")
+                   help="comma-separated allocator features or gates instead of the version's gates "
+                        "(e.g. PartitionableDevices,DeviceTaints)")
     p.add_argument("--allocated", action="append", default=[], metavar="FILE|DIR|-",
                    help="file or directory of already-allocated claims (their devices are in use; repeatable)")
     p.add_argument("--together", action="store_true",
@@ -69,15 +83,28 @@ def run(args: argparse.Namespace) -> int:
     from dra.allocator import AllocatedState, AllocationError, Allocator
     from dra.allocator.explanation import explain
 
-    objs = _load_all(args.filename)
+    from dra.allocator.extended import claims_for_pods
+    from dra.commands.allocate_extended import split_pods
+    from dra.versions import KubernetesVersion, parse_gate_overrides
+
+    version = KubernetesVersion.of(args.kubernetes_version or DEFAULT_VERSION,
+                                   parse_gate_overrides(args.feature_gates))
+    minor = version.minor
+    pods, objs = split_pods(args.filename, _load_all)
     # What the API server would refuse on create is refused here too, before allocating.
-    minor = parse_minor(getattr(args, "kubernetes_version", None) or DEFAULT_VERSION)
     validate_objects([o for o in objs if _kind(o) != "Node"], minor)
     classes = [o for o in objs if _kind(o) == "DeviceClass"]
     slices = [o for o in objs if _kind(o) == "ResourceSlice"]
     nodes = {o.metadata.name: o for o in objs if _kind(o) == "Node"}
     claims = [o for o in objs if _kind(o) == "ResourceClaim"]
     claims += [_claim_from_template(o) for o in objs if _kind(o) == "ResourceClaimTemplate"]
+    if pods:
+        if not version.enabled("DRAExtendedResource"):
+            raise AllocateInputError(
+                f"Pods with extended resources need DRAExtendedResource (off in Kubernetes {version.minor}; "
+                "use --feature-gates DRAExtendedResource=true or --kubernetes-version 1.36+)"
+            )
+        claims += claims_for_pods(pods, classes)
     if not claims:
         raise AllocateInputError("nothing to allocate: no ResourceClaim or ResourceClaimTemplate in the inputs")
     previous = [o for o in _load_all(args.allocated, option="--allocated") if _kind(o) == "ResourceClaim"]
@@ -85,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
     pending = [c for c in claims if not _allocation(c)]
     state = AllocatedState.from_claims([*previous, *[c for c in claims if _allocation(c)]])
 
-    features = _features(args.features, [*objs, *claims])
-    print(f"# features: {', '.join(features.names()) or '(none)'}", file=sys.stderr)
-    allocator = Allocator(features, classes, slices)
+    allocator = _allocator(args.features, version, classes, slices, [*objs, *claims])
+    print(f"# kubernetes {version.minor}, {allocator.behaviour.variant} allocator; features: "
+          f"{', '.join(allocator.features.names()) or '(none)'}", file=sys.stderr)
     candidates = _candidate_nodes(args.node, nodes, slices)
 
     done: list[Any] = []
@@ -245,6 +272,20 @@ def _candidate_nodes(name: str | None, nodes: dict[str, Any], slices: list[Any])
             "no node given: use --node NAME (the slices name no node and no Node object was given)"
         )
     return [nodes.get(n) or Node.from_dict({"metadata": {"name": n}}) for n in sorted(names)]
+
+
+def _allocator(spec: str | None, version: Any, classes: list[Any], slices: list[Any], objs: list[Any]) -> Any:
+    from dra.allocator import Allocator
+    from dra.allocator.variants import Behaviour, NoVariant
+
+    if spec is None:
+        return Allocator.for_version(version, classes, slices)
+    features = _features(spec, objs)
+    try:
+        behaviour = Behaviour.of(version.minor, features)
+    except NoVariant as err:
+        raise AllocateInputError(f"--features: {err}") from None
+    return Allocator(features, classes, slices, behaviour=behaviour)
 
 
 def _features(spec: str | None, objs: list[Any]) -> Any:

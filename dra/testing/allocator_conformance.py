@@ -221,7 +221,7 @@ def run_case(case: dict[str, Any]) -> CaseOutcome:
             slices = [ResourceSlice.from_dict(s, path=f"slices[{i}]") for i, s in enumerate(raw_slices)]
         except UserError as err:
             return CaseOutcome(name, False, f"cannot load case: {err}")
-        allocator = Allocator(features, classes, slices, state)
+        allocator = Allocator(features, classes, slices, state, behaviour=_behaviour(case, features))
         where = "" if order_index == 0 else f" (pool order #{order_index})"
         try:
             results = allocator.allocate(node, claims)
@@ -255,6 +255,17 @@ def run_case(case: dict[str, Any]) -> CaseOutcome:
                 f"note: {allocator.last_stats.steps} search steps, upstream counts {want_steps}"
             )
     return CaseOutcome(name, True, notes=notes)
+
+
+def _behaviour(case: dict[str, Any], features: Any) -> Any:
+    """The allocator variant of the case's ``kubernetesVersion`` (default 1.35, the table's release)."""
+    from dra.allocator.variants import Behaviour, NoVariant
+
+    minor = case.get("kubernetesVersion") or "1.35"
+    try:
+        return Behaviour.of(minor, features)
+    except NoVariant:
+        return Behaviour.of("1.37", features)
 
 
 def _describe(actual: Any) -> str:

@@ -113,23 +113,28 @@ def device_dicts(
     counter_sets: dict[str, list[str]] | None = None,
     multi: bool = False,
     taints: bool = False,
+    qualify: bool = False,
 ) -> dict[str, Any]:
-    """One device carrying every attribute the selector menu reads."""
+    """One device carrying every attribute the selector menu reads.
+
+    ``qualify`` writes the attribute and capacity names with the ``gpu.example.com/`` domain,
+    so that the menu's selectors also hold on devices of another driver."""
     memory = draw(st.sampled_from([20, 40, 80]))
+    q = f"{DRIVER}/" if qualify else ""
     dev: dict[str, Any] = {
         "name": name,
         "attributes": {
-            "model": {"string": draw(st.sampled_from(MODELS))},
-            "numa": {"int": draw(st.integers(0, 1))},
-            "healthy": {"bool": draw(st.booleans())},
-            "driverVersion": {"version": draw(st.sampled_from(VERSIONS))},
+            f"{q}model": {"string": draw(st.sampled_from(MODELS))},
+            f"{q}numa": {"int": draw(st.integers(0, 1))},
+            f"{q}healthy": {"bool": draw(st.booleans())},
+            f"{q}driverVersion": {"version": draw(st.sampled_from(VERSIONS))},
             f"{OTHER_DOMAIN}/nvlink": {"string": draw(st.sampled_from(NVLINK))},
         },
-        "capacity": {"memory": {"value": f"{memory}Gi"}},
+        "capacity": {f"{q}memory": {"value": f"{memory}Gi"}},
     }
     if multi:
         dev["allowMultipleAllocations"] = True
-        dev["capacity"]["memory"]["requestPolicy"] = draw(
+        dev["capacity"][f"{q}memory"]["requestPolicy"] = draw(
             st.sampled_from(
                 [
                     None,
@@ -138,8 +143,8 @@ def device_dicts(
                 ]
             )
         )
-        if dev["capacity"]["memory"]["requestPolicy"] is None:
-            del dev["capacity"]["memory"]["requestPolicy"]
+        if dev["capacity"][f"{q}memory"]["requestPolicy"] is None:
+            del dev["capacity"][f"{q}memory"]["requestPolicy"]
     if counter_sets and draw(st.booleans()):
         set_name = draw(st.sampled_from(sorted(counter_sets)))
         counters = counter_sets[set_name]
@@ -157,8 +162,20 @@ def device_dicts(
 
 
 @st.composite
-def slice_dicts(draw: st.DrawFn, knobs: Knobs = Knobs(), *, node: str = NODE) -> list[dict[str, Any]]:
-    """The slices of one pool on one node: a device slice and maybe a counter slice."""
+def slice_dicts(
+    draw: st.DrawFn,
+    knobs: Knobs = Knobs(),
+    *,
+    node: str = NODE,
+    driver: str = DRIVER,
+    pool_name: str = POOL,
+    counters_in_device_slice: bool = False,
+    names: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The slices of one pool on one node: a device slice and maybe a counter slice.
+
+    ``counters_in_device_slice`` puts the counter sets into the device slice (the 1.34
+    shape); ``names`` overrides the (device slice, counter slice) names."""
     n = draw(st.integers(1, knobs.max_devices))
     counter_sets: dict[str, list[str]] = {}
     slices: list[dict[str, Any]] = []
@@ -168,26 +185,28 @@ def slice_dicts(draw: st.DrawFn, knobs: Knobs = Knobs(), *, node: str = NODE) ->
     for i in range(n):
         multi = knobs.capacity and draw(st.integers(0, 3)) == 0
         devices.append(
-            draw(device_dicts(f"dev-{i}", counter_sets=counter_sets, multi=multi, taints=knobs.taints))
+            draw(device_dicts(f"dev-{i}", counter_sets=counter_sets, multi=multi, taints=knobs.taints,
+                              qualify=driver != DRIVER))
         )
-    count = 2 if counter_sets else 1
-    pool = {"name": POOL, "generation": 1, "resourceSliceCount": count}
+    device_name, counter_name = names or (f"{node}-devices", f"{node}-counters")
+    shared = [
+        {"name": s, "counters": {c: {"value": str(draw(st.integers(2, 5)))} for c in cs}}
+        for s, cs in counter_sets.items()
+    ]
+    count = 2 if counter_sets and not counters_in_device_slice else 1
+    pool = {"name": pool_name, "generation": 1, "resourceSliceCount": count}
+    spec: dict[str, Any] = {"driver": driver, "pool": dict(pool), "nodeName": node, "devices": devices}
+    if counter_sets and counters_in_device_slice:
+        spec["sharedCounters"] = shared
     slices.append({
         "apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice",
-        "metadata": {"name": f"{node}-devices"},
-        "spec": {"driver": DRIVER, "pool": dict(pool), "nodeName": node, "devices": devices},
+        "metadata": {"name": device_name}, "spec": spec,
     })
-    if counter_sets:
+    if counter_sets and not counters_in_device_slice:
         slices.append({
             "apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice",
-            "metadata": {"name": f"{node}-counters"},
-            "spec": {
-                "driver": DRIVER, "pool": dict(pool), "nodeName": node,
-                "sharedCounters": [
-                    {"name": s, "counters": {c: {"value": str(draw(st.integers(2, 5)))} for c in cs}}
-                    for s, cs in counter_sets.items()
-                ],
-            },
+            "metadata": {"name": counter_name},
+            "spec": {"driver": driver, "pool": dict(pool), "nodeName": node, "sharedCounters": shared},
         })
     return slices
 
@@ -290,3 +309,55 @@ def scenarios(draw: st.DrawFn, knobs: Knobs = Knobs()) -> Scenario:
         allocated=state,
         raw={"slices": slices, "classes": classes, "claims": claims},
     )
+
+
+# ----------------------------------------------------------- oracle problems
+@st.composite
+def oracle_problems(
+    draw: st.DrawFn, minor: str, features: Any, *, multi_pool: bool = True, capacity: bool | None = None
+) -> dict[str, Any]:
+    """One problem in the upstream-oracle line format (``dra.testing.oracle``) for ``minor``.
+
+    The knobs follow ``features`` (a :class:`dra.allocator.Features`): only what the
+    features enable is generated, so that the objects are what that version's API server
+    accepts. ``multi_pool`` adds a second pool (sometimes of a second driver with the same
+    pool name) and slice names out of input order, to exercise pool/slice ordering and the
+    counter cache keys. ``capacity=False`` leaves consumable capacity out even when the
+    feature is on.
+    """
+    from dra.allocator import AllocatedState  # noqa: F401 - documents the state shape
+
+    knobs = Knobs(
+        counters=features.partitionable_devices,
+        capacity=features.consumable_capacity if capacity is None else capacity and features.consumable_capacity,
+        taints=features.device_taints,
+        admin=features.admin_access,
+        prioritized=features.prioritized_list,
+        max_devices=4 if multi_pool else 6,
+    )
+    layouts = [(DRIVER, POOL)]
+    if multi_pool and draw(st.booleans()):
+        layouts.append(draw(st.sampled_from([(DRIVER, "pool-0"), ("other.example.com", POOL)])))
+        if draw(st.booleans()):
+            layouts.reverse()
+    slices: list[dict[str, Any]] = []
+    letters = draw(st.permutations(["a", "b", "c", "d"]))
+    for i, (driver, pool_name) in enumerate(layouts):
+        names = (f"s-{letters[2 * i]}", f"s-{letters[2 * i + 1]}")
+        slices += draw(slice_dicts(knobs, driver=driver, pool_name=pool_name,
+                                   counters_in_device_slice=minor == "1.34", names=names))
+    classes = draw(class_dicts())
+    claims = [draw(claim_dicts(f"claim-{i}", knobs)) for i in range(draw(st.integers(1, knobs.max_claims)))]
+    allocated = []
+    for s in slices:
+        for d in s["spec"].get("devices", []):
+            if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 0:
+                allocated.append({"driver": s["spec"]["driver"], "pool": s["spec"]["pool"]["name"], "device": d["name"]})
+    return {
+        "features": features.upstream_mapping(minor),
+        "classes": classes,
+        "slices": slices,
+        "claims": claims,
+        "nodeName": NODE,
+        "allocated": {"devices": allocated},
+    }

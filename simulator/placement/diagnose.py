@@ -40,6 +40,17 @@ def _nvlink_group(node: NodeState) -> int:
     return 1
 
 
+def _device_plugin_node(node: NodeState) -> bool:
+    """A node the ``dra-extended:F`` migration left on the device plugin."""
+    return type(node.extra).__name__ == "DevicePluginNode"
+
+
+def _keeps_extended_resource(d: Demand) -> bool:
+    from simulator.placement.migration import is_extended
+
+    return is_extended(d)
+
+
 def static_reason(node: NodeState, d: Demand) -> str | None:
     """Why ``d`` could not run on ``node`` even if the node were empty (None: it could)."""
     if node.cpu_cap < d.cpu:
@@ -50,6 +61,8 @@ def static_reason(node: NodeState, d: Demand) -> str | None:
         return None
     if node.gpu_count == 0:
         return "no GPUs"
+    if _device_plugin_node(node) and not _keeps_extended_resource(d):
+        return "no DRA driver (device-plugin node)"
     if d.models and node.model not in d.models:
         return "GPU model not allowed"
     if d.gpu_mem and node.gpu_mem and node.gpu_mem < d.gpu_mem:
@@ -86,7 +99,7 @@ class FailureLog:
         shapes: Counter[tuple] = Counter()
         self._rep: dict[tuple, NodeState] = {}
         for n in nodes:
-            key = (n.model, n.cpu_cap, n.mem_cap, n.gpu_count, n.gpu_mem)
+            key = (n.model, n.cpu_cap, n.mem_cap, n.gpu_count, n.gpu_mem, _device_plugin_node(n))
             shapes[key] += 1
             self._rep.setdefault(key, n)
         self._shapes = shapes

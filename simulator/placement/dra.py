@@ -50,7 +50,7 @@ answers are memoised per (shape, state of the devices the claim can match, claim
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import model as catalog_model
@@ -84,8 +84,24 @@ class DraPlacement(Placement):
     description = "DRA ResourceClaims (CEL selectors, consumable capacity) placed by dra.allocator"
 
     def __init__(self, mode: str = "shared", device_choice: str = "policy", verify: bool = True,
-                 sharing: str = "mps") -> None:
+                 sharing: str = "mps", kubernetes_version: str = "1.37",
+                 feature_gates: Mapping[str, bool] | Iterable[tuple[str, bool]] = ()) -> None:
         super().__init__()
+        from dra.versions import KubernetesVersion
+
+        # The kube-scheduler whose allocator places the claims (variant, pool/slice order,
+        # start location, fixes): its gates at their defaults plus the overrides.
+        self.version = KubernetesVersion.of(str(kubernetes_version), dict(feature_gates))
+        if mode == "shared" and not self.version.enabled("DRAConsumableCapacity"):
+            # Share claims ask capacity (compute, memory) of devices that allow multiple
+            # allocations; that allocator would refuse every one of them.
+            from dra.errors import UserError
+
+            raise UserError(
+                f"placement {'dra' if type(self) is DraPlacement else 'dra-extended'}: shared GPUs need the "
+                f"DRAConsumableCapacity feature gate, off in Kubernetes {self.version.minor} (use "
+                "--feature-gates DRAConsumableCapacity=true, --kubernetes-version 1.36+, or placement dra-whole)"
+            )
         if sharing not in SHARINGS:
             raise UnknownNameError("DRA sharing strategy", sharing, SHARINGS)
         self.sharing = sharing
@@ -105,7 +121,7 @@ class DraPlacement(Placement):
     # -- devices ------------------------------------------------------------------------
     def setup(self, nodes: list[NodeState], fleet: Fleet, counters: Counters) -> None:
         super().setup(nodes, fleet, counters)
-        from dra.allocator import Allocator, Features
+        from dra.allocator import Allocator
         from dra.api import Node
         from dra.gpu.builtin import build_node, load_profile, nvl72_fabric
         from dra.slices import DRIVER_NAME, build_slices
@@ -140,7 +156,7 @@ class DraPlacement(Placement):
                         f"node {node.name}: profile {spec.profile!r} has MIG devices; the DRA placement model "
                         "publishes shared GPUs (use a profile without a MIG layout)"
                     )
-                slices = build_slices(inv, mode=self.mode)
+                slices = build_slices(inv, mode=self.mode, k8s_version=self.version.minor)
                 devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
                 names, mem, domains = [], [], []
                 for gpu in inv.gpus:
@@ -150,7 +166,8 @@ class DraPlacement(Placement):
                     mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
                     names.append(name)
                     domains.append(gpu.nvlink_domain)
-                rep = ShapePool(node.name, lambda node=node: build_slices(inventory(node), mode=self.mode))
+                rep = ShapePool(node.name, lambda node=node: build_slices(inventory(node), mode=self.mode,
+                                                                          k8s_version=self.version.minor))
                 found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep)
             names, mem, domains, product, rep = found
             x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
@@ -159,8 +176,9 @@ class DraPlacement(Placement):
             x.shape = shape_key + x.shape
             node.extra = x
         self._node_obj = lambda name: Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
-        self.features = Features(consumable_capacity=True, prioritized_list=True, partitionable_devices=True)
-        self._make_allocator = lambda slices: Allocator(self.features, list(device_classes()), slices)
+        version = self.version
+        self.features = Allocator.for_version(version, [], []).features
+        self._make_allocator = lambda slices: Allocator.for_version(version, list(device_classes()), slices)
 
     def allocator_for(self, x: "DraNode") -> Any:
         # One allocator per node shape, holding only the pool of the shape's first node: the
