@@ -257,3 +257,77 @@ def test_checkpoint_write_failure_leaves_no_phantom_claim(tmp_path, monkeypatch)
     assert state.records() == {} and state.cdi.claim_specs() == {}
     other = fetcher.add("b", "uid-b", ["gpu-0"])  # the device is free again
     assert state.prepare([other])["uid-b"].error == ""
+
+
+def _valid_checkpoint(tmp_path, claims) -> None:
+    from dra.plugin.checkpoint import checksum
+
+    data = {"nodeBootID": "boot-1", "preparedClaims": claims}
+    path = tmp_path / "state" / "checkpoint.json"
+    path.write_text(json.dumps({"kind": "DraGpuCheckpoint", "version": 1, "checksum": checksum(data), "data": data}))
+
+
+@pytest.mark.parametrize("shape", ["directory", "record-list", "devices-string", "device-without-type"])
+def test_misshaped_checkpoint_is_quarantined_and_rebuilt(tmp_path, shape):
+    """Five of thirteen corruptions used to crash-loop the plugin; each is now recovered."""
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-0", "gpu-1-mig-1g10gb-19-6"])
+    answer = state.prepare([ref])["uid-a"]
+    path = tmp_path / "state" / "checkpoint.json"
+    record = json.loads(path.read_text())["data"]["preparedClaims"]["uid-a"]
+    if shape == "directory":
+        path.unlink()
+        path.mkdir()
+    elif shape == "record-list":
+        _valid_checkpoint(tmp_path, {"uid-a": [record]})
+    elif shape == "devices-string":
+        _valid_checkpoint(tmp_path, {"uid-a": dict(record, devices="gpu-0")})
+    else:
+        record["devices"][0].pop("type")
+        _valid_checkpoint(tmp_path, {"uid-a": record})
+    state2, report = restart(tmp_path)
+    assert report.checkpoint == "corrupt" and report.quarantined and report.rebuilt == ["uid-a"]
+    assert path.is_file()  # a fresh, valid checkpoint took its place
+    assert state2.prepare([ref])["uid-a"].devices == answer.devices
+    assert state2.unprepare([ref])["uid-a"].error == "" and state2.backend.list_mig() == []
+
+
+def test_kill_between_unprepare_effects_is_finished_at_restart(tmp_path, monkeypatch):
+    """Unprepare is two-phase: a kill after the CDI spec went but before the MIG instance did
+    must not leave a PrepareCompleted claim whose CDI ids no longer resolve."""
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-1-mig-1g10gb-19-0"])
+    assert state.prepare([ref])["uid-a"].error == ""
+
+    class Killed(BaseException):
+        pass
+
+    def die_halfway(backend, cdi, record, others):
+        cdi.remove(record.uid)
+        raise Killed()
+
+    monkeypatch.setattr(effects, "undo", die_halfway)
+    with pytest.raises(Killed):
+        state._unprepare_one(ref)
+    monkeypatch.undo()
+    on_disk = json.loads((tmp_path / "state" / "checkpoint.json").read_text())
+    assert on_disk["data"]["preparedClaims"]["uid-a"]["state"] == "Unpreparing"
+    state2, report = restart(tmp_path, fetcher)
+    assert report.rolled_back == ["uid-a"] and report.kept == []
+    assert state2.records() == {} and state2.backend.list_mig() == []
+    assert state2.unprepare([ref])["uid-a"].error == ""  # the kubelet's retry finds nothing to do
+
+
+def test_stale_temp_files_are_removed_at_start(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-0"])
+    assert state.prepare([ref])["uid-a"].error == ""
+    leftovers = [tmp_path / "state" / ".checkpoint.json.abc123.tmp",
+                 tmp_path / "cdi" / ".k8s.gpu.nvidia.com-claim_uid-a.json.xyz.tmp"]
+    for p in leftovers:
+        p.write_text("half")
+    foreign = tmp_path / "cdi" / ".other-vendor.json.x.tmp"
+    foreign.write_text("not ours")
+    _, report = restart(tmp_path, fetcher)
+    assert sorted(report.removed_temp_files) == sorted(map(str, leftovers))
+    assert not any(p.exists() for p in leftovers) and foreign.exists()

@@ -5,9 +5,12 @@ Runs once before the plugin serves. Cases:
 * no checkpoint: fresh start (leftover CDI specs of ours are stale and removed);
 * checkpoint from another boot: the node rebooted, GPU-side effects are gone; drop it;
 * ``PrepareStarted`` claims: the plugin died mid-prepare; roll their effects back;
+* ``Unpreparing`` claims: the plugin died mid-unprepare; finish undoing and drop them
+  (the kubelet already asked for it and will ask again, which then finds nothing to do);
 * ``PrepareCompleted`` claims: keep them (the kubelet will not send Prepare again for
   running pods, so forgetting them would leak devices);
-* a checkpoint that cannot be read (bad JSON, checksum, unknown version): it is moved aside
+* a checkpoint that cannot be read or has the wrong shape (bad JSON, checksum, unknown
+  version, a directory, a record that is not an object, a device without ``type``): it is moved aside
   as ``checkpoint.json.corrupt-<time>``, an error is logged naming that file, and the state
   is rebuilt from the per-claim CDI specs (whose annotations carry the device records). The
   plugin keeps starting: a crash loop would take every GPU on the node out of service
@@ -26,7 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dra.plugin.cdi import ANNOTATION_CLAIM, ANNOTATION_DEVICES, CdiWriter
-from dra.plugin.checkpoint import PREPARE_COMPLETED, PREPARE_STARTED, CheckpointCorrupt, ClaimRecord
+from dra.plugin.checkpoint import (
+    PREPARE_COMPLETED,
+    CheckpointCorrupt,
+    ClaimRecord,
+    device_record_problem,
+)
 from dra.plugin.state import DeviceState
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,7 @@ class RecoveryReport:
     destroyed_mig: int = 0
     quarantined: str | None = None
     problem: str | None = None
+    removed_temp_files: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
@@ -54,14 +63,40 @@ class RecoveryReport:
         return text
 
 
+def remove_stale_temp_files(state: DeviceState) -> list[str]:
+    """Temporary files of atomic writes that a killed process left (``files.atomic_write``).
+
+    Only names our writers create are touched: ``.<target>.<random>.tmp`` beside the
+    checkpoint, the built-in backend's state and our CDI specs.
+    """
+    removed = []
+    places = [(state.checkpoint.path.parent, "."), (state.cdi.root, f".{state.cdi.vendor}-")]
+    for directory, prefix in places:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob(f"{prefix}*.tmp")):
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed.append(str(path))
+    if removed:
+        log.info("removed temporary files of interrupted writes", extra={"files": removed})
+    return removed
+
+
 def rebuild_from_cdi(cdi: CdiWriter) -> dict[str, ClaimRecord]:
     claims = {}
     for uid, path in cdi.claim_specs().items():
         try:
             annotations = CdiWriter.read_annotations(path)
             devices = json.loads(annotations[ANNOTATION_DEVICES])
-            namespace, _, name = annotations.get(ANNOTATION_CLAIM, "/").partition("/")
-        except (OSError, ValueError, KeyError) as err:
+            namespace, _, name = str(annotations.get(ANNOTATION_CLAIM, "/")).partition("/")
+            if not isinstance(devices, list):
+                raise ValueError("prepared-devices annotation is not a list")
+            for device in devices:
+                problem = device_record_problem(device)
+                if problem:
+                    raise ValueError(f"device record {problem}")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             log.error("cannot rebuild claim from CDI spec", extra={"path": str(path), "error": str(err)})
             continue
         claims[uid] = ClaimRecord(uid, namespace, name, PREPARE_COMPLETED, devices)
@@ -83,10 +118,17 @@ def recover(state: DeviceState, *, dynamic_mig: bool) -> RecoveryReport:
             extra={"problem": str(err), "moved_to": str(quarantined), "rebuilt_claims": len(claims)},
         )
 
+    report.removed_temp_files = remove_stale_temp_files(state)
     state.load(claims)
     for uid, record in sorted(claims.items()):
-        if record.state == PREPARE_STARTED:
-            state.rollback(record)
+        if record.state != PREPARE_COMPLETED:  # Started or Unpreparing: undo, drop
+            try:
+                state.rollback(record)
+            except Exception as err:  # noqa: BLE001 - keep the record; unprepare/prepare retry it
+                log.error("cannot undo an interrupted claim yet; kept for a retry",
+                          extra={"uid": uid, "state": record.state, "error": str(err)})
+                report.kept.append(uid)
+                continue
             state.load({u: r for u, r in state.records().items() if u != uid})
             report.rolled_back.append(uid)
         else:
