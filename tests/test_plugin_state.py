@@ -203,6 +203,9 @@ def test_shared_gpu_time_slice_conflict(tmp_path):
     c = fetcher.add("c", "uid-c", ["gpu-0"], ts("Long"))
     assert state.prepare([a, b])["uid-b"].error == ""  # a shared device, same setting: fine
     assert "already runs time-slice interval Short for claim ns/a" in state.prepare([c])["uid-c"].error
+    dflt = fetcher.add("dflt", "uid-dflt", ["gpu-0"], ts("Default"))
+    # Asking for the default interval while another claim set Short would silently get Short.
+    assert "already runs time-slice interval Short" in state.prepare([dflt])["uid-dflt"].error
     state.unprepare([a])
     assert state.backend.time_slice(GPUS[0]) == "Short"  # b still needs it
     state.unprepare([b])

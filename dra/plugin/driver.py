@@ -62,14 +62,32 @@ class DriverConfig:
     plugins_dir: Path = Path(DEFAULT_PLUGINS_DIR)
     cdi_root: Path = Path("/var/run/cdi")
     kubeconfig: str | None = None
-    http_address: str = "0.0.0.0"
+    http_address: str = "127.0.0.1"
     http_port: int | None = 8080  # None: no probe/metrics endpoint
+    # The host's driver root (what CDI specs name) and where it is visible to this process.
+    driver_root: str = "/"
+    driver_root_mount: Path | None = None  # None: same as driver_root
+    # Host directory (mounted at the same path) for per-claim MPS pipe/log/shm directories.
+    mps_root: Path = Path("/run/nvidia-dra/mps")
+    allow_device_plugin_coexistence: bool = False
     pod_uid: str | None = None
     boot_id: str | None = None  # None: read the kernel's boot id
     health: bool = True
     grpc_workers: int = 16
 
+    @property
+    def root_mount(self) -> Path:
+        return Path(self.driver_root_mount) if self.driver_root_mount else Path(self.driver_root)
+
     def check(self) -> None:
+        paths = {
+            "--registrar-dir": self.registrar_dir, "--plugins-dir": self.plugins_dir,
+            "--cdi-root": self.cdi_root, "--driver-root": self.driver_root,
+            "--driver-root-mount": self.root_mount, "--mps-root": self.mps_root,
+        }
+        for flag, value in paths.items():
+            if not str(value).startswith("/"):
+                raise DriverConfigError(f"{flag}: {str(value)!r} is not an absolute path")
         if not self.node_name:
             raise DriverConfigError("--node-name is required (or set NODE_NAME)")
         if self.mode not in MODES:
@@ -118,7 +136,9 @@ class Driver:
 
             return load_profile(self.config.profile, self.config.node_name)
         from dra.gpu.nvml import discover
+        from dra.gpu.nvml_lib import load
 
+        load(self.config.root_mount)  # NVML from the host's driver root (one-line error if absent)
         return discover(self.config.node_name)
 
     def _backend(self, inventory):
@@ -129,7 +149,21 @@ class Driver:
             return BuiltinBackend(self.layout.driver_dir, uuids)
         from dra.plugin.nvml_backend import NvmlBackend
 
-        return NvmlBackend(self.layout.driver_dir, uuids)
+        return NvmlBackend(self.layout.driver_dir, uuids, mps_root=self.config.mps_root,
+                           driver_root_mount=self.config.root_mount)
+
+    def _cdi_writer(self) -> CdiWriter:
+        if self.config.profile:
+            return CdiWriter(self.config.cdi_root, self.config.driver_name)
+        from dra.plugin.driverfiles import discover
+
+        versions = {g.driver_version for g in self.inventory.gpus}
+        files = discover(self.config.driver_root, self.config.root_mount,
+                         versions.pop() if len(versions) == 1 else None)
+        log.info("host driver files for CDI", extra={
+            "driver_root": files.driver_root, "version": files.version, "libraries": len(files.libraries),
+            "binaries": len(files.binaries), "firmware": len(files.firmware), "hook": files.hook or files.hook_absent})
+        return CdiWriter(self.config.cdi_root, self.config.driver_name, files.container_edits(), files.annotations())
 
     def build_slices(self, taints: dict[str, list[Taint]] | None = None):
         from dra.slices import build_slices
@@ -155,7 +189,7 @@ class Driver:
             catalog=self.catalog,
             fetcher=ClaimFetcher(self.api_client),
             backend=self.backend,
-            cdi=CdiWriter(cfg.cdi_root, cfg.driver_name),
+            cdi=self._cdi_writer(),
             checkpoint=CheckpointFile(self.layout.driver_dir / "checkpoint.json", cfg.boot_id),
             metrics=self.metrics,
             # With pod-UID sockets another instance may serve this node at the same time.

@@ -50,7 +50,9 @@ def initial_record(ref: ClaimRef, pool: str, p: PlannedDevice) -> dict[str, Any]
             "ciID": spec.ci_id,
         }
     interval = time_slice_interval(p.config)
-    if interval is not None and interval != "Default":
+    if interval is not None:
+        # Recorded even for "Default": a claim asking for the default interval conflicts
+        # with one that set another on the same GPU (it would silently get theirs).
         rec["timeSlice"] = interval
     sharing = p.config.sharing
     if sharing is not None and sharing.strategy == "MPS":
@@ -70,7 +72,7 @@ def apply(backend: DeviceBackend, planned: list[PlannedDevice], records: list[di
             )
             mig.update(giID=inst.gi_id, ciID=inst.ci_id)
             rec["uuid"] = inst.uuid
-        if rec.get("timeSlice"):
+        if rec.get("timeSlice") and rec["timeSlice"] != "Default":
             backend.set_time_slice(rec["gpuUUID"], rec["timeSlice"])
         if rec.get("mpsDaemon"):
             mps_members.setdefault(rec["mpsDaemon"], []).append((p, rec))
@@ -85,7 +87,10 @@ def apply(backend: DeviceBackend, planned: list[PlannedDevice], records: list[di
         settings = MpsSettings(mps.default_active_thread_percentage if mps else None, limits)
         daemon = backend.start_mps(daemon_id, [rec["uuid"] for _, rec in members], settings)
         for _, rec in members:
-            rec["mps"] = {"pipeDir": daemon.pipe_dir, "shmDir": daemon.shm_dir, "logDir": daemon.log_dir}
+            rec["mps"] = {"pipeDir": daemon.pipe_dir, "shmDir": daemon.shm_dir, "logDir": daemon.log_dir,
+                          # what a restarted plugin needs to start the daemon again
+                          "activeThreadPercentage": settings.active_thread_percentage,
+                          "pinnedMemoryLimits": settings.pinned_memory_limits}
     return records
 
 def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict]) -> None:
@@ -106,6 +111,19 @@ def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict]) -> None:
     cdi.write(ref.uid, spec)
 
 
+def mps_daemons(records: list[ClaimRecord]) -> dict[str, tuple[list[str], MpsSettings]]:
+    """The MPS daemons completed claims run: id -> (device UUIDs, settings)."""
+    out: dict[str, tuple[list[str], MpsSettings]] = {}
+    for record in records:
+        for d in record.devices:
+            if d.get("mpsDaemon") and isinstance(d.get("mps"), dict):
+                uuids, _ = out.setdefault(d["mpsDaemon"], ([], MpsSettings(
+                    d["mps"].get("activeThreadPercentage"), dict(d["mps"].get("pinnedMemoryLimits") or {}))))
+                if d.get("uuid"):
+                    uuids.append(d["uuid"])
+    return out
+
+
 def undo(backend: DeviceBackend, cdi: CdiWriter, record: ClaimRecord, others: list[ClaimRecord]) -> None:
     """Undo every effect ``record`` may have had; safe to repeat and after a partial prepare.
 
@@ -119,7 +137,8 @@ def undo(backend: DeviceBackend, cdi: CdiWriter, record: ClaimRecord, others: li
         mig = d.get("mig")
         if mig and mig.get("dynamic"):
             backend.destroy_mig(d["gpuUUID"], mig["giProfileID"], mig["placementStart"])
-    for gpu in sorted({d["gpuUUID"] for d in record.devices if d.get("timeSlice")}):
-        still_used = any(o.get("timeSlice") and o["gpuUUID"] == gpu for r in others for o in r.devices)
+    for gpu in sorted({d["gpuUUID"] for d in record.devices if d.get("timeSlice") not in (None, "Default")}):
+        still_used = any(o.get("timeSlice") not in (None, "Default") and o["gpuUUID"] == gpu
+                         for r in others for o in r.devices)
         if not still_used:
             backend.set_time_slice(gpu, "Default")

@@ -28,6 +28,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dra.plugin import effects
 from dra.plugin.cdi import ANNOTATION_CLAIM, ANNOTATION_DEVICES, CdiWriter
 from dra.plugin.checkpoint import (
     PREPARE_COMPLETED,
@@ -51,6 +52,7 @@ class RecoveryReport:
     quarantined: str | None = None
     problem: str | None = None
     removed_temp_files: list[str] = field(default_factory=list)
+    removed_mps: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
@@ -139,6 +141,16 @@ def recover(state: DeviceState, *, dynamic_mig: bool) -> RecoveryReport:
         if uid not in kept:
             Path(path).unlink(missing_ok=True)
             report.removed_cdi_specs.append(uid)
+
+    # MPS: daemons of kept claims are re-adopted (or started again if they died with the
+    # plugin); those of no kept claim are stopped and their directories removed.
+    daemons = effects.mps_daemons(list(kept.values()))
+    for daemon_id, (uuids, settings) in sorted(daemons.items()):
+        try:
+            state.backend.start_mps(daemon_id, uuids, settings)
+        except Exception as err:  # noqa: BLE001 - one daemon must not stop the plugin
+            log.error("cannot restart the MPS daemon of a kept claim", extra={"daemon": daemon_id, "error": str(err)})
+    report.removed_mps = state.backend.remove_stale_mps(set(daemons))
 
     if dynamic_mig:
         in_use = {
