@@ -334,3 +334,50 @@ def test_stale_temp_files_are_removed_at_start(tmp_path):
     _, report = restart(tmp_path, fetcher)
     assert sorted(report.removed_temp_files) == sorted(map(str, leftovers))
     assert not any(p.exists() for p in leftovers) and foreign.exists()
+
+
+def _claim_with(fetcher, uid, results, configs=None):
+    fetcher.claims[uid] = NS(
+        metadata=NS(namespace="ns", name=uid, uid=uid),
+        status=NS(allocation=NS(devices=NS(results=results, config=configs))),
+    )
+    return ClaimRef("ns", uid, uid)
+
+
+def _result(device, request="r", share_id=None):
+    return NS(request=request, driver=DRIVER, pool=POOL, device=device, share_id=share_id, admin_access=None)
+
+
+@pytest.mark.parametrize("results, message", [
+    ([_result("gpu-0"), _result("gpu-0", request="s")], "device gpu-0 is allocated twice in this claim"),
+    ([_result("gpu-0", share_id="0b7e8d3c-1111-2222-3333-444455556666")], "not shareable"),
+    ([_result("gpu-0", request="Bad_Name")], "invalid request name 'Bad_Name'"),
+    ([_result("gpu-0", request="r/" + "x" * 64)], "invalid request name"),
+])
+def test_every_claim_input_is_checked(tmp_path, results, message):
+    """Each was accepted before: two containers would get one exclusive GPU twice, or a
+    shareID would be written into CDI names for a device nobody may share."""
+    state, fetcher = make_state(tmp_path)
+    ref = _claim_with(fetcher, "uid-bad", results)
+    out = state.prepare([ref])["uid-bad"]
+    assert message in out.error and out.error.startswith("claim ns/uid-bad, request ")
+    assert state.records() == {} and state.cdi.claim_specs() == {}
+
+
+def test_shared_device_inputs(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    state.catalog = DeviceCatalog([DeviceSpec("gpu-0", "gpu", GPUS[0], 0, 0, GPUS[0], multi_allocatable=True,
+                                              memory_bytes=80 << 30)])
+    ok = _claim_with(fetcher, "uid-ok", [_result("gpu-0", share_id="a1"), _result("gpu-0", share_id="a2")])
+    assert state.prepare([ok])["uid-ok"].error == ""
+    dup = _claim_with(fetcher, "uid-dup", [_result("gpu-0", share_id="b1"), _result("gpu-0", share_id="b1")])
+    assert "with shareID b1 is allocated twice" in state.prepare([dup])["uid-dup"].error
+    bad = _claim_with(fetcher, "uid-sid", [_result("gpu-0", share_id="../../x")])
+    assert "invalid shareID" in state.prepare([bad])["uid-sid"].error
+    from dra.plugin.kubelet_standin import opaque_config
+
+    cfg = opaque_config({"apiVersion": "resource.nvidia.com/v1beta1", "kind": "GpuConfig", "sharing": {
+        "strategy": "MPS", "mpsConfig": {"defaultPinnedDeviceMemoryLimit": "1Ti"}}})
+    huge = _claim_with(fetcher, "uid-huge", [_result("gpu-0", share_id="c1")],
+                       [NS(source=cfg["source"], requests=None, opaque=NS(**cfg["opaque"]))])
+    assert "pinned memory limit 1Ti is larger than device gpu-0's memory" in state.prepare([huge])["uid-huge"].error
