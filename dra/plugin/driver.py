@@ -178,6 +178,10 @@ class Driver:
 
     def start(self) -> None:
         cfg = self.config
+        from dra.plugin.coexistence import check as check_coexistence
+
+        # Before anything is touched: refuse to hand out GPUs a device plugin also hands out.
+        check_coexistence(self.api_client, cfg.node_name, cfg.driver_name, cfg.allow_device_plugin_coexistence)
         self.layout.make_dirs()
         self.inventory = self._inventory()
         self.backend = self._backend(self.inventory)
