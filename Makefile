@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench protos clean
+.PHONY: run test bench protos clean gpu-check
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ bench: $(STAMP)
 
 protos: $(STAMP)
 	$(BIN)/python -m dra.plugin.protos.generate
+
+# On a machine with an NVIDIA GPU: inventory, publish, prepare a GPU (and a MIG device), check
+# the CDI spec on the host, run its nvidia-smi, unprepare. Without a GPU: exit 1, one line.
+gpu-check: $(STAMP)
+	PYTHON=$(BIN)/python hack/gpu-check.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info
