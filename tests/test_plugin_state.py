@@ -305,7 +305,7 @@ def test_kill_between_unprepare_effects_is_finished_at_restart(tmp_path, monkeyp
     class Killed(BaseException):
         pass
 
-    def die_halfway(backend, cdi, record, others):
+    def die_halfway(backend, cdi, record, others, metadata=None):
         cdi.remove(record.uid)
         raise Killed()
 

@@ -59,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--mps-root", default=_env("MPS_ROOT", "/run/nvidia-dra/mps"),
                      help="host directory, mounted at the same path, for per-claim MPS pipe/log/shm "
                           "directories (default /run/nvidia-dra/mps) [$MPS_ROOT]")
+    run.add_argument("--device-metadata", action="store_true",
+                     default=_env("DEVICE_METADATA", "") in ("1", "true"),
+                     help="write KEP-5304 device metadata files for containers, mounted through CDI "
+                          "[$DEVICE_METADATA]")
     run.add_argument("--allow-device-plugin-coexistence", action="store_true",
                      default=_env("ALLOW_DEVICE_PLUGIN_COEXISTENCE", "") in ("1", "true"),
                      help="start even when a DeviceClass maps an extended resource the node's device plugin "
@@ -98,6 +102,7 @@ def _run(args: argparse.Namespace) -> int:
         driver_root_mount=Path(args.driver_root_mount) if args.driver_root_mount else None,
         mps_root=Path(args.mps_root),
         allow_device_plugin_coexistence=args.allow_device_plugin_coexistence,
+        device_metadata=args.device_metadata,
         http_port=None if args.http_port < 0 else args.http_port,
         pod_uid=args.pod_uid,
         boot_id=os.environ.get("DRA_PLUGIN_BOOT_ID"),  # tests simulate reboots with it

@@ -70,6 +70,7 @@ class DriverConfig:
     # Host directory (mounted at the same path) for per-claim MPS pipe/log/shm directories.
     mps_root: Path = Path("/run/nvidia-dra/mps")
     allow_device_plugin_coexistence: bool = False
+    device_metadata: bool = False  # KEP-5304 metadata files for containers
     pod_uid: str | None = None
     boot_id: str | None = None  # None: read the kernel's boot id
     health: bool = True
@@ -152,6 +153,13 @@ class Driver:
         return NvmlBackend(self.layout.driver_dir, uuids, mps_root=self.config.mps_root,
                            driver_root_mount=self.config.root_mount)
 
+    def _metadata_writer(self, slices):
+        if not self.config.device_metadata:
+            return None
+        from dra.plugin.metadata import DeviceMetadataWriter, slice_attributes
+
+        return DeviceMetadataWriter(self.layout.driver_dir, self.config.driver_name, slice_attributes(slices))
+
     def _cdi_writer(self) -> CdiWriter:
         if self.config.profile:
             return CdiWriter(self.config.cdi_root, self.config.driver_name)
@@ -198,6 +206,7 @@ class Driver:
             metrics=self.metrics,
             # With pod-UID sockets another instance may serve this node at the same time.
             node_lock=NodeLock(self.layout.driver_dir / "serialize.lock") if cfg.pod_uid else None,
+            metadata=self._metadata_writer(slices),
         )
         with self.state.exclusive():
             self.recovery = recover(self.state, dynamic_mig=cfg.mode == "dynamic-mig")

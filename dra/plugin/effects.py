@@ -39,6 +39,8 @@ def initial_record(ref: ClaimRef, pool: str, p: PlannedDevice) -> dict[str, Any]
     }
     if p.share_id is not None:
         rec["shareID"] = p.share_id
+    if p.pod_claim_name:
+        rec["podClaimName"] = p.pod_claim_name
     if spec.type == "mig":
         rec["mig"] = {
             "dynamic": spec.dynamic_mig,
@@ -93,9 +95,16 @@ def apply(backend: DeviceBackend, planned: list[PlannedDevice], records: list[di
                           "pinnedMemoryLimits": settings.pinned_memory_limits}
     return records
 
-def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict]) -> None:
-    """Write the claim's CDI spec and record each device's CDI ids."""
+def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict], metadata=None) -> None:
+    """Write the claim's CDI spec and record each device's CDI ids (plus, with ``metadata``,
+    the KEP-5304 device metadata files and the CDI devices that mount them)."""
     cdi_devices = []
+    meta_ids: dict[str, str] = {}
+    if metadata is not None:
+        for request, edits in metadata.write(ref.namespace, ref.name, ref.uid, records).items():
+            name = cdi.device_name(ref.uid, f"metadata-{request}")
+            cdi_devices.append(CdiDevice(name, edits))
+            meta_ids[request] = cdi.qualified(name)
     for rec in records:
         name = cdi.device_name(ref.uid, rec["device"], rec.get("shareID"))
         if rec["type"] == "mig":
@@ -107,6 +116,8 @@ def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict]) -> None:
             edits.extend(mps_edits(MpsDaemon(rec["mpsDaemon"], m["pipeDir"], m["logDir"], m["shmDir"])))
         cdi_devices.append(CdiDevice(name, edits))
         rec["cdiDeviceIDs"] = [cdi.qualified(name)]
+        if rec["requests"][0] in meta_ids:
+            rec["cdiDeviceIDs"].append(meta_ids[rec["requests"][0]])
     spec = cdi.build_spec(str(ref), ref.uid, cdi_devices, common_edits(), records)
     cdi.write(ref.uid, spec)
 
@@ -124,13 +135,16 @@ def mps_daemons(records: list[ClaimRecord]) -> dict[str, tuple[list[str], MpsSet
     return out
 
 
-def undo(backend: DeviceBackend, cdi: CdiWriter, record: ClaimRecord, others: list[ClaimRecord]) -> None:
+def undo(backend: DeviceBackend, cdi: CdiWriter, record: ClaimRecord, others: list[ClaimRecord],
+         metadata=None) -> None:
     """Undo every effect ``record`` may have had; safe to repeat and after a partial prepare.
 
     ``others`` are the other claims' records: a GPU's time slice is only reset when none of
     them still asks for one.
     """
     cdi.remove(record.uid)
+    if metadata is not None:
+        metadata.remove(record.namespace, record.name)
     for daemon_id in sorted({d["mpsDaemon"] for d in record.devices if d.get("mpsDaemon")}):
         backend.stop_mps(daemon_id)
     for d in record.devices:

@@ -33,6 +33,7 @@ class PlannedDevice:
     config_group: int | None
     share_id: str | None = None
     admin_access: bool = False
+    pod_claim_name: str | None = None  # set on claims made from a template (KEP-5304 paths)
 
     @property
     def request_name(self) -> str:
@@ -87,6 +88,8 @@ def plan_claim(claim, catalog: DeviceCatalog, driver: str, pool: str) -> list[Pl
     entries = select_entries(allocation.devices.config, driver, name)
     planned = []
     seen: set = set()
+    annotations = getattr(claim.metadata, "annotations", None) or {}
+    pod_claim_name = annotations.get("resource.kubernetes.io/pod-claim-name")
     for result in results:
         place = f"claim {name}, request {result.request}"
         if result.pool != pool:
@@ -110,6 +113,7 @@ def plan_claim(claim, catalog: DeviceCatalog, driver: str, pool: str) -> list[Pl
                 config_group=entry.index if entry else None,
                 share_id=result.share_id,
                 admin_access=bool(result.admin_access),
+                pod_claim_name=pod_claim_name,
             )
         )
         _check_limits(planned[-1], entry.place if entry else place)

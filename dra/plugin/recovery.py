@@ -142,6 +142,9 @@ def recover(state: DeviceState, *, dynamic_mig: bool) -> RecoveryReport:
             Path(path).unlink(missing_ok=True)
             report.removed_cdi_specs.append(uid)
 
+    if state.metadata is not None:
+        state.metadata.remove_stale({(r.namespace, r.name) for r in kept.values()})
+
     # MPS: daemons of kept claims are re-adopted (or started again if they died with the
     # plugin); those of no kept claim are stopped and their directories removed.
     daemons = effects.mps_daemons(list(kept.values()))

@@ -95,6 +95,7 @@ class DeviceState:
         checkpoint: CheckpointFile,
         metrics: PluginMetrics | None = None,
         node_lock: NodeLock | None = None,
+        metadata=None,
     ) -> None:
         self.driver = driver
         self.pool = pool
@@ -104,6 +105,7 @@ class DeviceState:
         self.cdi = cdi
         self.checkpoint = checkpoint
         self.metrics = metrics
+        self.metadata = metadata  # KEP-5304 device metadata writer, or None (off)
         self._lock = threading.Lock()
         self._claims: dict[str, ClaimRecord] = {}
         self._version = 0
@@ -243,7 +245,7 @@ class DeviceState:
                 pause_point("after-started", ref.uid)
                 done = effects.apply(self.backend, planned, copy.deepcopy(records))
                 pause_point("after-apply", ref.uid)
-                effects.write_cdi(self.cdi, ref, done)
+                effects.write_cdi(self.cdi, ref, done, self.metadata)
                 pause_point("after-cdi", ref.uid)
                 completed = ClaimRecord(ref.uid, ref.namespace, ref.name, PREPARE_COMPLETED, done)
                 self.persist(self._put(completed))
@@ -308,4 +310,4 @@ class DeviceState:
     def rollback(self, record: ClaimRecord) -> None:
         """Undo every effect a record may have had (see ``effects.undo``)."""
         others = [r for uid, r in self.records().items() if uid != record.uid]
-        effects.undo(self.backend, self.cdi, record, others)
+        effects.undo(self.backend, self.cdi, record, others, self.metadata)
