@@ -381,3 +381,27 @@ def test_shared_device_inputs(tmp_path):
     huge = _claim_with(fetcher, "uid-huge", [_result("gpu-0", share_id="c1")],
                        [NS(source=cfg["source"], requests=None, opaque=NS(**cfg["opaque"]))])
     assert "pinned memory limit 1Ti is larger than device gpu-0's memory" in state.prepare([huge])["uid-huge"].error
+
+
+def test_lost_checkpoint_and_cdi_spec_rebuilt_from_the_api_server(tmp_path):
+    """A corrupt checkpoint *and* a lost CDI spec: the API server says the claim is in use,
+    so its MIG instance must not be destroyed as a stray, and its devices stay taken."""
+    state, fetcher = make_state(tmp_path)
+    a = fetcher.add("a", "uid-a", ["gpu-0"])
+    b = fetcher.add("b", "uid-b", ["gpu-1-mig-1g10gb-19-6"])
+    answers = state.prepare([a, b])
+    assert all(o.error == "" for o in answers.values())
+    for claim in fetcher.claims.values():
+        claim.status.reserved_for = [NS(resource="pods", name="p", uid="pod-uid")]
+    fetcher.list_in_use = lambda driver, pool: list(fetcher.claims.values())
+    path = tmp_path / "state" / "checkpoint.json"
+    path.write_text("{ torn")
+    state.cdi.remove("uid-b")
+    state2, report = restart(tmp_path, fetcher)
+    assert report.checkpoint == "corrupt" and report.rebuilt == ["uid-a", "uid-b"]
+    assert report.rebuilt_from_api == ["uid-b"] and report.destroyed_mig == 0
+    assert len(state2.backend.list_mig()) == 1 and "uid-b" in state2.cdi.claim_specs()
+    assert state2.prepare([b])["uid-b"].devices == answers["uid-b"].devices
+    c = fetcher.add("c", "uid-c", ["gpu-1-mig-1g10gb-19-6"])
+    assert "already prepared for claim ns/b" in state2.prepare([c])["uid-c"].error
+    assert state2.unprepare([b])["uid-b"].error == "" and state2.backend.list_mig() == []

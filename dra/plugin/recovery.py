@@ -53,6 +53,7 @@ class RecoveryReport:
     problem: str | None = None
     removed_temp_files: list[str] = field(default_factory=list)
     removed_mps: list[str] = field(default_factory=list)
+    rebuilt_from_api: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
@@ -105,6 +106,50 @@ def rebuild_from_cdi(cdi: CdiWriter) -> dict[str, ClaimRecord]:
     return claims
 
 
+def rebuild_from_api(state: DeviceState, known: dict[str, ClaimRecord]) -> dict[str, ClaimRecord]:
+    """Claims the API server says are allocated here and in use, but that have no CDI spec.
+
+    Their records are rebuilt from the allocation (``plan``), with the MIG instances that
+    exist now, and their CDI specs written again, so that their devices are neither handed
+    to another claim nor destroyed as strays, and a later unprepare undoes them.
+    """
+    lister = getattr(state.fetcher, "list_in_use", None)
+    if lister is None:
+        return {}
+    try:
+        in_use = lister(state.driver, state.pool)
+    except Exception as err:  # noqa: BLE001 - the API server may be unreachable at start
+        log.error("cannot ask the API server which claims are in use; rebuilt from CDI specs only",
+                  extra={"error": str(err)})
+        return {}
+    from dra.plugin.plan import plan_claim
+    from dra.plugin.types import ClaimRef
+
+    existing = {(m.parent_uuid, m.gi_profile_id, m.placement_start): m for m in state.backend.list_mig()}
+    out: dict[str, ClaimRecord] = {}
+    for claim in in_use:
+        uid = claim.metadata.uid
+        if uid in known:
+            continue
+        ref = ClaimRef(claim.metadata.namespace, claim.metadata.name, uid)
+        try:
+            planned = plan_claim(claim, state.catalog, state.driver, state.pool)
+            records = [effects.initial_record(ref, state.pool, p) for p in planned]
+            for rec in records:
+                mig = rec.get("mig")
+                if mig and mig["dynamic"]:
+                    inst = existing.get((rec["gpuUUID"], mig["giProfileID"], mig["placementStart"]))
+                    if inst is not None:
+                        mig.update(giID=inst.gi_id, ciID=inst.ci_id)
+                        rec["uuid"] = inst.uuid
+            effects.write_cdi(state.cdi, ref, records, state.metadata)
+        except Exception as err:  # noqa: BLE001 - one claim must not stop recovery
+            log.error("cannot rebuild an in-use claim from the API server", extra={"claim": str(ref), "error": str(err)})
+            continue
+        out[uid] = ClaimRecord(uid, ref.namespace, ref.name, PREPARE_COMPLETED, records, {"rebuiltFrom": "apiserver"})
+    return out
+
+
 def recover(state: DeviceState, *, dynamic_mig: bool) -> RecoveryReport:
     try:
         loaded = state.checkpoint.load()
@@ -114,7 +159,10 @@ def recover(state: DeviceState, *, dynamic_mig: bool) -> RecoveryReport:
         quarantined = state.checkpoint.quarantine()
         claims = rebuild_from_cdi(state.cdi)
         report = RecoveryReport("corrupt", quarantined=str(quarantined), problem=str(err))
+        rebuilt_from_api = rebuild_from_api(state, claims)
+        claims.update(rebuilt_from_api)
         report.rebuilt = sorted(claims)
+        report.rebuilt_from_api = sorted(rebuilt_from_api)
         log.error(
             "checkpoint unreadable; moved aside and rebuilt from CDI specs",
             extra={"problem": str(err), "moved_to": str(quarantined), "rebuilt_claims": len(claims)},
