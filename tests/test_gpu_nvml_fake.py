@@ -188,3 +188,42 @@ load(Path({str(empty)!r}))
     last = result.stderr.strip().splitlines()[-1]
     assert "libnvidia-ml.so.1 not found under the driver root" in last
     assert f"{empty}/etc/ld.so.cache" in last and "/usr/lib/x86_64-linux-gnu" in last and "--driver-root" in last
+
+
+def test_every_nvml_symbol_we_reach_is_in_the_fake(driver_root, tmp_path):
+    """A function missing from the fake would surface as FunctionNotFound, which discovery
+    treats as "not supported" (None): the proof would silently not cover it. So record every
+    symbol pynvml looks up while discovery and every backend operation run, and require that
+    the fake exports each one."""
+    root, state = driver_root
+    out = answer(run_child(f"""
+        import pynvml
+        asked = []
+        original = pynvml._nvmlGetFunctionPointer
+        def spy(name):
+            asked.append(name)
+            return original(name)
+        pynvml._nvmlGetFunctionPointer = spy
+        from dra.gpu.nvml import discover
+        from dra.plugin.nvml_backend import NvmlBackend
+        discover("node-a")
+        b = NvmlBackend(Path({str(tmp_path / 'p')!r}), [{GPU0!r}, {GPU1!r}], recovery_check_s=0)
+        b.create_mig({GPU0!r}, "1g.10gb", 19, 0, 1)
+        b.list_mig()
+        b.destroy_mig({GPU0!r}, 19, 0)
+        b.wait_health_events(0.01)
+        b._last_bad[{GPU0!r}] = 0.0
+        b.wait_health_events(0.01)
+        b.close()
+        print(json.dumps(sorted(set(asked))))
+    """, root, state))
+    import ctypes
+
+    lib = ctypes.CDLL(str(root / "usr/lib" / "x86_64-linux-gnu" / f"libnvidia-ml.so.{VERSION}")) \
+        if (root / "usr/lib/x86_64-linux-gnu").is_dir() else None
+    if lib is None:
+        pytest.skip("fake root laid out for another architecture")
+    missing = [name for name in out if not hasattr(lib, name)]
+    assert missing == [], f"NVML functions the code reaches but the fake lacks: {missing}"
+    assert {"nvmlDeviceCreateGpuInstanceWithPlacement", "nvmlDeviceGetFieldValues", "nvmlEventSetWait_v2",
+            "nvmlDeviceGetGpuInstanceProfileInfoV", "nvmlDeviceGetMigMode"} <= set(out)
