@@ -20,7 +20,7 @@ from dra.plugin.protos import dra_health_v1alpha1_pb2_grpc as hpb_grpc
 from dra.plugin.server import PluginServer
 from dra.plugin.sockets import SocketLayout
 
-G0, G1 = "GPU-0000", "GPU-1111"
+G0, G1 = "GPU-00000000", "GPU-11111111"
 
 
 def catalog():
@@ -170,3 +170,25 @@ def test_stream_and_taints_always_agree(tmp_path_factory, batches, allow_none):
             blocking = any(t.effect == "NoSchedule" for t in snap.get(d.device.device_name, ()))
             assert (d.health == hpb_v1.UNHEALTHY) == blocking == fatal_since_recovery[spec.gpu_uuid]
             assert (d.message == "") == (d.device.device_name not in snap)
+
+
+def test_operator_clears_taints_through_the_cli(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    plugins = tmp_path / "plugins"
+    (plugins / "gpu.nvidia.com").mkdir(parents=True)
+    seen = []
+    monitor = HealthMonitor(BuiltinBackend(tmp_path, [G0, G1]), catalog(), seen.append,
+                            clear_dir=plugins / "gpu.nvidia.com" / "health-clear")
+    monitor.handle([HealthEvent(G0, "xid", 79), HealthEvent(G1, "gpu-lost")])
+    root = Path(__file__).resolve().parent.parent
+    cli = [sys.executable, "-m", "dra.cli", "plugin", "clear-health", "--plugins-dir", str(plugins)]
+    bad = subprocess.run(cli + ["nonsense"], cwd=root, capture_output=True, text=True)
+    assert bad.returncode == 2 and "is not a GPU UUID" in bad.stderr
+    assert subprocess.run(cli + [G0], cwd=root, capture_output=True, text=True).returncode == 0
+    assert monitor.check_clear_requests() == [G0]
+    assert set(monitor.snapshot()) == {"gpu-1", "gpu-1-mig-1g10gb-19-0"}  # only G0 was cleared
+    subprocess.run(cli + ["all"], cwd=root, check=True, capture_output=True)
+    assert monitor.check_clear_requests() == ["all"] and monitor.snapshot() == {}

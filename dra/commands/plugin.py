@@ -76,6 +76,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      default=_env("LOG_LEVEL", "info"), help="[$LOG_LEVEL]")
     run.set_defaults(func=_run)
 
+    clear = sub.add_parser("clear-health", help="clear a GPU's health taints (an operator's word that it recovered)")
+    clear.add_argument("gpu", help="GPU UUID, or 'all'")
+    clear.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"),
+                       help="kubelet plugins dir [$KUBELET_PLUGINS_DIRECTORY_PATH]")
+    clear.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"), help="[$DRIVER_NAME]")
+    clear.set_defaults(func=_clear_health)
+
     ckpt = sub.add_parser("checkpoint", help="show the plugin's checkpoint (or why it is unreadable)")
     ckpt.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"))
     ckpt.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"))
@@ -120,6 +127,24 @@ def _run(args: argparse.Namespace) -> int:
         driver.wait(stop)
     finally:
         driver.stop() if driver.server is not None else None
+    return 0
+
+
+def _clear_health(args: argparse.Namespace) -> int:
+    import re
+
+    from dra.errors import UserError
+    from dra.plugin.health import HEALTH_CLEAR_DIR
+
+    if args.gpu != "all" and not re.fullmatch(r"GPU-[0-9A-Fa-f-]{8,64}", args.gpu):
+        raise UserError(f"clear-health: {args.gpu!r} is not a GPU UUID (GPU-...) or 'all'")
+    driver_dir = Path(args.plugins_dir) / args.driver_name
+    if not driver_dir.is_dir():
+        raise UserError(f"clear-health: {driver_dir} does not exist (is the plugin running with --plugins-dir {args.plugins_dir}?)")
+    target = driver_dir / HEALTH_CLEAR_DIR
+    target.mkdir(exist_ok=True)
+    (target / args.gpu).write_text("")
+    print(f"asked the plugin to clear the health taints of {args.gpu}")
     return 0
 
 

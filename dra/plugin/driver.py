@@ -32,7 +32,7 @@ from dra.plugin.cdi import CdiWriter
 from dra.plugin.checkpoint import CheckpointFile
 from dra.plugin.claims import ClaimFetcher
 from dra.plugin.devices import DeviceCatalog
-from dra.plugin.health import HealthMonitor, HealthServicer, Taint
+from dra.plugin.health import HEALTH_CLEAR_DIR, HealthMonitor, HealthServicer, Taint
 from dra.plugin.httpd import ProbeServer
 from dra.plugin.metrics import PluginMetrics
 from dra.plugin.nodelock import NodeLock
@@ -93,8 +93,11 @@ class DriverConfig:
             raise DriverConfigError("--node-name is required (or set NODE_NAME)")
         if self.mode not in MODES:
             raise DriverConfigError(f"--mode: unknown mode {self.mode!r} (one of {', '.join(MODES)})")
-        if self.k8s_version not in ("1.34", "1.35"):
-            raise DriverConfigError(f"--kubernetes-version: {self.k8s_version!r} is not 1.34 or 1.35")
+        from dra.versions import SUPPORTED_MINORS
+
+        if self.k8s_version not in SUPPORTED_MINORS:
+            raise DriverConfigError(
+                f"--kubernetes-version: {self.k8s_version!r} is not one of {', '.join(SUPPORTED_MINORS)}")
 
 
 def make_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
@@ -217,7 +220,8 @@ class Driver:
         health_servicer = None
         if cfg.health:
             self.monitor = HealthMonitor(
-                self.backend, self.catalog, self._on_taints, allow_none_effect=cfg.k8s_version != "1.34"
+                self.backend, self.catalog, self._on_taints, allow_none_effect=cfg.k8s_version != "1.34",
+                clear_dir=self.layout.driver_dir / HEALTH_CLEAR_DIR,
             )
             health_servicer = HealthServicer(self.monitor, self.catalog, cfg.node_name)
         # Serve first: claims prepared before a restart can be unprepared even while the API

@@ -19,7 +19,9 @@ replaces an earlier one:
 Taints are removed only when the backend reports ``recovered`` for the GPU, which the NVML
 backend does only when NVML confirms it (the GPU answers again and its
 ``NVML_FI_DEV_GET_GPU_RECOVERY_ACTION`` reads NONE, see ``nvml_backend``), or when an operator
-clears them (:meth:`HealthMonitor.clear`, reached through a file, see ``driver``). NVIDIA's
+clears them: ``dra plugin clear-health <GPU UUID|all>`` (run in the plugin's pod) drops a file
+named after the GPU into ``<plugins-dir>/<driver>/health-clear/``, which the monitor picks up
+within a second (:meth:`HealthMonitor.clear`). A plugin restart also starts with no taints. NVIDIA's
 driver never clears a taint until the plugin restarts (#1455).
 
 A taint on a GPU applies to the full-GPU device and all its MIG devices. On every change the
@@ -37,6 +39,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Iterator
 
 from dra.plugin.backend import DeviceBackend, HealthEvent
@@ -60,6 +63,7 @@ BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
 HEALTH_CHECK_TIMEOUT_S = 60
 RESEND_S = 20.0
 MESSAGE_MAX = 1024
+HEALTH_CLEAR_DIR = "health-clear"
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,10 @@ class HealthMonitor:
         on_change: Callable[[dict[str, list[Taint]]], None],
         *,
         allow_none_effect: bool = True,
+        clear_dir: Path | None = None,
     ) -> None:
         self._backend = backend
+        self._clear_dir = clear_dir
         self._catalog = catalog
         self._on_change = on_change
         self._allow_none = allow_none_effect
@@ -160,8 +166,29 @@ class HealthMonitor:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def check_clear_requests(self) -> list[str]:
+        """Apply operators' clear requests (files named after a GPU UUID, or ``all``)."""
+        if self._clear_dir is None or not self._clear_dir.is_dir():
+            return []
+        done = []
+        for request in sorted(self._clear_dir.iterdir()):
+            target = request.name
+            uuids = sorted(set(self._gpu_of.values())) if target == "all" else [target]
+            for uuid in uuids:
+                if uuid in self._gpu_of:
+                    self.clear(uuid)
+                else:
+                    log.warning("clear-health request for an unknown GPU", extra={"uuid": uuid})
+            request.unlink(missing_ok=True)
+            done.append(target)
+        return done
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            try:
+                self.check_clear_requests()
+            except OSError as err:
+                log.warning("cannot read clear-health requests", extra={"error": str(err)})
             try:
                 events = self._backend.wait_health_events(1.0)
             except Exception:  # noqa: BLE001 - keep monitoring; a failed poll is retried
