@@ -150,3 +150,26 @@ def test_relative_paths_and_missing_driver_are_one_line_exit_2(node):
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "libnvidia-ml.so.1 not found under the driver root" in missing.stderr.strip().splitlines()[-1]
+
+
+def test_mig_mode_off_is_reported_and_no_mig_devices_published(node):
+    """With MIG off on the H100 nothing MIG is published for it (each prepare would be
+    refused: NVIDIA #1092); the backend's own refusal is in test_gpu_nvml_fake."""
+    tmp, api, kubeconfig = node
+    proc = start(tmp, kubeconfig, "dynamic-mig", FAKE_NVML_MIG_OFF="1")
+    kubelet = None
+    try:
+        kubelet = register(tmp, proc)
+        assert sorted(devices(api)) == ["gpu-0", "gpu-1"]
+        log = (tmp / "plugin.log").read_text()
+        assert "MIG mode is disabled on this GPU" in log and "GPU does not support MIG" in log
+        uid = str(uuid.uuid4())
+        api.put_object(allocated_claim("m", uid, [("mig", "gpu-0-mig-1g10gb-19-0")], pool=NODE,
+                                       device_class="mig.nvidia.com"))
+        error = kubelet.prepare([("default", "m", uid)])[uid].error
+        assert "device gpu-0-mig-1g10gb-19-0 is not published by this node" in error
+        assert proc.poll() is None
+    finally:
+        if kubelet:
+            kubelet.close()
+        stop(proc)

@@ -2,7 +2,10 @@
 
 :class:`Driver` wires the parts and owns their lifecycle. ``start()`` runs, in order:
 
-1. inventory (NVML, or a built-in profile on a machine without GPUs) and the device backend;
+0. the device-plugin coexistence check (``coexistence``; refuses before touching anything);
+1. inventory (NVML loaded from the driver root, or a built-in profile on a machine without
+   GPUs), each GPU's MIG mode reported in MIG modes, the device backend, and the host
+   driver's files for CDI (``driverfiles``);
 2. the slices for the chosen mode, and the catalog of devices the plugin may prepare;
 3. startup recovery of the checkpoint (before anything can be prepared);
 4. the gRPC servers (DRA socket, then the registration socket);
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -143,7 +146,11 @@ class Driver:
         from dra.gpu.nvml_lib import load
 
         load(self.config.root_mount)  # NVML from the host's driver root (one-line error if absent)
-        return discover(self.config.node_name)
+        inventory = discover(self.config.node_name)
+        # On real hardware a MIG device can only be made on a GPU whose MIG mode is on: do not
+        # publish MIG devices the scheduler could allocate and every prepare would refuse.
+        return replace(inventory, gpus=tuple(
+            g if g.mig_enabled else replace(g, mig_profiles=(), mig_devices=()) for g in inventory.gpus))
 
     def _backend(self, inventory):
         uuids = [g.uuid for g in inventory.gpus]
@@ -176,6 +183,21 @@ class Driver:
             "binaries": len(files.binaries), "firmware": len(files.firmware), "hook": files.hook or files.hook_absent})
         return CdiWriter(self.config.cdi_root, self.config.driver_name, files.container_edits(), files.annotations())
 
+    def _report_mig_modes(self) -> None:
+        """In a MIG mode, say per GPU whether it can serve MIG claims (they are refused if not)."""
+        if self.config.mode not in ("static-mig", "dynamic-mig"):
+            return
+        for gpu in self.inventory.gpus:
+            if not gpu.mig_capable:
+                log.warning("GPU does not support MIG: no MIG devices for it",
+                            extra={"uuid": gpu.uuid, "product": gpu.product_name})
+            elif not gpu.mig_enabled:
+                log.warning("MIG mode is disabled on this GPU: no MIG devices published for it until "
+                            "`nvidia-smi -i <uuid> -mig 1`, a GPU reset and a plugin restart",
+                            extra={"uuid": gpu.uuid})
+            else:
+                log.info("MIG mode enabled", extra={"uuid": gpu.uuid, "mig_devices": len(gpu.mig_devices)})
+
     def build_slices(self, taints: dict[str, list[Taint]] | None = None):
         from dra.slices import build_slices
 
@@ -195,6 +217,7 @@ class Driver:
         check_coexistence(self.api_client, cfg.node_name, cfg.driver_name, cfg.allow_device_plugin_coexistence)
         self.layout.make_dirs()
         self.inventory = self._inventory()
+        self._report_mig_modes()
         self.backend = self._backend(self.inventory)
         slices = self.build_slices()
         self.catalog = DeviceCatalog.build(self.inventory, slices)
