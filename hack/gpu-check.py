@@ -90,7 +90,10 @@ def main() -> int:
     try:
         check_mode("whole", gpus[0], driver_root, root_mount, kubeconfig, api, out, env)
         if mig:
-            check_mode("dynamic-mig", mig[0], driver_root, root_mount, kubeconfig, api, out, env)
+            # Existing MIG devices are prepared as they are (static-mig); otherwise one is
+            # created and destroyed again (dynamic-mig), so a configured GPU is not disturbed.
+            mode = "static-mig" if mig[0].get("migDevices") else "dynamic-mig"
+            check_mode(mode, mig[0], driver_root, root_mount, kubeconfig, api, out, env)
         else:
             say("mig", "no GPU with MIG enabled: MIG not checked")
     finally:
@@ -127,7 +130,7 @@ def check_mode(mode, gpu, driver_root, root_mount, kubeconfig, api, out, env) ->
         device = pick_device(mode, gpu, api, kubeconfig)
         say(mode, f"plugin registered; preparing {device}")
         claim_uid = str(uuid.uuid4())
-        request, cls = ("mig", "mig.nvidia.com") if mode == "dynamic-mig" else ("gpu", "gpu.nvidia.com")
+        request, cls = ("gpu", "gpu.nvidia.com") if mode == "whole" else ("mig", "mig.nvidia.com")
         claim = allocated_claim(f"gpu-check-{mode}", claim_uid, [(request, device)], pool=NODE, device_class=cls)
         put_claim(api, kubeconfig, claim)
         ref = ("default", claim["metadata"]["name"], claim_uid)
@@ -151,22 +154,24 @@ def check_mode(mode, gpu, driver_root, root_mount, kubeconfig, api, out, env) ->
 
 
 def pick_device(mode, gpu, api, kubeconfig) -> str:
+    """A device of ``gpu`` in the slices the plugin publishes for ``mode`` (waits for them:
+    the previous mode's slices stay published until the new plugin replaces them)."""
+    minor = f"gpu-{gpu['minor']}"
+    names: list[str] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         names = [d["name"] for s in list_slices(api, kubeconfig) if s["spec"].get("nodeName") == NODE
                  for d in s["spec"].get("devices") or ()]
-        if names:
-            minor = f"gpu-{gpu['minor']}"
-            if mode == "whole":
-                if minor in names:
-                    return minor
-            else:
-                migs = sorted((n for n in names if n.startswith(minor + "-mig-")), key=lambda n: (len(n), n))
-                if migs:
-                    return migs[0]
-            raise Failed(f"{mode}: no device of {minor} published (got {', '.join(sorted(names)[:6])})")
+        if mode == "whole":
+            if minor in names:
+                return minor
+        else:
+            migs = sorted((n for n in names if n.startswith(minor + "-mig-")), key=lambda n: (len(n), n))
+            if migs:
+                return migs[0]
         time.sleep(0.5)
-    raise Failed(f"{mode}: no ResourceSlice for node {NODE} published within 60 s")
+    raise Failed(f"{mode}: no device of {minor} published for node {NODE} within 60 s "
+                 f"(got {', '.join(sorted(names)[:6]) or 'none'})")
 
 
 def list_slices(api, kubeconfig) -> list[dict]:

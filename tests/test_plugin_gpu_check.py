@@ -12,6 +12,7 @@ What only a real GPU shows: that the real driver and nvidia-smi accept all of it
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -43,8 +44,11 @@ def test_every_step_on_a_fake_gpu_node(tmp_path):
     made = make_driver_root(root, build_nvml(tmp_path / "lib"))
     devroot = tmp_path / "devroot"
     (devroot / "dev").mkdir(parents=True)
-    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"):
-        (devroot / "dev" / name).write_text("")
+    for minor, name in enumerate(("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools")):
+        try:  # a character device like the real one where permitted, else a plain file
+            os.mknod(devroot / "dev" / name, 0o666 | stat.S_IFCHR, os.makedev(195, minor))
+        except OSError:
+            (devroot / "dev" / name).write_text("")
     (tmp_path / "nvml").mkdir()
     try:
         result = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=570, env=_env(
