@@ -17,7 +17,7 @@
  *          GPU-instance profiles 1g.10gb (id 19), 3g.40gb (id 9), 7g.80gb (id 0).
  *   GPU 1: "NVIDIA L4", not MIG capable (nvmlDeviceGetMigMode: NOT_SUPPORTED).
  * State lives in files under $FAKE_NVML_DIR so that it survives the process (as GPU state
- * survives a plugin restart):
+ * survives a plugin restart; without $FAKE_NVML_DIR it lives in memory and no file is written):
  *   mig.state         one line per GPU instance: "<gpu> <giId> <profileId> <start> <size> <ciId>"
  *   events            lines "<uuid> xid <code>" | "<uuid> dbe" | "<uuid> sbe", consumed in order
  *   recovery-<uuid>   NVML_FI_DEV_GET_GPU_RECOVERY_ACTION value (default 0, NONE)
@@ -154,14 +154,18 @@ static struct nvmlGpuInstance_st gis[NGPU][MAX_GI];
 static struct nvmlComputeInstance_st cis[NGPU][MAX_GI];
 static int initialized;
 
-static void path_of(char *buf, size_t n, const char *name) {
+/* Without $FAKE_NVML_DIR the fake keeps no files: an unrelated process that happens to
+   load it (it has the soname libnvidia-ml.so.1) must not litter its working directory. */
+static int path_of(char *buf, size_t n, const char *name) {
     const char *dir = getenv("FAKE_NVML_DIR");
-    snprintf(buf, n, "%s/%s", dir && *dir ? dir : ".", name);
+    if (!dir || !*dir) return 0;
+    snprintf(buf, n, "%s/%s", dir, name);
+    return 1;
 }
 
 static void log_call(const char *fmt, const char *fn, long a, long b) {
     char path[4096];
-    path_of(path, sizeof path, "calls.log");
+    if (!path_of(path, sizeof path, "calls.log")) return;
     FILE *f = fopen(path, "a");
     if (!f) return;
     fprintf(f, fmt, fn, a, b);
@@ -178,7 +182,7 @@ static int mig_on(int gpu) {
 static void load_state(void) {
     char path[4096];
     memset(gis, 0, sizeof gis);
-    path_of(path, sizeof path, "mig.state");
+    if (!path_of(path, sizeof path, "mig.state")) return;
     FILE *f = fopen(path, "r");
     if (!f) return;
     int gpu, id, profile, start, size, ci;
@@ -193,7 +197,7 @@ static void load_state(void) {
 
 static void save_state(void) {
     char path[4096], tmp[4200];
-    path_of(path, sizeof path, "mig.state");
+    if (!path_of(path, sizeof path, "mig.state")) return;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return;
@@ -210,8 +214,7 @@ static void save_state(void) {
 static int lost(int gpu) {
     char path[4096], name[160];
     snprintf(name, sizeof name, "lost-%s", UUIDS[gpu]);
-    path_of(path, sizeof path, name);
-    return access(path, F_OK) == 0;
+    return path_of(path, sizeof path, name) && access(path, F_OK) == 0;
 }
 
 /* A device argument: a full GPU or (when allow_mig) a MIG device; NULL when invalid. */
@@ -446,9 +449,8 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount, nvml
         }
         char path[4096], name[160];
         snprintf(name, sizeof name, "recovery-%s", UUIDS[d->gpu]);
-        path_of(path, sizeof path, name);
         unsigned int action = 0;
-        FILE *f = fopen(path, "r");
+        FILE *f = path_of(path, sizeof path, name) ? fopen(path, "r") : NULL;
         if (f) { if (fscanf(f, "%u", &action) != 1) action = 0; fclose(f); }
         v->valueType = 1; /* NVML_VALUE_TYPE_UNSIGNED_INT */
         v->nvmlReturn = NVML_SUCCESS;
@@ -706,7 +708,7 @@ nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
 /* Next event line after set->offset for a registered GPU; 1 when one was returned. */
 static int next_event(nvmlEventSet_t set, nvmlEventData_t *data) {
     char path[4096], uuid[128], kind[16];
-    path_of(path, sizeof path, "events");
+    if (!path_of(path, sizeof path, "events")) return 0;
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     if (fseek(f, set->offset, SEEK_SET) != 0) { fclose(f); return 0; }
