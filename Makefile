@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench protos clean sync-manifests fuzz
+.PHONY: run test bench protos clean sync-manifests fuzz gpu-check
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ protos: $(STAMP)
 sync-manifests:
 	cp manifests/deviceclasses.yaml dra/data/deviceclasses.yaml
 	cp manifests/deviceclasses.yaml manifests/helm/dra-gpu-driver/files/deviceclasses.yaml
+
+# On a machine with an NVIDIA GPU: inventory, publish, prepare a GPU (and a MIG device), check
+# the CDI spec on the host, run its nvidia-smi, unprepare. Without a GPU: exit 1, one line.
+gpu-check: $(STAMP)
+	PYTHON=$(BIN)/python hack/gpu-check.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -18,10 +18,14 @@ from dra.plugin.checkpoint import (
 )
 
 
+def _dev(name: str) -> dict:
+    return {"device": name, "type": "gpu", "pool": "node-a", "requests": ["r"], "gpuUUID": "GPU-" + name}
+
+
 def _claims():
     return {
-        "u1": ClaimRecord("u1", "ns", "a", PREPARE_COMPLETED, [{"device": "gpu-0"}]).to_json(),
-        "u2": ClaimRecord("u2", "ns", "b", PREPARE_STARTED, [{"device": "gpu-1"}]).to_json(),
+        "u1": ClaimRecord("u1", "ns", "a", PREPARE_COMPLETED, [_dev("gpu-0")]).to_json(),
+        "u2": ClaimRecord("u2", "ns", "b", PREPARE_STARTED, [_dev("gpu-1")]).to_json(),
     }
 
 
@@ -32,7 +36,7 @@ def test_round_trip(tmp_path):
     loaded = ck.load()
     assert loaded.status == "ok"
     assert loaded.claims["u1"].state == PREPARE_COMPLETED
-    assert loaded.claims["u2"].devices == [{"device": "gpu-1"}]
+    assert loaded.claims["u2"].devices == [_dev("gpu-1")]
     assert oct((tmp_path / "checkpoint.json").stat().st_mode & 0o777) == "0o600"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
@@ -73,6 +77,57 @@ def test_fields_from_a_newer_version_survive(tmp_path):
     assert record.extra == {"futureField": {"x": 1}}
     ck.write({"u1": record.to_json()})
     assert ck.load().claims["u1"].extra == {"futureField": {"x": 1}}
+
+
+def _valid_checksum_file(path, claims) -> None:
+    data = {"nodeBootID": "b", "preparedClaims": claims}
+    path.write_text(json.dumps({"kind": "DraGpuCheckpoint", "version": 1, "checksum": checksum(data), "data": data}))
+
+
+def _record(**changes):
+    rec = {"state": PREPARE_COMPLETED, "namespace": "ns", "name": "a", "devices": [_dev("gpu-0")]}
+    rec.update(changes)
+    return rec
+
+
+def _without(key):
+    d = _dev("gpu-0")
+    del d[key]
+    return d
+
+
+# Each of these has a valid checksum but a shape the plugin could not act on; before the
+# shape checks they raised TypeError/KeyError/AttributeError deep in recovery: a crash loop.
+@pytest.mark.parametrize("claims, reason", [
+    ({"u": ["PrepareCompleted"]}, "record is a list"),
+    ({"u": _record(devices="gpu-0")}, "devices is a str"),
+    ({"u": _record(devices=[_without("type")])}, "missing 'type'"),
+    ({"u": _record(devices=[_without("gpuUUID")])}, "missing 'gpuUUID'"),
+    ({"u": _record(devices=["gpu-0"])}, "is a str, not an object"),
+    ({"u": _record(devices=[dict(_dev("gpu-0"), type="mig")])}, "mig device without a mig object"),
+    ({"u": _record(devices=[dict(_dev("gpu-0"), type="mig", mig={"dynamic": True, "giProfileID": "19", "placementStart": 0})])}, "mig.giProfileID"),
+    ({"u": _record(devices=[dict(_dev("gpu-0"), requests="r")])}, "requests is a str"),
+    ({"u": _record(name=7)}, "name is not a string"),
+    ({"../x": _record()}, "invalid claim UID"),
+])
+def test_misshaped_checkpoint_is_corrupt(tmp_path, claims, reason):
+    path = tmp_path / "c.json"
+    _valid_checksum_file(path, claims)
+    with pytest.raises(CheckpointCorrupt, match=reason):
+        CheckpointFile(path, boot_id="b").load()
+
+
+def test_directory_in_place_of_the_checkpoint_is_corrupt(tmp_path):
+    path = tmp_path / "c.json"
+    path.mkdir()
+    (path / "inside").write_text("x")
+    ck = CheckpointFile(path, boot_id="b")
+    with pytest.raises(CheckpointCorrupt, match="cannot read it"):
+        ck.load()
+    moved = ck.quarantine()
+    assert moved.is_dir() and not path.exists()
+    path.mkdir()  # a second quarantine in the same second gets its own name
+    assert ck.quarantine() != moved
 
 
 def test_unknown_state_is_corrupt(tmp_path):

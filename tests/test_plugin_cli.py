@@ -19,7 +19,7 @@ def run(argv, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["plugin", "run"], "error: --node-name is required (or set NODE_NAME)"),
     (["plugin", "run", "--node-name", "n", "--mode", "bogus"], "error: --mode: unknown mode 'bogus'"),
-    (["plugin", "run", "--node-name", "n", "--kubernetes-version", "1.20"], "error: --kubernetes-version: '1.20' is not 1.34 or 1.35"),
+    (["plugin", "run", "--node-name", "n", "--kubernetes-version", "1.20"], "error: --kubernetes-version: '1.20' is not one of 1.34, 1.35, 1.36, 1.37"),
     (["plugin", "run", "--node-name", "n", "--kubeconfig", "/nonexistent/kubeconfig"], "error: cannot configure the Kubernetes client"),
 ])
 def test_run_flag_errors(argv, message, capsys, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dra.plugin.protos import (
+    dra_health_v1_pb2,
     dra_health_v1alpha1_pb2,
     dra_v1_pb2,
     dra_v1beta1_pb2,
@@ -63,14 +64,16 @@ def test_registration_wire_names():
     assert {k: v[0] for k, v in _fields(pb.RegistrationStatus).items()} == {"plugin_registered": 1, "error": 2}
 
 
-def test_health_wire_names():
-    pb = dra_health_v1alpha1_pb2
-    assert pb.DESCRIPTOR.package == "v1alpha1"
+@pytest.mark.parametrize("pb, package", [(dra_health_v1_pb2, "v1"), (dra_health_v1alpha1_pb2, "v1alpha1")])
+def test_health_wire_names(pb, package):
+    # 1.36 added message = 5 to v1alpha1; 1.37 added package v1 with the same schema.
+    assert pb.DESCRIPTOR.package == package
     method = pb.DESCRIPTOR.services_by_name["DRAResourceHealth"].methods_by_name["NodeWatchResources"]
     assert method.server_streaming
     assert {k: v[0] for k, v in _fields(pb.DeviceHealth).items()} == {
-        "device": 1, "health": 2, "last_updated_time": 3, "health_check_timeout_seconds": 4,
+        "device": 1, "health": 2, "last_updated_time": 3, "health_check_timeout_seconds": 4, "message": 5,
     }
+    assert pb.DESCRIPTOR.services_by_name["DRAResourceHealth"].full_name == f"{package}.DRAResourceHealth"
     assert pb.HealthStatus.Value("UNKNOWN") == 0 and pb.HealthStatus.Value("UNHEALTHY") == 2
 
 

@@ -151,3 +151,19 @@ def test_dead_sockets_of_other_instances_are_removed(tmp_path):
         assert foreign.exists()  # another driver's socket is not ours to judge
     finally:
         live.close()
+
+
+def test_the_kubelets_directories_keep_their_modes(tmp_path):
+    """plugins_registry belongs to the kubelet: the plugin used to chmod it to 0750."""
+    registry, plugins = tmp_path / "plugins_registry", tmp_path / "plugins"
+    registry.mkdir(mode=0o755)
+    plugins.mkdir(mode=0o755)
+    os.chmod(registry, 0o755)
+    os.chmod(plugins, 0o711)
+    layout = SocketLayout("gpu.nvidia.com", registry, plugins)
+    srv = PluginServer(layout, EchoPreparer(), PluginMetrics("d", "n"))
+    srv.start()
+    srv.stop(0)
+    assert oct(registry.stat().st_mode & 0o777) == "0o755"
+    assert oct(plugins.stat().st_mode & 0o777) == "0o711"
+    assert oct(layout.driver_dir.stat().st_mode & 0o777) == "0o750"  # ours

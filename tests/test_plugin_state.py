@@ -203,6 +203,9 @@ def test_shared_gpu_time_slice_conflict(tmp_path):
     c = fetcher.add("c", "uid-c", ["gpu-0"], ts("Long"))
     assert state.prepare([a, b])["uid-b"].error == ""  # a shared device, same setting: fine
     assert "already runs time-slice interval Short for claim ns/a" in state.prepare([c])["uid-c"].error
+    dflt = fetcher.add("dflt", "uid-dflt", ["gpu-0"], ts("Default"))
+    # Asking for the default interval while another claim set Short would silently get Short.
+    assert "already runs time-slice interval Short" in state.prepare([dflt])["uid-dflt"].error
     state.unprepare([a])
     assert state.backend.time_slice(GPUS[0]) == "Short"  # b still needs it
     state.unprepare([b])
@@ -257,3 +260,148 @@ def test_checkpoint_write_failure_leaves_no_phantom_claim(tmp_path, monkeypatch)
     assert state.records() == {} and state.cdi.claim_specs() == {}
     other = fetcher.add("b", "uid-b", ["gpu-0"])  # the device is free again
     assert state.prepare([other])["uid-b"].error == ""
+
+
+def _valid_checkpoint(tmp_path, claims) -> None:
+    from dra.plugin.checkpoint import checksum
+
+    data = {"nodeBootID": "boot-1", "preparedClaims": claims}
+    path = tmp_path / "state" / "checkpoint.json"
+    path.write_text(json.dumps({"kind": "DraGpuCheckpoint", "version": 1, "checksum": checksum(data), "data": data}))
+
+
+@pytest.mark.parametrize("shape", ["directory", "record-list", "devices-string", "device-without-type"])
+def test_misshaped_checkpoint_is_quarantined_and_rebuilt(tmp_path, shape):
+    """Five of thirteen corruptions used to crash-loop the plugin; each is now recovered."""
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-0", "gpu-1-mig-1g10gb-19-6"])
+    answer = state.prepare([ref])["uid-a"]
+    path = tmp_path / "state" / "checkpoint.json"
+    record = json.loads(path.read_text())["data"]["preparedClaims"]["uid-a"]
+    if shape == "directory":
+        path.unlink()
+        path.mkdir()
+    elif shape == "record-list":
+        _valid_checkpoint(tmp_path, {"uid-a": [record]})
+    elif shape == "devices-string":
+        _valid_checkpoint(tmp_path, {"uid-a": dict(record, devices="gpu-0")})
+    else:
+        record["devices"][0].pop("type")
+        _valid_checkpoint(tmp_path, {"uid-a": record})
+    state2, report = restart(tmp_path)
+    assert report.checkpoint == "corrupt" and report.quarantined and report.rebuilt == ["uid-a"]
+    assert path.is_file()  # a fresh, valid checkpoint took its place
+    assert state2.prepare([ref])["uid-a"].devices == answer.devices
+    assert state2.unprepare([ref])["uid-a"].error == "" and state2.backend.list_mig() == []
+
+
+def test_kill_between_unprepare_effects_is_finished_at_restart(tmp_path, monkeypatch):
+    """Unprepare is two-phase: a kill after the CDI spec went but before the MIG instance did
+    must not leave a PrepareCompleted claim whose CDI ids no longer resolve."""
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-1-mig-1g10gb-19-0"])
+    assert state.prepare([ref])["uid-a"].error == ""
+
+    class Killed(BaseException):
+        pass
+
+    def die_halfway(backend, cdi, record, others, metadata=None):
+        cdi.remove(record.uid)
+        raise Killed()
+
+    monkeypatch.setattr(effects, "undo", die_halfway)
+    with pytest.raises(Killed):
+        state._unprepare_one(ref)
+    monkeypatch.undo()
+    on_disk = json.loads((tmp_path / "state" / "checkpoint.json").read_text())
+    assert on_disk["data"]["preparedClaims"]["uid-a"]["state"] == "Unpreparing"
+    state2, report = restart(tmp_path, fetcher)
+    assert report.rolled_back == ["uid-a"] and report.kept == []
+    assert state2.records() == {} and state2.backend.list_mig() == []
+    assert state2.unprepare([ref])["uid-a"].error == ""  # the kubelet's retry finds nothing to do
+
+
+def test_stale_temp_files_are_removed_at_start(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    ref = fetcher.add("a", "uid-a", ["gpu-0"])
+    assert state.prepare([ref])["uid-a"].error == ""
+    leftovers = [tmp_path / "state" / ".checkpoint.json.abc123.tmp",
+                 tmp_path / "cdi" / ".k8s.gpu.nvidia.com-claim_uid-a.json.xyz.tmp"]
+    for p in leftovers:
+        p.write_text("half")
+    foreign = tmp_path / "cdi" / ".other-vendor.json.x.tmp"
+    foreign.write_text("not ours")
+    _, report = restart(tmp_path, fetcher)
+    assert sorted(report.removed_temp_files) == sorted(map(str, leftovers))
+    assert not any(p.exists() for p in leftovers) and foreign.exists()
+
+
+def _claim_with(fetcher, uid, results, configs=None):
+    fetcher.claims[uid] = NS(
+        metadata=NS(namespace="ns", name=uid, uid=uid),
+        status=NS(allocation=NS(devices=NS(results=results, config=configs))),
+    )
+    return ClaimRef("ns", uid, uid)
+
+
+def _result(device, request="r", share_id=None):
+    return NS(request=request, driver=DRIVER, pool=POOL, device=device, share_id=share_id, admin_access=None)
+
+
+@pytest.mark.parametrize("results, message", [
+    ([_result("gpu-0"), _result("gpu-0", request="s")], "device gpu-0 is allocated twice in this claim"),
+    ([_result("gpu-0", share_id="0b7e8d3c-1111-2222-3333-444455556666")], "not shareable"),
+    ([_result("gpu-0", request="Bad_Name")], "invalid request name 'Bad_Name'"),
+    ([_result("gpu-0", request="r/" + "x" * 64)], "invalid request name"),
+])
+def test_every_claim_input_is_checked(tmp_path, results, message):
+    """Each was accepted before: two containers would get one exclusive GPU twice, or a
+    shareID would be written into CDI names for a device nobody may share."""
+    state, fetcher = make_state(tmp_path)
+    ref = _claim_with(fetcher, "uid-bad", results)
+    out = state.prepare([ref])["uid-bad"]
+    assert message in out.error and out.error.startswith("claim ns/uid-bad, request ")
+    assert state.records() == {} and state.cdi.claim_specs() == {}
+
+
+def test_shared_device_inputs(tmp_path):
+    state, fetcher = make_state(tmp_path)
+    state.catalog = DeviceCatalog([DeviceSpec("gpu-0", "gpu", GPUS[0], 0, 0, GPUS[0], multi_allocatable=True,
+                                              memory_bytes=80 << 30)])
+    ok = _claim_with(fetcher, "uid-ok", [_result("gpu-0", share_id="a1"), _result("gpu-0", share_id="a2")])
+    assert state.prepare([ok])["uid-ok"].error == ""
+    dup = _claim_with(fetcher, "uid-dup", [_result("gpu-0", share_id="b1"), _result("gpu-0", share_id="b1")])
+    assert "with shareID b1 is allocated twice" in state.prepare([dup])["uid-dup"].error
+    bad = _claim_with(fetcher, "uid-sid", [_result("gpu-0", share_id="../../x")])
+    assert "invalid shareID" in state.prepare([bad])["uid-sid"].error
+    from dra.plugin.kubelet_standin import opaque_config
+
+    cfg = opaque_config({"apiVersion": "resource.nvidia.com/v1beta1", "kind": "GpuConfig", "sharing": {
+        "strategy": "MPS", "mpsConfig": {"defaultPinnedDeviceMemoryLimit": "1Ti"}}})
+    huge = _claim_with(fetcher, "uid-huge", [_result("gpu-0", share_id="c1")],
+                       [NS(source=cfg["source"], requests=None, opaque=NS(**cfg["opaque"]))])
+    assert "pinned memory limit 1Ti is larger than device gpu-0's memory" in state.prepare([huge])["uid-huge"].error
+
+
+def test_lost_checkpoint_and_cdi_spec_rebuilt_from_the_api_server(tmp_path):
+    """A corrupt checkpoint *and* a lost CDI spec: the API server says the claim is in use,
+    so its MIG instance must not be destroyed as a stray, and its devices stay taken."""
+    state, fetcher = make_state(tmp_path)
+    a = fetcher.add("a", "uid-a", ["gpu-0"])
+    b = fetcher.add("b", "uid-b", ["gpu-1-mig-1g10gb-19-6"])
+    answers = state.prepare([a, b])
+    assert all(o.error == "" for o in answers.values())
+    for claim in fetcher.claims.values():
+        claim.status.reserved_for = [NS(resource="pods", name="p", uid="pod-uid")]
+    fetcher.list_in_use = lambda driver, pool: list(fetcher.claims.values())
+    path = tmp_path / "state" / "checkpoint.json"
+    path.write_text("{ torn")
+    state.cdi.remove("uid-b")
+    state2, report = restart(tmp_path, fetcher)
+    assert report.checkpoint == "corrupt" and report.rebuilt == ["uid-a", "uid-b"]
+    assert report.rebuilt_from_api == ["uid-b"] and report.destroyed_mig == 0
+    assert len(state2.backend.list_mig()) == 1 and "uid-b" in state2.cdi.claim_specs()
+    assert state2.prepare([b])["uid-b"].devices == answers["uid-b"].devices
+    c = fetcher.add("c", "uid-c", ["gpu-1-mig-1g10gb-19-6"])
+    assert "already prepared for claim ns/b" in state2.prepare([c])["uid-c"].error
+    assert state2.unprepare([b])["uid-b"].error == "" and state2.backend.list_mig() == []

@@ -51,13 +51,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # A string default: argparse converts it (and reports a bad $HTTP_PORT) only for this command.
     run.add_argument("--http-port", type=int, default=_env("HTTP_PORT", "8080"),
                      help="probe and metrics port, -1 to disable [$HTTP_PORT]")
-    run.add_argument("--http-address", default=_env("HTTP_ADDRESS", "0.0.0.0"),
-                     help="probe and metrics address [$HTTP_ADDRESS]")
+    run.add_argument("--http-address", default=_env("HTTP_ADDRESS", "127.0.0.1"),
+                     help="probe and metrics address (default 127.0.0.1; a DaemonSet passes the pod IP) [$HTTP_ADDRESS]")
+    run.add_argument("--driver-root", default=_env("NVIDIA_DRIVER_ROOT", "/"),
+                     help="the host's NVIDIA driver root, as CDI specs must name it: / or /run/nvidia/driver "
+                          "(default /) [$NVIDIA_DRIVER_ROOT]")
+    run.add_argument("--driver-root-mount", default=_env("DRIVER_ROOT_MOUNT"),
+                     help="where the driver root is visible to this process (default: same as --driver-root) "
+                          "[$DRIVER_ROOT_MOUNT]")
+    run.add_argument("--mps-root", default=_env("MPS_ROOT", "/run/nvidia-dra/mps"),
+                     help="host directory, mounted at the same path, for per-claim MPS pipe/log/shm "
+                          "directories (default /run/nvidia-dra/mps) [$MPS_ROOT]")
+    run.add_argument("--device-metadata", action="store_true",
+                     default=_env("DEVICE_METADATA", "") in ("1", "true"),
+                     help="write KEP-5304 device metadata files for containers, mounted through CDI "
+                          "[$DEVICE_METADATA]")
+    run.add_argument("--allow-device-plugin-coexistence", action="store_true",
+                     default=_env("ALLOW_DEVICE_PLUGIN_COEXISTENCE", "") in ("1", "true"),
+                     help="start even when a DeviceClass maps an extended resource the node's device plugin "
+                          "already reports [$ALLOW_DEVICE_PLUGIN_COEXISTENCE]")
     run.add_argument("--pod-uid", default=_env("POD_UID"),
                      help="enables rolling-update socket names [$POD_UID]")
     run.add_argument("--no-health", action="store_true", help="do not monitor device health")
     add_logging_arguments(run, default_format="json", env=True)
     run.set_defaults(func=_run)
+
+    clear = sub.add_parser("clear-health", help="clear a GPU's health taints (an operator's word that it recovered)")
+    clear.add_argument("gpu", help="GPU UUID, or 'all'")
+    clear.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"),
+                       help="kubelet plugins dir [$KUBELET_PLUGINS_DIRECTORY_PATH]")
+    clear.add_argument("--driver-name", default=_env("DRIVER_NAME", "gpu.nvidia.com"), help="[$DRIVER_NAME]")
+    clear.set_defaults(func=_clear_health)
 
     ckpt = sub.add_parser("checkpoint", help="show the plugin's checkpoint (or why it is unreadable)")
     ckpt.add_argument("--plugins-dir", default=_env("KUBELET_PLUGINS_DIRECTORY_PATH", "/var/lib/kubelet/plugins"),
@@ -93,6 +117,11 @@ def _run(args: argparse.Namespace) -> int:
         cdi_root=Path(args.cdi_root),
         kubeconfig=args.kubeconfig,
         http_address=args.http_address,
+        driver_root=args.driver_root,
+        driver_root_mount=Path(args.driver_root_mount) if args.driver_root_mount else None,
+        mps_root=Path(args.mps_root),
+        allow_device_plugin_coexistence=args.allow_device_plugin_coexistence,
+        device_metadata=args.device_metadata,
         http_port=None if args.http_port < 0 else args.http_port,
         pod_uid=args.pod_uid,
         boot_id=os.environ.get("DRA_PLUGIN_BOOT_ID"),  # tests simulate reboots with it
@@ -110,6 +139,24 @@ def _run(args: argparse.Namespace) -> int:
         driver.wait(stop)
     finally:
         driver.stop() if driver.server is not None else None
+    return 0
+
+
+def _clear_health(args: argparse.Namespace) -> int:
+    import re
+
+    from dra.errors import UserError
+    from dra.plugin.health import HEALTH_CLEAR_DIR
+
+    if args.gpu != "all" and not re.fullmatch(r"GPU-[0-9A-Fa-f-]{8,64}", args.gpu):
+        raise UserError(f"clear-health: {args.gpu!r} is not a GPU UUID (GPU-...) or 'all'")
+    driver_dir = Path(args.plugins_dir) / args.driver_name
+    if not driver_dir.is_dir():
+        raise UserError(f"clear-health: {driver_dir} does not exist (is the plugin running with --plugins-dir {args.plugins_dir}?)")
+    target = driver_dir / HEALTH_CLEAR_DIR
+    target.mkdir(exist_ok=True)
+    (target / args.gpu).write_text("")
+    print(f"asked the plugin to clear the health taints of {args.gpu}")
     return 0
 
 

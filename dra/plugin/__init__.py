@@ -11,7 +11,11 @@ Module map (each file one job; data flows top to bottom):
 * ``claims``        fetch and check a ResourceClaim; ``plan`` works out what to do (no effects)
 * ``config``        opaque GpuConfig / MigDeviceConfig: strict decoding, precedence
 * ``devices``       the catalog of published devices; ``edits`` container edits; ``cdi`` spec files
+* ``driverfiles``   the host driver's libraries/binaries/firmware/hooks for CDI, from the driver root
+* ``metadata``      KEP-5304 device metadata files for containers
 * ``backend``       the hardware seam; ``builtin_backend`` (no GPU) and ``nvml_backend``
+* ``mps``, ``drivertools``  MPS control daemons on the host; running the driver root's tools
+* ``coexistence``   refuse to serve GPUs a device plugin also serves
 * ``recovery``      startup reconciliation (rollback, reboot, corrupt checkpoint)
 * ``nodelock``      node-wide lock shared by rolling-update instances
 * ``health``        NVML events -> device taints, DRAResourceHealth stream

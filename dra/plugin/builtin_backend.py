@@ -13,6 +13,7 @@ lets a test drive a plugin running as a separate process.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import uuid as uuidlib
 from pathlib import Path
@@ -162,6 +163,20 @@ class BuiltinBackend:
             if self._mps.pop(daemon_id, None) is not None:
                 self.operations.append(f"stop-mps {daemon_id}")
                 self._save()
+        shutil.rmtree(self.state_dir / "mps" / daemon_id, ignore_errors=True)
+
+    def remove_stale_mps(self, keep: set[str]) -> list[str]:
+        with self._lock:
+            stale = sorted(d for d in self._mps if d not in keep)
+        for daemon_id in stale:
+            self.stop_mps(daemon_id)
+        base = self.state_dir / "mps"
+        for leftover in sorted(base.iterdir()) if base.is_dir() else ():
+            if leftover.is_dir() and leftover.name not in keep:
+                shutil.rmtree(leftover, ignore_errors=True)
+                if leftover.name not in stale:
+                    stale.append(leftover.name)
+        return sorted(stale)
 
     def mps_daemons(self) -> dict[str, dict]:
         with self._lock:

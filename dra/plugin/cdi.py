@@ -38,6 +38,7 @@ class ContainerEdits:
     env: list[str] = field(default_factory=list)
     device_nodes: list[dict[str, Any]] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    hooks: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -47,12 +48,15 @@ class ContainerEdits:
             out["deviceNodes"] = list(self.device_nodes)
         if self.mounts:
             out["mounts"] = list(self.mounts)
+        if self.hooks:
+            out["hooks"] = list(self.hooks)
         return out
 
     def extend(self, other: "ContainerEdits") -> None:
         self.env.extend(e for e in other.env if e not in self.env)
         self.device_nodes.extend(d for d in other.device_nodes if d not in self.device_nodes)
         self.mounts.extend(m for m in other.mounts if m not in self.mounts)
+        self.hooks.extend(h for h in other.hooks if h not in self.hooks)
 
 
 @dataclass
@@ -80,10 +84,19 @@ def minimum_version(spec: dict[str, Any]) -> str:
 class CdiWriter:
     """Writes and removes the per-claim spec files of one driver in one CDI directory."""
 
-    def __init__(self, cdi_root: Path, driver: str) -> None:
+    def __init__(
+        self,
+        cdi_root: Path,
+        driver: str,
+        driver_edits: ContainerEdits | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> None:
         self.root = Path(cdi_root)
         self.vendor = f"k8s.{driver}"
         self.kind = f"{self.vendor}/{CDI_CLASS}"
+        # The host driver's files (``driverfiles``): part of every claim's spec.
+        self.driver_edits = driver_edits or ContainerEdits()
+        self.annotations = dict(annotations or {})
 
     def device_name(self, claim_uid: str, device: str, share_id: str | None = None) -> str:
         name = f"{claim_uid}-{device}" + (f"-{share_id}" if share_id else "")
@@ -109,6 +122,7 @@ class CdiWriter:
             "cdiVersion": "",
             "kind": self.kind,
             "annotations": {
+                **self.annotations,
                 ANNOTATION_CLAIM: claim,
                 ANNOTATION_CLAIM_UID: claim_uid,
                 # The checkpoint's device records: enough to rebuild a lost checkpoint.
@@ -116,7 +130,10 @@ class CdiWriter:
             },
             "devices": [{"name": d.name, "containerEdits": d.edits.to_json()} for d in devices],
         }
-        common_json = common.to_json()
+        merged = ContainerEdits()
+        merged.extend(common)
+        merged.extend(self.driver_edits)
+        common_json = merged.to_json()
         if common_json:
             spec["containerEdits"] = common_json
         spec["cdiVersion"] = minimum_version(spec)

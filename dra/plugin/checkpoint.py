@@ -42,6 +42,11 @@ KIND = "DraGpuCheckpoint"
 VERSION = 1
 PREPARE_STARTED = "PrepareStarted"
 PREPARE_COMPLETED = "PrepareCompleted"
+# Unprepare is two-phase too: the record is marked before any effect is undone and dropped
+# after all of them, so a kill in between leaves a record recovery finishes undoing instead
+# of a Completed claim whose CDI ids no longer resolve.
+UNPREPARING = "Unpreparing"
+STATES = (PREPARE_STARTED, PREPARE_COMPLETED, UNPREPARING)
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -82,18 +87,68 @@ class ClaimRecord:
         return out
 
     @classmethod
-    def from_json(cls, uid: str, data: dict[str, Any]) -> "ClaimRecord":
+    def from_json(cls, uid: str, data: Any) -> "ClaimRecord":
+        """Decode one record; any shape we could not act on is :class:`CheckpointCorrupt`."""
+        if not isinstance(data, dict):
+            raise CheckpointCorrupt(f"claim {uid}: record is a {type(data).__name__}, not an object")
         known = {"state", "namespace", "name", "devices"}
-        if data.get("state") not in (PREPARE_STARTED, PREPARE_COMPLETED):
+        if data.get("state") not in STATES:
             raise CheckpointCorrupt(f"claim {uid}: unknown state {data.get('state')!r}")
+        for key in ("namespace", "name"):
+            if not isinstance(data.get(key, ""), str):
+                raise CheckpointCorrupt(f"claim {uid}: {key} is not a string")
+        devices = data.get("devices") or []
+        if not isinstance(devices, list):
+            raise CheckpointCorrupt(f"claim {uid}: devices is a {type(devices).__name__}, not a list")
+        for i, device in enumerate(devices):
+            problem = device_record_problem(device)
+            if problem:
+                raise CheckpointCorrupt(f"claim {uid}: devices[{i}]: {problem}")
         return cls(
             uid=uid,
-            namespace=str(data.get("namespace", "")),
-            name=str(data.get("name", "")),
+            namespace=data.get("namespace", ""),
+            name=data.get("name", ""),
             state=data["state"],
-            devices=list(data.get("devices") or []),
+            devices=list(devices),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+# What undo and the conflict check read from a device record, with the type they need.
+_DEVICE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "device": str, "type": str, "pool": str, "gpuUUID": str, "requests": list,
+}
+_MIG_FIELDS = {"dynamic": bool, "giProfileID": int, "placementStart": int}
+
+
+def device_record_problem(device: Any) -> str | None:
+    """Why a device record (checkpoint or CDI annotation) cannot be used, or None."""
+    if not isinstance(device, dict):
+        return f"is a {type(device).__name__}, not an object"
+    for key, kind in _DEVICE_FIELDS.items():
+        if key not in device:
+            return f"missing {key!r}"
+        if not isinstance(device[key], kind):
+            return f"{key} is a {type(device[key]).__name__}"
+    if device["type"] not in ("gpu", "mig"):
+        return f"unknown type {device['type']!r}"
+    if not all(isinstance(r, str) for r in device["requests"]):
+        return "requests must be strings"
+    if device["type"] == "mig":
+        mig = device.get("mig")
+        if not isinstance(mig, dict):
+            return "mig device without a mig object"
+        for key, kind in _MIG_FIELDS.items():
+            if not isinstance(mig.get(key), kind) or (kind is int and isinstance(mig.get(key), bool)):
+                return f"mig.{key} missing or not a {kind.__name__}"
+    for key in ("mpsDaemon", "timeSlice", "shareID"):
+        if key in device and not isinstance(device[key], str):
+            return f"{key} is not a string"
+    if "cdiDeviceIDs" in device and not (
+        isinstance(device["cdiDeviceIDs"], list) and all(isinstance(c, str) for c in device["cdiDeviceIDs"])
+    ):
+        return "cdiDeviceIDs must be a list of strings"
+    return None
 
 
 @dataclass
@@ -117,6 +172,8 @@ class CheckpointFile:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return Loaded({}, "missing")
+        except OSError as err:  # a directory, no permission, I/O error: not trustworthy either
+            raise CheckpointCorrupt(f"cannot read it ({err.strerror or err})") from None
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as err:
@@ -130,9 +187,14 @@ class CheckpointFile:
             raise CheckpointCorrupt("missing data.preparedClaims")
         if doc.get("checksum") != checksum(data):
             raise CheckpointCorrupt("checksum mismatch (file was modified or partly written)")
-        stored_boot = str(data.get("nodeBootID", ""))
+        stored_boot = data.get("nodeBootID", "")
+        if not isinstance(stored_boot, str):
+            raise CheckpointCorrupt("data.nodeBootID is not a string")
         if self.boot_id and stored_boot and stored_boot != self.boot_id:
             return Loaded({}, "rebooted", stored_boot)
+        for uid in data["preparedClaims"]:
+            if not uid or "/" in uid or ".." in uid:
+                raise CheckpointCorrupt(f"invalid claim UID {uid!r}")
         claims = {
             uid: ClaimRecord.from_json(uid, rec) for uid, rec in data["preparedClaims"].items()
         }
@@ -148,7 +210,12 @@ class CheckpointFile:
 
     def quarantine(self) -> Path:
         """Move an untrusted file aside (kept for inspection) and return its new path."""
-        target = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while target.exists() or target.is_symlink():  # two corruptions in one second
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}.{n}")
+            n += 1
         self.path.replace(target)
         return target
 

@@ -58,6 +58,29 @@ class ClaimFetcher:
         return claim
 
 
+    def list_in_use(self, driver: str, pool: str) -> list[ResourceClaim]:
+        """Claims allocated devices of ``driver`` in ``pool`` and reserved for a consumer:
+        what pods on this node may be using right now (recovery of a lost checkpoint)."""
+        try:
+            response = self._api.list_resource_claim_for_all_namespaces(
+                _preload_content=False, _request_timeout=self._timeout)
+            items = json.loads(response.data).get("items") or []
+        except (ApiException, OSError, ValueError) as err:
+            raise ClaimError(f"listing ResourceClaims failed: {err}", "api") from None
+        out = []
+        for item in items:
+            try:
+                claim = ResourceClaim.from_dict(item)
+            except ApiError:
+                continue
+            status = claim.status
+            allocation = status.allocation if status else None
+            results = (allocation.devices.results if allocation and allocation.devices else None) or ()
+            if status and status.reserved_for and any(r.driver == driver and r.pool == pool for r in results):
+                out.append(claim)
+        return out
+
+
 def check_claim(claim: ResourceClaim, ref: ClaimRef) -> None:
     uid = claim.metadata.uid if claim.metadata else None
     if uid != ref.uid:

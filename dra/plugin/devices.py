@@ -32,6 +32,7 @@ class DeviceSpec:
     placement_size: int | None = None
     gi_id: int | None = None
     ci_id: int | None = None
+    memory_bytes: int | None = None  # for range checks of per-claim limits
 
     @property
     def dynamic_mig(self) -> bool:
@@ -76,7 +77,8 @@ def _spec_for(device, by_minor: dict[int, GpuInfo]) -> DeviceSpec | None:
     if kind == "gpu":
         minor = int(device.name.split("-")[1])
         gpu = by_minor[minor]
-        return DeviceSpec(device.name, "gpu", gpu.uuid, gpu.minor, gpu.index, gpu.uuid, multi)
+        return DeviceSpec(device.name, "gpu", gpu.uuid, gpu.minor, gpu.index, gpu.uuid, multi,
+                          memory_bytes=gpu.memory_bytes)
     if kind == "mig":
         match = _MIG_NAME.match(device.name)
         if not match:
@@ -89,16 +91,19 @@ def _spec_for(device, by_minor: dict[int, GpuInfo]) -> DeviceSpec | None:
             None,
         )
         size = None
+        memory = None
         for mig_profile in gpu.mig_profiles:
             if mig_profile.gi_profile_id == gi_profile_id:
                 size = next((p.size for p in mig_profile.placements if p.start == start), None)
+                memory = mig_profile.memory_bytes
         if existing is not None:
             return DeviceSpec(
                 device.name, "mig", gpu.uuid, gpu.minor, gpu.index, existing.uuid, multi,
                 profile, gi_profile_id, start, existing.placement.size, existing.gi_id, existing.ci_id,
+                existing.memory_bytes,
             )
         return DeviceSpec(
             device.name, "mig", gpu.uuid, gpu.minor, gpu.index, None, multi,
-            profile, gi_profile_id, start, size or 1,
+            profile, gi_profile_id, start, size or 1, memory_bytes=memory,
         )
     return None

@@ -2,7 +2,10 @@
 
 :class:`Driver` wires the parts and owns their lifecycle. ``start()`` runs, in order:
 
-1. inventory (NVML, or a built-in profile on a machine without GPUs) and the device backend;
+0. the device-plugin coexistence check (``coexistence``; refuses before touching anything);
+1. inventory (NVML loaded from the driver root, or a built-in profile on a machine without
+   GPUs), each GPU's MIG mode reported in MIG modes, the device backend, and the host
+   driver's files for CDI (``driverfiles``);
 2. the slices for the chosen mode, and the catalog of devices the plugin may prepare;
 3. startup recovery of the checkpoint (before anything can be prepared);
 4. the gRPC servers (DRA socket, then the registration socket);
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -32,7 +35,7 @@ from dra.plugin.cdi import CdiWriter
 from dra.plugin.checkpoint import CheckpointFile
 from dra.plugin.claims import ClaimFetcher
 from dra.plugin.devices import DeviceCatalog
-from dra.plugin.health import HealthMonitor, HealthServicer, Taint
+from dra.plugin.health import HEALTH_CLEAR_DIR, HealthMonitor, HealthServicer, Taint
 from dra.plugin.httpd import ProbeServer
 from dra.plugin.metrics import PluginMetrics
 from dra.plugin.nodelock import NodeLock
@@ -62,20 +65,42 @@ class DriverConfig:
     plugins_dir: Path = Path(DEFAULT_PLUGINS_DIR)
     cdi_root: Path = Path("/var/run/cdi")
     kubeconfig: str | None = None
-    http_address: str = "0.0.0.0"
+    http_address: str = "127.0.0.1"
     http_port: int | None = 8080  # None: no probe/metrics endpoint
+    # The host's driver root (what CDI specs name) and where it is visible to this process.
+    driver_root: str = "/"
+    driver_root_mount: Path | None = None  # None: same as driver_root
+    # Host directory (mounted at the same path) for per-claim MPS pipe/log/shm directories.
+    mps_root: Path = Path("/run/nvidia-dra/mps")
+    allow_device_plugin_coexistence: bool = False
+    device_metadata: bool = False  # KEP-5304 metadata files for containers
     pod_uid: str | None = None
     boot_id: str | None = None  # None: read the kernel's boot id
     health: bool = True
     grpc_workers: int = 16
 
+    @property
+    def root_mount(self) -> Path:
+        return Path(self.driver_root_mount) if self.driver_root_mount else Path(self.driver_root)
+
     def check(self) -> None:
+        paths = {
+            "--registrar-dir": self.registrar_dir, "--plugins-dir": self.plugins_dir,
+            "--cdi-root": self.cdi_root, "--driver-root": self.driver_root,
+            "--driver-root-mount": self.root_mount, "--mps-root": self.mps_root,
+        }
+        for flag, value in paths.items():
+            if not str(value).startswith("/"):
+                raise DriverConfigError(f"{flag}: {str(value)!r} is not an absolute path")
         if not self.node_name:
             raise DriverConfigError("--node-name is required (or set NODE_NAME)")
         if self.mode not in MODES:
             raise DriverConfigError(f"--mode: unknown mode {self.mode!r} (one of {', '.join(MODES)})")
-        if self.k8s_version not in ("1.34", "1.35"):
-            raise DriverConfigError(f"--kubernetes-version: {self.k8s_version!r} is not 1.34 or 1.35")
+        from dra.versions import SUPPORTED_MINORS
+
+        if self.k8s_version not in SUPPORTED_MINORS:
+            raise DriverConfigError(
+                f"--kubernetes-version: {self.k8s_version!r} is not one of {', '.join(SUPPORTED_MINORS)}")
 
 
 def make_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
@@ -118,8 +143,14 @@ class Driver:
 
             return load_profile(self.config.profile, self.config.node_name)
         from dra.gpu.nvml import discover
+        from dra.gpu.nvml_lib import load
 
-        return discover(self.config.node_name)
+        load(self.config.root_mount)  # NVML from the host's driver root (one-line error if absent)
+        inventory = discover(self.config.node_name)
+        # On real hardware a MIG device can only be made on a GPU whose MIG mode is on: do not
+        # publish MIG devices the scheduler could allocate and every prepare would refuse.
+        return replace(inventory, gpus=tuple(
+            g if g.mig_enabled else replace(g, mig_profiles=(), mig_devices=()) for g in inventory.gpus))
 
     def _backend(self, inventory):
         uuids = [g.uuid for g in inventory.gpus]
@@ -129,7 +160,43 @@ class Driver:
             return BuiltinBackend(self.layout.driver_dir, uuids)
         from dra.plugin.nvml_backend import NvmlBackend
 
-        return NvmlBackend(self.layout.driver_dir, uuids)
+        return NvmlBackend(self.layout.driver_dir, uuids, mps_root=self.config.mps_root,
+                           driver_root_mount=self.config.root_mount)
+
+    def _metadata_writer(self, slices):
+        if not self.config.device_metadata:
+            return None
+        from dra.plugin.metadata import DeviceMetadataWriter, slice_attributes
+
+        return DeviceMetadataWriter(self.layout.driver_dir, self.config.driver_name, slice_attributes(slices))
+
+    def _cdi_writer(self) -> CdiWriter:
+        if self.config.profile:
+            return CdiWriter(self.config.cdi_root, self.config.driver_name)
+        from dra.plugin.driverfiles import discover
+
+        versions = {g.driver_version for g in self.inventory.gpus}
+        files = discover(self.config.driver_root, self.config.root_mount,
+                         versions.pop() if len(versions) == 1 else None)
+        log.info("host driver files for CDI", extra={
+            "driver_root": files.driver_root, "version": files.version, "libraries": len(files.libraries),
+            "binaries": len(files.binaries), "firmware": len(files.firmware), "hook": files.hook or files.hook_absent})
+        return CdiWriter(self.config.cdi_root, self.config.driver_name, files.container_edits(), files.annotations())
+
+    def _report_mig_modes(self) -> None:
+        """In a MIG mode, say per GPU whether it can serve MIG claims (they are refused if not)."""
+        if self.config.mode not in ("static-mig", "dynamic-mig"):
+            return
+        for gpu in self.inventory.gpus:
+            if not gpu.mig_capable:
+                log.warning("GPU does not support MIG: no MIG devices for it",
+                            extra={"uuid": gpu.uuid, "product": gpu.product_name})
+            elif not gpu.mig_enabled:
+                log.warning("MIG mode is disabled on this GPU: no MIG devices published for it until "
+                            "`nvidia-smi -i <uuid> -mig 1`, a GPU reset and a plugin restart",
+                            extra={"uuid": gpu.uuid})
+            else:
+                log.info("MIG mode enabled", extra={"uuid": gpu.uuid, "mig_devices": len(gpu.mig_devices)})
 
     def build_slices(self, taints: dict[str, list[Taint]] | None = None):
         from dra.slices import build_slices
@@ -144,8 +211,13 @@ class Driver:
 
     def start(self) -> None:
         cfg = self.config
+        from dra.plugin.coexistence import check as check_coexistence
+
+        # Before anything is touched: refuse to hand out GPUs a device plugin also hands out.
+        check_coexistence(self.api_client, cfg.node_name, cfg.driver_name, cfg.allow_device_plugin_coexistence)
         self.layout.make_dirs()
         self.inventory = self._inventory()
+        self._report_mig_modes()
         self.backend = self._backend(self.inventory)
         slices = self.build_slices()
         self.catalog = DeviceCatalog.build(self.inventory, slices)
@@ -155,11 +227,12 @@ class Driver:
             catalog=self.catalog,
             fetcher=ClaimFetcher(self.api_client),
             backend=self.backend,
-            cdi=CdiWriter(cfg.cdi_root, cfg.driver_name),
+            cdi=self._cdi_writer(),
             checkpoint=CheckpointFile(self.layout.driver_dir / "checkpoint.json", cfg.boot_id),
             metrics=self.metrics,
             # With pod-UID sockets another instance may serve this node at the same time.
             node_lock=NodeLock(self.layout.driver_dir / "serialize.lock") if cfg.pod_uid else None,
+            metadata=self._metadata_writer(slices),
         )
         with self.state.exclusive():
             self.recovery = recover(self.state, dynamic_mig=cfg.mode == "dynamic-mig")
@@ -170,7 +243,8 @@ class Driver:
         health_servicer = None
         if cfg.health:
             self.monitor = HealthMonitor(
-                self.backend, self.catalog, self._on_taints, allow_none_effect=cfg.k8s_version != "1.34"
+                self.backend, self.catalog, self._on_taints, allow_none_effect=cfg.k8s_version != "1.34",
+                clear_dir=self.layout.driver_dir / HEALTH_CLEAR_DIR,
             )
             health_servicer = HealthServicer(self.monitor, self.catalog, cfg.node_name)
         # Serve first: claims prepared before a restart can be unprepared even while the API

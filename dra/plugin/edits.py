@@ -10,9 +10,9 @@ What is injected (per CDI device, i.e. only for the devices a container asked fo
 
 Common to every claim: the control nodes ``/dev/nvidiactl``, ``/dev/nvidia-uvm``,
 ``/dev/nvidia-uvm-tools`` and ``NVIDIA_VISIBLE_DEVICES=void`` (which tells the legacy NVIDIA
-runtime hook to leave injection to CDI). Driver libraries are *not* mounted here: on a real
-node they come from the NVIDIA Container Toolkit's own CDI spec (``nvidia-ctk cdi generate``),
-which this driver does not reimplement.
+runtime hook to leave injection to CDI). The host driver's libraries, binaries, firmware and
+hooks are discovered once from the driver root (``driverfiles``) and added by ``CdiWriter``
+to every claim's spec.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ def initial_record(ref: ClaimRef, pool: str, p: PlannedDevice) -> dict[str, Any]
     }
     if p.share_id is not None:
         rec["shareID"] = p.share_id
+    if p.pod_claim_name:
+        rec["podClaimName"] = p.pod_claim_name
     if spec.type == "mig":
         rec["mig"] = {
             "dynamic": spec.dynamic_mig,
@@ -50,7 +52,9 @@ def initial_record(ref: ClaimRef, pool: str, p: PlannedDevice) -> dict[str, Any]
             "ciID": spec.ci_id,
         }
     interval = time_slice_interval(p.config)
-    if interval is not None and interval != "Default":
+    if interval is not None:
+        # Recorded even for "Default": a claim asking for the default interval conflicts
+        # with one that set another on the same GPU (it would silently get theirs).
         rec["timeSlice"] = interval
     sharing = p.config.sharing
     if sharing is not None and sharing.strategy == "MPS":
@@ -70,7 +74,7 @@ def apply(backend: DeviceBackend, planned: list[PlannedDevice], records: list[di
             )
             mig.update(giID=inst.gi_id, ciID=inst.ci_id)
             rec["uuid"] = inst.uuid
-        if rec.get("timeSlice"):
+        if rec.get("timeSlice") and rec["timeSlice"] != "Default":
             backend.set_time_slice(rec["gpuUUID"], rec["timeSlice"])
         if rec.get("mpsDaemon"):
             mps_members.setdefault(rec["mpsDaemon"], []).append((p, rec))
@@ -85,12 +89,22 @@ def apply(backend: DeviceBackend, planned: list[PlannedDevice], records: list[di
         settings = MpsSettings(mps.default_active_thread_percentage if mps else None, limits)
         daemon = backend.start_mps(daemon_id, [rec["uuid"] for _, rec in members], settings)
         for _, rec in members:
-            rec["mps"] = {"pipeDir": daemon.pipe_dir, "shmDir": daemon.shm_dir, "logDir": daemon.log_dir}
+            rec["mps"] = {"pipeDir": daemon.pipe_dir, "shmDir": daemon.shm_dir, "logDir": daemon.log_dir,
+                          # what a restarted plugin needs to start the daemon again
+                          "activeThreadPercentage": settings.active_thread_percentage,
+                          "pinnedMemoryLimits": settings.pinned_memory_limits}
     return records
 
-def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict]) -> None:
-    """Write the claim's CDI spec and record each device's CDI ids."""
+def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict], metadata=None) -> None:
+    """Write the claim's CDI spec and record each device's CDI ids (plus, with ``metadata``,
+    the KEP-5304 device metadata files and the CDI devices that mount them)."""
     cdi_devices = []
+    meta_ids: dict[str, str] = {}
+    if metadata is not None:
+        for request, edits in metadata.write(ref.namespace, ref.name, ref.uid, records).items():
+            name = cdi.device_name(ref.uid, f"metadata-{request}")
+            cdi_devices.append(CdiDevice(name, edits))
+            meta_ids[request] = cdi.qualified(name)
     for rec in records:
         name = cdi.device_name(ref.uid, rec["device"], rec.get("shareID"))
         if rec["type"] == "mig":
@@ -102,24 +116,43 @@ def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict]) -> None:
             edits.extend(mps_edits(MpsDaemon(rec["mpsDaemon"], m["pipeDir"], m["logDir"], m["shmDir"])))
         cdi_devices.append(CdiDevice(name, edits))
         rec["cdiDeviceIDs"] = [cdi.qualified(name)]
+        if rec["requests"][0] in meta_ids:
+            rec["cdiDeviceIDs"].append(meta_ids[rec["requests"][0]])
     spec = cdi.build_spec(str(ref), ref.uid, cdi_devices, common_edits(), records)
     cdi.write(ref.uid, spec)
 
 
-def undo(backend: DeviceBackend, cdi: CdiWriter, record: ClaimRecord, others: list[ClaimRecord]) -> None:
+def mps_daemons(records: list[ClaimRecord]) -> dict[str, tuple[list[str], MpsSettings]]:
+    """The MPS daemons completed claims run: id -> (device UUIDs, settings)."""
+    out: dict[str, tuple[list[str], MpsSettings]] = {}
+    for record in records:
+        for d in record.devices:
+            if d.get("mpsDaemon") and isinstance(d.get("mps"), dict):
+                uuids, _ = out.setdefault(d["mpsDaemon"], ([], MpsSettings(
+                    d["mps"].get("activeThreadPercentage"), dict(d["mps"].get("pinnedMemoryLimits") or {}))))
+                if d.get("uuid"):
+                    uuids.append(d["uuid"])
+    return out
+
+
+def undo(backend: DeviceBackend, cdi: CdiWriter, record: ClaimRecord, others: list[ClaimRecord],
+         metadata=None) -> None:
     """Undo every effect ``record`` may have had; safe to repeat and after a partial prepare.
 
     ``others`` are the other claims' records: a GPU's time slice is only reset when none of
     them still asks for one.
     """
     cdi.remove(record.uid)
+    if metadata is not None:
+        metadata.remove(record.namespace, record.name)
     for daemon_id in sorted({d["mpsDaemon"] for d in record.devices if d.get("mpsDaemon")}):
         backend.stop_mps(daemon_id)
     for d in record.devices:
         mig = d.get("mig")
         if mig and mig.get("dynamic"):
             backend.destroy_mig(d["gpuUUID"], mig["giProfileID"], mig["placementStart"])
-    for gpu in sorted({d["gpuUUID"] for d in record.devices if d.get("timeSlice")}):
-        still_used = any(o.get("timeSlice") and o["gpuUUID"] == gpu for r in others for o in r.devices)
+    for gpu in sorted({d["gpuUUID"] for d in record.devices if d.get("timeSlice") not in (None, "Default")}):
+        still_used = any(o.get("timeSlice") not in (None, "Default") and o["gpuUUID"] == gpu
+                         for r in others for o in r.devices)
         if not still_used:
             backend.set_time_slice(gpu, "Default")

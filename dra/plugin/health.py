@@ -1,21 +1,35 @@
-"""Device health: NVML events become device taints, and are cleared on recovery.
+"""Device health: NVML events become device taints, and are cleared on confirmed recovery.
 
 The monitor thread waits for backend events and keeps, per physical GPU, the taints that
-its events justify (KEP-5055 device taints, key scheme as NVIDIA's driver):
+its events justify (KEP-5055 device taints, keys as NVIDIA's driver where it has one).
+Each *class* of event has its own taint key, so a later event of another class never
+replaces an earlier one:
 
-* XID ``n`` -> ``gpu.nvidia.com/xid=<n>:NoSchedule``; XIDs that are the application's fault
-  (13, 31, 43, 45, 68, 109) -> effect ``None`` (informational, Kubernetes 1.35; not published
+* fatal XID ``n`` -> ``gpu.nvidia.com/xid=<n>:NoSchedule``. Once set it stays (with the first
+  fatal code) until recovery; a later fatal XID does not churn it, and no benign event can
+  touch it (before, a later XID 13 replaced an XID 79 under the same key and the health
+  stream reported the GPU healthy);
+* XIDs that are the application's fault (13, 31, 43, 45, 68, 109) ->
+  ``gpu.nvidia.com/xid-application=<n>:None`` (informational, Kubernetes 1.35+; not published
   for 1.34, which lacks that effect);
 * double-bit ECC -> ``gpu.nvidia.com/ecc-dbe:NoSchedule`` (single-bit errors are corrected by
   the hardware and only logged);
-* GPU lost -> ``gpu.nvidia.com/gpu-lost:NoSchedule``;
-* ``recovered`` -> every taint of that GPU is removed. NVIDIA's driver never clears a taint
-  until the plugin restarts (#1455); here the backend reports recovery and the slice is
-  republished without the taint.
+* GPU lost -> ``gpu.nvidia.com/gpu-lost:NoSchedule``.
+
+Taints are removed only when the backend reports ``recovered`` for the GPU, which the NVML
+backend does only when NVML confirms it (the GPU answers again and its
+``NVML_FI_DEV_GET_GPU_RECOVERY_ACTION`` reads NONE, see ``nvml_backend``), or when an operator
+clears them: ``dra plugin clear-health <GPU UUID|all>`` (run in the plugin's pod) drops a file
+named after the GPU into ``<plugins-dir>/<driver>/health-clear/``, which the monitor picks up
+within a second (:meth:`HealthMonitor.clear`). A plugin restart also starts with no taints. NVIDIA's
+driver never clears a taint until the plugin restarts (#1455).
 
 A taint on a GPU applies to the full-GPU device and all its MIG devices. On every change the
 ``on_change`` callback receives the taints per device name (it republishes the slices), and
-the v1alpha1 DRAResourceHealth stream is told.
+the DRAResourceHealth streams (``dra-health/v1`` from Kubernetes 1.37, ``v1alpha1`` before)
+are sent a new list derived from the *same* snapshot, so the stream and the taints always
+agree: a device is UNHEALTHY exactly when it has a NoSchedule/NoExecute taint, and its
+``message`` says which.
 """
 
 from __future__ import annotations
@@ -25,17 +39,31 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Iterator
 
 from dra.plugin.backend import DeviceBackend, HealthEvent
 from dra.plugin.devices import DeviceCatalog
+from dra.plugin.protos import dra_health_v1_pb2 as hpb_v1
+from dra.plugin.protos import dra_health_v1_pb2_grpc as hpb_v1_grpc
 from dra.plugin.protos import dra_health_v1alpha1_pb2 as hpb
 from dra.plugin.protos import dra_health_v1alpha1_pb2_grpc as hpb_grpc
 
 log = logging.getLogger(__name__)
 
 TAINT_PREFIX = "gpu.nvidia.com"
+KEY_XID = f"{TAINT_PREFIX}/xid"
+KEY_XID_APPLICATION = f"{TAINT_PREFIX}/xid-application"
+KEY_ECC_DBE = f"{TAINT_PREFIX}/ecc-dbe"
+KEY_GPU_LOST = f"{TAINT_PREFIX}/gpu-lost"
 APPLICATION_XIDS = frozenset({13, 31, 43, 45, 68, 109})
+BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+# The kubelet marks a device Unknown when it hears nothing for this long; we resend the
+# full list well within it (NVIDIA's driver: every device within the kubelet's 30 s).
+HEALTH_CHECK_TIMEOUT_S = 60
+RESEND_S = 20.0
+MESSAGE_MAX = 1024
+HEALTH_CLEAR_DIR = "health-clear"
 
 
 @dataclass(frozen=True)
@@ -52,15 +80,51 @@ def _now() -> str:
 
 def taint_for(event: HealthEvent, allow_none_effect: bool) -> Taint | None:
     if event.kind == "xid":
-        effect = "None" if event.code in APPLICATION_XIDS else "NoSchedule"
-        if effect == "None" and not allow_none_effect:
-            return None
-        return Taint(f"{TAINT_PREFIX}/xid", str(event.code), effect, _now())
+        if event.code in APPLICATION_XIDS:
+            if not allow_none_effect:
+                return None
+            return Taint(KEY_XID_APPLICATION, str(event.code), "None", _now())
+        return Taint(KEY_XID, str(event.code), "NoSchedule", _now())
     if event.kind == "ecc-dbe":
-        return Taint(f"{TAINT_PREFIX}/ecc-dbe", None, "NoSchedule", _now())
+        return Taint(KEY_ECC_DBE, None, "NoSchedule", _now())
     if event.kind == "gpu-lost":
-        return Taint(f"{TAINT_PREFIX}/gpu-lost", None, "NoSchedule", _now())
+        return Taint(KEY_GPU_LOST, None, "NoSchedule", _now())
     return None
+
+
+def _replaces(old: Taint | None, new: Taint) -> bool:
+    """Whether ``new`` should take the place of ``old`` under the same key.
+
+    A blocking taint is never downgraded or churned: the first one stays until recovery.
+    An informational one follows the latest code.
+    """
+    if old is None:
+        return True
+    if old.effect in BLOCKING_EFFECTS:
+        return False
+    return (old.value, old.effect) != (new.value, new.effect)
+
+
+def describe(taints: list[Taint]) -> str:
+    """The health ``message`` for a device with these taints (empty when it has none)."""
+    parts = []
+    for t in taints:
+        if t.key == KEY_XID:
+            parts.append(f"critical XID {t.value} reported by NVML")
+        elif t.key == KEY_XID_APPLICATION:
+            parts.append(f"application XID {t.value} reported by NVML (informational)")
+        elif t.key == KEY_ECC_DBE:
+            parts.append("double-bit ECC error reported by NVML")
+        elif t.key == KEY_GPU_LOST:
+            parts.append("GPU lost: NVML no longer reaches it")
+        else:
+            parts.append(f"taint {t.key}={t.value or ''}:{t.effect}")
+    return truncate_message("; ".join(parts))
+
+
+def truncate_message(text: str) -> str:
+    """The kubelet keeps at most 1024 characters: longer text becomes 1021 + "..."."""
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 3] + "..."
 
 
 class HealthMonitor:
@@ -71,8 +135,10 @@ class HealthMonitor:
         on_change: Callable[[dict[str, list[Taint]]], None],
         *,
         allow_none_effect: bool = True,
+        clear_dir: Path | None = None,
     ) -> None:
         self._backend = backend
+        self._clear_dir = clear_dir
         self._catalog = catalog
         self._on_change = on_change
         self._allow_none = allow_none_effect
@@ -100,8 +166,29 @@ class HealthMonitor:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def check_clear_requests(self) -> list[str]:
+        """Apply operators' clear requests (files named after a GPU UUID, or ``all``)."""
+        if self._clear_dir is None or not self._clear_dir.is_dir():
+            return []
+        done = []
+        for request in sorted(self._clear_dir.iterdir()):
+            target = request.name
+            uuids = sorted(set(self._gpu_of.values())) if target == "all" else [target]
+            for uuid in uuids:
+                if uuid in self._gpu_of:
+                    self.clear(uuid)
+                else:
+                    log.warning("clear-health request for an unknown GPU", extra={"uuid": uuid})
+            request.unlink(missing_ok=True)
+            done.append(target)
+        return done
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            try:
+                self.check_clear_requests()
+            except OSError as err:
+                log.warning("cannot read clear-health requests", extra={"error": str(err)})
             try:
                 events = self._backend.wait_health_events(1.0)
             except Exception:  # noqa: BLE001 - keep monitoring; a failed poll is retried
@@ -129,8 +216,7 @@ class HealthMonitor:
                 taint = taint_for(event, self._allow_none)
                 if taint is None:
                     continue
-                old = current.get(taint.key)
-                if old is None or (old.value, old.effect) != (taint.value, taint.effect):
+                if _replaces(current.get(taint.key), taint):
                     current[taint.key] = taint
                     changed = True
             if changed:
@@ -140,6 +226,11 @@ class HealthMonitor:
         if changed:
             self._on_change(snapshot)
         return changed
+
+    def clear(self, uuid: str) -> bool:
+        """An operator's word that a GPU is healthy again: drop its taints."""
+        log.warning("taints cleared by an operator", extra={"uuid": uuid})
+        return self.handle([HealthEvent(uuid, "recovered")])
 
     def snapshot(self) -> dict[str, list[Taint]]:
         """The current taints per device name (thread-safe)."""
@@ -170,32 +261,59 @@ class HealthMonitor:
         return self._stop.is_set()
 
 
-class HealthServicer(hpb_grpc.DRAResourceHealthServicer):
-    """v1alpha1.DRAResourceHealth: stream the full health list on start and on every change."""
+def health_list(pb, taints: dict[str, list[Taint]], catalog: DeviceCatalog, pool: str):
+    """One complete NodeWatchResourcesResponse derived from a taint snapshot."""
+    now = int(time.time())
+    response = pb.NodeWatchResourcesResponse()
+    for name in catalog.names():
+        device_taints = taints.get(name, [])
+        unhealthy = any(t.effect in BLOCKING_EFFECTS for t in device_taints)
+        response.devices.add(
+            device=pb.DeviceIdentifier(pool_name=pool, device_name=name),
+            health=pb.UNHEALTHY if unhealthy else pb.HEALTHY,
+            last_updated_time=now,
+            health_check_timeout_seconds=HEALTH_CHECK_TIMEOUT_S,
+            message=describe(device_taints),
+        )
+    return response
+
+
+class _HealthStream:
+    """Both API versions: the full list on start, on every change, and every ``RESEND_S``."""
+
+    pb = hpb
 
     def __init__(self, monitor: HealthMonitor, catalog: DeviceCatalog, pool: str) -> None:
         self._monitor = monitor
         self._catalog = catalog
         self._pool = pool
 
-    def _snapshot(self) -> hpb.NodeWatchResourcesResponse:
-        tainted = self._monitor.snapshot()
-        now = int(time.time())
-        response = hpb.NodeWatchResourcesResponse()
-        for name in self._catalog.names():
-            unhealthy = any(t.effect in ("NoSchedule", "NoExecute") for t in tainted.get(name, ()))
-            response.devices.add(
-                device=hpb.DeviceIdentifier(pool_name=self._pool, device_name=name),
-                health=hpb.UNHEALTHY if unhealthy else hpb.HEALTHY,
-                last_updated_time=now,
-            )
-        return response
+    def other_version(self, cls: type) -> "_HealthStream":
+        """The same stream (same monitor, catalog, pool) served under another API version."""
+        return cls(self._monitor, self._catalog, self._pool)
 
-    def NodeWatchResources(self, request, context) -> Iterator[hpb.NodeWatchResourcesResponse]:
+    def _snapshot(self):
+        return health_list(self.pb, self._monitor.snapshot(), self._catalog, self._pool)
+
+    def NodeWatchResources(self, request, context) -> Iterator:
         generation = self._monitor.generation
         yield self._snapshot()
+        last = time.monotonic()
         while context.is_active() and not self._monitor.stopped():
-            new = self._monitor.wait_change(generation, 5.0)
-            if new != generation:
+            new = self._monitor.wait_change(generation, 1.0)
+            if new != generation or time.monotonic() - last >= RESEND_S:
                 generation = new
+                last = time.monotonic()
                 yield self._snapshot()
+
+
+class HealthServicer(_HealthStream, hpb_grpc.DRAResourceHealthServicer):
+    """``v1alpha1.DRAResourceHealth`` (Kubernetes 1.35/1.36; deprecated in 1.37)."""
+
+    pb = hpb
+
+
+class HealthServicerV1(_HealthStream, hpb_v1_grpc.DRAResourceHealthServicer):
+    """``v1.DRAResourceHealth`` (Kubernetes 1.37, preferred by its kubelet)."""
+
+    pb = hpb_v1

@@ -1,27 +1,32 @@
 """The device backend of a real node: NVML (pynvml) for MIG and health, NVIDIA tools for sharing.
 
 * MIG: GPU instances are created at the exact placement the published device name encodes
-  (``nvmlDeviceCreateGpuInstanceWithPlacement``), with one full compute instance, and found
-  again by (profile, placement) to destroy them, so rollback needs no handle from before a
-  crash.
-* Time slicing: ``nvidia-smi compute-policy -i <uuid> --set-timeslice=<0..3>``.
-* MPS: one ``nvidia-cuda-mps-control -d`` per claim group, with its pipe/log directories under
-  the plugin's state directory, limited to the claim's devices, and configured through the
-  control daemon's commands (active thread percentage, pinned memory limits).
-* Health: an NVML event set for critical XIDs and ECC errors, waited on in short slices.
-  NVML has no "recovered" event; a GPU is reported recovered once it has answered NVML for
-  ``recovery_quiet_s`` seconds without a new critical event.
+  (``nvmlDeviceCreateGpuInstanceWithPlacement``, whose placement argument is a *pointer*:
+  passing the struct by value made NVML read its bytes as an address, SIGSEGV), with one full
+  compute instance, and found again by (profile, placement) to destroy them, so rollback needs
+  no handle from before a crash. MIG mode is checked first: a GPU without MIG, or with MIG
+  disabled (or only pending), refuses with a clear reason instead of an NVML error code.
+* Time slicing: ``nvidia-smi compute-policy -i <uuid> --set-timeslice=<0..3>``; the current
+  setting is read back from the checkpoint's other claims (``state``) to refuse conflicts.
+* MPS: one ``nvidia-cuda-mps-control -d`` per claim group (``mps``), with its pipe, log and
+  shm directories on the host under ``--mps-root`` (what the workload mounts through CDI),
+  in its own session so that it outlives a plugin restart; re-adopted from its pid file.
+* Health: an NVML event set for critical XIDs and ECC errors, waited on in short slices. NVML
+  has no "recovered" event. A tainted GPU is reported recovered only when NVML confirms it:
+  it answers again and ``NVML_FI_DEV_GET_GPU_RECOVERY_ACTION`` reads
+  ``NVML_GPU_RECOVERY_ACTION_NONE``, checked at most every ``recovery_check_s`` and no sooner
+  than that after its last bad event. A driver without that field never confirms: the taint
+  stays until an operator clears it (before, every taint was dropped 300 s after the last
+  event whenever a handle lookup succeeded).
 
-No GPU was available to this project's tests: ``tests/test_plugin_nvml_backend.py`` runs
-this code against a fake ``pynvml`` with the same call shapes and against fake NVIDIA tools,
-which pins the calls made but cannot show that a real driver accepts them.
+Tests run this code through real pynvml against ``tests/fakenvml/fake_nvml.c``, a fake
+``libnvidia-ml.so.1`` with NVML's C prototypes; no GPU was available to this project.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -34,6 +39,8 @@ from dra.plugin.backend import (
     MpsDaemon,
     MpsSettings,
 )
+from dra.plugin.drivertools import DriverTools
+from dra.plugin.mps import MpsControl
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +48,26 @@ GI_PROFILE_INDEXES = range(0x12)
 CI_PROFILE_INDEXES = range(0x08)
 # A GPU has at most 8 memory slices, so at most 8 instances of any one profile.
 MAX_INSTANCES = 8
+NVML_FI_DEV_GET_GPU_RECOVERY_ACTION = 230
+NVML_GPU_RECOVERY_ACTION_NONE = 0
+
+
+class MigUnavailable(BackendError):
+    """The GPU cannot host MIG devices now (no MIG, or MIG mode off)."""
+
+    error_type = "mig_unavailable"
 
 
 class NvmlBackend:
-    def __init__(self, state_dir: Path, gpu_uuids: list[str], *, recovery_quiet_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        gpu_uuids: list[str],
+        *,
+        mps_root: Path | None = None,
+        driver_root_mount: Path = Path("/"),
+        recovery_check_s: float = 30.0,
+    ) -> None:
         import pynvml
 
         self._nvml = pynvml
@@ -52,10 +75,36 @@ class NvmlBackend:
         self.state_dir = Path(state_dir)
         self._gpus = list(gpu_uuids)
         self._lock = threading.Lock()
-        self._quiet = recovery_quiet_s
+        self._check_every = recovery_check_s
         self._last_bad: dict[str, float] = {}
+        self._last_check: dict[str, float] = {}
         self._events = None
-        self._mps: dict[str, subprocess.Popen] = {}
+        self.tools = DriverTools(Path(driver_root_mount))
+        self.mps = MpsControl(Path(mps_root) if mps_root else self.state_dir / "mps", tools=self.tools)
+
+    def mig_mode(self, uuid: str) -> tuple[int, int] | None:
+        """(current, pending) MIG mode, or None for a GPU without MIG."""
+        nv = self._nvml
+        try:
+            current, pending = nv.nvmlDeviceGetMigMode(self._handle(uuid))
+        except nv.NVMLError as err:
+            if getattr(err, "value", None) == nv.NVML_ERROR_NOT_SUPPORTED:
+                return None
+            raise BackendError(f"GPU {uuid}: reading MIG mode failed: {err}") from None
+        return int(current), int(pending)
+
+    def check_mig(self, uuid: str) -> None:
+        """Refuse, in one line, a MIG operation on a GPU that cannot do it now."""
+        mode = self.mig_mode(uuid)
+        if mode is None:
+            raise MigUnavailable(f"GPU {uuid} does not support MIG")
+        current, pending = mode
+        if current != 1:
+            hint = " (enabled, pending a GPU reset)" if pending == 1 else ""
+            raise MigUnavailable(
+                f"GPU {uuid}: MIG mode is disabled{hint}; enable it with `nvidia-smi -i {uuid} -mig 1` "
+                "and reset the GPU, or publish it in whole mode"
+            )
 
     def _handle(self, uuid: str):
         try:
@@ -116,6 +165,7 @@ class NvmlBackend:
         nv = self._nvml
         with self._lock:
             handle = self._handle(parent_uuid)
+            self.check_mig(parent_uuid)
             info = self._gi_profile(handle, gi_profile_id)
             for gi in self._instances(handle, info):
                 if nv.nvmlGpuInstanceGetInfo(gi).placement.start == start:
@@ -123,7 +173,8 @@ class NvmlBackend:
             placement = nv.c_nvmlGpuInstancePlacement_t()
             placement.start, placement.size = start, size
             try:
-                gi = nv.nvmlDeviceCreateGpuInstanceWithPlacement(handle, info.id, placement)
+                # const nvmlGpuInstancePlacement_t *placement: a pointer, not the struct.
+                gi = nv.nvmlDeviceCreateGpuInstanceWithPlacement(handle, info.id, nv.byref(placement))
                 ci_profile = nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(
                     gi, _full_ci_index(info.sliceCount), nv.NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED
                 )
@@ -136,6 +187,9 @@ class NvmlBackend:
         nv = self._nvml
         with self._lock:
             handle = self._handle(parent_uuid)
+            mode = self.mig_mode(parent_uuid)
+            if mode is None or mode[0] != 1:
+                return False  # no MIG instances can exist: nothing to undo
             info = self._gi_profile(handle, gi_profile_id)
             for gi in self._instances(handle, info):
                 if nv.nvmlGpuInstanceGetInfo(gi).placement.start != start:
@@ -161,6 +215,9 @@ class NvmlBackend:
         with self._lock:
             for uuid in self._gpus:
                 handle = self._handle(uuid)
+                mode = self.mig_mode(uuid)
+                if mode is None or mode[0] != 1:
+                    continue
                 for index in GI_PROFILE_INDEXES:
                     try:
                         info = self._nvml.nvmlDeviceGetGpuInstanceProfileInfo(handle, index)
@@ -172,31 +229,16 @@ class NvmlBackend:
 
     def set_time_slice(self, gpu_uuid: str, interval: str) -> None:
         level = TIME_SLICE_LEVELS[interval]
-        _run(["nvidia-smi", "compute-policy", "-i", gpu_uuid, f"--set-timeslice={level}"])
+        self.tools.run(["nvidia-smi", "compute-policy", "-i", gpu_uuid, f"--set-timeslice={level}"])
 
     def start_mps(self, daemon_id: str, gpu_uuids: list[str], settings: MpsSettings) -> MpsDaemon:
-        base = self.state_dir / "mps" / daemon_id
-        daemon = MpsDaemon(daemon_id, str(base / "pipe"), str(base / "log"), str(base / "shm"))
-        for sub in ("pipe", "log", "shm"):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(gpu_uuids),
-                   CUDA_MPS_PIPE_DIRECTORY=daemon.pipe_dir, CUDA_MPS_LOG_DIRECTORY=daemon.log_dir)
-        if not (base / "pipe" / "control").exists():
-            _run(["nvidia-cuda-mps-control", "-d"], env=env)
-        commands = []
-        if settings.active_thread_percentage is not None:
-            commands.append(f"set_default_active_thread_percentage {settings.active_thread_percentage}")
-        for uuid, limit in sorted(settings.pinned_memory_limits.items()):
-            commands.append(f"set_default_device_pinned_mem_limit {uuid} {max(1, limit // (1 << 20))}M")
-        for command in commands:
-            _run(["nvidia-cuda-mps-control"], env=env, stdin=command + "\n")
-        return daemon
+        return self.mps.start(daemon_id, gpu_uuids, settings)
 
     def stop_mps(self, daemon_id: str) -> None:
-        pipe = self.state_dir / "mps" / daemon_id / "pipe"
-        if (pipe / "control").exists():
-            env = dict(os.environ, CUDA_MPS_PIPE_DIRECTORY=str(pipe))
-            _run(["nvidia-cuda-mps-control"], env=env, stdin="quit\n")
+        self.mps.stop(daemon_id)
+
+    def remove_stale_mps(self, keep: set[str]) -> list[str]:
+        return self.mps.remove_stale(keep)
 
     def _event_set(self):
         nv = self._nvml
@@ -232,17 +274,26 @@ class NvmlBackend:
             if event.kind != "ecc-sbe":
                 self._last_bad[event.uuid] = now
         for uuid, since in list(self._last_bad.items()):
-            if now - since >= self._quiet and self._answers(uuid):
+            if now - since < self._check_every or now - self._last_check.get(uuid, 0.0) < self._check_every:
+                continue
+            self._last_check[uuid] = now
+            if self.recovery_confirmed(uuid):
                 del self._last_bad[uuid]
                 events.append(HealthEvent(uuid, "recovered"))
         return events
 
-    def _answers(self, uuid: str) -> bool:
+    def recovery_confirmed(self, uuid: str) -> bool:
+        """NVML says the GPU needs nothing: it answers, and its recovery action is NONE."""
+        nv = self._nvml
         try:
-            self._nvml.nvmlDeviceGetHandleByUUID(uuid)
-            return True
-        except self._nvml.NVMLError:
+            handle = nv.nvmlDeviceGetHandleByUUID(uuid)
+            nv.nvmlDeviceGetMemoryInfo(handle)
+            (value,) = nv.nvmlDeviceGetFieldValues(handle, [NVML_FI_DEV_GET_GPU_RECOVERY_ACTION])
+        except nv.NVMLError:
             return False
+        if value.nvmlReturn != nv.NVML_SUCCESS:
+            return False  # the driver cannot say: only an operator may clear the taint
+        return int(value.value.uiVal) == NVML_GPU_RECOVERY_ACTION_NONE
 
     def close(self) -> None:
         nv = self._nvml
@@ -255,12 +306,3 @@ class NvmlBackend:
 def _full_ci_index(slice_count: int) -> int:
     # NVML_COMPUTE_INSTANCE_PROFILE_{1,2,3,4,7,8,6}_SLICE = 0,1,2,3,4,5,6: the full CI of a GI.
     return {1: 0, 2: 1, 3: 2, 4: 3, 7: 4, 8: 5, 6: 6}.get(slice_count, 0)
-
-
-def _run(argv: list[str], env: dict | None = None, stdin: str | None = None) -> None:
-    try:
-        result = subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise BackendError(f"{argv[0]}: {err}") from None
-    if result.returncode != 0:
-        raise BackendError(f"{' '.join(argv)}: {result.stderr.strip() or result.stdout.strip()}")

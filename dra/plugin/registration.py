@@ -19,11 +19,14 @@ from dra.plugin.protos import pluginregistration_pb2 as pb
 from dra.plugin.protos import pluginregistration_pb2_grpc as pb_grpc
 
 PLUGIN_TYPE = "DRAPlugin"
-# Advertised services in preference order (v1 first, as the Go helper does).
+# Advertised services in preference order (v1 first, as the Go helper does). A 1.37 kubelet
+# opens the health stream only when a health service is listed, and prefers v1.
 SERVICE_V1 = "v1.DRAPlugin"
 SERVICE_V1BETA1 = "v1beta1.DRAPlugin"
+SERVICE_HEALTH_V1 = "v1.DRAResourceHealth"
 SERVICE_HEALTH = "v1alpha1.DRAResourceHealth"
-DEFAULT_SERVICES = (SERVICE_V1, SERVICE_V1BETA1, SERVICE_HEALTH)
+HEALTH_SERVICES = (SERVICE_HEALTH_V1, SERVICE_HEALTH)
+DEFAULT_SERVICES = (SERVICE_V1, SERVICE_V1BETA1, SERVICE_HEALTH_V1, SERVICE_HEALTH)
 
 log = logging.getLogger(__name__)
 

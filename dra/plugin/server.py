@@ -15,12 +15,13 @@ import grpc
 
 from dra.plugin.metrics import PluginMetrics
 from dra.plugin.protos import (
+    dra_health_v1_pb2_grpc,
     dra_health_v1alpha1_pb2_grpc,
     dra_v1_pb2_grpc,
     dra_v1beta1_pb2_grpc,
     pluginregistration_pb2_grpc,
 )
-from dra.plugin.registration import DEFAULT_SERVICES, SERVICE_HEALTH, RegistrationServicer
+from dra.plugin.registration import DEFAULT_SERVICES, HEALTH_SERVICES, RegistrationServicer
 from dra.plugin.service import ClaimPreparer, DraServiceV1, DraServiceV1beta1
 from dra.plugin.sockets import SocketLayout, clear_stale_socket, remove_socket, secure_socket
 
@@ -37,7 +38,7 @@ class PluginServer:
         max_workers: int = 16,
     ) -> None:
         self.layout = layout
-        services = DEFAULT_SERVICES if health_servicer else tuple(s for s in DEFAULT_SERVICES if s != SERVICE_HEALTH)
+        services = DEFAULT_SERVICES if health_servicer else tuple(s for s in DEFAULT_SERVICES if s not in HEALTH_SERVICES)
         self.registration = RegistrationServicer(layout.driver, str(layout.dra_socket), services)
         self._preparer = preparer
         self._metrics = metrics
@@ -61,6 +62,12 @@ class PluginServer:
             DraServiceV1beta1(self._preparer, self._metrics), self._dra
         )
         if self._health is not None:
+            # The same stream under both versions: 1.37 kubelets prefer v1, older ones know v1alpha1.
+            from dra.plugin.health import HealthServicerV1
+
+            dra_health_v1_pb2_grpc.add_DRAResourceHealthServicer_to_server(
+                self._health.other_version(HealthServicerV1), self._dra
+            )
             dra_health_v1alpha1_pb2_grpc.add_DRAResourceHealthServicer_to_server(self._health, self._dra)
         self._dra.add_insecure_port(f"unix://{dra_path}")
         self._dra.start()

@@ -7,8 +7,11 @@ defaults (kubelet root ``/var/lib/kubelet``) are mirrored here:
   rolling updates, so an old and a new pod can be registered side by side);
 * DRA service socket ``<plugins-dir>/<driver>/dra.sock`` (``dra-<podUID>.sock``).
 
-Directories are made ``0750`` and sockets ``0660``: only root and the kubelet's group may dial
-them. A socket file left behind by a killed process is replaced (binding would fail on it);
+Sockets are made ``0660``: only root and the kubelet's group may dial them. The kubelet's
+directories (the registry and the plugins directory) are the kubelet's: created with ``0750``
+only when missing, and otherwise left exactly as they are (the plugin used to chmod
+``plugins_registry`` to 0750, which other plugins on the node rely on being readable); only
+our own per-driver directory gets its mode set. A socket file left behind by a killed process is replaced (binding would fail on it);
 anything at that path that is *not* a socket is refused rather than deleted.
 """
 
@@ -61,8 +64,9 @@ class SocketLayout:
         return self.driver_dir / name
 
     def make_dirs(self) -> None:
-        for directory in (self.registrar_dir, self.driver_dir):
-            ensure_dir(directory)
+        ensure_dir(self.registrar_dir, own=False)
+        ensure_dir(self.plugins_dir, own=False)
+        ensure_dir(self.driver_dir)
 
     def remove_dead_sockets(self) -> list[Path]:
         """Sockets of this driver's crashed instances (rolling-update names included)."""
@@ -71,11 +75,14 @@ class SocketLayout:
         )
 
 
-def ensure_dir(path: Path) -> None:
-    """Create ``path`` (and parents) with mode 0750; tighten the mode of our own leaf."""
+def ensure_dir(path: Path, *, own: bool = True) -> None:
+    """Create ``path`` (and parents) if missing; set mode 0750 only on a directory that is
+    ours (``own``) or that we just created."""
+    existed = path.is_dir()
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    # mkdir's mode is filtered by the umask, and an existing directory keeps its mode.
-    os.chmod(path, DIR_MODE)
+    if own or not existed:
+        # mkdir's mode is filtered by the umask, and an existing directory keeps its mode.
+        os.chmod(path, DIR_MODE)
 
 
 def clear_stale_socket(path: Path) -> None:

@@ -13,7 +13,9 @@ Prepare of one claim (steps as in NVIDIA's driver, with the checks moved before 
 
 If 4-6 fail, the effects are rolled back and the claim is dropped from the checkpoint; if the
 process dies there, startup recovery (``recovery``) rolls it back from the Started record.
-Unprepare needs only the UID: it rolls back whatever the record says and drops it.
+Unprepare needs only the UID and is two-phase as well: the record is marked ``Unpreparing``
+(persisted) before any effect is undone, and dropped only after all of them are; a plugin
+killed in between finds the mark at start and finishes the undo (``recovery``).
 
 Concurrency: claims are independent; a striped per-UID lock serialises work on one claim
 (kubelet retries), the state lock guards the in-memory map only briefly, and checkpoint
@@ -41,6 +43,7 @@ from dra.plugin.cdi import CdiWriter
 from dra.plugin.checkpoint import (
     PREPARE_COMPLETED,
     PREPARE_STARTED,
+    UNPREPARING,
     CheckpointCorrupt,
     CheckpointFile,
     ClaimRecord,
@@ -92,6 +95,7 @@ class DeviceState:
         checkpoint: CheckpointFile,
         metrics: PluginMetrics | None = None,
         node_lock: NodeLock | None = None,
+        metadata=None,
     ) -> None:
         self.driver = driver
         self.pool = pool
@@ -101,6 +105,7 @@ class DeviceState:
         self.cdi = cdi
         self.checkpoint = checkpoint
         self.metrics = metrics
+        self.metadata = metadata  # KEP-5304 device metadata writer, or None (off)
         self._lock = threading.Lock()
         self._claims: dict[str, ClaimRecord] = {}
         self._version = 0
@@ -240,7 +245,7 @@ class DeviceState:
                 pause_point("after-started", ref.uid)
                 done = effects.apply(self.backend, planned, copy.deepcopy(records))
                 pause_point("after-apply", ref.uid)
-                effects.write_cdi(self.cdi, ref, done)
+                effects.write_cdi(self.cdi, ref, done, self.metadata)
                 pause_point("after-cdi", ref.uid)
                 completed = ClaimRecord(ref.uid, ref.namespace, ref.name, PREPARE_COMPLETED, done)
                 self.persist(self._put(completed))
@@ -291,11 +296,18 @@ class DeviceState:
             if record is None:
                 self.cdi.remove(ref.uid)  # a spec without a record (lost checkpoint): clean it
                 return []
+            if record.state != UNPREPARING:
+                marked = ClaimRecord(record.uid, record.namespace, record.name, UNPREPARING,
+                                     record.devices, dict(record.extra))
+                self.persist(self._put(marked))
+                record = marked
+            pause_point("unprepare-marked", ref.uid)
             self.rollback(record)
+            pause_point("unprepare-undone", ref.uid)
             self.persist(self._drop(ref.uid))
         return []
 
     def rollback(self, record: ClaimRecord) -> None:
         """Undo every effect a record may have had (see ``effects.undo``)."""
         others = [r for uid, r in self.records().items() if uid != record.uid]
-        effects.undo(self.backend, self.cdi, record, others)
+        effects.undo(self.backend, self.cdi, record, others, self.metadata)

@@ -2,7 +2,9 @@
 
 Set ``DRA_PLUGIN_TEST_PAUSE_AT`` to one of ``after-started`` (checkpoint says
 PrepareStarted, nothing done yet), ``after-apply`` (MIG instance created / sharing set, no
-CDI spec yet) or ``after-cdi`` (CDI spec written, PrepareCompleted not yet), optionally
+CDI spec yet), ``after-cdi`` (CDI spec written, PrepareCompleted not yet),
+``unprepare-marked`` (the record says Unpreparing, nothing undone yet) or
+``unprepare-undone`` (every effect undone, record not yet dropped), optionally
 followed by ``:<claim uid>`` to pause only that claim, and ``DRA_PLUGIN_TEST_PAUSE_DIR`` to a
 directory. On reaching that point for a claim the plugin
 writes ``<dir>/<claim uid>`` and blocks; the test waits for the file and kills the process.
@@ -15,7 +17,7 @@ import os
 import threading
 from pathlib import Path
 
-POINTS = ("after-started", "after-apply", "after-cdi")
+POINTS = ("after-started", "after-apply", "after-cdi", "unprepare-marked", "unprepare-undone")
 
 
 def pause_point(point: str, claim_uid: str) -> None:
