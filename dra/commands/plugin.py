@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dra.errors import UserError
 from dra.logs import add_logging_arguments, configure_from_args
+from dra.versions import DEFAULT_VERSION
 
 
 def _env(name: str, default=None):
@@ -39,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="built-in GPU profile name or YAML file instead of NVML [$GPU_PROFILE]")
     run.add_argument("--mode", default=_env("DEVICE_MODE", "whole"),
                      help="whole | static-mig | dynamic-mig | shared [$DEVICE_MODE]")
-    run.add_argument("--kubernetes-version", dest="k8s_version", default=_env("KUBERNETES_VERSION", "1.35"),
-                     help="API shape of the slices: 1.34 or 1.35 [$KUBERNETES_VERSION]")
+    run.add_argument("--kubernetes-version", dest="k8s_version", default=_env("KUBERNETES_VERSION", DEFAULT_VERSION),
+                     help=f"API shape and limits of the slices: 1.34-1.37 (default {DEFAULT_VERSION}) [$KUBERNETES_VERSION]")
     run.add_argument("--kubeconfig", default=_env("KUBECONFIG"), help="default: in-cluster [$KUBECONFIG]")
     run.add_argument("--registrar-dir", default=_env("KUBELET_REGISTRAR_DIRECTORY_PATH", "/var/lib/kubelet/plugins_registry"),
                      help="kubelet plugin registry [$KUBELET_REGISTRAR_DIRECTORY_PATH]")
