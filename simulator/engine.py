@@ -10,12 +10,22 @@ After every attempt we sample (arrived milli, allocated milli, fragmented milli)
 ``replay_time`` honours arrival times and durations: a pod that does not fit waits in a FIFO
 pending queue that is retried whenever a pod leaves; it reports queueing delays and the GPU
 hours allocated against those requested.
+
+The pending queue is indexed by demand shape (one FIFO per shape, a global sequence number
+keeping the overall order). A departure frees resources on one node only, and every pending
+shape failed its last attempt while everything since has only consumed resources, so the
+only node where a pending pod can fit now is the one just freed (filters are monotone in free
+resources). A departure therefore retries, in FIFO order, only the shapes whose filter passes
+on that node -- the same pods, in the same order, as retrying the whole queue, at a cost of
+O(pending shapes) instead of O(pending pods) per departure.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -201,7 +211,7 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
     cluster, _ = build_cluster(fleet, trace, placement, policy, seed, tie_break)
     pods = sorted(trace.pods, key=lambda p: (p.arrival, p.name))
     env = simpy.Environment()
-    pending: list[tuple[Pod, Demand]] = []
+    pending: dict[tuple, deque[tuple[int, Pod, Demand]]] = {}  # shape -> FIFO of (seq, pod, demand)
     delays: list[float] = []
     result = RunResult("time", placement.name, policy.name, seed, trace.name, fleet.name,
                        pods=len(pods), capacity_gpus=cluster.capacity_milli // 1000)
@@ -227,22 +237,27 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         del live[pod.name]
         cluster.release(b)
         samples.append((env.now, cluster.used_milli))
-        retry()
+        retry(b.node)
 
-    def retry() -> None:
-        failed_shapes: set[tuple] = set()
-        keep: list[tuple[Pod, Demand]] = []
-        for pod, d in pending:
-            if d.shape in failed_shapes:
-                keep.append((pod, d))
-                continue
+    def retry(freed: int) -> None:
+        heads: list[tuple[int, tuple]] = []
+        for shape, queue in pending.items():
+            if cluster.fits_node(freed, queue[0][2]):
+                heads.append((queue[0][0], shape))
+        heapq.heapify(heads)
+        while heads:
+            _, shape = heapq.heappop(heads)
+            queue = pending[shape]
+            _, pod, d = queue[0]
             b = cluster.schedule(pod, d, env.now)
             if b is None:
-                failed_shapes.add(d.shape)
-                keep.append((pod, d))
-            else:
-                start(pod, d, b)
-        pending[:] = keep
+                continue  # this shape stays blocked until the next departure
+            queue.popleft()
+            start(pod, d, b)
+            if not queue:
+                del pending[shape]
+            elif cluster.fits_node(freed, queue[0][2]):
+                heapq.heappush(heads, (queue[0][0], shape))
 
     def arrivals() -> simpy.events.Event:
         for i, pod in enumerate(pods):
@@ -256,7 +271,7 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
             # blocking); the ones that do not fit wait and are retried when a pod leaves.
             b = cluster.schedule(pod, d, env.now)
             if b is None:
-                pending.append((pod, d))
+                pending.setdefault(d.shape, deque()).append((i, pod, d))
             else:
                 start(pod, d, b)
             samples.append((env.now, cluster.used_milli))
@@ -273,9 +288,10 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         span = horizon - b.time
         gpu_ms_alloc += b.charged * span
         gpu_ms_req += b.pod.total_gpu_milli * span
-    result.pending = len(pending)
-    result.failed += len(pending)
-    result.failed_gpu = sum(1 for p, _ in pending if p.is_gpu)
+    waiting = [pod for queue in pending.values() for _, pod, _ in queue]
+    result.pending = len(waiting)
+    result.failed += len(waiting)
+    result.failed_gpu = sum(1 for p in waiting if p.is_gpu)
     result.scheduled = len(delays)
     result.counters = _accounting(cluster)
     cap = cluster.capacity_milli

@@ -51,14 +51,112 @@ def nvlink_connected(model: str, gpus: tuple[int, ...]) -> bool:
 
 
 class Group:
-    __slots__ = ("members", "cache", "first", "alive", "gid")
+    """Nodes with equal state keys. ``members`` maps a node index to its slot in ``order``
+    (a list, so the n-th member is O(1) for the uniform tie-break; removal swaps the last in)."""
+
+    __slots__ = ("members", "order", "cache", "first", "alive", "gid")
 
     def __init__(self, gid: int) -> None:
-        self.members: dict[int, None] = {}
+        self.members: dict[int, int] = {}
+        self.order: list[int] = []
         self.cache: dict[int, int] = {}  # shape id -> score (INFEASIBLE when filtered out)
         self.first = -1  # member with the lowest rank, -1 = not known
         self.alive = True
         self.gid = gid
+
+    def add(self, idx: int) -> None:
+        self.members[idx] = len(self.order)
+        self.order.append(idx)
+
+    def remove(self, idx: int) -> None:
+        slot = self.members.pop(idx)
+        last = self.order.pop()
+        if last != idx:
+            self.order[slot] = last
+            self.members[last] = slot
+
+
+class Bucket:
+    """The groups with one score for one demand shape, for a uniform pick over their *nodes*.
+
+    A Fenwick tree holds each group's member count as last seen. Counts grow only when a node
+    joins a group, which the cluster's change log reports, so they are raised eagerly; they
+    shrink (a node leaves, a group empties) without notice, so a stored count may be too high.
+    A pick draws a slot uniformly in [0, stored total): a slot past the group's real size is
+    rejected and the count corrected, then the draw is repeated -- exact rejection sampling,
+    uniform over the real nodes, each correction paid once. O(log groups) per pick.
+    """
+
+    __slots__ = ("tree", "weights", "groups", "slot", "total", "zeros")
+
+    def __init__(self) -> None:
+        self.tree: list[int] = [0]  # 1-indexed Fenwick tree over weights
+        self.weights: list[int] = []
+        self.groups: list[Group] = []
+        self.slot: dict[int, int] = {}  # gid -> slot
+        self.total = 0
+        self.zeros = 0
+
+    def _prefix(self, i: int) -> int:
+        tree, total = self.tree, 0
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
+
+    def set(self, group: Group, weight: int) -> None:
+        s = self.slot.get(group.gid)
+        if s is None:
+            if weight == 0:
+                return
+            s = self.slot[group.gid] = len(self.groups)
+            self.groups.append(group)
+            self.weights.append(0)
+            i = s + 1
+            self.tree.append(self._prefix(i - 1) - self._prefix(i - (i & -i)))
+            self.zeros += 1
+        old = self.weights[s]
+        if weight == old:
+            return
+        self.weights[s] = weight
+        self.total += weight - old
+        self.zeros += (weight == 0) - (old == 0)
+        i, delta, tree, n = s + 1, weight - old, self.tree, len(self.tree)
+        while i < n:
+            tree[i] += delta
+            i += i & -i
+        if self.zeros > 32 and self.zeros * 2 > len(self.groups):
+            self._compact()
+
+    def _compact(self) -> None:
+        live = [(g, w) for g, w in zip(self.groups, self.weights) if w > 0]
+        self.__init__()  # type: ignore[misc]
+        for g, w in live:
+            self.set(g, w)
+
+    def find(self, r: int) -> tuple[int, int]:
+        """The slot holding draw ``r`` (0 <= r < total) and the offset of ``r`` inside it."""
+        pos, tree, n = 0, self.tree, len(self.tree) - 1
+        step = 1 << n.bit_length()
+        while step:
+            nxt = pos + step
+            if nxt <= n and tree[nxt] <= r:
+                pos = nxt
+                r -= tree[nxt]
+            step >>= 1
+        return pos, r
+
+
+class ShapeBuckets:
+    """Feasible groups for one demand shape under the uniform tie-break: score -> Bucket, and a
+    heap of the scores (stale scores are dropped when their bucket is found empty)."""
+
+    __slots__ = ("buckets", "scores", "seen")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, Bucket] = {}
+        self.scores: list[int] = []  # heap of -score
+        self.seen = 0
 
 
 def _first(group: Group, rank: list[int]) -> int:
@@ -109,6 +207,7 @@ class Cluster:
         self.groups: dict[tuple, Group] = {}
         self._log: list[Group] = []  # groups created or joined, in order
         self._heaps: dict[int, ShapeHeap] = {}
+        self._buckets: dict[int, ShapeBuckets] = {}
         self._shape_ids: dict[tuple, int] = {}
         self._gids = 0
         self._keys: list[tuple] = []
@@ -118,7 +217,7 @@ class Cluster:
             group = self.groups.get(key)
             if group is None:
                 group = self.groups[key] = self._new_group()
-            group.members[node.idx] = None
+            group.add(node.idx)
 
     # -- grouping -----------------------------------------------------------------------
     def _key(self, node: NodeState) -> tuple:
@@ -141,7 +240,7 @@ class Cluster:
     def _regroup(self, node: NodeState) -> None:
         old = self._keys[node.idx]
         group = self.groups[old]
-        del group.members[node.idx]
+        group.remove(node.idx)
         if group.first == node.idx:
             group.first = -1
         if not group.members:
@@ -152,7 +251,7 @@ class Cluster:
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = self._new_group()
-        group.members[node.idx] = None
+        group.add(node.idx)
         if group.first >= 0 and self.rank[node.idx] < self.rank[group.first]:
             group.first = node.idx
         self._log.append(group)
@@ -180,7 +279,49 @@ class Cluster:
     def select(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
         if exclude or self.policy.uniform_ties:
             return self.select_scan(d, exclude)
-        return self._select_heap(d)
+        if self.tie_break == "order":
+            return self._select_heap(d)
+        return self._select_uniform(d)
+
+    def _select_uniform(self, d: Demand) -> NodeState | None:
+        """Highest score, uniform over the nodes of every group with it (kube-scheduler's
+        selectHost), in O(changes since this shape last ran x log groups) per pod."""
+        sid = self.shape_id(d)
+        sb = self._buckets.get(sid)
+        if sb is None:
+            sb = self._buckets[sid] = ShapeBuckets()
+            fresh: Any = list(self.groups.values())
+        else:
+            fresh = self._log[sb.seen:]
+        sb.seen = len(self._log)
+        buckets, scores = sb.buckets, sb.scores
+        for group in fresh:
+            if not group.alive:
+                continue
+            score = self._score_of(group, sid, d)
+            if score < 0:
+                continue
+            bucket = buckets.get(score)
+            if bucket is None:
+                bucket = buckets[score] = Bucket()
+                heapq.heappush(scores, -score)
+            bucket.set(group, len(group.members))
+        rng = self.rng
+        while scores:
+            bucket = buckets[-scores[0]]
+            while bucket.total > 0:
+                slot, offset = bucket.find(rng.randrange(bucket.total))
+                group = bucket.groups[slot]
+                size = len(group.members) if group.alive else 0
+                if offset < size:
+                    return self.nodes[group.order[offset]]
+                bucket.set(group, size)  # stale: the group shrank since it was counted
+            del buckets[-heapq.heappop(scores)]
+        return None
+
+    def fits_node(self, idx: int, d: Demand) -> bool:
+        """Whether node ``idx`` passes the filter for ``d`` now (cached per group and shape)."""
+        return self._score_of(self.groups[self._keys[idx]], self.shape_id(d), d) >= 0
 
     def _score_of(self, group: Group, sid: int, d: Demand) -> int:
         score = group.cache.get(sid)

@@ -110,3 +110,56 @@ def test_openb_default_from_shared(shared_dir: Path) -> None:
     assert len(trace.pods) == 8152
     assert sum(1 for p in trace.pods if p.is_share) == 3078
     assert round(trace.total_gpu_milli / 1000, 1) == 6086.8
+
+
+def _fits_some_node(pod, fleet) -> bool:  # noqa: ANN001
+    from simulator.fleet.catalog import canonical, model
+
+    allowed = {canonical(m) for m in pod.gpu_models}
+    for node in fleet.nodes:
+        if node.cpu_milli < pod.cpu_milli or node.memory_mib < pod.memory_mib or node.gpu_count < pod.num_gpu:
+            continue
+        spec = model(node.model) if node.model else None
+        if pod.num_gpu == 0:
+            return True
+        if spec is None or (allowed and canonical(node.model) not in allowed):
+            continue
+        if spec.memory_mib < pod.gpu_memory_mib:
+            continue
+        if pod.mig_profile and not any(p.name == pod.mig_profile for p in spec.mig_profiles):
+            continue
+        return True
+    return False
+
+
+@pytest.mark.parametrize("seed", [42, 7])
+def test_every_synthetic_pod_class_fits_a_node_of_modern_mix(seed: int) -> None:
+    """Issue 13: the "80 GiB" floor was 81,920 MiB, above an H100 80GB (81,559 MiB usable)."""
+    from simulator.fleet.builtin import builtin_fleet
+
+    fleet = builtin_fleet("modern-mix")
+    classes = {(p.kind, p.num_gpu, p.gpu_memory_mib, p.gpu_models, p.mig_profile, p.cpu_milli, p.memory_mib): p
+               for p in generate(3000, seed).pods}
+    misfits = [key for key, pod in classes.items() if not _fits_some_node(pod, fleet)]
+    assert not misfits
+    # and every class an H100 may take (any model, or H100 listed) runs on the H100 fleet
+    from simulator.fleet.catalog import canonical
+
+    h100 = builtin_fleet("dgx-h100-32")
+    meant = {k: p for k, p in classes.items() if not p.gpu_models or "H100-SXM5-80GB" in {canonical(m) for m in p.gpu_models}}
+    assert len(meant) > 10
+    assert [k for k, p in meant.items() if not _fits_some_node(p, h100)] == []
+
+
+def test_synthetic_memory_floors_are_real_usable_memory() -> None:
+    from dra.gpu.catalog import find_model
+
+    pods = generate(3000, 42).pods
+    big = {p.gpu_memory_mib for p in pods if p.kind == "training"}
+    assert big == {find_model("h100").memory_mib} == {81559}
+    for p in pods:
+        if p.mig_profile:  # the profile's own memory and a compute share its slice check accepts
+            k = int(p.mig_profile[0])
+            assert k * 1000 >= p.gpu_milli * 7
+            assert p.gpu_memory_mib <= next(m.memory_bytes // 2**20 for m in find_model("h100").mig_profiles
+                                            if m.name == p.mig_profile)
