@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
+from simulator.csvrows import check_text_file, read_header
 from simulator.errors import TraceError
 from simulator.trace.generic import load_generic
 from simulator.trace.model import Trace
@@ -27,8 +27,8 @@ def load_trace(source: str | Path) -> Trace:
     if not path.exists():
         raise TraceError(f"{path}: no such trace file")
     if path.suffix == ".csv":
-        with path.open(newline="") as handle:
-            header = next(csv.reader(handle), [])
+        header = read_header(path, TraceError, "trace")
         if is_openb_header(header):
             return load_openb_pods(path)
+    check_text_file(path, TraceError, "trace")
     return load_generic(path)
