@@ -16,8 +16,10 @@ keeping the overall order). A departure frees resources on one node only, and ev
 shape failed its last attempt while everything since has only consumed resources, so the
 only node where a pending pod can fit now is the one just freed (filters are monotone in free
 resources). A departure therefore retries, in FIFO order, only the shapes whose filter passes
-on that node -- the same pods, in the same order, as retrying the whole queue, at a cost of
-O(pending shapes) instead of O(pending pods) per departure.
+on that node -- the same pods, in the same order, as retrying the whole queue. Pending shapes
+are also indexed by the static node classes (model, GPU count, capacities) they could fit
+when empty, so a departure looks only at the shapes its node's class could ever serve: a
+pod that fits no node of the fleet costs nothing after its first attempt.
 """
 
 from __future__ import annotations
@@ -211,7 +213,8 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
     cluster, _ = build_cluster(fleet, trace, placement, policy, seed, tie_break)
     pods = sorted(trace.pods, key=lambda p: (p.arrival, p.name))
     env = simpy.Environment()
-    pending: dict[tuple, deque[tuple[int, Pod, Demand]]] = {}  # shape -> FIFO of (seq, pod, demand)
+    pending: dict[int, deque[tuple[int, Pod, Demand]]] = {}  # shape id -> FIFO of (seq, pod, demand)
+    by_class: dict[int, set[int]] = {}  # static node class -> pending shapes that could fit it
     delays: list[float] = []
     result = RunResult("time", placement.name, policy.name, seed, trace.name, fleet.name,
                        pods=len(pods), capacity_gpus=cluster.capacity_milli // 1000)
@@ -240,14 +243,15 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         retry(b.node)
 
     def retry(freed: int) -> None:
-        heads: list[tuple[int, tuple]] = []
-        for shape, queue in pending.items():
-            if cluster.fits_node(freed, queue[0][2]):
-                heads.append((queue[0][0], shape))
+        heads: list[tuple[int, int]] = []
+        for sid in by_class.get(cluster.node_class[freed], ()):
+            queue = pending[sid]
+            if cluster.fits_node(freed, sid, queue[0][2]):
+                heads.append((queue[0][0], sid))
         heapq.heapify(heads)
         while heads:
-            _, shape = heapq.heappop(heads)
-            queue = pending[shape]
+            _, sid = heapq.heappop(heads)
+            queue = pending[sid]
             _, pod, d = queue[0]
             b = cluster.schedule(pod, d, env.now)
             if b is None:
@@ -255,9 +259,20 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
             queue.popleft()
             start(pod, d, b)
             if not queue:
-                del pending[shape]
-            elif cluster.fits_node(freed, queue[0][2]):
-                heapq.heappush(heads, (queue[0][0], shape))
+                del pending[sid]
+                for c in cluster.possible(sid, d):
+                    by_class[c].discard(sid)
+            elif cluster.fits_node(freed, sid, queue[0][2]):
+                heapq.heappush(heads, (queue[0][0], sid))
+
+    def wait(i: int, pod: Pod, d: Demand) -> None:
+        sid = cluster.shape_id(d)
+        queue = pending.get(sid)
+        if queue is None:
+            queue = pending[sid] = deque()
+            for c in cluster.possible(sid, d):
+                by_class.setdefault(c, set()).add(sid)
+        queue.append((i, pod, d))
 
     def arrivals() -> simpy.events.Event:
         for i, pod in enumerate(pods):
@@ -271,7 +286,7 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
             # blocking); the ones that do not fit wait and are retried when a pod leaves.
             b = cluster.schedule(pod, d, env.now)
             if b is None:
-                pending.setdefault(d.shape, deque()).append((i, pod, d))
+                wait(i, pod, d)
             else:
                 start(pod, d, b)
             samples.append((env.now, cluster.used_milli))

@@ -54,15 +54,16 @@ class Group:
     """Nodes with equal state keys. ``members`` maps a node index to its slot in ``order``
     (a list, so the n-th member is O(1) for the uniform tie-break; removal swaps the last in)."""
 
-    __slots__ = ("members", "order", "cache", "first", "alive", "gid")
+    __slots__ = ("members", "order", "cache", "first", "alive", "gid", "cls")
 
-    def __init__(self, gid: int) -> None:
+    def __init__(self, gid: int, cls: int = 0) -> None:
         self.members: dict[int, int] = {}
         self.order: list[int] = []
         self.cache: dict[int, int] = {}  # shape id -> score (INFEASIBLE when filtered out)
         self.first = -1  # member with the lowest rank, -1 = not known
         self.alive = True
         self.gid = gid
+        self.cls = cls  # static class of its nodes (model, GPUs, capacities), see Cluster.static_class
 
     def add(self, idx: int) -> None:
         self.members[idx] = len(self.order)
@@ -156,7 +157,7 @@ class ShapeBuckets:
     def __init__(self) -> None:
         self.buckets: dict[int, Bucket] = {}
         self.scores: list[int] = []  # heap of -score
-        self.seen = 0
+        self.seen: dict[int, int] = {}  # static class -> how much of its change log was read
 
 
 def _first(group: Group, rank: list[int]) -> int:
@@ -211,12 +212,28 @@ class Cluster:
         self._shape_ids: dict[tuple, int] = {}
         self._gids = 0
         self._keys: list[tuple] = []
+        # Static classes: nodes that are alike when empty (model, GPUs, capacities). A demand
+        # that cannot fit an empty node of a class never fits one of its nodes, so each shape
+        # reads only the change logs of the classes it could fit (``possible``).
+        self._classes: dict[tuple, int] = {}
+        self.node_class: list[int] = []
+        self._class_rep: list[NodeState] = []
+        self._class_log: list[list[Group]] = []
+        self._possible: dict[int, tuple[int, ...]] = {}
+        for node in self.nodes:
+            ckey = (node.model, node.gpu_count, node.cpu_cap, node.mem_cap, node.gpu_mem)
+            cls = self._classes.get(ckey)
+            if cls is None:
+                cls = self._classes[ckey] = len(self._class_rep)
+                self._class_rep.append(node)
+                self._class_log.append([])
+            self.node_class.append(cls)
         for node in self.nodes:
             key = self._key(node)
             self._keys.append(key)
             group = self.groups.get(key)
             if group is None:
-                group = self.groups[key] = self._new_group()
+                group = self.groups[key] = self._new_group(self.node_class[node.idx])
             group.add(node.idx)
 
     # -- grouping -----------------------------------------------------------------------
@@ -226,9 +243,32 @@ class Cluster:
             key = key + (frozenset(node.tags),)
         return key
 
-    def _new_group(self) -> Group:
+    def _new_group(self, cls: int) -> Group:
         self._gids += 1
-        return Group(self._gids)
+        return Group(self._gids, cls)
+
+    @staticmethod
+    def could_fit_empty(node: NodeState, d: Demand) -> bool:
+        """Whether ``d`` could fit ``node`` were it empty: a conservative static filter (it
+        never says no to a demand the real filter could accept)."""
+        if d.cpu > node.cpu_cap or d.mem > node.mem_cap:
+            return False
+        if d.count:
+            if node.gpu_count == 0 or (d.models and node.model not in d.models):
+                return False
+            if not d.mig and d.count > node.gpu_count:
+                return False
+            if d.gpu_mem and node.gpu_mem and d.gpu_mem > node.gpu_mem:
+                return False
+        return True
+
+    def possible(self, sid: int, d: Demand) -> tuple[int, ...]:
+        """The static classes shape ``sid`` could fit (cached)."""
+        classes = self._possible.get(sid)
+        if classes is None:
+            classes = self._possible[sid] = tuple(
+                c for c, rep in enumerate(self._class_rep) if self.could_fit_empty(rep, d))
+        return classes
 
     def shape_id(self, d: Demand) -> int:
         shape = d.shape
@@ -250,11 +290,12 @@ class Cluster:
         self._keys[node.idx] = key
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = self._new_group()
+            group = self.groups[key] = self._new_group(self.node_class[node.idx])
         group.add(node.idx)
         if group.first >= 0 and self.rank[node.idx] < self.rank[group.first]:
             group.first = node.idx
         self._log.append(group)
+        self._class_log[group.cls].append(group)
         f = self.frag.frag_of(node)
         self.frag_milli += f - self._node_frag[node.idx]
         self._node_frag[node.idx] = f
@@ -287,13 +328,22 @@ class Cluster:
         """Highest score, uniform over the nodes of every group with it (kube-scheduler's
         selectHost), in O(changes since this shape last ran x log groups) per pod."""
         sid = self.shape_id(d)
+        classes = self.possible(sid, d)
         sb = self._buckets.get(sid)
         if sb is None:
             sb = self._buckets[sid] = ShapeBuckets()
-            fresh: Any = list(self.groups.values())
+            allowed = set(classes)
+            fresh: Any = [g for g in self.groups.values() if g.cls in allowed]
+            for c in classes:
+                sb.seen[c] = len(self._class_log[c])
         else:
-            fresh = self._log[sb.seen:]
-        sb.seen = len(self._log)
+            fresh = []
+            seen = sb.seen
+            for c in classes:
+                log = self._class_log[c]
+                if seen[c] < len(log):
+                    fresh.extend(log[seen[c]:])
+                    seen[c] = len(log)
         buckets, scores = sb.buckets, sb.scores
         for group in fresh:
             if not group.alive:
@@ -319,9 +369,9 @@ class Cluster:
             del buckets[-heapq.heappop(scores)]
         return None
 
-    def fits_node(self, idx: int, d: Demand) -> bool:
-        """Whether node ``idx`` passes the filter for ``d`` now (cached per group and shape)."""
-        return self._score_of(self.groups[self._keys[idx]], self.shape_id(d), d) >= 0
+    def fits_node(self, idx: int, sid: int, d: Demand) -> bool:
+        """Whether node ``idx`` passes the filter for shape ``sid`` (= ``d``) now (cached per group)."""
+        return self._score_of(self.groups[self._keys[idx]], sid, d) >= 0
 
     def _score_of(self, group: Group, sid: int, d: Demand) -> int:
         score = group.cache.get(sid)
