@@ -35,6 +35,7 @@ import simpy
 
 from simulator.fleet.model import Fleet
 from simulator.frag import FragModel, typical_pods
+from simulator.gang import Gangs, Member, honors_clique
 from simulator.metrics import bin_curve, fill_forward, percentile
 from simulator.placement.base import Placement
 from simulator.scheduler import Cluster
@@ -108,6 +109,11 @@ def fgd_order(pods: list[Pod], rng: random.Random, capacity_milli: int, inflatio
         while total > target and order:
             victim = order.pop(rng.randrange(len(order)))
             total -= victim.total_gpu_milli
+            if victim.gang:  # a gang leaves whole (a gang of one, e.g. a clone, is just the pod)
+                rest = [p for p in order if p.gang == victim.gang]
+                if rest:
+                    order = [p for p in order if p.gang != victim.gang]
+                    total -= sum(p.total_gpu_milli for p in rest)
     return order
 
 
@@ -137,13 +143,33 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
     useful: list[int] = []
     useful_milli = 0
 
+    gangs = Gangs(cluster, trace, honors_clique(placement.name))
+    members_of: dict[str, list[Pod]] = {}
+    for pod in order:
+        if gangs.is_member(pod):
+            members_of.setdefault(pod.gang, []).append(pod)
+    gang_outcome: dict[str, Binding | None] = {}  # member name -> its binding (None: the gang failed)
+
+    def place_gang(gang: str) -> None:
+        pods = members_of[gang]
+        members = [(p, placement.demand(p)) for p in pods]
+        bound = gangs.place(members, env.now) if len(pods) == gangs.sizes[gang] else None
+        for i, p in enumerate(pods):
+            gang_outcome[p.name] = bound[i] if bound else None
+
     def run() -> simpy.events.Event:
         nonlocal requested_placed, useful_milli
         arrived_milli = 0
         for i, pod in enumerate(order):
             d = placement.demand(pod)
             arrived_milli += pod.total_gpu_milli
-            b = cluster.schedule(pod, d, env.now) if d is not None else None
+            if gangs.is_member(pod):
+                # the whole gang is placed (or not) when its first member comes up in the order
+                if pod.name not in gang_outcome:
+                    place_gang(pod.gang)
+                b = gang_outcome[pod.name]
+            else:
+                b = cluster.schedule(pod, d, env.now) if d is not None else None
             if b is None:
                 result.failed += 1
                 result.failed_gpu += 1 if pod.is_gpu else 0
@@ -180,6 +206,8 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
         "useful_pct": useful_curve,
     }
     charged = cluster.used_milli
+    if gangs.sizes:
+        cluster.counters.topology_violations += gangs.stats.split_across_cliques
     result.counters = _accounting(cluster)
     # A bin with no sample (a big pod can jump over it) takes the last value before it.
     unalloc = fill_forward(result.curves["unallocated_pct"])
@@ -194,6 +222,8 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
         "gpus_wasted": max(0, charged - requested_placed) / 1000,
         "frag_pct_final": cluster.frag_milli / cap * 100 if cap else None,
     }
+    if gangs.sizes:
+        result.extra["gangs"] = gangs.stats.to_dict(pending=gangs.stats.jobs - gangs.stats.placed)
     return result
 
 
@@ -214,6 +244,8 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
     pods = sorted(trace.pods, key=lambda p: (p.arrival, p.name))
     env = simpy.Environment()
     pending: dict[int, deque[tuple[int, Pod, Demand]]] = {}  # shape id -> FIFO of (seq, pod, demand)
+    gangs = Gangs(cluster, trace, honors_clique(placement.name))
+    pending_gangs: list[tuple[float, list[Member]]] = []  # (time the gang was complete, members)
     by_class: dict[int, set[int]] = {}  # static node class -> pending shapes that could fit it
     delays: list[float] = []
     result = RunResult("time", placement.name, policy.name, seed, trace.name, fleet.name,
@@ -242,7 +274,21 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         samples.append((env.now, cluster.used_milli))
         retry(b.node)
 
+    def retry_gangs(freed: int) -> None:
+        for entry in list(pending_gangs):
+            ready, members = entry
+            if not gangs.could_help(freed, members):
+                continue
+            bindings = gangs.place(members, env.now)
+            if bindings is not None:
+                pending_gangs.remove(entry)
+                gangs.stats.waits.append(env.now - ready)
+                for (pod, d), b in zip(members, bindings):
+                    start(pod, d, b)
+
     def retry(freed: int) -> None:
+        if pending_gangs:  # gangs first: small pods must not starve a job waiting for whole cliques
+            retry_gangs(freed)
         heads: list[tuple[int, int]] = []
         for sid in by_class.get(cluster.node_class[freed], ()):
             queue = pending[sid]
@@ -282,6 +328,18 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
             if d is None:
                 result.failed += 1
                 continue
+            if gangs.is_member(pod):
+                members = gangs.arrive(pod, d)
+                if members is not None:  # the last member is here: all or nothing
+                    bindings = gangs.place(members, env.now)
+                    if bindings is None:
+                        pending_gangs.append((env.now, members))
+                    else:
+                        gangs.stats.waits.append(0.0)
+                        for (member, md), b in zip(members, bindings):
+                            start(member, md, b)
+                samples.append((env.now, cluster.used_milli))
+                continue
             # Every newcomer gets a scheduling attempt, as in kube-scheduler (no head-of-line
             # blocking); the ones that do not fit wait and are retried when a pod leaves.
             b = cluster.schedule(pod, d, env.now)
@@ -304,6 +362,8 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         gpu_ms_alloc += b.charged * span
         gpu_ms_req += b.pod.total_gpu_milli * span
     waiting = [pod for queue in pending.values() for _, pod, _ in queue]
+    waiting += [pod for _, members in pending_gangs for pod, _ in members]
+    waiting += [pod for members in gangs.arrived.values() for pod, _ in members]  # gangs never complete
     result.pending = len(waiting)
     result.failed += len(waiting)
     result.failed_gpu = sum(1 for p in waiting if p.is_gpu)
@@ -322,6 +382,10 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         "gpu_hours_wasted": max(0.0, gpu_ms_alloc - gpu_ms_req) / 1000 / 3600,
         "horizon_s": horizon,
     }
+    if gangs.sizes:
+        result.extra["gangs"] = gangs.stats.to_dict(pending=len(pending_gangs) + len(gangs.arrived))
+        cluster.counters.topology_violations += gangs.stats.split_across_cliques
+        result.counters = _accounting(cluster)
     return result
 
 

@@ -431,13 +431,20 @@ class Cluster:
                 pick -= len(g.members)
         return None
 
-    def select_scan(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
-        """Reference path: evaluate every group (used with exclusions and uniform policies)."""
+    def select_scan(self, d: Demand, exclude: set[int] | None = None,
+                    only: set[int] | None = None) -> NodeState | None:
+        """Reference path: evaluate every group (used with exclusions, node subsets -- a gang's
+        clique -- and uniform policies)."""
         sid = self.shape_id(d)
         best = INFEASIBLE
         ties: list[Group] = []
         total = 0
         nodes = self.nodes
+        filtered = bool(exclude) or only is not None
+
+        def members_of(group: Group) -> list[int]:
+            return [m for m in group.order if (only is None or m in only) and not (exclude and m in exclude)]
+
         for group in self.groups.values():
             score = group.cache.get(sid)
             if score is None:
@@ -445,8 +452,8 @@ class Cluster:
                 group.cache[sid] = score
             if score < best or score == INFEASIBLE:
                 continue
-            if exclude:
-                n = sum(1 for m in group.members if m not in exclude)
+            if filtered:
+                n = len(members_of(group))
                 if n == 0:
                     continue
             else:
@@ -460,15 +467,15 @@ class Cluster:
             return None
         if self.tie_break == "order" and not self.policy.uniform_ties:
             rank = self.rank
-            if exclude:
-                candidates = [m for g in ties for m in g.members if m not in exclude]
+            if filtered:
+                candidates = [m for g in ties for m in members_of(g)]
             else:
                 candidates = [_first(g, rank) for g in ties]
             return nodes[min(candidates, key=rank.__getitem__)]
         r = self.rng.randrange(total)
         for group in ties:
-            if exclude:
-                members = [m for m in group.members if m not in exclude]
+            if filtered:
+                members = members_of(group)
                 if r < len(members):
                     return nodes[members[r]]
                 r -= len(members)
@@ -482,10 +489,11 @@ class Cluster:
         raise AssertionError("unreachable")
 
     # -- bind and release ------------------------------------------------------------------
-    def schedule(self, pod: Pod, d: Demand, now: float) -> Binding | None:
+    def schedule(self, pod: Pod, d: Demand, now: float, only: set[int] | None = None) -> Binding | None:
+        """Filter, score, pick and bind one pod (on a node of ``only`` when given); None if nothing fits."""
         exclude: set[int] | None = None
         while True:
-            node = self.select(d, exclude)
+            node = self.select_scan(d, exclude, only) if only is not None else self.select(d, exclude)
             if node is None:
                 return None
             gpus = self.policy.pick_gpus(node, d, self.ctx) if d.count else ()

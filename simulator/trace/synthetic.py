@@ -10,6 +10,12 @@ Four kinds of pods, with shares and sizes chosen to look like a shared LLM platf
   fraction of a GPU with 8-20 GiB of GPU memory; short.
 - ``cpu``: CPU-only helpers (data loaders, gateways).
 
+With ``gangs`` (a fraction of the training jobs, default 0), those jobs are multi-node gangs:
+8, 16, 32 or 72 GPUs as pods of 4 GPUs each (one GB200 compute tray), all placed or none, and
+all on one NVLink clique (an NVL72 rack; on 8-GPU boards, one node). The 16/32/72-GPU ones
+ask for GB200 (only NVL72 has multi-node NVLink); the 8-GPU ones keep the job's model list.
+``synthetic:N:SEED:gangs=0.3`` on the command line.
+
 Everything is drawn from one ``random.Random(seed)``, so the same seed gives the same trace.
 
 GPU-memory floors are the *usable* memory of the smallest catalog card sold in that class
@@ -62,6 +68,7 @@ class SyntheticMix:
     notebook: float = 0.25
     cpu: float = 0.15
     mean_interarrival_s: float = 30.0
+    gangs: float = 0.0  # share of training jobs that are multi-node NVLink gangs
 
 
 def _choice(rng: random.Random, weighted: list[tuple[object, float]]) -> object:
@@ -84,7 +91,19 @@ def generate(num_pods: int = 2000, seed: int = 42, mix: SyntheticMix | None = No
         now += rng.expovariate(1.0 / mix.mean_interarrival_s)
         kind = _choice(rng, kinds)
         name = f"{kind}-{i:05d}"
-        if kind == "training":
+        if kind == "training" and mix.gangs > 0 and rng.random() < mix.gangs:
+            total = int(_choice(rng, [(8, 0.4), (16, 0.3), (32, 0.2), (72, 0.1)]))  # type: ignore[arg-type]
+            models = _choice(rng, [((), 0.5), (("H100", "H200"), 0.2), (("H200", "B200", "GB200"), 0.3)])
+            if total > 8:
+                models = ("GB200",)
+            duration = rng.lognormvariate(9.0, 0.8)
+            for k in range(total // 4):
+                pods.append(Pod(
+                    f"{name}-{k}", cpu_milli=4 * 12000, memory_mib=4 * 96 * GIB, num_gpu=4, gpu_milli=1000,
+                    gpu_models=models, gpu_memory_mib=memory_floor_mib(80), nvlink=True,  # type: ignore[arg-type]
+                    arrival=now, duration=duration, kind="training-gang", gang=name, clique=True,
+                ))
+        elif kind == "training":
             n = int(_choice(rng, [(8, 0.5), (4, 0.3), (2, 0.2)]))  # type: ignore[arg-type]
             models = _choice(rng, [((), 0.5), (("H100", "H200"), 0.2), (("H200", "B200", "GB200"), 0.3)])
             pods.append(Pod(
@@ -123,4 +142,5 @@ def generate(num_pods: int = 2000, seed: int = 42, mix: SyntheticMix | None = No
                 name, cpu_milli=rng.choice([1000, 2000, 4000]), memory_mib=rng.choice([4, 8, 16]) * GIB,
                 arrival=now, duration=rng.lognormvariate(8.0, 1.0), kind="cpu",
             ))
-    return Trace(name=f"synthetic-llm-mix-s{seed}", pods=pods)
+    suffix = f"-gangs{mix.gangs:g}" if mix.gangs > 0 else ""
+    return Trace(name=f"synthetic-llm-mix-s{seed}{suffix}", pods=pods)
