@@ -24,6 +24,7 @@ pod that fits no node of the fleet costs nothing after its first attempt.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import random
 import time
@@ -80,11 +81,21 @@ class RunResult:
         }
 
 
+def demand_for(placement: Placement, pod: Pod) -> Demand | None:
+    """The placement model's demand, plus what the engine owns: anti-affinity and the NIC share."""
+    d = placement.demand(pod)
+    if d is not None and (pod.max_per_node > 0 or pod.rdma_milli):
+        d = dataclasses.replace(d, app=pod.app if pod.max_per_node > 0 else "",
+                                max_per_node=max(0, pod.max_per_node), rdma_milli=pod.rdma_milli)
+    return d
+
+
 def build_cluster(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                   tie_break: str = "random") -> tuple[Cluster, list[Demand | None]]:
-    demands = [placement.demand(p) for p in trace.pods]
+    demands = [demand_for(placement, p) for p in trace.pods]
     frag = FragModel(typical_pods(d for d in demands if d is not None))
-    cluster = Cluster(fleet, placement, policy, frag, random.Random(seed), tie_break)
+    cluster = Cluster(fleet, placement, policy, frag, random.Random(seed), tie_break,
+                      anti_affinity=any(p.max_per_node > 0 for p in trace.pods))
     return cluster, demands
 
 
@@ -152,7 +163,7 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
 
     def place_gang(gang: str) -> None:
         pods = members_of[gang]
-        members = [(p, placement.demand(p)) for p in pods]
+        members = [(p, demand_for(placement, p)) for p in pods]
         bound = gangs.place(members, env.now) if len(pods) == gangs.sizes[gang] else None
         for i, p in enumerate(pods):
             gang_outcome[p.name] = bound[i] if bound else None
@@ -161,7 +172,7 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
         nonlocal requested_placed, useful_milli
         arrived_milli = 0
         for i, pod in enumerate(order):
-            d = placement.demand(pod)
+            d = demand_for(placement, pod)
             arrived_milli += pod.total_gpu_milli
             if gangs.is_member(pod):
                 # the whole gang is placed (or not) when its first member comes up in the order
@@ -324,7 +335,7 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         for i, pod in enumerate(pods):
             if pod.arrival > env.now:
                 yield env.timeout(pod.arrival - env.now)
-            d = placement.demand(pod)
+            d = demand_for(placement, pod)
             if d is None:
                 result.failed += 1
                 continue

@@ -183,7 +183,8 @@ class ShapeHeap:
 
 class Cluster:
     def __init__(self, fleet: Fleet, placement: Placement, policy: Policy, frag: FragModel, rng: random.Random,
-                 tie_break: str = "random") -> None:
+                 tie_break: str = "random", anti_affinity: bool = False) -> None:
+        self.anti_affinity = anti_affinity  # nodes' per-app counts are part of their group key
         self.fleet = fleet
         self.placement = placement
         self.policy = policy
@@ -241,6 +242,8 @@ class Cluster:
         key = self.placement.node_key(node)
         if self.policy.uses_tags:
             key = key + (frozenset(node.tags),)
+        if self.anti_affinity and node.apps:
+            key = key + (frozenset(node.apps.items()),)
         return key
 
     def _new_group(self, cls: int) -> Group:
@@ -303,6 +306,8 @@ class Cluster:
     # -- filter and score ----------------------------------------------------------------
     def feasible(self, node: NodeState, d: Demand) -> bool:
         if node.cpu_free < d.cpu or node.mem_free < d.mem:
+            return False
+        if d.max_per_node and node.apps.get(d.app, 0) >= d.max_per_node:
             return False
         if d.count:
             if node.gpu_count == 0:
@@ -509,6 +514,8 @@ class Cluster:
             node.tags[tag] = node.tags.get(tag, 0) + 1
         node.pods[pod.name] = binding
         binding.demand = d
+        if d.max_per_node:
+            node.apps[d.app] = node.apps.get(d.app, 0) + 1
         if d.models and node.model not in d.models:
             self.counters.wrong_model += 1
         if d.nvlink and len(binding.gpus) > 1 and not nvlink_connected(node.model, binding.gpus):
@@ -532,5 +539,11 @@ class Cluster:
             else:
                 node.tags.pop(tag, None)
         del node.pods[pod.name]
+        if d.max_per_node:
+            left = node.apps[d.app] - 1
+            if left:
+                node.apps[d.app] = left
+            else:
+                del node.apps[d.app]
         self.used_milli -= binding.charged
         self._regroup(node)

@@ -163,3 +163,56 @@ def test_synthetic_memory_floors_are_real_usable_memory() -> None:
             assert k * 1000 >= p.gpu_milli * 7
             assert p.gpu_memory_mib <= next(m.memory_bytes // 2**20 for m in find_model("h100").mig_profiles
                                             if m.name == p.mig_profile)
+
+
+DLRM_HEADER = ("instance_sn,role,app_name,cpu_request,cpu_limit,gpu_request,gpu_limit,rdma_request,rdma_limit,"
+               "memory_request,memory_limit,disk_request,disk_limit,max_instance_per_node,creation_time,"
+               "scheduled_time,deletion_time\n")
+
+
+def test_dlrm_rows_become_pods(tmp_path: Path) -> None:
+    path = write(tmp_path, "dlrm.csv", DLRM_HEADER
+                 + "i0,HN,app_0,12,12,1,1,25,25,120.0,120.0,640.0,800.0,8,,,\n"
+                 + "i1,CN,app_1,64,64,0,0,1,1,320.0,320.0,1,1,-1,475.5,623.0,91730.0\n")
+    i0, i1 = load_trace(path).pods
+    assert (i0.cpu_milli, i0.memory_mib, i0.num_gpu, i0.gpu_milli) == (12000, 120 * 1024, 1, 1000)
+    assert (i0.app, i0.max_per_node, i0.rdma_milli, i0.arrival, i0.duration) == ("app_0", 8, 250, 0.0, None)
+    assert (i1.max_per_node, i1.arrival, i1.duration, i1.kind) == (0, 475.5, 91730.0 - 475.5, "CN")
+
+
+@pytest.mark.parametrize("row, message", [
+    ("i,HN,a,12,12,0.5,1,25,25,1,1,1,1,8,,,", "column 'gpu_request': whole GPUs only"),
+    ("i,HN,a,x,12,1,1,25,25,1,1,1,1,8,,,", "column 'cpu_request': expected a number, got 'x'"),
+    ("i,HN,a,12,12,1,1,25,25,1,1,1,1,8,10,,5", "column 'deletion_time': 5 is before creation_time 10"),
+])
+def test_dlrm_bad_rows_name_file_and_line(tmp_path: Path, row: str, message: str) -> None:
+    path = write(tmp_path, "dlrm.csv", DLRM_HEADER + row + "\n")
+    with pytest.raises(TraceError) as err:
+        load_trace(path)
+    assert f"{path}:2: {message}" in str(err.value)
+
+
+def test_dlrm_anti_affinity_caps_instances_per_node(tmp_path: Path) -> None:
+    """max_instance_per_node: 3 instances of app_0 with a limit of 2 on one 8-GPU node -> 2 run,
+    1 waits until one leaves; another app is not limited by them."""
+    from simulator.engine import replay_time
+    from simulator.fleet.model import Fleet, NodeSpec
+    from simulator.placement import get_placement
+    from simulator.scoring import get_policy
+
+    path = write(tmp_path, "dlrm.csv", DLRM_HEADER
+                 + "a,HN,app_0,1,1,1,1,25,25,1,1,1,1,2,0,,100\n"
+                 + "b,HN,app_0,1,1,1,1,25,25,1,1,1,1,2,1,,100\n"
+                 + "c,HN,app_0,1,1,1,1,25,25,1,1,1,1,2,2,,100\n"
+                 + "d,HN,app_1,1,1,1,1,25,25,1,1,1,1,2,3,,100\n")
+    fleet = Fleet("one", [NodeSpec("n0", 64000, 1 << 20, 8, "H100-SXM5-80GB")])
+    for placement in ("device-plugin", "dra"):
+        r = replay_time(fleet, load_trace(path), get_placement(placement), get_policy("fgd"), 1)
+        assert r.scheduled == 4 and r.extra["queueing_delay_s"]["max"] == 98.0  # c starts when a leaves at 100
+
+
+def test_dlrm_2025_from_shared(shared_dir: Path) -> None:
+    trace = load_trace(shared_dir / "traces/alibaba-dlrm-2025/disaggregated_DLRM_trace.csv")
+    assert len(trace.pods) == 23871
+    assert sum(1 for p in trace.pods if p.kind == "HN" and p.num_gpu == 1) == 7386
+    assert sum(1 for p in trace.pods if p.kind == "CN" and p.num_gpu == 0) == 16485

@@ -1,4 +1,4 @@
-"""One entry point for every trace source: a path (openb CSV, generic CSV/JSONL) or
+"""One entry point for every trace source: a path (openb CSV, the DLRM-2025 CSV, generic CSV/JSONL) or
 ``synthetic[:N[:SEED[:gangs=F]]]`` for the seeded generator."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from simulator.csvrows import check_text_file, read_header
 from simulator.errors import TraceError
+from simulator.trace.dlrm import is_dlrm_header, load_dlrm
 from simulator.trace.generic import load_generic
 from simulator.trace.model import Trace
 from simulator.trace.openb import is_openb_header, load_openb_pods
@@ -44,5 +45,7 @@ def load_trace(source: str | Path) -> Trace:
         header = read_header(path, TraceError, "trace")
         if is_openb_header(header):
             return load_openb_pods(path)
+        if is_dlrm_header(header):
+            return load_dlrm(path)
     check_text_file(path, TraceError, "trace")
     return load_generic(path)

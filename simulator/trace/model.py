@@ -14,7 +14,10 @@ device plugin can express, because that gap is what the simulator measures:
   arrived, then binds only if all fit);
 - ``clique``: a gang whose pods must all land in one multi-node NVLink domain (the nodes of one
   GB200 NVL72 rack, what NVIDIA's ComputeDomains ask for); a node outside any rack is a clique
-  of its own.
+  of its own;
+- ``app`` and ``max_per_node``: at most ``max_per_node`` pods of one app on a node (required
+  pod anti-affinity with a limit, the DLRM trace's ``max_instance_per_node``);
+- ``rdma_milli``: the share of an RDMA NIC the pod asks for (1000 = one NIC).
 
 Times are seconds from the trace origin; ``duration`` None means "runs until the end".
 """
@@ -41,6 +44,9 @@ class Pod:
     qos: str = ""
     gang: str = ""
     clique: bool = False
+    app: str = ""
+    max_per_node: int = 0  # > 0: at most this many pods of ``app`` on one node (anti-affinity)
+    rdma_milli: int = 0  # share of one RDMA NIC the pod asks for (1000 = a whole NIC)
 
     @property
     def is_gpu(self) -> bool:
@@ -60,6 +66,7 @@ class Pod:
             name, self.cpu_milli, self.memory_mib, self.num_gpu, self.gpu_milli, self.gpu_models,
             self.gpu_memory_mib, self.mig_profile, self.nvlink, self.arrival, self.duration,
             self.kind, self.qos, f"{self.gang}-{name}" if self.gang else "", self.clique,
+            self.app, self.max_per_node, self.rdma_milli,
         )
 
 
