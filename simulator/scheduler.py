@@ -350,10 +350,13 @@ class Cluster:
                     fresh.extend(log[seen[c]:])
                     seen[c] = len(log)
         buckets, scores = sb.buckets, sb.scores
-        for group in fresh:
+        # A group joined several times since this shape last ran is read once (dict keeps order).
+        for group in dict.fromkeys(fresh) if len(fresh) > 1 else fresh:
             if not group.alive:
                 continue
-            score = self._score_of(group, sid, d)
+            score = group.cache.get(sid)
+            if score is None:
+                score = group.cache[sid] = self._evaluate(self.nodes[next(iter(group.members))], d)
             if score < 0:
                 continue
             bucket = buckets.get(score)
