@@ -13,9 +13,9 @@ print a deprecation warning. Output paths are checked before anything runs.
 Kubernetes whose DRA semantics the DRA placement follows; they are recorded in every result.
 Progress: a bar on a terminal, otherwise one line on stderr every few seconds.
 
-NODES: a built-in fleet name (modern-mix, dgx-h100-32, ...), an openb node list (.csv) or a
-fleet YAML. PODS: an openb pod list (.csv), a generic CSV/JSONL trace, or
-``synthetic[:PODS[:SEED]]``.
+NODES: a built-in fleet name (modern-mix, dgx-h100-32, ...), an openb or spot-GPU-2026 node
+list (.csv) or a fleet YAML. PODS: an openb pod list (.csv), the DLRM-2025 trace (.csv), a
+generic CSV/JSONL trace, or ``synthetic[:JOBS[:SEED[:gangs=F]]]``.
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ def _common(p: argparse.ArgumentParser, *, nodes_required: bool = True) -> None:
 
 
 def _pods_option(p: argparse.ArgumentParser, *, repeat: bool, required: bool) -> None:
-    text = "trace: openb pod list (.csv), generic CSV/JSONL, or synthetic[:N[:SEED]]"
+    text = ("trace: openb pod list (.csv), the DLRM-2025 trace (.csv), generic CSV/JSONL, or "
+            "synthetic[:N[:SEED[:gangs=F]]]")
     if repeat:
         text += "; repeat for several"
     if required:
