@@ -268,6 +268,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         progress = _Progress(int(len(trace.pods) * max(1.0, args.inflation)), not args.no_progress, f"seed {seed}")
         r = run_one(fleet, trace, args.placement, args.policy, seed, options, progress).to_dict()
         progress.close()
+        if not results:  # the fleet/trace mismatch is the same for every seed: say it once
+            for line in r.get("warnings", []):
+                print(line, file=sys.stderr)
         results.append(r)
         line = f"seed {seed}: {r['pods']} pods, failed {r['failed']}"
         if args.method == "fgd":

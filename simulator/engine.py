@@ -30,7 +30,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import simpy
 
@@ -128,9 +128,26 @@ def fgd_order(pods: list[Pod], rng: random.Random, capacity_milli: int, inflatio
     return order
 
 
+def failure_log(cluster: Cluster) -> Any:
+    """Per-pod failure reasons (``simulator.placement.diagnose.FailureLog``) where the placement
+    package provides them, else None."""
+    try:
+        from simulator.placement.diagnose import FailureLog  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return FailureLog(cluster.nodes)
+
+
+def _diagnosis(log: Any, demands: list[Demand | None]) -> dict:
+    if log is None:
+        return {}
+    return {"failures": log.to_dict(), "warnings": log.classes_fitting_nowhere(demands)}
+
+
 def _accounting(cluster: Cluster) -> dict:
     violations = cluster.counters.isolation_violations
-    return {
+    extra = getattr(cluster.placement, "accounting", None)
+    return {**(extra() if extra is not None else {}),
         "isolation_violations": len(violations),
         "wrong_model": cluster.counters.wrong_model,
         "topology_violations": cluster.counters.topology_violations,
@@ -141,7 +158,8 @@ def _accounting(cluster: Cluster) -> dict:
 
 def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                inflation: float = 1.3, progress: Progress | None = None, tie_break: str = "random") -> RunResult:
-    cluster, _ = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    log = failure_log(cluster)
     order = fgd_order(trace.pods, cluster.rng, cluster.capacity_milli, inflation)
     env = simpy.Environment()
     arrived: list[int] = []
@@ -184,6 +202,8 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
             if b is None:
                 result.failed += 1
                 result.failed_gpu += 1 if pod.is_gpu else 0
+                if log is not None:
+                    log.record(pod, d)
             else:
                 bindings.append(b)
                 requested_placed += pod.total_gpu_milli
@@ -235,6 +255,7 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
     }
     if gangs.sizes:
         result.extra["gangs"] = gangs.stats.to_dict(pending=gangs.stats.jobs - gangs.stats.placed)
+    result.extra.update(_diagnosis(log, demands))
     return result
 
 
@@ -251,7 +272,8 @@ def _bin_plain(arrived: list[int], values: list[float], cap: int, max_bin: int =
 
 def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                 progress: Progress | None = None, tie_break: str = "random") -> RunResult:
-    cluster, _ = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    log = failure_log(cluster)
     pods = sorted(trace.pods, key=lambda p: (p.arrival, p.name))
     env = simpy.Environment()
     pending: dict[int, deque[tuple[int, Pod, Demand]]] = {}  # shape id -> FIFO of (seq, pod, demand)
@@ -338,6 +360,8 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
             d = demand_for(placement, pod)
             if d is None:
                 result.failed += 1
+                if log is not None:
+                    log.record(pod, None)
                 continue
             if gangs.is_member(pod):
                 members = gangs.arrive(pod, d)
@@ -372,9 +396,13 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         span = horizon - b.time
         gpu_ms_alloc += b.charged * span
         gpu_ms_req += b.pod.total_gpu_milli * span
-    waiting = [pod for queue in pending.values() for _, pod, _ in queue]
-    waiting += [pod for _, members in pending_gangs for pod, _ in members]
-    waiting += [pod for members in gangs.arrived.values() for pod, _ in members]  # gangs never complete
+    left = [(pod, d) for queue in pending.values() for _, pod, d in queue]
+    left += [m for _, members in pending_gangs for m in members]
+    left += [m for members in gangs.arrived.values() for m in members]  # gangs never complete
+    if log is not None:  # why each pod still waits at the end
+        for pod, d in left:
+            log.record(pod, d)
+    waiting = [pod for pod, _ in left]
     result.pending = len(waiting)
     result.failed += len(waiting)
     result.failed_gpu = sum(1 for p in waiting if p.is_gpu)
@@ -397,6 +425,7 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         result.extra["gangs"] = gangs.stats.to_dict(pending=len(pending_gangs) + len(gangs.arrived))
         cluster.counters.topology_violations += gangs.stats.split_across_cliques
         result.counters = _accounting(cluster)
+    result.extra.update(_diagnosis(log, demands))
     return result
 
 

@@ -193,6 +193,8 @@ class Cluster:
         self.counters = Counters()
         self.nodes = [NodeState(i, spec, gpu_memory_mib(spec.model)) for i, spec in enumerate(fleet.nodes)]
         placement.setup(self.nodes, fleet, self.counters)
+        if hasattr(policy, "setup"):  # policies that normalise by the fleet's largest node
+            policy.setup(self.nodes)
         self.ctx = ScoringContext(rng=rng, frag=frag, eligible=placement.eligible)
         self.capacity_milli = 1000 * sum(n.gpu_count for n in self.nodes)
         self.used_milli = 0
@@ -519,7 +521,10 @@ class Cluster:
         binding.demand = d
         if d.max_per_node:
             node.apps[d.app] = node.apps.get(d.app, 0) + 1
-        if d.models and node.model not in d.models:
+        count_wrong = getattr(self.placement, "count_wrong_model", None)
+        if count_wrong is not None:  # the placement model knows whether its pods carry the constraint
+            count_wrong(node, pod)
+        elif d.models and node.model not in d.models:
             self.counters.wrong_model += 1
         if d.nvlink and len(binding.gpus) > 1 and not nvlink_connected(node.model, binding.gpus):
             self.counters.topology_violations += 1

@@ -220,3 +220,19 @@ def test_shape_indexed_retry_equals_full_retry(seed: int, placement: str, policy
         engine.Cluster.schedule = original  # type: ignore[method-assign]
     assert got == expected
     assert r.pending > 0 or len(expected) == len(trace.pods)
+
+
+def test_failure_reasons_and_warnings_reach_the_result() -> None:
+    """With the placement package's FailureLog (simulator.placement.diagnose), every replay puts
+    per-pod failure reasons and one warning per pod class that fits no node into its result."""
+    import pytest
+
+    pytest.importorskip("simulator.placement.diagnose", reason="FailureLog not in this placement package")
+    fleet = Fleet("f", [NodeSpec("n0", 8000, 1 << 20, 1, "T4")])
+    trace = Trace("t", [Pod("a", 1000, 100, num_gpu=1, gpu_milli=1000, duration=10),
+                        Pod("b", 1000, 100, num_gpu=1, gpu_milli=1000, arrival=1, duration=None),
+                        Pod("huge", 1000, 100, num_gpu=4, gpu_milli=1000, arrival=2)])
+    for replay in (replay_time, replay_fgd):
+        r = replay(fleet, trace, get_placement("device-plugin"), get_policy("bestfit"), 1)
+        assert "too few GPUs" in r.extra["failures"]["pods"]["huge"]
+        assert len(r.extra["warnings"]) == 1 and "fit no node of the fleet" in r.extra["warnings"][0]
