@@ -521,10 +521,7 @@ class Cluster:
         binding.demand = d
         if d.max_per_node:
             node.apps[d.app] = node.apps.get(d.app, 0) + 1
-        count_wrong = getattr(self.placement, "count_wrong_model", None)
-        if count_wrong is not None:  # the placement model knows whether its pods carry the constraint
-            count_wrong(node, pod)
-        elif d.models and node.model not in d.models:
+        if d.models and node.model not in d.models:
             self.counters.wrong_model += 1
         if d.nvlink and len(binding.gpus) > 1 and not nvlink_connected(node.model, binding.gpus):
             self.counters.topology_violations += 1

@@ -232,7 +232,8 @@ def test_failure_reasons_and_warnings_reach_the_result() -> None:
     trace = Trace("t", [Pod("a", 1000, 100, num_gpu=1, gpu_milli=1000, duration=10),
                         Pod("b", 1000, 100, num_gpu=1, gpu_milli=1000, arrival=1, duration=None),
                         Pod("huge", 1000, 100, num_gpu=4, gpu_milli=1000, arrival=2)])
-    for replay in (replay_time, replay_fgd):
+    no_inflation = lambda *a: replay_fgd(*a, inflation=0)  # noqa: E731 - keep every pod of the trace
+    for replay in (replay_time, no_inflation):
         r = replay(fleet, trace, get_placement("device-plugin"), get_policy("bestfit"), 1)
         assert "too few GPUs" in r.extra["failures"]["pods"]["huge"]
         assert len(r.extra["warnings"]) == 1 and "fit no node of the fleet" in r.extra["warnings"][0]
