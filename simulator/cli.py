@@ -119,11 +119,13 @@ def _pods_option(p: argparse.ArgumentParser, *, repeat: bool, required: bool) ->
     text = ("trace: openb pod list (.csv), the DLRM-2025 trace (.csv), generic CSV/JSONL, or "
             "synthetic[:N[:SEED[:gangs=F]]]")
     if repeat:
-        text += "; repeat for several"
+        text += "; several: -f A -f B or -f A B (what a shell's {a,b} expansion gives)"
     if required:
         text += " (required)"
-    p.add_argument("-f", "--pods", action="append" if repeat else "store", required=required, metavar="TRACE",
-                   help=text)
+    if repeat:
+        p.add_argument("-f", "--pods", action="extend", nargs="+", required=required, metavar="TRACE", help=text)
+    else:
+        p.add_argument("-f", "--pods", required=required, metavar="TRACE", help=text)
 
 
 def _output_options(p: argparse.ArgumentParser, what: str, old: str, default: str | None = None) -> None:
