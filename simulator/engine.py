@@ -10,19 +10,33 @@ After every attempt we sample (arrived milli, allocated milli, fragmented milli)
 ``replay_time`` honours arrival times and durations: a pod that does not fit waits in a FIFO
 pending queue that is retried whenever a pod leaves; it reports queueing delays and the GPU
 hours allocated against those requested.
+
+The pending queue is indexed by demand shape (one FIFO per shape, a global sequence number
+keeping the overall order). A departure frees resources on one node only, and every pending
+shape failed its last attempt while everything since has only consumed resources, so the
+only node where a pending pod can fit now is the one just freed (filters are monotone in free
+resources). A departure therefore retries, in FIFO order, only the shapes whose filter passes
+on that node -- the same pods, in the same order, as retrying the whole queue. Pending shapes
+are also indexed by the static node classes (model, GPU count, capacities) they could fit
+when empty, so a departure looks only at the shapes its node's class could ever serve: a
+pod that fits no node of the fleet costs nothing after its first attempt.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import simpy
 
 from simulator.fleet.model import Fleet
 from simulator.frag import FragModel, typical_pods
+from simulator.gang import Gangs, Member, honors_clique
 from simulator.metrics import bin_curve, fill_forward, percentile
 from simulator.placement.base import Placement
 from simulator.scheduler import Cluster
@@ -67,11 +81,21 @@ class RunResult:
         }
 
 
+def demand_for(placement: Placement, pod: Pod) -> Demand | None:
+    """The placement model's demand, plus what the engine owns: anti-affinity and the NIC share."""
+    d = placement.demand(pod)
+    if d is not None and (pod.max_per_node > 0 or pod.rdma_milli):
+        d = dataclasses.replace(d, app=pod.app if pod.max_per_node > 0 else "",
+                                max_per_node=max(0, pod.max_per_node), rdma_milli=pod.rdma_milli)
+    return d
+
+
 def build_cluster(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                   tie_break: str = "random") -> tuple[Cluster, list[Demand | None]]:
-    demands = [placement.demand(p) for p in trace.pods]
+    demands = [demand_for(placement, p) for p in trace.pods]
     frag = FragModel(typical_pods(d for d in demands if d is not None))
-    cluster = Cluster(fleet, placement, policy, frag, random.Random(seed), tie_break)
+    cluster = Cluster(fleet, placement, policy, frag, random.Random(seed), tie_break,
+                      anti_affinity=any(p.max_per_node > 0 for p in trace.pods))
     return cluster, demands
 
 
@@ -96,12 +120,34 @@ def fgd_order(pods: list[Pod], rng: random.Random, capacity_milli: int, inflatio
         while total > target and order:
             victim = order.pop(rng.randrange(len(order)))
             total -= victim.total_gpu_milli
+            if victim.gang:  # a gang leaves whole (a gang of one, e.g. a clone, is just the pod)
+                rest = [p for p in order if p.gang == victim.gang]
+                if rest:
+                    order = [p for p in order if p.gang != victim.gang]
+                    total -= sum(p.total_gpu_milli for p in rest)
     return order
+
+
+def failure_log(cluster: Cluster) -> Any:
+    """Per-pod failure reasons (``simulator.placement.diagnose.FailureLog``) where the placement
+    package provides them, else None."""
+    try:
+        from simulator.placement.diagnose import FailureLog  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return FailureLog(cluster.nodes)
+
+
+def _diagnosis(log: Any, demands: list[Demand | None]) -> dict:
+    if log is None:
+        return {}
+    return {"failures": log.to_dict(), "warnings": log.classes_fitting_nowhere(demands)}
 
 
 def _accounting(cluster: Cluster) -> dict:
     violations = cluster.counters.isolation_violations
-    return {
+    extra = getattr(cluster.placement, "accounting", None)
+    return {**(extra() if extra is not None else {}),
         "isolation_violations": len(violations),
         "wrong_model": cluster.counters.wrong_model,
         "topology_violations": cluster.counters.topology_violations,
@@ -112,7 +158,8 @@ def _accounting(cluster: Cluster) -> dict:
 
 def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                inflation: float = 1.3, progress: Progress | None = None, tie_break: str = "random") -> RunResult:
-    cluster, _ = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    log = failure_log(cluster)
     order = fgd_order(trace.pods, cluster.rng, cluster.capacity_milli, inflation)
     env = simpy.Environment()
     arrived: list[int] = []
@@ -125,16 +172,38 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
     useful: list[int] = []
     useful_milli = 0
 
+    gangs = Gangs(cluster, trace, honors_clique(placement.name))
+    members_of: dict[str, list[Pod]] = {}
+    for pod in order:
+        if gangs.is_member(pod):
+            members_of.setdefault(pod.gang, []).append(pod)
+    gang_outcome: dict[str, Binding | None] = {}  # member name -> its binding (None: the gang failed)
+
+    def place_gang(gang: str) -> None:
+        pods = members_of[gang]
+        members = [(p, demand_for(placement, p)) for p in pods]
+        bound = gangs.place(members, env.now) if len(pods) == gangs.sizes[gang] else None
+        for i, p in enumerate(pods):
+            gang_outcome[p.name] = bound[i] if bound else None
+
     def run() -> simpy.events.Event:
         nonlocal requested_placed, useful_milli
         arrived_milli = 0
         for i, pod in enumerate(order):
-            d = placement.demand(pod)
+            d = demand_for(placement, pod)
             arrived_milli += pod.total_gpu_milli
-            b = cluster.schedule(pod, d, env.now) if d is not None else None
+            if gangs.is_member(pod):
+                # the whole gang is placed (or not) when its first member comes up in the order
+                if pod.name not in gang_outcome:
+                    place_gang(pod.gang)
+                b = gang_outcome[pod.name]
+            else:
+                b = cluster.schedule(pod, d, env.now) if d is not None else None
             if b is None:
                 result.failed += 1
                 result.failed_gpu += 1 if pod.is_gpu else 0
+                if log is not None:
+                    log.record(pod, d)
             else:
                 bindings.append(b)
                 requested_placed += pod.total_gpu_milli
@@ -168,6 +237,8 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
         "useful_pct": useful_curve,
     }
     charged = cluster.used_milli
+    if gangs.sizes:
+        cluster.counters.topology_violations += gangs.stats.split_across_cliques
     result.counters = _accounting(cluster)
     # A bin with no sample (a big pod can jump over it) takes the last value before it.
     unalloc = fill_forward(result.curves["unallocated_pct"])
@@ -182,6 +253,9 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
         "gpus_wasted": max(0, charged - requested_placed) / 1000,
         "frag_pct_final": cluster.frag_milli / cap * 100 if cap else None,
     }
+    if gangs.sizes:
+        result.extra["gangs"] = gangs.stats.to_dict(pending=gangs.stats.jobs - gangs.stats.placed)
+    result.extra.update(_diagnosis(log, demands))
     return result
 
 
@@ -198,10 +272,14 @@ def _bin_plain(arrived: list[int], values: list[float], cap: int, max_bin: int =
 
 def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                 progress: Progress | None = None, tie_break: str = "random") -> RunResult:
-    cluster, _ = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    log = failure_log(cluster)
     pods = sorted(trace.pods, key=lambda p: (p.arrival, p.name))
     env = simpy.Environment()
-    pending: list[tuple[Pod, Demand]] = []
+    pending: dict[int, deque[tuple[int, Pod, Demand]]] = {}  # shape id -> FIFO of (seq, pod, demand)
+    gangs = Gangs(cluster, trace, honors_clique(placement.name))
+    pending_gangs: list[tuple[float, list[Member]]] = []  # (time the gang was complete, members)
+    by_class: dict[int, set[int]] = {}  # static node class -> pending shapes that could fit it
     delays: list[float] = []
     result = RunResult("time", placement.name, policy.name, seed, trace.name, fleet.name,
                        pods=len(pods), capacity_gpus=cluster.capacity_milli // 1000)
@@ -227,36 +305,81 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         del live[pod.name]
         cluster.release(b)
         samples.append((env.now, cluster.used_milli))
-        retry()
+        retry(b.node)
 
-    def retry() -> None:
-        failed_shapes: set[tuple] = set()
-        keep: list[tuple[Pod, Demand]] = []
-        for pod, d in pending:
-            if d.shape in failed_shapes:
-                keep.append((pod, d))
+    def retry_gangs(freed: int) -> None:
+        for entry in list(pending_gangs):
+            ready, members = entry
+            if not gangs.could_help(freed, members):
                 continue
+            bindings = gangs.place(members, env.now)
+            if bindings is not None:
+                pending_gangs.remove(entry)
+                gangs.stats.waits.append(env.now - ready)
+                for (pod, d), b in zip(members, bindings):
+                    start(pod, d, b)
+
+    def retry(freed: int) -> None:
+        if pending_gangs:  # gangs first: small pods must not starve a job waiting for whole cliques
+            retry_gangs(freed)
+        heads: list[tuple[int, int]] = []
+        for sid in by_class.get(cluster.node_class[freed], ()):
+            queue = pending[sid]
+            if cluster.fits_node(freed, sid, queue[0][2]):
+                heads.append((queue[0][0], sid))
+        heapq.heapify(heads)
+        while heads:
+            _, sid = heapq.heappop(heads)
+            queue = pending[sid]
+            _, pod, d = queue[0]
             b = cluster.schedule(pod, d, env.now)
             if b is None:
-                failed_shapes.add(d.shape)
-                keep.append((pod, d))
-            else:
-                start(pod, d, b)
-        pending[:] = keep
+                continue  # this shape stays blocked until the next departure
+            queue.popleft()
+            start(pod, d, b)
+            if not queue:
+                del pending[sid]
+                for c in cluster.possible(sid, d):
+                    by_class[c].discard(sid)
+            elif cluster.fits_node(freed, sid, queue[0][2]):
+                heapq.heappush(heads, (queue[0][0], sid))
+
+    def wait(i: int, pod: Pod, d: Demand) -> None:
+        sid = cluster.shape_id(d)
+        queue = pending.get(sid)
+        if queue is None:
+            queue = pending[sid] = deque()
+            for c in cluster.possible(sid, d):
+                by_class.setdefault(c, set()).add(sid)
+        queue.append((i, pod, d))
 
     def arrivals() -> simpy.events.Event:
         for i, pod in enumerate(pods):
             if pod.arrival > env.now:
                 yield env.timeout(pod.arrival - env.now)
-            d = placement.demand(pod)
+            d = demand_for(placement, pod)
             if d is None:
                 result.failed += 1
+                if log is not None:
+                    log.record(pod, None)
+                continue
+            if gangs.is_member(pod):
+                members = gangs.arrive(pod, d)
+                if members is not None:  # the last member is here: all or nothing
+                    bindings = gangs.place(members, env.now)
+                    if bindings is None:
+                        pending_gangs.append((env.now, members))
+                    else:
+                        gangs.stats.waits.append(0.0)
+                        for (member, md), b in zip(members, bindings):
+                            start(member, md, b)
+                samples.append((env.now, cluster.used_milli))
                 continue
             # Every newcomer gets a scheduling attempt, as in kube-scheduler (no head-of-line
             # blocking); the ones that do not fit wait and are retried when a pod leaves.
             b = cluster.schedule(pod, d, env.now)
             if b is None:
-                pending.append((pod, d))
+                wait(i, pod, d)
             else:
                 start(pod, d, b)
             samples.append((env.now, cluster.used_milli))
@@ -273,9 +396,16 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         span = horizon - b.time
         gpu_ms_alloc += b.charged * span
         gpu_ms_req += b.pod.total_gpu_milli * span
-    result.pending = len(pending)
-    result.failed += len(pending)
-    result.failed_gpu = sum(1 for p, _ in pending if p.is_gpu)
+    left = [(pod, d) for queue in pending.values() for _, pod, d in queue]
+    left += [m for _, members in pending_gangs for m in members]
+    left += [m for members in gangs.arrived.values() for m in members]  # gangs never complete
+    if log is not None:  # why each pod still waits at the end
+        for pod, d in left:
+            log.record(pod, d)
+    waiting = [pod for pod, _ in left]
+    result.pending = len(waiting)
+    result.failed += len(waiting)
+    result.failed_gpu = sum(1 for p in waiting if p.is_gpu)
     result.scheduled = len(delays)
     result.counters = _accounting(cluster)
     cap = cluster.capacity_milli
@@ -291,6 +421,11 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         "gpu_hours_wasted": max(0.0, gpu_ms_alloc - gpu_ms_req) / 1000 / 3600,
         "horizon_s": horizon,
     }
+    if gangs.sizes:
+        result.extra["gangs"] = gangs.stats.to_dict(pending=len(pending_gangs) + len(gangs.arrived))
+        cluster.counters.topology_violations += gangs.stats.split_across_cliques
+        result.counters = _accounting(cluster)
+    result.extra.update(_diagnosis(log, demands))
     return result
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 from simulator.engine import RunResult, replay_fgd, replay_time
 from dra.errors import UserError
 from simulator.errors import UnknownNameError
-from simulator.fleet.catalog import canonical
+from simulator.fleet.catalog import canonical, mig_profile_names
 from simulator.fleet.load import load_fleet
 from simulator.fleet.model import Fleet
 from simulator.metrics import summary
@@ -35,9 +35,12 @@ class RunOptions:
     replicas: int = 4
     mig_fraction: float = 0.5
     device_choice: str = "policy"
+    kubernetes_version: str = "1.37"  # --kubernetes-version, handed to the placement models
+    feature_gates: tuple[tuple[str, bool], ...] = ()  # --feature-gates overrides
 
     def placement_options(self) -> dict[str, Any]:
-        return {"replicas": self.replicas, "mig_fraction": self.mig_fraction, "device_choice": self.device_choice}
+        return {"replicas": self.replicas, "mig_fraction": self.mig_fraction, "device_choice": self.device_choice,
+                "kubernetes_version": self.kubernetes_version, "feature_gates": dict(self.feature_gates)}
 
 
 def canonical_inputs(fleet: Fleet, trace: Trace) -> tuple[Fleet, Trace]:
@@ -48,8 +51,12 @@ def canonical_inputs(fleet: Fleet, trace: Trace) -> tuple[Fleet, Trace]:
         except UserError as err:
             raise UserError(f"fleet {fleet.name}, node {n.name}: {err}") from None
     cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+    profiles = mig_profile_names()
     pods = []
     for pod in trace.pods:
+        if pod.mig_profile and pod.mig_profile not in profiles:
+            raise UserError(f"trace {trace.name}, pod {pod.name}: unknown MIG profile {pod.mig_profile!r} "
+                            f"(valid: {', '.join(sorted(profiles))})")
         if pod.gpu_models:
             models = cache.get(pod.gpu_models)
             if models is None:
@@ -102,17 +109,42 @@ def run_one(fleet: Fleet, trace: Trace, placement: str, policy: str, seed: int, 
     pol = get_policy(policy)
     if options.method == "fgd":
         tie = options.tie_break or "order"
-        return replay_fgd(fleet, trace, place, pol, seed, options.inflation, progress, tie_break=tie)
-    if options.method == "time":
-        return replay_time(fleet, trace, place, pol, seed, progress, tie_break=options.tie_break or "random")
-    raise UnknownNameError("replay method", options.method, METHODS)
+        result = replay_fgd(fleet, trace, place, pol, seed, options.inflation, progress, tie_break=tie)
+    elif options.method == "time":
+        result = replay_time(fleet, trace, place, pol, seed, progress, tie_break=options.tie_break or "random")
+    else:
+        raise UnknownNameError("replay method", options.method, METHODS)
+    result.extra["kubernetes_version"] = options.kubernetes_version
+    return result
+
+
+def job_params(job: tuple) -> dict:
+    """A sweep job's parameters, as a failed job is reported."""
+    nodes, pods, placement, policy, seed, options = job
+    return {"nodes": str(nodes), "pods": str(pods), "placement": placement, "policy": policy, "seed": seed,
+            "method": options.method}
 
 
 def run_job(job: tuple[str, str, str, str, int, RunOptions]) -> dict:
-    """One sweep job by file names (for worker processes and Dask): returns the result dict."""
+    """One sweep job by file names (local worker processes): the result dict, or, when the job
+    fails, ``{"error": ..., "job": <its parameters>}`` so the rest of the sweep completes."""
     nodes, pods, placement, policy, seed, options = job
-    fleet, trace = load_inputs(nodes, pods)
-    result = run_one(fleet, trace, placement, policy, seed, options).to_dict()
+    try:
+        fleet, trace = load_inputs(nodes, pods)
+        result = run_one(fleet, trace, placement, policy, seed, options).to_dict()
+    except Exception as err:  # reported with the job's parameters; the sweep goes on
+        return {"error": f"{type(err).__name__}: {err}", "job": job_params(job)}
+    result["nodes_source"], result["pods_source"] = nodes, pods
+    return result
+
+
+def run_data(fleet: Fleet, trace: Trace, job: tuple[str, str, str, str, int, RunOptions]) -> dict:
+    """One sweep job on data the client loaded (Dask workers need no access to its files)."""
+    nodes, pods, placement, policy, seed, options = job
+    try:
+        result = run_one(fleet, trace, placement, policy, seed, options).to_dict()
+    except Exception as err:
+        return {"error": f"{type(err).__name__}: {err}", "job": job_params(job)}
     result["nodes_source"], result["pods_source"] = nodes, pods
     return result
 

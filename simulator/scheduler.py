@@ -51,14 +51,113 @@ def nvlink_connected(model: str, gpus: tuple[int, ...]) -> bool:
 
 
 class Group:
-    __slots__ = ("members", "cache", "first", "alive", "gid")
+    """Nodes with equal state keys. ``members`` maps a node index to its slot in ``order``
+    (a list, so the n-th member is O(1) for the uniform tie-break; removal swaps the last in)."""
 
-    def __init__(self, gid: int) -> None:
-        self.members: dict[int, None] = {}
+    __slots__ = ("members", "order", "cache", "first", "alive", "gid", "cls")
+
+    def __init__(self, gid: int, cls: int = 0) -> None:
+        self.members: dict[int, int] = {}
+        self.order: list[int] = []
         self.cache: dict[int, int] = {}  # shape id -> score (INFEASIBLE when filtered out)
         self.first = -1  # member with the lowest rank, -1 = not known
         self.alive = True
         self.gid = gid
+        self.cls = cls  # static class of its nodes (model, GPUs, capacities), see Cluster.static_class
+
+    def add(self, idx: int) -> None:
+        self.members[idx] = len(self.order)
+        self.order.append(idx)
+
+    def remove(self, idx: int) -> None:
+        slot = self.members.pop(idx)
+        last = self.order.pop()
+        if last != idx:
+            self.order[slot] = last
+            self.members[last] = slot
+
+
+class Bucket:
+    """The groups with one score for one demand shape, for a uniform pick over their *nodes*.
+
+    A Fenwick tree holds each group's member count as last seen. Counts grow only when a node
+    joins a group, which the cluster's change log reports, so they are raised eagerly; they
+    shrink (a node leaves, a group empties) without notice, so a stored count may be too high.
+    A pick draws a slot uniformly in [0, stored total): a slot past the group's real size is
+    rejected and the count corrected, then the draw is repeated -- exact rejection sampling,
+    uniform over the real nodes, each correction paid once. O(log groups) per pick.
+    """
+
+    __slots__ = ("tree", "weights", "groups", "slot", "total", "zeros")
+
+    def __init__(self) -> None:
+        self.tree: list[int] = [0]  # 1-indexed Fenwick tree over weights
+        self.weights: list[int] = []
+        self.groups: list[Group] = []
+        self.slot: dict[int, int] = {}  # gid -> slot
+        self.total = 0
+        self.zeros = 0
+
+    def _prefix(self, i: int) -> int:
+        tree, total = self.tree, 0
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
+
+    def set(self, group: Group, weight: int) -> None:
+        s = self.slot.get(group.gid)
+        if s is None:
+            if weight == 0:
+                return
+            s = self.slot[group.gid] = len(self.groups)
+            self.groups.append(group)
+            self.weights.append(0)
+            i = s + 1
+            self.tree.append(self._prefix(i - 1) - self._prefix(i - (i & -i)))
+            self.zeros += 1
+        old = self.weights[s]
+        if weight == old:
+            return
+        self.weights[s] = weight
+        self.total += weight - old
+        self.zeros += (weight == 0) - (old == 0)
+        i, delta, tree, n = s + 1, weight - old, self.tree, len(self.tree)
+        while i < n:
+            tree[i] += delta
+            i += i & -i
+        if self.zeros > 32 and self.zeros * 2 > len(self.groups):
+            self._compact()
+
+    def _compact(self) -> None:
+        live = [(g, w) for g, w in zip(self.groups, self.weights) if w > 0]
+        self.__init__()  # type: ignore[misc]
+        for g, w in live:
+            self.set(g, w)
+
+    def find(self, r: int) -> tuple[int, int]:
+        """The slot holding draw ``r`` (0 <= r < total) and the offset of ``r`` inside it."""
+        pos, tree, n = 0, self.tree, len(self.tree) - 1
+        step = 1 << n.bit_length()
+        while step:
+            nxt = pos + step
+            if nxt <= n and tree[nxt] <= r:
+                pos = nxt
+                r -= tree[nxt]
+            step >>= 1
+        return pos, r
+
+
+class ShapeBuckets:
+    """Feasible groups for one demand shape under the uniform tie-break: score -> Bucket, and a
+    heap of the scores (stale scores are dropped when their bucket is found empty)."""
+
+    __slots__ = ("buckets", "scores", "seen")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, Bucket] = {}
+        self.scores: list[int] = []  # heap of -score
+        self.seen: dict[int, int] = {}  # static class -> how much of its change log was read
 
 
 def _first(group: Group, rank: list[int]) -> int:
@@ -84,7 +183,8 @@ class ShapeHeap:
 
 class Cluster:
     def __init__(self, fleet: Fleet, placement: Placement, policy: Policy, frag: FragModel, rng: random.Random,
-                 tie_break: str = "random") -> None:
+                 tie_break: str = "random", anti_affinity: bool = False) -> None:
+        self.anti_affinity = anti_affinity  # nodes' per-app counts are part of their group key
         self.fleet = fleet
         self.placement = placement
         self.policy = policy
@@ -93,6 +193,8 @@ class Cluster:
         self.counters = Counters()
         self.nodes = [NodeState(i, spec, gpu_memory_mib(spec.model)) for i, spec in enumerate(fleet.nodes)]
         placement.setup(self.nodes, fleet, self.counters)
+        if hasattr(policy, "setup"):  # policies that normalise by the fleet's largest node
+            policy.setup(self.nodes)
         self.ctx = ScoringContext(rng=rng, frag=frag, eligible=placement.eligible)
         self.capacity_milli = 1000 * sum(n.gpu_count for n in self.nodes)
         self.used_milli = 0
@@ -109,27 +211,69 @@ class Cluster:
         self.groups: dict[tuple, Group] = {}
         self._log: list[Group] = []  # groups created or joined, in order
         self._heaps: dict[int, ShapeHeap] = {}
+        self._buckets: dict[int, ShapeBuckets] = {}
         self._shape_ids: dict[tuple, int] = {}
         self._gids = 0
         self._keys: list[tuple] = []
+        # Static classes: nodes that are alike when empty (model, GPUs, capacities). A demand
+        # that cannot fit an empty node of a class never fits one of its nodes, so each shape
+        # reads only the change logs of the classes it could fit (``possible``).
+        self._classes: dict[tuple, int] = {}
+        self.node_class: list[int] = []
+        self._class_rep: list[NodeState] = []
+        self._class_log: list[list[Group]] = []
+        self._possible: dict[int, tuple[int, ...]] = {}
+        for node in self.nodes:
+            ckey = (node.model, node.gpu_count, node.cpu_cap, node.mem_cap, node.gpu_mem)
+            cls = self._classes.get(ckey)
+            if cls is None:
+                cls = self._classes[ckey] = len(self._class_rep)
+                self._class_rep.append(node)
+                self._class_log.append([])
+            self.node_class.append(cls)
         for node in self.nodes:
             key = self._key(node)
             self._keys.append(key)
             group = self.groups.get(key)
             if group is None:
-                group = self.groups[key] = self._new_group()
-            group.members[node.idx] = None
+                group = self.groups[key] = self._new_group(self.node_class[node.idx])
+            group.add(node.idx)
 
     # -- grouping -----------------------------------------------------------------------
     def _key(self, node: NodeState) -> tuple:
         key = self.placement.node_key(node)
         if self.policy.uses_tags:
             key = key + (frozenset(node.tags),)
+        if self.anti_affinity and node.apps:
+            key = key + (frozenset(node.apps.items()),)
         return key
 
-    def _new_group(self) -> Group:
+    def _new_group(self, cls: int) -> Group:
         self._gids += 1
-        return Group(self._gids)
+        return Group(self._gids, cls)
+
+    @staticmethod
+    def could_fit_empty(node: NodeState, d: Demand) -> bool:
+        """Whether ``d`` could fit ``node`` were it empty: a conservative static filter (it
+        never says no to a demand the real filter could accept)."""
+        if d.cpu > node.cpu_cap or d.mem > node.mem_cap:
+            return False
+        if d.count:
+            if node.gpu_count == 0 or (d.models and node.model not in d.models):
+                return False
+            if not d.mig and d.count > node.gpu_count:
+                return False
+            if d.gpu_mem and node.gpu_mem and d.gpu_mem > node.gpu_mem:
+                return False
+        return True
+
+    def possible(self, sid: int, d: Demand) -> tuple[int, ...]:
+        """The static classes shape ``sid`` could fit (cached)."""
+        classes = self._possible.get(sid)
+        if classes is None:
+            classes = self._possible[sid] = tuple(
+                c for c, rep in enumerate(self._class_rep) if self.could_fit_empty(rep, d))
+        return classes
 
     def shape_id(self, d: Demand) -> int:
         shape = d.shape
@@ -141,7 +285,7 @@ class Cluster:
     def _regroup(self, node: NodeState) -> None:
         old = self._keys[node.idx]
         group = self.groups[old]
-        del group.members[node.idx]
+        group.remove(node.idx)
         if group.first == node.idx:
             group.first = -1
         if not group.members:
@@ -151,11 +295,12 @@ class Cluster:
         self._keys[node.idx] = key
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = self._new_group()
-        group.members[node.idx] = None
+            group = self.groups[key] = self._new_group(self.node_class[node.idx])
+        group.add(node.idx)
         if group.first >= 0 and self.rank[node.idx] < self.rank[group.first]:
             group.first = node.idx
         self._log.append(group)
+        self._class_log[group.cls].append(group)
         f = self.frag.frag_of(node)
         self.frag_milli += f - self._node_frag[node.idx]
         self._node_frag[node.idx] = f
@@ -163,6 +308,8 @@ class Cluster:
     # -- filter and score ----------------------------------------------------------------
     def feasible(self, node: NodeState, d: Demand) -> bool:
         if node.cpu_free < d.cpu or node.mem_free < d.mem:
+            return False
+        if d.max_per_node and node.apps.get(d.app, 0) >= d.max_per_node:
             return False
         if d.count:
             if node.gpu_count == 0:
@@ -180,7 +327,61 @@ class Cluster:
     def select(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
         if exclude or self.policy.uniform_ties:
             return self.select_scan(d, exclude)
-        return self._select_heap(d)
+        if self.tie_break == "order":
+            return self._select_heap(d)
+        return self._select_uniform(d)
+
+    def _select_uniform(self, d: Demand) -> NodeState | None:
+        """Highest score, uniform over the nodes of every group with it (kube-scheduler's
+        selectHost), in O(changes since this shape last ran x log groups) per pod."""
+        sid = self.shape_id(d)
+        classes = self.possible(sid, d)
+        sb = self._buckets.get(sid)
+        if sb is None:
+            sb = self._buckets[sid] = ShapeBuckets()
+            allowed = set(classes)
+            fresh: Any = [g for g in self.groups.values() if g.cls in allowed]
+            for c in classes:
+                sb.seen[c] = len(self._class_log[c])
+        else:
+            fresh = []
+            seen = sb.seen
+            for c in classes:
+                log = self._class_log[c]
+                if seen[c] < len(log):
+                    fresh.extend(log[seen[c]:])
+                    seen[c] = len(log)
+        buckets, scores = sb.buckets, sb.scores
+        # A group joined several times since this shape last ran is read once (dict keeps order).
+        for group in dict.fromkeys(fresh) if len(fresh) > 1 else fresh:
+            if not group.alive:
+                continue
+            score = group.cache.get(sid)
+            if score is None:
+                score = group.cache[sid] = self._evaluate(self.nodes[next(iter(group.members))], d)
+            if score < 0:
+                continue
+            bucket = buckets.get(score)
+            if bucket is None:
+                bucket = buckets[score] = Bucket()
+                heapq.heappush(scores, -score)
+            bucket.set(group, len(group.members))
+        rng = self.rng
+        while scores:
+            bucket = buckets[-scores[0]]
+            while bucket.total > 0:
+                slot, offset = bucket.find(rng.randrange(bucket.total))
+                group = bucket.groups[slot]
+                size = len(group.members) if group.alive else 0
+                if offset < size:
+                    return self.nodes[group.order[offset]]
+                bucket.set(group, size)  # stale: the group shrank since it was counted
+            del buckets[-heapq.heappop(scores)]
+        return None
+
+    def fits_node(self, idx: int, sid: int, d: Demand) -> bool:
+        """Whether node ``idx`` passes the filter for shape ``sid`` (= ``d``) now (cached per group)."""
+        return self._score_of(self.groups[self._keys[idx]], sid, d) >= 0
 
     def _score_of(self, group: Group, sid: int, d: Demand) -> int:
         score = group.cache.get(sid)
@@ -240,13 +441,20 @@ class Cluster:
                 pick -= len(g.members)
         return None
 
-    def select_scan(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
-        """Reference path: evaluate every group (used with exclusions and uniform policies)."""
+    def select_scan(self, d: Demand, exclude: set[int] | None = None,
+                    only: set[int] | None = None) -> NodeState | None:
+        """Reference path: evaluate every group (used with exclusions, node subsets -- a gang's
+        clique -- and uniform policies)."""
         sid = self.shape_id(d)
         best = INFEASIBLE
         ties: list[Group] = []
         total = 0
         nodes = self.nodes
+        filtered = bool(exclude) or only is not None
+
+        def members_of(group: Group) -> list[int]:
+            return [m for m in group.order if (only is None or m in only) and not (exclude and m in exclude)]
+
         for group in self.groups.values():
             score = group.cache.get(sid)
             if score is None:
@@ -254,8 +462,8 @@ class Cluster:
                 group.cache[sid] = score
             if score < best or score == INFEASIBLE:
                 continue
-            if exclude:
-                n = sum(1 for m in group.members if m not in exclude)
+            if filtered:
+                n = len(members_of(group))
                 if n == 0:
                     continue
             else:
@@ -269,15 +477,15 @@ class Cluster:
             return None
         if self.tie_break == "order" and not self.policy.uniform_ties:
             rank = self.rank
-            if exclude:
-                candidates = [m for g in ties for m in g.members if m not in exclude]
+            if filtered:
+                candidates = [m for g in ties for m in members_of(g)]
             else:
                 candidates = [_first(g, rank) for g in ties]
             return nodes[min(candidates, key=rank.__getitem__)]
         r = self.rng.randrange(total)
         for group in ties:
-            if exclude:
-                members = [m for m in group.members if m not in exclude]
+            if filtered:
+                members = members_of(group)
                 if r < len(members):
                     return nodes[members[r]]
                 r -= len(members)
@@ -291,10 +499,11 @@ class Cluster:
         raise AssertionError("unreachable")
 
     # -- bind and release ------------------------------------------------------------------
-    def schedule(self, pod: Pod, d: Demand, now: float) -> Binding | None:
+    def schedule(self, pod: Pod, d: Demand, now: float, only: set[int] | None = None) -> Binding | None:
+        """Filter, score, pick and bind one pod (on a node of ``only`` when given); None if nothing fits."""
         exclude: set[int] | None = None
         while True:
-            node = self.select(d, exclude)
+            node = self.select_scan(d, exclude, only) if only is not None else self.select(d, exclude)
             if node is None:
                 return None
             gpus = self.policy.pick_gpus(node, d, self.ctx) if d.count else ()
@@ -310,6 +519,8 @@ class Cluster:
             node.tags[tag] = node.tags.get(tag, 0) + 1
         node.pods[pod.name] = binding
         binding.demand = d
+        if d.max_per_node:
+            node.apps[d.app] = node.apps.get(d.app, 0) + 1
         if d.models and node.model not in d.models:
             self.counters.wrong_model += 1
         if d.nvlink and len(binding.gpus) > 1 and not nvlink_connected(node.model, binding.gpus):
@@ -333,5 +544,11 @@ class Cluster:
             else:
                 node.tags.pop(tag, None)
         del node.pods[pod.name]
+        if d.max_per_node:
+            left = node.apps[d.app] - 1
+            if left:
+                node.apps[d.app] = left
+            else:
+                del node.apps[d.app]
         self.used_milli -= binding.charged
         self._regroup(node)

@@ -32,11 +32,14 @@ class Demand:
     nvlink: bool = False
     requested_milli: int = 0  # the pod's true per-GPU need (for waste accounting)
     mem_request: int = 0  # GPU memory (MiB) reserved on a shared GPU (DRA consumable capacity)
+    app: str = ""  # with max_per_node: pod anti-affinity, at most max_per_node pods of app per node
+    max_per_node: int = 0
+    rdma_milli: int = 0  # share of an RDMA NIC (1000 = one NIC), recorded; not placed (no NIC inventory)
 
     @property
     def shape(self) -> tuple:
         return (self.cpu, self.mem, self.count, self.milli, self.models, self.gpu_mem, self.mig, self.nvlink,
-                self.mem_request)
+                self.mem_request, self.app, self.max_per_node)
 
     @property
     def is_share(self) -> bool:
@@ -72,7 +75,7 @@ class Binding:
 class NodeState:
     __slots__ = (
         "idx", "spec", "name", "model", "cpu_cap", "mem_cap", "cpu_free", "mem_free",
-        "gpu_free", "gpu_mem", "tags", "pods", "extra",
+        "gpu_free", "gpu_mem", "tags", "pods", "extra", "apps",
     )
 
     def __init__(self, idx: int, spec: NodeSpec, gpu_mem_mib: int = 0) -> None:
@@ -89,6 +92,7 @@ class NodeState:
         self.tags: dict[str, int] = {}  # GPU-affinity tags of the pods on the node (GpuClustering)
         self.pods: dict[str, Binding] = {}
         self.extra: Any = None
+        self.apps: dict[str, int] = {}  # pods per app, for apps with an anti-affinity limit
 
     @property
     def gpu_count(self) -> int:

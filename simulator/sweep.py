@@ -1,10 +1,14 @@
 """Run many replays in parallel: local worker processes, or a Dask cluster.
 
 ``run_jobs(jobs, workers=N)`` uses a ``concurrent.futures.ProcessPoolExecutor`` (each worker
-loads a fleet/trace once and keeps it); ``run_jobs(jobs, scheduler="tcp://host:8786")``
-submits the same jobs to a ``dask.distributed`` scheduler -- or pass ``client=`` an existing
-``distributed.Client`` (the tests use an in-process ``LocalCluster``). Results come back as
-plain dicts, in job order.
+loads a fleet/trace once and keeps it; file paths are made absolute on the client first);
+``run_jobs(jobs, scheduler="tcp://host:8786")`` submits the same jobs to a ``dask.distributed``
+scheduler -- or pass ``client=`` an existing ``distributed.Client`` (the tests use an
+in-process ``LocalCluster``). Dask jobs carry data, not paths: the client loads every
+(fleet, trace) pair once and scatters it, so a worker on another machine needs none of the
+client's files. Results come back as plain dicts, in job order; a job that fails (an
+exception in the replay, or a worker lost) comes back as ``{"error": ..., "job": {its
+parameters}}`` and the other jobs complete.
 """
 
 from __future__ import annotations
@@ -13,14 +17,24 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Sequence
 
 from simulator.errors import UnknownNameError
-from simulator.run import RunOptions, run_job
+from pathlib import Path
+
+from simulator.run import RunOptions, job_params, load_inputs, run_data, run_job
 
 Job = tuple[str, str, str, str, int, RunOptions]
 
 
+def resolve(source: str) -> str:
+    """A file argument made absolute on the client (built-in names and synthetic specs as they are)."""
+    path = Path(source)
+    return str(path.resolve()) if path.exists() else source
+
+
 def make_jobs(nodes: str, traces: Sequence[str], placements: Sequence[str], policies: Sequence[str],
               seeds: Sequence[int], options: RunOptions) -> list[Job]:
-    return [(nodes, t, pl, po, s, options) for t in traces for pl in placements for po in policies for s in seeds]
+    nodes = resolve(nodes)
+    return [(nodes, resolve(t), pl, po, s, options)
+            for t in traces for pl in placements for po in policies for s in seeds]
 
 
 def run_jobs(jobs: Sequence[Job], *, workers: int = 0, scheduler: str | None = None, client: Any = None,
@@ -41,7 +55,10 @@ def run_jobs(jobs: Sequence[Job], *, workers: int = 0, scheduler: str | None = N
         from concurrent.futures import as_completed
 
         for fut in as_completed(futures):
-            res = fut.result()
+            try:
+                res = fut.result()
+            except Exception as err:  # a worker process died: report the job, keep the rest
+                res = {"error": f"{type(err).__name__}: {err}", "job": job_params(jobs[futures[fut]])}
             results[futures[fut]] = res
             if on_done:
                 on_done(res)
@@ -59,12 +76,24 @@ def _run_dask(jobs: Sequence[Job], scheduler: str | None, client: Any, on_done: 
             raise UnknownNameError("Dask scheduler address", str(scheduler), ["tcp://HOST:PORT", "tls://HOST:PORT"])
         client = Client(scheduler)
     try:
-        futures = [client.submit(run_job, job, pure=False) for job in jobs]
+        data: dict[tuple[str, str], Any] = {}
+        futures = []
+        for job in jobs:
+            key = (job[0], job[1])
+            if key not in data:  # loaded here, on the client, once per (fleet, trace)
+                fleet, trace = load_inputs(*key)
+                data[key] = client.scatter([fleet, trace])
+            fleet_f, trace_f = data[key]
+            futures.append(client.submit(run_data, fleet_f, trace_f, job, pure=False))
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[dict | None] = [None] * len(jobs)
         for fut in as_completed(futures):
-            res = fut.result()
-            results[index[fut.key]] = res
+            i = index[fut.key]
+            try:
+                res = fut.result()
+            except Exception as err:  # the worker died or the task could not run
+                res = {"error": f"{type(err).__name__}: {err}", "job": job_params(jobs[i])}
+            results[i] = res
             if on_done:
                 on_done(res)
         return [r for r in results if r is not None]

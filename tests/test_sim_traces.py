@@ -71,7 +71,7 @@ def test_generic_csv_and_jsonl(tmp_path: Path) -> None:
     assert (infer.num_gpu, infer.gpu_milli, infer.duration) == (1, 250, None)
     jsonl = write(tmp_path, "t.jsonl", json.dumps({"name": "nb", "cpu_milli": 2000, "mig_profile": "1g.10gb"}) + "\n")
     (nb,) = load_trace(jsonl).pods
-    assert nb.mig_profile == "1g.10gb" and nb.num_gpu == 1 and nb.gpu_milli == 143
+    assert nb.mig_profile == "1g.10gb" and nb.num_gpu == 1 and nb.gpu_milli == 142  # 1*1000//7: the 1g slice check (k*1000 >= milli*7) accepts it
 
 
 @pytest.mark.parametrize(
@@ -110,3 +110,109 @@ def test_openb_default_from_shared(shared_dir: Path) -> None:
     assert len(trace.pods) == 8152
     assert sum(1 for p in trace.pods if p.is_share) == 3078
     assert round(trace.total_gpu_milli / 1000, 1) == 6086.8
+
+
+def _fits_some_node(pod, fleet) -> bool:  # noqa: ANN001
+    from simulator.fleet.catalog import canonical, model
+
+    allowed = {canonical(m) for m in pod.gpu_models}
+    for node in fleet.nodes:
+        if node.cpu_milli < pod.cpu_milli or node.memory_mib < pod.memory_mib or node.gpu_count < pod.num_gpu:
+            continue
+        spec = model(node.model) if node.model else None
+        if pod.num_gpu == 0:
+            return True
+        if spec is None or (allowed and canonical(node.model) not in allowed):
+            continue
+        if spec.memory_mib < pod.gpu_memory_mib:
+            continue
+        if pod.mig_profile and not any(p.name == pod.mig_profile for p in spec.mig_profiles):
+            continue
+        return True
+    return False
+
+
+@pytest.mark.parametrize("seed", [42, 7])
+def test_every_synthetic_pod_class_fits_a_node_of_modern_mix(seed: int) -> None:
+    """Issue 13: the "80 GiB" floor was 81,920 MiB, above an H100 80GB (81,559 MiB usable)."""
+    from simulator.fleet.builtin import builtin_fleet
+
+    fleet = builtin_fleet("modern-mix")
+    classes = {(p.kind, p.num_gpu, p.gpu_memory_mib, p.gpu_models, p.mig_profile, p.cpu_milli, p.memory_mib): p
+               for p in generate(3000, seed).pods}
+    misfits = [key for key, pod in classes.items() if not _fits_some_node(pod, fleet)]
+    assert not misfits
+    # and every class an H100 may take (any model, or H100 listed) runs on the H100 fleet
+    from simulator.fleet.catalog import canonical
+
+    h100 = builtin_fleet("dgx-h100-32")
+    meant = {k: p for k, p in classes.items() if not p.gpu_models or "H100-SXM5-80GB" in {canonical(m) for m in p.gpu_models}}
+    assert len(meant) > 10
+    assert [k for k, p in meant.items() if not _fits_some_node(p, h100)] == []
+
+
+def test_synthetic_memory_floors_are_real_usable_memory() -> None:
+    from dra.gpu.catalog import find_model
+
+    pods = generate(3000, 42).pods
+    big = {p.gpu_memory_mib for p in pods if p.kind == "training"}
+    assert big == {find_model("h100").memory_mib} == {81559}
+    for p in pods:
+        if p.mig_profile:  # the profile's own memory and a compute share its slice check accepts
+            k = int(p.mig_profile[0])
+            assert k * 1000 >= p.gpu_milli * 7
+            assert p.gpu_memory_mib <= next(m.memory_bytes // 2**20 for m in find_model("h100").mig_profiles
+                                            if m.name == p.mig_profile)
+
+
+DLRM_HEADER = ("instance_sn,role,app_name,cpu_request,cpu_limit,gpu_request,gpu_limit,rdma_request,rdma_limit,"
+               "memory_request,memory_limit,disk_request,disk_limit,max_instance_per_node,creation_time,"
+               "scheduled_time,deletion_time\n")
+
+
+def test_dlrm_rows_become_pods(tmp_path: Path) -> None:
+    path = write(tmp_path, "dlrm.csv", DLRM_HEADER
+                 + "i0,HN,app_0,12,12,1,1,25,25,120.0,120.0,640.0,800.0,8,,,\n"
+                 + "i1,CN,app_1,64,64,0,0,1,1,320.0,320.0,1,1,-1,475.5,623.0,91730.0\n")
+    i0, i1 = load_trace(path).pods
+    assert (i0.cpu_milli, i0.memory_mib, i0.num_gpu, i0.gpu_milli) == (12000, 120 * 1024, 1, 1000)
+    assert (i0.app, i0.max_per_node, i0.rdma_milli, i0.arrival, i0.duration) == ("app_0", 8, 250, 0.0, None)
+    assert (i1.max_per_node, i1.arrival, i1.duration, i1.kind) == (0, 475.5, 91730.0 - 475.5, "CN")
+
+
+@pytest.mark.parametrize("row, message", [
+    ("i,HN,a,12,12,0.5,1,25,25,1,1,1,1,8,,,", "column 'gpu_request': whole GPUs only"),
+    ("i,HN,a,x,12,1,1,25,25,1,1,1,1,8,,,", "column 'cpu_request': expected a number, got 'x'"),
+    ("i,HN,a,12,12,1,1,25,25,1,1,1,1,8,10,,5", "column 'deletion_time': 5 is before creation_time 10"),
+])
+def test_dlrm_bad_rows_name_file_and_line(tmp_path: Path, row: str, message: str) -> None:
+    path = write(tmp_path, "dlrm.csv", DLRM_HEADER + row + "\n")
+    with pytest.raises(TraceError) as err:
+        load_trace(path)
+    assert f"{path}:2: {message}" in str(err.value)
+
+
+def test_dlrm_anti_affinity_caps_instances_per_node(tmp_path: Path) -> None:
+    """max_instance_per_node: 3 instances of app_0 with a limit of 2 on one 8-GPU node -> 2 run,
+    1 waits until one leaves; another app is not limited by them."""
+    from simulator.engine import replay_time
+    from simulator.fleet.model import Fleet, NodeSpec
+    from simulator.placement import get_placement
+    from simulator.scoring import get_policy
+
+    path = write(tmp_path, "dlrm.csv", DLRM_HEADER
+                 + "a,HN,app_0,1,1,1,1,25,25,1,1,1,1,2,0,,100\n"
+                 + "b,HN,app_0,1,1,1,1,25,25,1,1,1,1,2,1,,100\n"
+                 + "c,HN,app_0,1,1,1,1,25,25,1,1,1,1,2,2,,100\n"
+                 + "d,HN,app_1,1,1,1,1,25,25,1,1,1,1,2,3,,100\n")
+    fleet = Fleet("one", [NodeSpec("n0", 64000, 1 << 20, 8, "H100-SXM5-80GB")])
+    for placement in ("device-plugin", "dra"):
+        r = replay_time(fleet, load_trace(path), get_placement(placement), get_policy("fgd"), 1)
+        assert r.scheduled == 4 and r.extra["queueing_delay_s"]["max"] == 98.0  # c starts when a leaves at 100
+
+
+def test_dlrm_2025_from_shared(shared_dir: Path) -> None:
+    trace = load_trace(shared_dir / "traces/alibaba-dlrm-2025/disaggregated_DLRM_trace.csv")
+    assert len(trace.pods) == 23871
+    assert sum(1 for p in trace.pods if p.kind == "HN" and p.num_gpu == 1) == 7386
+    assert sum(1 for p in trace.pods if p.kind == "CN" and p.num_gpu == 0) == 16485

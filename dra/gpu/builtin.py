@@ -113,6 +113,8 @@ NODE_SHAPES: dict[str, NodeShape] = {
 }
 
 _GENERIC = re.compile(r"^(?P<model>.+)-x(?P<count>\d+)$")
+# GPUs one node can hold: 8 on HGX/DGX boards, 16 on the largest (DGX-2/HGX-2) systems.
+MAX_GPUS_PER_NODE = 16
 
 
 def profile_names() -> list[str]:
@@ -318,7 +320,10 @@ def load_profile(name_or_path: str | Path, node_name: str) -> NodeInventory:
         return load_profile_file(path, node_name)
     generic = _GENERIC.match(text.lower())
     if generic:
-        return build_node(generic["model"], int(generic["count"]), node_name,
+        count = int(generic["count"])
+        if not 1 <= count <= MAX_GPUS_PER_NODE:
+            raise ProfileError(f"profile {text!r}: {count} GPUs per node; expected 1 to {MAX_GPUS_PER_NODE}")
+        return build_node(generic["model"], count, node_name,
                           source=f"builtin:{text}")
     raise ProfileError(
         f"unknown profile {text!r}: not a file and not one of {', '.join(sorted(NODE_SHAPES))}"

@@ -14,7 +14,16 @@ The two undisclosed openb codes get documented stand-ins, not guesses presented 
 * ``G3`` (312 GPUs): stand-in "Ampere 40 GB training card" with the A100-PCIE-40GB's
   public specs but MIG off and no NVLink.
 
+The Alibaba spot-GPU 2026 node list names two undisclosed series the same way:
+
+* ``GPU-series-1`` (989 nodes of 1, 4 or 8 GPUs): stand-in "Ampere 24 GB" (A10 specs), the
+  class of the 1-GPU inference nodes it sits beside.
+* ``GPU-series-2`` (122 nodes of 8 GPUs, 192 vCPUs like the H800 nodes): stand-in "Hopper
+  80 GB" (H800 specs, NVSwitch, MIG off).
+
 Their product names say ``(stand-in)`` so nothing downstream mistakes them for real parts.
+H800 and A800 are real parts: the H100 SXM5 / A100 SXM4 80GB dies with NVLink cut to 400 GB/s,
+so memory, SM count and MIG tables are those of their H100/A100 counterparts.
 """
 
 from __future__ import annotations
@@ -92,6 +101,17 @@ GPU_MODELS: dict[str, GpuModel] = {
         _m("V100-SXM2-32GB", "Tesla V100-SXM2-32GB", "Tesla", "Volta", "7.0", 32510, 80,
            nvlink="mesh"),
         _m("P100-PCIE-16GB", "Tesla P100-PCIE-16GB", "Tesla", "Pascal", "6.0", 16280, 56),
+        # China-market Hopper/Ampere SXM parts: same dies, memory and MIG geometry as H100 SXM5
+        # 80GB / A100-SXM4-80GB; NVLink bandwidth cut to 400 GB/s but still NVSwitch boards.
+        _m("H800-SXM5-80GB", "NVIDIA H800", "Nvidia", "Hopper", "9.0", 81559, 132,
+           mig_tables.H100_SXM_80GB, nvlink="switch", notes="H100 SXM5 die, NVLink 400 GB/s"),
+        _m("A800-SXM4-80GB", "NVIDIA A800-SXM4-80GB", "Nvidia", "Ampere", "8.0", 81920, 108,
+           mig_tables.A100_80GB, nvlink="switch", notes="A100 SXM4 die, NVLink 400 GB/s"),
+        _m("ALIBABA-SERIES-1", "Alibaba GPU-series-1 (stand-in: Ampere 24GB)", "Nvidia", "Ampere", "8.6",
+           23028, 72, notes="undisclosed spot-gpu-2026 model (1, 4 or 8 per node); A10-class stand-in"),
+        _m("ALIBABA-SERIES-2", "Alibaba GPU-series-2 (stand-in: Hopper 80GB, MIG off)", "Nvidia", "Hopper",
+           "9.0", 81559, 132, nvlink="switch",
+           notes="undisclosed spot-gpu-2026 model (8 per node); H800-class stand-in without MIG"),
         _m("ALIBABA-G2", "Alibaba G2 (stand-in: Ampere 24GB)", "Nvidia", "Ampere", "8.6",
            23028, 72, notes="undisclosed openb model; A10-class stand-in"),
         _m("ALIBABA-G3", "Alibaba G3 (stand-in: Ampere 40GB)", "Nvidia", "Ampere", "8.0",
@@ -123,6 +143,10 @@ MODEL_ALIASES: dict[str, str] = {
     "v100m16": "V100-SXM2-16GB",
     "v100m32": "V100-SXM2-32GB",
     "p100": "P100-PCIE-16GB",
+    "h800": "H800-SXM5-80GB",
+    "a800": "A800-SXM4-80GB",
+    "gpu-series-1": "ALIBABA-SERIES-1",
+    "gpu-series-2": "ALIBABA-SERIES-2",
     "g2": "ALIBABA-G2",
     "g3": "ALIBABA-G3",
 }

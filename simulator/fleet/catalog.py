@@ -48,3 +48,9 @@ def short_name(key: str) -> str:
             return code
     aliases = sorted((a for a, k in MODEL_ALIASES.items() if k == key), key=len)
     return aliases[0].upper() if aliases else key
+
+
+@lru_cache(maxsize=1)
+def mig_profile_names() -> frozenset[str]:
+    """Every MIG profile some catalog GPU offers (``1g.10gb``, ``3g.71gb``, ...)."""
+    return frozenset(p.name for m in GPU_MODELS.values() for p in m.mig_profiles)

@@ -1,4 +1,4 @@
-"""One entry point for fleets: a built-in name, an openb node-list CSV, or a YAML file.
+"""One entry point for fleets: a built-in name, an openb or spot-GPU 2026 node-list CSV, or a YAML file.
 
 YAML fleet file::
 
@@ -17,17 +17,18 @@ Errors name the file and the entry (``fleet.yaml: nodes[1].gpus: ...``).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from simulator.csvrows import check_text_file, read_header
 from simulator.errors import FleetError, UnknownNameError
 from simulator.fleet.builtin import FLEETS, builtin_fleet
 from simulator.fleet.catalog import canonical
 from simulator.fleet.model import Fleet, NodeSpec
 from simulator.fleet.openb import is_openb_node_header, load_openb_nodes
+from simulator.fleet.spot import is_spot_node_header, load_spot_nodes
 
 GIB = 1024
 ENTRY_KEYS = {"shape", "model", "gpus", "count", "cpu", "cpu_milli", "memory", "memory_mib", "name"}
@@ -43,11 +44,15 @@ def load_fleet(source: str | Path) -> Fleet:
             raise FleetError(f"{path}: no such fleet file")
         raise UnknownNameError("fleet", text, list(FLEETS) + ["<openb node list .csv>", "<fleet .yaml>"])
     if path.suffix == ".csv":
-        with path.open(newline="") as handle:
-            header = next(csv.reader(handle), [])
+        header = read_header(path, FleetError, "fleet node list")
+        if is_spot_node_header(header):
+            return load_spot_nodes(path)
         if not is_openb_node_header(header):
-            raise FleetError(f"{path}:1: not an openb node list (sn,cpu_milli,memory_mib,gpu,model)")
+            raise FleetError(f"{path}:1: not a node list: expected the openb header "
+                             "(sn,cpu_milli,memory_mib,gpu,model) or the spot-GPU header "
+                             "(gpu_model,gpu_capacity_num,cpu_num,node_name)")
         return load_openb_nodes(path)
+    check_text_file(path, FleetError, "fleet YAML")
     return _load_yaml(path)
 
 

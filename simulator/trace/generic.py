@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import TraceError
+from simulator.fleet.catalog import mig_profile_names
 from simulator.trace.model import Pod, Trace
 
 FIELDS = (
@@ -116,10 +117,15 @@ def pod_from_record(rec: dict[str, Any], where: str, index: int) -> Pod:
     mig = present.get("mig_profile")
     if mig is not None:
         mig = str(mig).strip()
+        known = mig_profile_names()
+        if mig and mig not in known:
+            raise TraceError(f"{where}: field 'mig_profile': unknown MIG profile {mig!r} "
+                             f"(valid: {', '.join(sorted(known))})")
         if num_gpu == 0:
-            # the slice's share: the profile's compute slices out of 7 (1g -> 143 milli)
+            # the slice's share: the profile's compute slices out of 7, rounded down so the
+            # slice check k*1000 >= milli*7 accepts it (1g -> 142 milli)
             try:
-                num_gpu, gpu_milli = 1, -(-int(mig.split("g", 1)[0]) * 1000 // 7)
+                num_gpu, gpu_milli = 1, int(mig.split("g", 1)[0]) * 1000 // 7
             except ValueError:
                 raise TraceError(f"{where}: field 'mig_profile': expected a profile like 1g.10gb, got {mig!r}") from None
     nvlink = _bool(present.get("nvlink", False), where, "nvlink")

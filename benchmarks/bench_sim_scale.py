@@ -1,0 +1,143 @@
+"""Simulator scale: the time-based replay against pods and nodes, and a 100k-pod DRA run on a
+real 4,278-node fleet.
+
+1. openb ``default`` (8,152 pods, 1,213 nodes), time-based, device-plugin model, FGD policy,
+   kube-scheduler's uniform tie-break: x1, then the trace x10 on the same fleet (the pending
+   queue), then trace x10 on the fleet x10 (pods and nodes). Ratios against x1 in the same run;
+   target: x10 within 10x of x1 (linear).
+2. 100,000 synthetic pods (``generate(100000, 42)``, one arrival per second on average) on the
+   Alibaba spot-GPU 2026 node list, time-based, DRA placement (every GPU pod a ResourceClaim
+   placed by ``dra.allocator``) and the device-plugin model as the same-run baseline: wall and
+   CPU seconds, peak RSS. Targets: under 60 s and 2 GiB.
+3. Memory per node: traced allocations of building the cluster state (DRA: slices, index,
+   allocator state) divided by the node count.
+
+Needs ../shared (openb and spot-gpu-2026); skips without it. Writes "## Simulator scale" in
+benchmarks/RESULTS.md. ``--quick`` runs 20k pods in part 2 (for a smoke run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+from benchmarks.results import record_section
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared() -> Path | None:
+    for p in (Path(os.environ.get("DRA_SHARED_DIR", "/nonexistent")), ROOT.parent / "shared", ROOT / "shared"):
+        if (p / "traces/alibaba-openb/openb_pod_list_default.csv").exists() and (
+                p / "traces/alibaba-spot-gpu-2026/node_info_df.csv").exists():
+            return p
+    return None
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fleet, trace, placement: str) -> dict:  # noqa: ANN001
+    from simulator.run import RunOptions, run_one
+
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    r = run_one(fleet, trace, placement, "fgd", 42, RunOptions(method="time"))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"pods": r.pods, "nodes": len(fleet.nodes), "wall_s": wall, "cpu_s": cpu, "scheduled": r.scheduled,
+            "pending": r.pending, "rss_mib": _rss_mib()}
+
+
+def times(fleet, trace, k: int, *, nodes_too: bool):  # noqa: ANN001, ANN201
+    from simulator.fleet.model import Fleet
+    from simulator.trace.model import Trace
+
+    pods = [dataclasses.replace(p, name=f"{p.name}~{i}") for i in range(k) for p in trace.pods]
+    if nodes_too:
+        fleet = Fleet(f"{fleet.name}-x{k}", [dataclasses.replace(n, name=f"{n.name}~{i}")
+                                             for i in range(k) for n in fleet.nodes])
+    return fleet, Trace(f"{trace.name}-x{k}", pods)
+
+
+def per_node_kib(fleet, trace, placement: str) -> float:  # noqa: ANN001
+    from simulator.engine import build_cluster
+    from simulator.placement import get_placement
+    from simulator.scoring import get_policy
+
+    gc.collect()
+    tracemalloc.start()
+    cluster, _ = build_cluster(fleet, trace, get_placement(placement), get_policy("fgd"), 42, "random")
+    used, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del cluster
+    return used / len(fleet.nodes) / 1024
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = argv or []
+    shared = _shared()
+    if shared is None:
+        print("bench_sim_scale: ../shared (openb, spot-gpu-2026) not found; skipped")
+        return
+    from simulator.fleet.load import load_fleet
+    from simulator.run import canonical_inputs, load_inputs
+    from simulator.trace.synthetic import SyntheticMix, generate
+
+    openb = shared / "traces/alibaba-openb"
+    fleet, trace = load_inputs(str(openb / "openb_node_list_gpu_node.csv"), str(openb / "openb_pod_list_default.csv"))
+    rows = [("x1", timed(fleet, trace, "device-plugin"))]
+    print(f"openb x1: {rows[0][1]}", flush=True)
+    for label, nodes_too in (("pods x10, same fleet", False), ("pods x10, fleet x10", True)):
+        f, t = times(fleet, trace, 10, nodes_too=nodes_too)
+        rows.append((label, timed(f, t, "device-plugin")))
+        print(f"openb {label}: {rows[-1][1]}", flush=True)
+    n = 20_000 if "--quick" in argv else 100_000
+    spot = load_fleet(str(shared / "traces/alibaba-spot-gpu-2026/node_info_df.csv"))
+    spot, synthetic = canonical_inputs(spot, generate(n, 42, SyntheticMix(mean_interarrival_s=1.0)))
+    kib = {pl: per_node_kib(spot, synthetic, pl) for pl in ("device-plugin", "dra")}
+    big = {}
+    for pl in ("device-plugin", "dra"):
+        big[pl] = timed(spot, synthetic, pl)
+        print(f"spot {n} pods {pl}: {big[pl]}", flush=True)
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    base = rows[0][1]
+    lines = [
+        "## Simulator scale", "",
+        f"`benchmarks/bench_sim_scale.py`, {date.today()}, Python {platform.python_version()}, {os.cpu_count()} cores "
+        f"shared with other work (load average {load}; CPU seconds are the steadier figure). Time-based replay, "
+        "FGD policy, kube-scheduler's uniform tie-break, seed 42.", "",
+        "| run | pods | nodes | wall s | CPU s | CPU vs x1 | scheduled | pending at end | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, r in rows:
+        ratio = r["cpu_s"] / base["cpu_s"]
+        target = "" if label == "x1" else "<= 10x of x1"
+        lines.append(f"| openb default {label}, device plugin | {r['pods']:,} | {r['nodes']:,} | {r['wall_s']:.1f} | "
+                     f"{r['cpu_s']:.1f} | {ratio:.1f}x | {r['scheduled']:,} | {r['pending']:,} | {target} |")
+    for pl, r in big.items():
+        target = "< 60 s, < 2 GiB" if pl == "dra" else "(baseline)"
+        lines.append(f"| spot-gpu-2026, {n:,} synthetic pods, {pl} | {r['pods']:,} | {r['nodes']:,} | {r['wall_s']:.1f} | "
+                     f"{r['cpu_s']:.1f} | - | {r['scheduled']:,} | {r['pending']:,} | {target} |")
+    lines += [
+        "",
+        f"Peak RSS of the whole benchmark process: {_rss_mib():.0f} MiB. Cluster state right after setup, per node "
+        f"(traced allocations): device plugin {kib['device-plugin']:.1f} KiB, DRA {kib['dra']:.1f} KiB "
+        "(ResourceSlices, the index and the allocator state of every node). Pods that fit no node of the "
+        "spot fleet (synthetic pods naming H100/H200/B200/GB200/L4) stay pending; after their first attempt "
+        "they cost nothing (pending shapes are indexed by the node classes they could fit).",
+        "",
+    ]
+    record_section("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
