@@ -6,8 +6,7 @@ the files of :data:`FILES` (claims with mistakes the API server refuses, a binar
 directory, ...), plus ``slices.yaml`` (slices of two T4s on node n1) and the repository's
 DeviceClasses as ``classes.yaml``. ``STDIN:<text>`` as the first element feeds standard input.
 
-Rows for the simulator (fixed on the simscale branch) are marked ``xfail(strict=False)`` where
-they still fail here; rows whose validation is completed on the apicel branch likewise.
+Rows whose API validation is not complete yet are marked ``xfail(strict=False)``.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ FILES: dict[str, str | bytes | None] = {
     "noclass.yaml": _claim("name: c,", "    - {name: gpu, exactly: {deviceClassName: nope.example.com}}"),
     "badreqname.yaml": _claim("name: c,", f"    - {{name: 'GPU_1', exactly: {{{GPU}}}}}"),
     "badclass.yaml": "apiVersion: resource.k8s.io/v1\nkind: DeviceClass\nmetadata: {name: Bad_Class}\nspec: {}\n",
-    "unknownkind.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+    "unknownkind.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
     "syntax.yaml": "apiVersion: resource.k8s.io/v1\nkind: ResourceClaim\nmetadata: {name: c\n",
     "unknownfield.yaml": "apiVersion: resource.k8s.io/v1\nkind: ResourceClaim\nmetadata: {name: c}\nspec: {devicez: {}}\n",
     "binary.yaml": bytes(range(256)) * 4,
@@ -60,7 +59,6 @@ FILES: dict[str, str | bytes | None] = {
 
 CLAIMS = ["-f", "classes.yaml", "-f", "slices.yaml"]
 SIM = ["--nodes", "inference-l4-t4", "--pods", "synthetic:20:1", "--no-progress"]
-SIMSCALE = pytest.mark.xfail(strict=False, reason="fixed on the simscale branch")
 APICEL = pytest.mark.xfail(strict=False, reason="this check of API validation is completed on the apicel branch")
 
 CASES = [
@@ -77,7 +75,7 @@ CASES = [
                  id="claim-unknown-class"),
     pytest.param(["allocate", "-f", "badclass.yaml", "-f", "slices.yaml", "-f", "countm1.yaml"],
                  "DeviceClass Bad_Class is invalid: metadata.name", id="class-invalid-name"),
-    pytest.param(["allocate", *CLAIMS, "-f", "unknownkind.yaml"], 'unknown kind "v1/Pod"', id="unknown-kind"),
+    pytest.param(["allocate", *CLAIMS, "-f", "unknownkind.yaml"], 'unknown kind "apps/v1/Deployment"', id="unknown-kind"),
     pytest.param(["allocate", *CLAIMS, "-f", "syntax.yaml"], "syntax.yaml:", id="yaml-syntax-error"),
     pytest.param(["allocate", *CLAIMS, "-f", "unknownfield.yaml"], "devicez", id="unknown-field"),
     pytest.param(["allocate", *CLAIMS, "-f", "binary.yaml"], "binary.yaml: binary file", id="binary-manifest"),
@@ -99,8 +97,8 @@ CASES = [
     pytest.param(["slices", "--profile", "t4-x1", "--kubernetes-version", "1.20"], "1.20", id="slices-old-version"),
     pytest.param(["slices", "--profile", "t4-x1", "--kubernetes-version", "banana"], "banana", id="slices-bad-version"),
     pytest.param(["slices", "--profile", "t4-x1", "--mode", "half"], "invalid choice: 'half'", id="slices-bad-mode"),
-    pytest.param(["slices", "--profile", "h100-x0"], "0 GPUs in one node", id="profile-zero-gpus"),
-    pytest.param(["slices", "--profile", "h100-x999"], "999 GPUs in one node", id="profile-999-gpus"),
+    pytest.param(["slices", "--profile", "h100-x0"], "0 GPUs per node", id="profile-zero-gpus"),
+    pytest.param(["slices", "--profile", "h100-x999"], "999 GPUs per node", id="profile-999-gpus"),
     pytest.param(["slices", "--profile", "nvlink-true.yaml"], "nvlink: expected", id="profile-nvlink-true"),
     pytest.param(["slices", "--profile", "count-neg.yaml"], "count: expected a non-negative integer", id="profile-negative-count"),
     pytest.param(["slices", "--profile", "unknown-model.yaml"], "Z900", id="profile-unknown-model"),
@@ -131,21 +129,21 @@ CASES = [
     pytest.param(["frobnicate"], "invalid choice: 'frobnicate'", id="unknown-subcommand"),
     # -- dra sim (the simulator's own checks) --------------------------------------------------
     pytest.param(["sim", "replay", "--nodes", "inference-l4-t4", "--pods", "binary.yaml", "--no-progress"], "binary.yaml",
-                 id="sim-binary-trace", marks=SIMSCALE),
+                 id="sim-binary-trace"),
     pytest.param(["sim", "replay", "--nodes", "emptydir", "--pods", "synthetic:20:1", "--no-progress"], "emptydir",
                  id="sim-directory-as-nodes"),
     pytest.param(["sim", "replay", "--nodes", "fleet-bad.yaml", "--pods", "synthetic:20:1", "--no-progress"], "dgx-h999",
                  id="sim-fleet-unknown-shape"),
     pytest.param(["sim", "replay", "--nodes", "binary.yaml", "--pods", "synthetic:20:1", "--no-progress"], "binary.yaml",
-                 id="sim-binary-fleet", marks=SIMSCALE),
+                 id="sim-binary-fleet"),
     pytest.param(["sim", "replay", *SIM, "--json", "emptydir"], "emptydir", id="sim-json-to-directory"),
-    pytest.param(["sim", "replay", *SIM, "--json", "nodir/out.json"], "nodir", id="sim-json-missing-dir", marks=SIMSCALE),
+    pytest.param(["sim", "replay", *SIM, "-o", "emptydir"], "emptydir", id="sim-output-is-a-directory"),
     pytest.param(["sim", "compare", *SIM, "--placements", "dra", "--policies", "bestfit", "--out", "binary.yaml"], "binary.yaml",
                  id="sim-compare-out-is-a-file"),
     pytest.param(["sim", "replay", *SIM, "--placement", "mig-mixed", "--mig-fraction", "2"], "--mig-fraction",
-                 id="sim-mig-fraction-2", marks=SIMSCALE),
+                 id="sim-mig-fraction-2"),
     pytest.param(["sim", "replay", "--nodes", "inference-l4-t4", "--pods", "trace-badmig.csv", "--no-progress",
-                  "--placement", "mig-mixed"], "9g.99gb", id="sim-trace-unknown-mig-profile", marks=SIMSCALE),
+                  "--placement", "mig-mixed"], "9g.99gb", id="sim-trace-unknown-mig-profile"),
     pytest.param(["sim", "replay", "--nodes", "inference-l4-t4", "--pods", "trace-text.csv", "--no-progress"], "trace-text.csv:2",
                  id="sim-trace-bad-number"),
     pytest.param(["sim", "replay", "--nodes", "inference-l4-t4", "--pods", "missing.csv", "--no-progress"], "missing.csv",

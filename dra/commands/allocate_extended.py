@@ -47,12 +47,15 @@ def split_pods(paths: list[str], loader: Callable[[list[str]], list[Any]]) -> tu
 
     pods: list[dict[str, Any]] = []
     objs: list[Any] = []
+    if paths.count("-") > 1:
+        loader(paths)  # refuses a second standard input with its own one-line error
     for raw in paths:
         path = Path(raw)
-        if raw == "-" or not path.exists():
-            objs.extend(loader([raw]))
+        files = _files(path) if path.exists() else []
+        if raw == "-" or not files:
+            objs.extend(loader([raw]))  # stdin, a missing path or a directory without manifests
             continue
-        for file in _files(path):
+        for file in files:
             try:
                 text = file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
