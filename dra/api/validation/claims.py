@@ -355,7 +355,7 @@ def validate_device_status(
     if len(d.conditions or []) > DEVICE_STATUS_MAX_CONDITIONS:
         errs.append(too_many(child(path, "conditions"), len(d.conditions or []), DEVICE_STATUS_MAX_CONDITIONS))
     if d.data is not None:
-        errs.extend(validate_raw_object(d.data, child(path, "data"), DEVICE_STATUS_DATA_MAX, Options(opts.k8s_version)))
+        errs.extend(validate_raw_object(d.data, child(path, "data"), DEVICE_STATUS_DATA_MAX, Options(opts.k8s_version, version=opts.version)))
     nd = d.network_data
     if nd is not None:
         npath = child(path, "networkData")
