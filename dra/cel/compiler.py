@@ -13,6 +13,7 @@ happen once at compile time. Operators are built by :mod:`dra.cel.ops`, calls by
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from lark import Token, Tree
@@ -23,8 +24,9 @@ from dra.cel import literals, macros, ops
 from dra.cel import typesys as T
 from dra.cel import values as v
 from dra.cel.calls import PY_ERRORS, build_call, charge_result_size
-from dra.cel.cost import METER_KEY, Meter, size_cost
-from dra.cel.errors import CelCompileError, CostLimitExceeded, EvalError, compile_error
+from dra.cel.cost import METER_KEY, SELECTOR_MAX_COST, Meter, size_cost
+from dra.cel.errors import CelCompileError, CostLimitExceeded, EvalAbort, EvalError, compile_error
+from dra.cel.env import EXT_LISTS_FUNCTIONS, CelEnvironment
 from dra.cel.grammar import parse
 from dra.cel.access import AccessRules, _unwrap_optional
 from dra.cel.node import DEVICE_FIELDS, MISSING, Node, const_node
@@ -51,11 +53,15 @@ _ARITH = {
 class Compiler(AccessRules):
     """Compiles one expression; create a new one per expression."""
 
-    def __init__(self, text: str, *, allow_multiple_allocations_field: bool = True) -> None:
+    def __init__(self, text: str, *, allow_multiple_allocations_field: bool = True,
+                 env: CelEnvironment | None = None) -> None:
         self.text = text
+        self.env = env if env is not None else CelEnvironment()
         self.device_fields = dict(DEVICE_FIELDS)
-        if not allow_multiple_allocations_field:
+        if not allow_multiple_allocations_field or not self.env.allow_multiple_allocations_field:
             del self.device_fields["allowMultipleAllocations"]
+        # attribute values are dyn (1.36+ list attributes) rather than google.protobuf.Any
+        self.dyn_attributes = self.env.dyn_attributes
         # scopes: name -> (type, estimated max size of the value)
         self.scopes: list[dict[str, tuple[T.Type, int]]] = [{"device": (T.DEVICE, 1)}]
         self.metered = False
@@ -97,6 +103,11 @@ class Compiler(AccessRules):
                     return line, column
         return 1, 1
 
+    @staticmethod
+    def shown(node: Node) -> T.Type:
+        """The type cel-go names in messages: attribute values are ``any`` before list attributes."""
+        return "any" if node.any_typed else node.typ
+
     def check(self, where: Any, rule: Callable[..., Any], *args: Any) -> Any:
         """Apply a rule of dra.cel.checks, turning its error into a positioned compile error."""
         try:
@@ -126,15 +137,18 @@ class Compiler(AccessRules):
         """Evaluate a node with all-constant children now (errors stay runtime errors)."""
         if not all(c.is_const for c in children):
             return node
+        # A private meter: folding must work for closures built for metered expressions. Its
+        # limit is the selector limit, so that folding never builds what evaluation could not
+        # (nested ``replace`` calls), and what it charged stays part of the runtime cost.
+        meter = Meter(limit=SELECTOR_MAX_COST)
         try:
-            # A private meter: folding must work for closures built for metered expressions.
-            value = node.fn({METER_KEY: Meter(limit=1 << 62)})
-        except (EvalError, CostLimitExceeded, *PY_ERRORS):
+            value = node.fn({METER_KEY: meter})
+        except (EvalError, EvalAbort, CostLimitExceeded, MemoryError, *PY_ERRORS):
             return node
         # keep the static type (dyn(1) stays dyn), the costs and the size estimates of the
         # unfolded expression: cel-go's estimator does not fold (strings.quote('a') is sized
         # 2 * 1 + 2, string(123) is of unknown size) but knows a list literal's element sizes
-        folded = const_node(value, node.typ, node.cost, node.est)
+        folded = const_node(value, node.typ, node.cost + meter.total, node.est)
         folded.size, folded.elem_size = node.size, node.elem_size
         return folded
 
@@ -191,8 +205,10 @@ class Compiler(AccessRules):
         if op in ("==", "!="):
             self.check(tree, checks.check_equality, op, left.typ, right.typ)
             fn = ops.equals(left.fn, right.fn, left.const, right.const, MISSING, negate=op == "!=")
-            if left.typ == right.typ and left.typ in _UNIT_EQUALITY:
-                est = E.add(args_est, 1)  # Kubernetes' CostEstimator: O(1) equality of its types
+            if op == "==" and left.typ == right.typ and left.typ in _UNIT_EQUALITY:
+                # Kubernetes' CostEstimator: O(1) equality of its types -- for _==_ only; _!=_
+                # gets cel-go's generic rule (a traversal of the smaller, here unknown, size)
+                est = E.add(args_est, 1)
             else:
                 est = E.add(args_est, E.factor(min(left.size, right.size), E.STRING_TRAVERSAL))
         elif op == "in":
@@ -203,7 +219,7 @@ class Compiler(AccessRules):
             kind = T.kind(right.typ)
             est = E.add(args_est, right.size if kind == "list" else max(1, right.size) if kind == T.DYN else 1)
         else:
-            self.check(tree, checks.check_ordering, op, left.typ, right.typ)
+            self.check(tree, checks.check_ordering, op, left.typ, right.typ, [self.shown(left), self.shown(right)])
             fn = ops.ordering(op, left.fn, right.fn, right.const, MISSING)
             # string/bytes ordering is a traversal; between two dyn values it is a candidate too
             sized = left.typ in (T.STRING, T.BYTES) or right.typ in (T.STRING, T.BYTES) \
@@ -381,6 +397,8 @@ class Compiler(AccessRules):
                 return macros.GLOBAL_MACROS[full](self, tree, args)
             return self.call(tree, full, None, args, name_token)
         if macros.is_member_macro(name, len(args)):
+            if name in EXT_LISTS_FUNCTIONS and not self.env.ext_lists:
+                raise self.error(name_token, f"undeclared reference to '{name}' (in container '')")
             return macros.MEMBER_MACROS[name](self, tree, recv_tree, args)
         return self.call(tree, name, recv_tree, args, name_token)
 
@@ -393,6 +411,10 @@ class Compiler(AccessRules):
         nodes = ([self.visit(recv_tree)] if member else []) + [self.visit(a) for a in arg_trees]
         fn = lookup(name, member, len(nodes))
         types = [n.typ for n in nodes]
+        if (name == "includes" and not self.env.includes) or (name in EXT_LISTS_FUNCTIONS and not self.env.ext_lists):
+            raise self.error(where, f"undeclared reference to '{name}' (in container '')")
+        if name == "includes" and fn is not None and self.env.includes_limit is not None:
+            fn = dataclasses.replace(fn, impl=funcs_lists.includes_limited)
         if fn is None:
             if name in FUNCTION_NAMES:
                 raise self.error(where, str(checks.no_overload(name, types, member)))

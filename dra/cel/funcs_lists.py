@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from dra.cel import values as v
-from dra.cel.errors import EvalError, no_such_overload
+from dra.cel.errors import EvalAbort, EvalError, no_such_overload
 from dra.cel.registry import register
 from dra.cel.typesys import BOOL, DOUBLE, DYN, INT, UINT, list_of, optional_of
 
@@ -21,6 +21,13 @@ LA = list_of("A")
 def _list(x: Any, name: str) -> list:
     if not isinstance(x, list):
         raise no_such_overload(name, x)
+    return x
+
+
+def _lister(x: Any) -> list:
+    # ext.Lists' single-overload bindings assert args[0].(traits.Lister): a panic for dyn non-lists
+    if not isinstance(x, list):
+        raise EvalAbort(f"interface conversion: {v.go_type_name(x)} is not traits.Lister: missing method Contains")
     return x
 
 
@@ -88,7 +95,7 @@ def lists_range(n: Any) -> list[int]:
 
 def distinct(items: Any) -> list:
     out: list = []
-    for x in _list(items, "distinct"):
+    for x in _lister(items):
         if not any(v.cel_eq(x, y) for y in out):
             out.append(x)
     return out
@@ -109,11 +116,11 @@ def flatten(items: Any, depth: Any = 1) -> list:
 
 
 def reverse(items: Any) -> list:
-    return list(reversed(_list(items, "reverse")))
+    return list(reversed(_lister(items)))
 
 
 def list_slice(items: Any, start: Any, end: Any) -> list:
-    items = _list(items, "slice")
+    items = _lister(items)
     if type(start) is not int or type(end) is not int:
         raise no_such_overload("slice", items, start, end)
     if start < 0 or end < 0:
@@ -159,6 +166,28 @@ def sets_intersects(a: Any, b: Any) -> bool:
     return any(any(v.cel_eq(x, y) for y in a) for x in b)
 
 
+def includes(target: Any, arg: Any) -> bool:
+    """``<dyn>.includes(<dyn>)``: a list holds the value, or a scalar equals it (1.36+)."""
+    if isinstance(target, (list, tuple)):
+        return any(v.equal_or_false(x, arg) for x in target)
+    return v.equal_or_false(target, arg)
+
+
+INCLUDES_MAX = 48  # resourceapi.ResourceSliceMaxAttributeValuesPerDevice
+
+
+def includes_limited(target: Any, arg: Any) -> bool:
+    """1.36's DRA ``includes``: refuses to look past 48 list values."""
+    if isinstance(target, (list, tuple)):
+        for i, x in enumerate(target):
+            if i >= INCLUDES_MAX:
+                raise EvalError(f"'includes' function cannot be applied to lists longer than {INCLUDES_MAX} values")
+            if v.equal_or_false(x, arg):
+                return True
+        return False
+    return v.equal_or_false(target, arg)
+
+
 NUM_LISTS = ((list_of(INT),), INT), ((list_of(UINT),), UINT), ((list_of(DOUBLE),), DOUBLE)
 register("isSorted", is_sorted, ((LA,), BOOL), member=True, size_cost=True)
 register("sum", list_sum, *NUM_LISTS, member=True, size_cost=True)
@@ -173,6 +202,7 @@ register("slice", list_slice, ((LA, INT, INT), LA), member=True, size_cost=True)
 register("sort", sort, ((LA,), LA), member=True, size_cost=True)
 register("first", first, ((LA,), optional_of("A")), member=True)
 register("last", last, ((LA,), optional_of("A")), member=True)
+register("includes", includes, ((DYN, DYN), BOOL), member=True, size_cost=True)
 register("sets.contains", sets_contains, ((LA, LA), BOOL), member=False, size_cost=True)
 register("sets.equivalent", sets_equivalent, ((LA, LA), BOOL), member=False, size_cost=True)
 register("sets.intersects", sets_intersects, ((LA, LA), BOOL), member=False, size_cost=True)

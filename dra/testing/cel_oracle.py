@@ -227,3 +227,58 @@ class CelOracle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def ours(
+    expression: str,
+    *,
+    minor: str,
+    device: Optional[Mapping[str, Any]] = None,
+    consumable_capacity: bool = False,
+    list_type_attributes: bool = False,
+    stored: bool = False,
+    cost_limit: Optional[int] = None,
+) -> dict[str, Any]:
+    """dra.cel's answer in the oracle's shape (``compileError``/``maxCost``/``matches``/``evalError``)."""
+    from dra.api import DeviceAttribute, DeviceCapacity
+    from dra.cel import CelCompileError, CelDevice, CelRuntimeError
+    from dra.cel.selector import Selector, compile_selector
+    from dra.versions import KubernetesVersion
+
+    version = KubernetesVersion.of(
+        minor,
+        {"DRAConsumableCapacity": consumable_capacity, **({"DRAListTypeAttributes": list_type_attributes} if minor >= "1.36" else {})},
+    )
+    env_type = "stored" if stored else "new"
+    try:
+        if cost_limit is None:
+            selector = compile_selector(expression, env_type=env_type, version=version)
+        else:
+            selector = Selector(expression, env_type, cost_limit=cost_limit, version=version)
+    except CelCompileError as ex:
+        return {"compileError": str(ex)}
+    answer: dict[str, Any] = {"maxCost": selector.estimated_max_cost}
+    if device is None:
+        return answer
+    try:
+        cel_device = CelDevice.from_parts(
+            device["driver"],
+            {k: DeviceAttribute.from_dict(v) for k, v in (device.get("attributes") or {}).items()},
+            {k: DeviceCapacity.from_dict(v) for k, v in (device.get("capacity") or {}).items()},
+            device.get("allowMultipleAllocations"),
+        )
+        answer["matches"] = selector.matches(cel_device)
+    except CelRuntimeError as ex:
+        answer["evalError"] = str(ex)
+    return answer
+
+
+def outcome(answer: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What must agree: rejected at compile, an evaluation error, or the boolean result."""
+    if "compileError" in answer:
+        return ("compileError",)
+    if "evalError" in answer:
+        return ("evalError",)
+    if "matches" in answer:
+        return ("matches", answer["matches"])
+    return ("compiled",)
