@@ -28,6 +28,7 @@ from dra.cel.cost import METER_KEY, SELECTOR_MAX_COST, Meter, size_cost
 from dra.cel.errors import CelCompileError, CostLimitExceeded, EvalAbort, EvalError, compile_error
 from dra.cel.env import EXT_LISTS_FUNCTIONS, CelEnvironment
 from dra.cel.grammar import parse
+from dra.cel.semver import Semver
 from dra.cel.access import AccessRules, _unwrap_optional
 from dra.cel.node import DEVICE_FIELDS, MISSING, Node, const_node
 from dra.cel.registry import FUNCTION_NAMES, lookup
@@ -229,6 +230,18 @@ class Compiler(AccessRules):
         return self.fold(node, [left, right])
 
     def membership(self, left: Node, right: Node) -> Callable[[dict], Any]:
+        if right.is_const and isinstance(right.const, (list, dict)):
+            # cel-go turns a constant list or map into a Go map for `in`; a semver item (not
+            # hashable in Go) panics: "internal error: runtime error: hash of unhashable type"
+            inner = ops.membership(left.fn, right.fn, right.const, MISSING)
+            item_fn = left.fn
+
+            def guarded(env: dict) -> Any:
+                if type(item_fn(env)) is Semver:
+                    raise EvalAbort("runtime error: hash of unhashable type cel.Semver")
+                return inner(env)
+
+            return guarded if left.typ in (T.DYN, T.SEMVER) else inner
         if not self.metered or right.is_const:
             return ops.membership(left.fn, right.fn, right.const, MISSING)
         item_fn, container_fn = left.fn, right.fn
@@ -424,7 +437,10 @@ class Compiler(AccessRules):
         self.validate_regex(name, nodes, where)
         est, size = E.call_cost(name, [n.est for n in nodes], [n.size for n in nodes], member,
                                 [n.typ for n in nodes], [n.const if n.is_const else None for n in nodes])
-        evaluator = build_call(fn, [n.fn for n in nodes], [n.const for n in nodes], MISSING, self.metered)
+        fns = [n.fn for n in nodes]
+        if name == "distinct" and member:
+            fns[0] = _panic_on_error(fns[0])
+        evaluator = build_call(fn, fns, [n.const for n in nodes], MISSING, self.metered)
         node = Node(evaluator, result, cost=1 + sum(n.cost for n in nodes), est=est,
                     size=size if size is not None else (1 if result in (T.BOOL, T.INT, T.UINT, T.DOUBLE) else E.UNKNOWN_SIZE),
                     elem_size=nodes[0].elem_size if name == "dyn" else E.UNKNOWN_SIZE)
@@ -438,6 +454,18 @@ class Compiler(AccessRules):
                 funcs_core.compile_regex(nodes[1].const)
             except EvalError as ex:
                 raise self.error(where, f"invalid matches argument: {ex}") from None
+
+
+def _panic_on_error(receiver: Callable[[dict], Any]) -> Callable[[dict], Any]:
+    """ext.Lists' distinct is called even with an error receiver and then panics in Go."""
+
+    def run(env: dict) -> Any:
+        try:
+            return receiver(env)
+        except EvalError:
+            raise EvalAbort("interface conversion: *types.Err is not traits.Lister: missing method Add") from None
+
+    return run
 
 
 def simple_ident_name(tree: Any) -> str | None:

@@ -25,7 +25,8 @@ def _list(x: Any, name: str) -> list:
 
 
 def _lister(x: Any) -> list:
-    # ext.Lists' single-overload bindings assert args[0].(traits.Lister): a panic for dyn non-lists
+    # ext.Lists' distinct asserts args[0].(traits.Lister): a Go panic for dyn non-lists (upstream
+    # answers "internal error: interface conversion: ..." for the whole evaluation)
     if not isinstance(x, list):
         raise EvalAbort(f"interface conversion: {v.go_type_name(x)} is not traits.Lister: missing method Contains")
     return x
@@ -116,11 +117,11 @@ def flatten(items: Any, depth: Any = 1) -> list:
 
 
 def reverse(items: Any) -> list:
-    return list(reversed(_lister(items)))
+    return list(reversed(_list(items, "reverse")))
 
 
 def list_slice(items: Any, start: Any, end: Any) -> list:
-    items = _lister(items)
+    items = _list(items, "slice")
     if type(start) is not int or type(end) is not int:
         raise no_such_overload("slice", items, start, end)
     if start < 0 or end < 0:

@@ -248,7 +248,8 @@ def cel_in(item: Any, container: Any) -> bool:
             raise no_such_overload("@in", item, container) from None
         return False
     if isinstance(container, list):
-        return any(cel_eq(item, element) for element in container)
+        # cel-go baseList.Contains: item.Equal(element), an error counts as no match
+        return any(equal_or_false(item, element) for element in container)
     raise no_such_overload("@in", item, container)
 
 
