@@ -109,6 +109,23 @@ class Compiler(AccessRules):
         """The type cel-go names in messages: attribute values are ``any`` before list attributes."""
         return "any" if node.any_typed else node.typ
 
+    def operator_position(self, left_tree: Any) -> Any:
+        """A stand-in token at the operator after ``left_tree`` (cel-go reports binary operator
+        errors at the operator, not at the start of the expression)."""
+        src = left_tree if isinstance(left_tree, Token) else getattr(left_tree, "meta", None)
+        line, col = getattr(src, "end_line", None), getattr(src, "end_column", None)
+        if not line or not col:
+            return left_tree
+        lines = self.text.split("\n")  # line is 1-based, col the column after the operand
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        while col - 1 < len(text) and text[col - 1] in " \t)":
+            col += 1
+        while col - 1 >= len(text) and line < len(lines):
+            line, col, text = line + 1, 1, lines[line]
+            while col - 1 < len(text) and text[col - 1] in " \t":
+                col += 1
+        return Token("OP", "", line=line, column=col)
+
     def check(self, where: Any, rule: Callable[..., Any], *args: Any) -> Any:
         """Apply a rule of dra.cel.checks, turning its error into a positioned compile error."""
         try:
@@ -204,7 +221,7 @@ class Compiler(AccessRules):
         left, right = self.visit(op_tree.children[0]), self.visit(right_tree)
         args_est = E.add(left.est, right.est)
         if op in ("==", "!="):
-            self.check(tree, checks.check_equality, op, left.typ, right.typ)
+            self.check(self.operator_position(op_tree.children[0]), checks.check_equality, op, left.typ, right.typ)
             fn = ops.equals(left.fn, right.fn, left.const, right.const, MISSING, negate=op == "!=")
             if op == "==" and left.typ == right.typ and left.typ in _UNIT_EQUALITY:
                 # Kubernetes' CostEstimator: O(1) equality of its types -- for _==_ only; _!=_
@@ -213,14 +230,15 @@ class Compiler(AccessRules):
             else:
                 est = E.add(args_est, E.factor(min(left.size, right.size), E.STRING_TRAVERSAL))
         elif op == "in":
-            self.check(tree, checks.check_in, left.typ, right.typ)
+            self.check(self.operator_position(op_tree.children[0]), checks.check_in, left.typ, right.typ)
             fn = self.membership(left, right)
             # a list is scanned (its size); with a dyn right side the list overload is a
             # candidate too and cel-go's estimate covers it
             kind = T.kind(right.typ)
             est = E.add(args_est, right.size if kind == "list" else max(1, right.size) if kind == T.DYN else 1)
         else:
-            self.check(tree, checks.check_ordering, op, left.typ, right.typ, [self.shown(left), self.shown(right)])
+            self.check(self.operator_position(op_tree.children[0]), checks.check_ordering, op, left.typ, right.typ,
+                       [self.shown(left), self.shown(right)])
             fn = ops.ordering(op, left.fn, right.fn, right.const, MISSING)
             # string/bytes ordering is a traversal; between two dyn values it is a candidate too
             sized = left.typ in (T.STRING, T.BYTES) or right.typ in (T.STRING, T.BYTES) \
@@ -409,11 +427,14 @@ class Compiler(AccessRules):
             if full in macros.GLOBAL_MACROS:
                 return macros.GLOBAL_MACROS[full](self, tree, args)
             return self.call(tree, full, None, args, name_token)
+        # cel-go positions a member call at its opening parenthesis
+        paren = Token("OP", "(", line=name_token.line, column=(name_token.column or 1) + len(name)) \
+            if isinstance(name_token, Token) and name_token.line else name_token
         if macros.is_member_macro(name, len(args)):
             if name in EXT_LISTS_FUNCTIONS and not self.env.ext_lists:
-                raise self.error(name_token, f"undeclared reference to '{name}' (in container '')")
+                raise self.error(paren, f"undeclared reference to '{name}' (in container '')")
             return macros.MEMBER_MACROS[name](self, tree, recv_tree, args)
-        return self.call(tree, name, recv_tree, args, name_token)
+        return self.call(tree, name, recv_tree, args, paren)
 
     def call(self, tree: Tree, name: str, recv_tree: Any, arg_trees: list, where: Any) -> Node:
         member = recv_tree is not None

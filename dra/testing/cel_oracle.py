@@ -30,7 +30,7 @@ from typing import Any, Mapping, Optional
 
 from dra.versions import BUILD_PATCHES, parse_minor
 
-__all__ = ["CelOracle", "OracleError", "cache_dir", "skip_reason", "device_json", "SOURCE_DIR"]
+__all__ = ["CelOracle", "OracleError", "SOURCE_DIR", "cache_dir", "device_json", "outcome", "ours", "request", "skip_reason"]
 
 SOURCE_DIR = Path(__file__).resolve().parents[2] / "upstream" / "cel"
 _BINARY = "celoracle"
@@ -143,6 +143,28 @@ def device_json(
     return out
 
 
+def request(
+    expression: str,
+    *,
+    device: Optional[Mapping[str, Any]] = None,
+    consumable_capacity: bool = False,
+    list_type_attributes: bool = False,
+    cost_limit: Optional[int] = None,
+    stored: bool = False,
+) -> dict[str, Any]:
+    """One oracle request line (without its id)."""
+    req: dict[str, Any] = {
+        "expression": expression,
+        "features": {"consumableCapacity": consumable_capacity, "listTypeAttributes": list_type_attributes},
+        "stored": stored,
+    }
+    if device is not None:
+        req["device"] = dict(device)
+    if cost_limit is not None:
+        req["costLimit"] = cost_limit
+    return req
+
+
 class CelOracle:
     """One running oracle process for one minor; thread-safe, one question at a time."""
 
@@ -182,34 +204,36 @@ class CelOracle:
         stored: bool = False,
     ) -> dict[str, Any]:
         """Upstream's answer for one expression (and one device, when given)."""
-        request: dict[str, Any] = {
-            "expression": expression,
-            "features": {"consumableCapacity": consumable_capacity, "listTypeAttributes": list_type_attributes},
-            "stored": stored,
-        }
-        if device is not None:
-            request["device"] = dict(device)
-        if cost_limit is not None:
-            request["costLimit"] = cost_limit
+        return self.ask_many([request(expression, device=device, consumable_capacity=consumable_capacity,
+                                      list_type_attributes=list_type_attributes, cost_limit=cost_limit,
+                                      stored=stored)])[0]
+
+    def ask_many(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Answers to several requests (see :func:`request`), written at once and read in order."""
         with self._lock:
-            self._next += 1
-            request["id"] = str(self._next)
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
+            lines = []
+            for req in requests:
+                self._next += 1
+                lines.append(json.dumps({**req, "id": str(self._next)}))
+            answers = []
             try:
-                proc.stdin.write(json.dumps(request) + "\n")
+                proc.stdin.write("\n".join(lines) + "\n")
                 proc.stdin.flush()
-                line = proc.stdout.readline()
+                for _ in lines:
+                    line = proc.stdout.readline()
+                    if not line:
+                        self._proc = None
+                        raise OracleError(f"CEL oracle {self.minor} exited on {requests!r}")
+                    answers.append(json.loads(line))
             except (BrokenPipeError, OSError) as ex:
                 self._proc = None
                 raise OracleError(f"CEL oracle {self.minor} died: {ex}") from None
-            if not line:
-                self._proc = None
-                raise OracleError(f"CEL oracle {self.minor} exited on {expression!r}")
-        answer = json.loads(line)
-        if answer.get("error"):
-            raise OracleError(answer["error"])
-        return answer
+        for answer in answers:
+            if answer.get("error"):
+                raise OracleError(answer["error"])
+        return answers
 
     def close(self) -> None:
         with self._lock:
@@ -247,7 +271,7 @@ def ours(
 
     version = KubernetesVersion.of(
         minor,
-        {"DRAConsumableCapacity": consumable_capacity, **({"DRAListTypeAttributes": list_type_attributes} if minor >= "1.36" else {})},
+        {"DRAConsumableCapacity": consumable_capacity, **({"DRAListTypeAttributes": list_type_attributes} if tuple(map(int, minor.split("."))) >= (1, 36) else {})},
     )
     env_type = "stored" if stored else "new"
     try:

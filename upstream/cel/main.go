@@ -62,6 +62,24 @@ type response struct {
 	Error        *string `json:"error,omitempty"`
 }
 
+// celCompiler is what cel.GetCompiler returns (an unexported type with an exported method).
+type celCompiler interface {
+	CompileCELExpression(expression string, options dracel.Options) dracel.CompilationResult
+}
+
+// GetCompiler keeps one compiler and rebuilds the whole environment when the features
+// change; questions alternate between feature sets, so keep one per set.
+var compilers = map[features]celCompiler{}
+
+func compilerFor(f features) celCompiler {
+	c, ok := compilers[f]
+	if !ok {
+		c = dracel.GetCompiler(compilerFeatures(f))
+		compilers[f] = c
+	}
+	return c
+}
+
 func handle(line []byte) response {
 	var req request
 	if err := json.Unmarshal(line, &req); err != nil {
@@ -74,7 +92,7 @@ func handle(line []byte) response {
 		envType = environment.StoredExpressions
 	}
 	opts := dracel.Options{EnvType: &envType, CostLimit: req.CostLimit}
-	result := dracel.GetCompiler(compilerFeatures(req.Features)).CompileCELExpression(req.Expression, opts)
+	result := compilerFor(req.Features).CompileCELExpression(req.Expression, opts)
 	if result.Error != nil {
 		detail := result.Error.Detail
 		resp.CompileError = &detail
