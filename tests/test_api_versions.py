@@ -202,3 +202,15 @@ def test_count_zero_is_defaulted_and_negative_refused(count: int) -> None:
     c = ResourceClaim.from_dict(claim_dict({"name": "r", "exactly": {"deviceClassName": "gpu", "count": count}}))
     expected = [] if count == 0 else ["spec.devices.requests[0].exactly.count: Invalid value: -1: must be greater than zero"]
     assert msgs(c, "1.37") == expected
+
+
+def test_derived_attribute_must_be_used_by_a_constraint() -> None:
+    kv = KubernetesVersion.of("1.37", {"DRADerivedAttributes": True})
+    req = {"name": "r", "exactly": {"deviceClassName": "gpu", "derivedAttributes": [
+        {"name": "derived/numa", "expression": "1"}, {"name": "numa", "expression": "1"}]}}
+    got = msgs(ResourceClaim.from_dict(claim_dict(req)), kv)
+    assert 'spec.devices.requests[0].exactly.derivedAttributes[0].name: Invalid value: "derived/numa": must be referenced by at least one matchAttribute or distinctAttribute constraint targeting this request' in got
+    assert any(m.startswith('spec.devices.requests[0].exactly.derivedAttributes[1].name: Invalid value: "numa"') for m in got)
+    sub = {"name": "r", "firstAvailable": [{"name": "a", "deviceClassName": "gpu", "derivedAttributes": [{"name": "derived/numa", "expression": "1"}]}]}
+    ok = claim_dict(sub, constraints=[{"requests": ["r"], "distinctAttribute": "derived/numa"}])
+    assert msgs(ResourceClaim.from_dict(ok), kv) == []
