@@ -11,6 +11,8 @@ from typing import Iterable, Mapping
 from dra.cel import typesys as T
 
 _ORDERED = (T.INT, T.UINT, T.DOUBLE, T.STRING, T.BYTES, T.BOOL)
+# object and opaque types of the Kubernetes libraries: null is assignable to them
+_NULLABLE = frozenset((T.QUANTITY, T.SEMVER, T.IP, T.CIDR, T.URL, T.DEVICE))
 
 ARITH_SIGNATURES: dict[str, list[tuple[tuple[T.Type, ...], T.Type]]] = {
     "_+_": [((t, t), t) for t in (T.INT, T.UINT, T.DOUBLE, T.STRING, T.BYTES)]
@@ -27,9 +29,19 @@ class TypeCheckError(Exception):
 
 
 def signature_text(types: list[T.Type], member: bool) -> str:
+    types = [_shown(t) for t in types]
     if member:
         return f"{T.fmt(types[0])}.({', '.join(T.fmt(t) for t in types[1:])})"
     return f"({', '.join(T.fmt(t) for t in types)})"
+
+
+def _shown(t: T.Type) -> T.Type:
+    # cel-go names the null type "null" in checker messages
+    if t == T.NULL:
+        return "null"
+    if isinstance(t, tuple):
+        return (t[0],) + tuple(_shown(p) for p in t[1:])
+    return t
 
 
 def no_overload(name: str, types: list[T.Type], member: bool = False) -> TypeCheckError:
@@ -67,7 +79,7 @@ def check_equality(op: str, a: T.Type, b: T.Type) -> None:
         raise no_overload(f"_{op}_", [a, b])
     if T.kind(a) == "type" and T.kind(b) == "type":
         return
-    if T.NULL in (a, b) and T.kind(b if a == T.NULL else a) == "optional_type":
+    if T.NULL in (a, b) and (T.kind(b if a == T.NULL else a) == "optional_type" or (b if a == T.NULL else a) in _NULLABLE):
         return
     raise no_overload(f"_{op}_", [a, b])
 

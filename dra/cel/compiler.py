@@ -248,6 +248,9 @@ class Compiler(AccessRules):
         return self.fold(node, [left, right])
 
     def membership(self, left: Node, right: Node) -> Callable[[dict], Any]:
+        if right.is_const and type(right.const) is list and not right.const:
+            # cel-go plans `x in []` as false without evaluating x (cost 0)
+            return ops.constant(False)
         if right.is_const and isinstance(right.const, (list, dict)):
             # cel-go turns a constant list or map into a Go map for `in`; a semver item (not
             # hashable in Go) panics: "internal error: runtime error: hash of unhashable type"
