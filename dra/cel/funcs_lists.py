@@ -76,14 +76,14 @@ def list_max(items: Any) -> Any:
 
 def list_index_of(items: list, item: Any) -> int:
     for i, x in enumerate(items):
-        if v.cel_eq(x, item):
+        if v.equal_or_false(x, item):
             return i
     return -1
 
 
 def list_last_index_of(items: list, item: Any) -> int:
     for i in range(len(items) - 1, -1, -1):
-        if v.cel_eq(items[i], item):
+        if v.equal_or_false(items[i], item):
             return i
     return -1
 
@@ -97,7 +97,7 @@ def lists_range(n: Any) -> list[int]:
 def distinct(items: Any) -> list:
     out: list = []
     for x in _lister(items):
-        if not any(v.cel_eq(x, y) for y in out):
+        if not any(v.equal_or_false(x, y) for y in out):
             out.append(x)
     return out
 
@@ -155,7 +155,7 @@ def last(items: Any) -> v.Optional:
 
 def sets_contains(a: Any, b: Any) -> bool:
     a, b = _list(a, "sets.contains"), _list(b, "sets.contains")
-    return all(any(v.cel_eq(x, y) for y in a) for x in b)
+    return all(any(v.equal_or_false(x, y) for y in a) for x in b)
 
 
 def sets_equivalent(a: Any, b: Any) -> bool:
@@ -164,7 +164,7 @@ def sets_equivalent(a: Any, b: Any) -> bool:
 
 def sets_intersects(a: Any, b: Any) -> bool:
     a, b = _list(a, "sets.intersects"), _list(b, "sets.intersects")
-    return any(any(v.cel_eq(x, y) for y in a) for x in b)
+    return any(any(v.equal_or_false(x, y) for y in a) for x in b)
 
 
 def includes(target: Any, arg: Any) -> bool:
