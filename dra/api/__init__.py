@@ -6,7 +6,7 @@ part reads and writes Kubernetes objects through these types.
 * :mod:`dra.api.quantity` -- exact ``resource.Quantity``.
 * :mod:`dra.api.resourceslice`, :mod:`dra.api.deviceclass`, :mod:`dra.api.resourceclaim`,
   :mod:`dra.api.devicetaintrule`, :mod:`dra.api.meta` -- the models (structure only).
-* :mod:`dra.api.validation` -- the API server's rules and limits (1.34 / 1.35).
+* :mod:`dra.api.validation` -- the API server's rules and limits (1.34 to 1.37, per version and feature gate).
 * :mod:`dra.api.io` -- YAML/JSON files in, objects out, and back.
 """
 
@@ -47,6 +47,7 @@ from dra.api.resourceclaim import (
     DeviceClaim,
     DeviceClaimConfiguration,
     DeviceConstraint,
+    DeviceDerivedAttribute,
     DeviceRequest,
     DeviceRequestAllocationResult,
     DeviceSubRequest,
@@ -71,6 +72,10 @@ from dra.api.resourceslice import (
     DeviceCounterConsumption,
     DeviceID,
     DeviceTaint,
+    NodeAllocatableMapping,
+    NodeAllocatableOverhead,
+    NodeAllocatableResource,
+    NodeAllocatableResourceMapping,
     ResourcePool,
     ResourceSlice,
     ResourceSliceSpec,
@@ -99,6 +104,7 @@ __all__ = [
     "DeviceClassSpec",
     "DeviceConfiguration",
     "DeviceConstraint",
+    "DeviceDerivedAttribute",
     "DeviceCounterConsumption",
     "DeviceID",
     "DeviceRequest",
@@ -116,6 +122,10 @@ __all__ = [
     "K8sModel",
     "ManagedFieldsEntry",
     "NetworkDeviceData",
+    "NodeAllocatableMapping",
+    "NodeAllocatableOverhead",
+    "NodeAllocatableResource",
+    "NodeAllocatableResourceMapping",
     "Node",
     "NodeSelector",
     "NodeSelectorRequirement",

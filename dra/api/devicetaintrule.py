@@ -1,4 +1,4 @@
-"""DeviceTaintRule (resource.k8s.io/v1alpha3, gate DRADeviceTaintRules): a taint added to every
+"""DeviceTaintRule (resource.k8s.io/v1alpha3; v1 from 1.37; gate DRADeviceTaintRules): a taint added to every
 device matching its selector."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class DeviceTaintRuleStatus(K8sModel):
 
 
 class DeviceTaintRule(TopLevelModel):
+    """v1alpha3 (1.33-1.36), v1beta2, and v1 from 1.37 (same shape); the apiVersion is kept."""
+
     API_VERSION: ClassVar[str] = "resource.k8s.io/v1alpha3"
     KIND: ClassVar[str] = "DeviceTaintRule"
 

@@ -53,6 +53,8 @@ for _cls in _RESOURCE_KINDS:
     KINDS[("resource.k8s.io/v1", _cls.KIND)] = _cls
     KINDS[("resource.k8s.io/v1beta2", _cls.KIND)] = _cls
 KINDS[("resource.k8s.io/v1alpha3", "DeviceTaintRule")] = DeviceTaintRule
+KINDS[("resource.k8s.io/v1", "DeviceTaintRule")] = DeviceTaintRule  # 1.37+ (v1alpha3 and v1beta2 before)
+KINDS[("resource.k8s.io/v1beta2", "DeviceTaintRule")] = DeviceTaintRule
 
 
 def _known_kinds() -> str:

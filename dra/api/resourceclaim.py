@@ -53,6 +53,13 @@ class CapacityRequirements(K8sModel):
     requests: Optional[dict[str, Quantity]] = None
 
 
+class DeviceDerivedAttribute(K8sModel):
+    """1.37 (``DRADerivedAttributes``): a per-device value computed by CEL for constraints."""
+
+    name: str
+    expression: str
+
+
 class ExactDeviceRequest(K8sModel):
     device_class_name: Optional[str] = None
     selectors: Optional[list[DeviceSelector]] = None
@@ -61,6 +68,7 @@ class ExactDeviceRequest(K8sModel):
     admin_access: Optional[bool] = None
     tolerations: Optional[list[DeviceToleration]] = None
     capacity: Optional[CapacityRequirements] = None
+    derived_attributes: Optional[list[DeviceDerivedAttribute]] = None  # 1.37
 
 
 class DeviceSubRequest(K8sModel):
@@ -71,6 +79,7 @@ class DeviceSubRequest(K8sModel):
     count: Optional[Int64] = None
     tolerations: Optional[list[DeviceToleration]] = None
     capacity: Optional[CapacityRequirements] = None
+    derived_attributes: Optional[list[DeviceDerivedAttribute]] = None  # 1.37
 
 
 class DeviceRequest(K8sModel):
@@ -117,6 +126,7 @@ class DeviceRequestAllocationResult(K8sModel):
     binding_failure_conditions: Optional[list[str]] = None
     share_id: Optional[str] = Field(default=None, alias="shareID")
     consumed_capacity: Optional[dict[str, Quantity]] = None
+    skip_node_operations: Optional[list[str]] = None  # 1.37, DRAOptionalNodeOperations
 
 
 class DeviceAllocationConfiguration(DeviceConfiguration):

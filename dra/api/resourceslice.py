@@ -1,9 +1,19 @@
-"""ResourceSlice and the device description it carries (resource.k8s.io/v1, 1.35 shape).
+"""ResourceSlice and the device description it carries (resource.k8s.io/v1, 1.34 to 1.37).
 
-A slice publishes devices of one driver's pool: attributes (typed values for CEL), capacity
-(quantities, optionally consumable through a request policy), counter consumption for
-partitionable devices, taints and binding conditions.  1.34 objects load too (same fields);
-the version differences are rules, checked in :mod:`dra.api.validation`.
+A slice publishes devices of one driver's pool: attributes (typed values for CEL, scalars or
+-- 1.36+, ``DRAListTypeAttributes`` -- lists), capacity (quantities, optionally consumable
+through a request policy), counter consumption for partitionable devices, taints, binding
+conditions, and the node-allocatable resources a device maps or costs.
+
+The models hold the union of every supported minor's fields, so an object written for one
+version loads and is written back exactly as it was (unset fields stay unset). Which fields a
+version declares, and which gate guards them, is checked in :mod:`dra.api.validation`:
+
+* 1.36: ``DeviceAttribute.ints/bools/strings/versions``; ``Device.nodeAllocatableResourceMappings``
+  (``{capacityKey, allocationMultiplier}``, tombstoned in 1.37).
+* 1.37: ``Device.nodeAllocatableResources`` (``{mapping{capacityKey, capacityMultiplier,
+  deviceMultiplier}, overhead{perPod, perContainer}}``), ``ResourceSliceSpec.partitionTypeAttribute``
+  and ``skipNodeOperations``, ``DeviceCounterConsumption.compatibilityGroups``.
 """
 
 from __future__ import annotations
@@ -27,6 +37,11 @@ __all__ = [
     "DeviceCounterConsumption",
     "DeviceTaint",
     "Device",
+    "NodeAllocatableResourceMapping",
+    "NodeAllocatableResource",
+    "NodeAllocatableMapping",
+    "NodeAllocatableOverhead",
+    "LIST_KINDS",
     "ResourcePool",
     "ResourceSliceSpec",
     "ResourceSlice",
@@ -44,42 +59,88 @@ class DeviceID(NamedTuple):
         return f"{self.driver}/{self.pool}/{self.device}"
 
 
+LIST_KINDS = ("ints", "bools", "strings", "versions")
+"""``DeviceAttribute.kind`` of the list-typed members (1.36+, gate ``DRAListTypeAttributes``)."""
+
+
 class DeviceAttribute(K8sModel):
-    """A typed attribute value; exactly one of the four fields should be set."""
+    """A typed attribute value; exactly one of the eight fields should be set.
+
+    Scalars: ``int``, ``bool``, ``string``, ``version``. Lists (1.36+): ``ints``, ``bools``,
+    ``strings``, ``versions`` -- :attr:`kind` is then the plural wire name and :attr:`value`
+    the list.
+    """
 
     int_: Optional[Int64] = Field(default=None, alias="int")
     bool_: Optional[bool] = Field(default=None, alias="bool")
     string: Optional[str] = None
     version: Optional[str] = None
+    ints: Optional[list[Int64]] = None
+    bools: Optional[list[bool]] = None
+    strings: Optional[list[str]] = None
+    versions: Optional[list[str]] = None
 
     @property
-    def value(self) -> Union[int, bool, str, None]:
-        """Whichever value is set (the version as its text), or None."""
+    def value(self) -> Union[int, bool, str, list, None]:
+        """Whichever value is set (a version as its text, a list member as the list), or None."""
         if self.int_ is not None:
             return self.int_
         if self.bool_ is not None:
             return self.bool_
         if self.string is not None:
             return self.string
-        return self.version
+        if self.version is not None:
+            return self.version
+        for name in LIST_KINDS:
+            v = getattr(self, name)
+            if v is not None:
+                return v
+        return None
 
     @property
     def kind(self) -> Optional[str]:
-        """``"int"``, ``"bool"``, ``"string"``, ``"version"`` or None."""
-        for name, v in (("int", self.int_), ("bool", self.bool_), ("string", self.string)):
+        """``"int"``, ``"bool"``, ``"string"``, ``"version"``, ``"ints"``, ``"bools"``,
+        ``"strings"``, ``"versions"`` or None."""
+        for name, v in (("int", self.int_), ("bool", self.bool_), ("string", self.string), ("version", self.version)):
             if v is not None:
                 return name
-        return "version" if self.version is not None else None
+        for name in LIST_KINDS:
+            if getattr(self, name) is not None:
+                return name
+        return None
+
+    @property
+    def is_list(self) -> bool:
+        """Whether a list-typed member is set."""
+        return any(getattr(self, name) is not None for name in LIST_KINDS)
+
+    def value_count(self) -> int:
+        """How many values this attribute counts against the 48-per-device limit (1.36+)."""
+        total = sum(v is not None for v in (self.int_, self.bool_, self.string, self.version))
+        for name in LIST_KINDS:
+            v = getattr(self, name)
+            if v is not None:
+                total += len(v)
+        return total
 
     @classmethod
-    def of(cls, value: Union[int, bool, str]) -> "DeviceAttribute":
-        """An int, bool or string attribute from a Python value (use ``version=`` for versions)."""
+    def of(cls, value: Union[int, bool, str, list]) -> "DeviceAttribute":
+        """An attribute from a Python value: int, bool or str, or a non-empty list of one of
+        them (``ints``/``bools``/``strings``; use ``versions=`` / ``version=`` for versions)."""
         if isinstance(value, bool):
             return cls.model_construct(bool_=value)
         if isinstance(value, int):
             return cls.model_construct(int_=value)
         if isinstance(value, str):
             return cls.model_construct(string=value)
+        if isinstance(value, (list, tuple)) and value:
+            items = list(value)
+            if all(isinstance(x, bool) for x in items):
+                return cls.model_construct(bools=items)
+            if all(isinstance(x, int) and not isinstance(x, bool) for x in items):
+                return cls.model_construct(ints=items)
+            if all(isinstance(x, str) for x in items):
+                return cls.model_construct(strings=items)
         raise TypeError(f"unsupported attribute value {value!r}")
 
 
@@ -112,6 +173,7 @@ class CounterSet(K8sModel):
 class DeviceCounterConsumption(K8sModel):
     counter_set: str
     counters: dict[str, Counter]
+    compatibility_groups: Optional[list[str]] = None  # 1.37, DRADeviceCompatibilityGroups
 
 
 class DeviceTaint(K8sModel):
@@ -119,6 +181,35 @@ class DeviceTaint(K8sModel):
     value: Optional[str] = None
     effect: str
     time_added: Optional[Time] = None
+
+
+class NodeAllocatableResourceMapping(K8sModel):
+    """1.36 ``Device.nodeAllocatableResourceMappings`` value (tombstoned in 1.37)."""
+
+    capacity_key: Optional[str] = None
+    allocation_multiplier: Optional[Quantity] = None
+
+
+class NodeAllocatableMapping(K8sModel):
+    """1.37: the device models a node resource directly (once per claim)."""
+
+    capacity_key: Optional[str] = None
+    capacity_multiplier: Optional[Quantity] = None
+    device_multiplier: Optional[Quantity] = None
+
+
+class NodeAllocatableOverhead(K8sModel):
+    """1.37: host resources a device costs each pod that uses it (GPU host memory)."""
+
+    per_pod: Optional[Quantity] = None
+    per_container: Optional[Quantity] = None
+
+
+class NodeAllocatableResource(K8sModel):
+    """1.37 ``Device.nodeAllocatableResources`` value: at least one of the two."""
+
+    mapping: Optional[NodeAllocatableMapping] = None
+    overhead: Optional[NodeAllocatableOverhead] = None
 
 
 class Device(K8sModel):
@@ -134,6 +225,9 @@ class Device(K8sModel):
     binding_conditions: Optional[list[str]] = None
     binding_failure_conditions: Optional[list[str]] = None
     allow_multiple_allocations: Optional[bool] = None
+    # 1.36 only (DRANodeAllocatableResources); replaced by node_allocatable_resources in 1.37
+    node_allocatable_resource_mappings: Optional[dict[str, NodeAllocatableResourceMapping]] = None
+    node_allocatable_resources: Optional[dict[str, NodeAllocatableResource]] = None  # 1.37
 
 
 class ResourcePool(K8sModel):
@@ -151,6 +245,8 @@ class ResourceSliceSpec(K8sModel):
     devices: Optional[list[Device]] = None
     per_device_node_selection: Optional[bool] = None
     shared_counters: Optional[list[CounterSet]] = None
+    partition_type_attribute: Optional[str] = None  # 1.37, DRAPartitionableDevicesType
+    skip_node_operations: Optional[list[str]] = None  # 1.37, DRAOptionalNodeOperations
 
 
 class ResourceSlice(TopLevelModel):

@@ -62,7 +62,9 @@ class AccessRules:
                 self.device_nodes.append(node)
             return node
         if name in funcs_core.TYPE_IDENTS:
-            return const_node(funcs_core.TYPE_IDENTS[name], funcs_core.TYPE_IDENT_TYPES[name], 1, 1)
+            node = const_node(funcs_core.TYPE_IDENTS[name], funcs_core.TYPE_IDENT_TYPES[name], 1, 1)
+            node.size = E.UNKNOWN_SIZE  # a type value has no size for cel-go's estimator (== costs "unknown")
+            return node
         raise self.error(token, f"undeclared reference to '{name}' (in container '')")
 
     def _dot_ident(self, tree: Tree) -> Node:
@@ -83,7 +85,7 @@ class AccessRules:
         cost, est = recv.cost + 1, E.add(recv.est, 0 if recv.typ == T.DYN else 1)
         if recv.path is not None and T.kind(recv.typ) in (T.DEVICE, "map"):
             node = self.path_node(recv, recv.path + (field,), typ=typ, cost=cost, est=est, size=size, elem_size=elem)
-            node.any_typed = _is_attribute_domain(recv)
+            node.any_typed = _is_attribute_domain(recv) and not self.dyn_attributes
             return node
         recv_fn = recv.fn
         node = Node(lambda env: lookups.select_value(recv_fn(env), field), typ, cost=cost, est=est, size=size,
@@ -101,6 +103,9 @@ class AccessRules:
             if len(path) == 2:
                 return E.MAP_ENTRIES_MAX, E.ID_MAX  # one domain's map
             if len(path) == 3:
+                if path[1] == "capacity":
+                    # a Quantity: the DRA size estimator knows only attribute values' bounds
+                    return E.UNKNOWN_SIZE, E.UNKNOWN_SIZE
                 return E.ATTRIBUTE_VALUE_MAX, E.UNKNOWN_SIZE  # one attribute value
         return E.UNKNOWN_SIZE, E.UNKNOWN_SIZE
 
@@ -114,11 +119,11 @@ class AccessRules:
         if recv.path is not None and key_name is not None and T.kind(recv.typ) in ("map", T.DEVICE):
             node = self.path_node(recv, recv.path + (key_name,), typ=typ, cost=cost, est=est, size=size,
                                   elem_size=elem)
-            node.any_typed = _is_attribute_domain(recv)
+            node.any_typed = _is_attribute_domain(recv) and not self.dyn_attributes
             return node
         recv_fn, key_fn = recv.fn, key.fn
         node = Node(lambda env: lookups.index_value(recv_fn(env), key_fn(env)), typ, cost=cost, est=est, size=size,
-                    elem_size=elem, any_typed=_is_attribute_domain(recv))
+                    elem_size=elem, any_typed=_is_attribute_domain(recv) and not self.dyn_attributes)
         return self.fold(node, [recv, key])
 
     def _member_dot_opt(self, tree: Tree) -> Node:

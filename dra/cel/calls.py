@@ -17,6 +17,9 @@ from dra.cel.errors import EvalError
 from dra.cel.registry import Function
 
 Eval = Callable[[dict], Any]
+# apiserver library.CostEstimator.CallCost: "replace" and "split" cost the traversal plus the
+# construction of the result, 2 * 0.1 per character of the receiver.
+_DOUBLE_COST = frozenset(("replace", "split"))
 PY_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, ZeroDivisionError)
 
 
@@ -28,9 +31,12 @@ def build_call(fn: Function, fns: list[Eval], consts: list[Any], missing: Any, m
 
     n = len(fns)
     if metered and fn.size_cost and n:
+        factor = 2 if name in _DOUBLE_COST else 1
+
         def charged(env: dict) -> Any:
             args = tuple(g(env) for g in fns)
-            env[METER_KEY].charge(size_cost(args[0]))
+            # charged before the call, so that a call the limit stops never builds its result
+            env[METER_KEY].charge(size_cost(args[0]) * factor if factor == 1 else -(-len_of(args[0]) * 2 // 10))
             try:
                 return impl(*args)
             except PY_ERRORS:
@@ -81,6 +87,13 @@ def build_call(fn: Function, fns: list[Eval], consts: list[Any], missing: Any, m
             raise convert(args) from None
 
     return call_n
+
+
+def len_of(value: Any) -> int:
+    try:
+        return len(value)
+    except TypeError:
+        return 0
 
 
 def charge_result_size(f: Eval) -> Eval:

@@ -11,6 +11,8 @@ from typing import Iterable, Mapping
 from dra.cel import typesys as T
 
 _ORDERED = (T.INT, T.UINT, T.DOUBLE, T.STRING, T.BYTES, T.BOOL)
+# object and opaque types of the Kubernetes libraries: null is assignable to them
+_NULLABLE = frozenset((T.QUANTITY, T.SEMVER, T.IP, T.CIDR, T.URL, T.DEVICE))
 
 ARITH_SIGNATURES: dict[str, list[tuple[tuple[T.Type, ...], T.Type]]] = {
     "_+_": [((t, t), t) for t in (T.INT, T.UINT, T.DOUBLE, T.STRING, T.BYTES)]
@@ -27,9 +29,19 @@ class TypeCheckError(Exception):
 
 
 def signature_text(types: list[T.Type], member: bool) -> str:
+    types = [_shown(t) for t in types]
     if member:
         return f"{T.fmt(types[0])}.({', '.join(T.fmt(t) for t in types[1:])})"
     return f"({', '.join(T.fmt(t) for t in types)})"
+
+
+def _shown(t: T.Type) -> T.Type:
+    # cel-go names the null type "null" in checker messages
+    if t == T.NULL:
+        return "null"
+    if isinstance(t, tuple):
+        return (t[0],) + tuple(_shown(p) for p in t[1:])
+    return t
 
 
 def no_overload(name: str, types: list[T.Type], member: bool = False) -> TypeCheckError:
@@ -59,11 +71,15 @@ def check_equality(op: str, a: T.Type, b: T.Type) -> None:
     # cel-go declares _==_ as (A, A): two different concrete types do not unify, even two
     # numeric ones (1 == 1.0 is rejected; at runtime, with dyn, it is true). Type values are
     # left alone, and null compares with anything nullable (dyn, optionals).
-    if not (T.is_concrete(a) and T.is_concrete(b)) or a == b:
+    if a == b or (T.kind(a) == "type" and T.kind(b) == "type"):
         return
+    if not (T.is_concrete(a) and T.is_concrete(b)):
+        if T.NULL in (a, b) or compatible(a, b):
+            return
+        raise no_overload(f"_{op}_", [a, b])
     if T.kind(a) == "type" and T.kind(b) == "type":
         return
-    if T.NULL in (a, b) and T.kind(b if a == T.NULL else a) == "optional_type":
+    if T.NULL in (a, b) and (T.kind(b if a == T.NULL else a) == "optional_type" or (b if a == T.NULL else a) in _NULLABLE):
         return
     raise no_overload(f"_{op}_", [a, b])
 
@@ -79,19 +95,37 @@ def check_conditional(cond: T.Type, then: T.Type, other: T.Type) -> T.Type:
 
 
 def check_in(item: T.Type, container: T.Type) -> None:
+    # @in is (A, list(A)) and (A, map(A, B)): the item must unify with the element/key type
     k = T.kind(container)
     if k not in ("list", "map", T.DYN):
         raise no_overload("@in", [item, container])
     if k != T.DYN:
         element = container[1]
-        if T.is_concrete(item) and T.is_concrete(element) and item != element:
+        if not compatible(item, element):
             raise no_overload("@in", [item, container])
 
 
-def check_ordering(op: str, a: T.Type, b: T.Type) -> None:
-    if a == T.DYN or b == T.DYN or (a == b and a in _ORDERED) or (a in T.NUMERIC and b in T.NUMERIC):
+def compatible(a: T.Type, b: T.Type) -> bool:
+    """Whether two static types can unify (dyn and type parameters match anything)."""
+    if a == T.DYN or b == T.DYN or T.is_param(a) or T.is_param(b):
+        return True
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return (isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0] and len(a) == len(b)
+                and all(compatible(x, y) for x, y in zip(a[1:], b[1:])))
+    return a == b
+
+
+def check_ordering(op: str, a: T.Type, b: T.Type, shown: list[T.Type] | None = None) -> None:
+    """``<``/``<=``/``>``/``>=``: overloads exist for equal ordered types and mixed numbers, so a
+    dyn operand still needs an orderable other side (``dyn < quantity(...)`` is refused)."""
+    if (a == b and a in _ORDERED) or (a in T.NUMERIC and b in T.NUMERIC):
         return
-    raise no_overload(f"_{op}_", [a, b])
+    if (a == T.DYN and (b == T.DYN or b in _ORDERED)) or (b == T.DYN and a in _ORDERED):
+        return
+    # null is assignable to google.protobuf.Timestamp/Duration, which have ordering overloads
+    if (a == T.NULL and b in (T.NULL, T.DYN)) or (b == T.NULL and a == T.DYN):
+        return
+    raise no_overload(f"_{op}_", shown or [a, b])
 
 
 def check_negation(t: T.Type) -> None:

@@ -13,6 +13,7 @@ happen once at compile time. Operators are built by :mod:`dra.cel.ops`, calls by
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from lark import Token, Tree
@@ -23,9 +24,11 @@ from dra.cel import literals, macros, ops
 from dra.cel import typesys as T
 from dra.cel import values as v
 from dra.cel.calls import PY_ERRORS, build_call, charge_result_size
-from dra.cel.cost import METER_KEY, Meter, size_cost
-from dra.cel.errors import CelCompileError, CostLimitExceeded, EvalError, compile_error
+from dra.cel.cost import METER_KEY, SELECTOR_MAX_COST, Meter, size_cost
+from dra.cel.errors import CelCompileError, CostLimitExceeded, EvalAbort, EvalError, compile_error
+from dra.cel.env import EXT_LISTS_FUNCTIONS, CelEnvironment
 from dra.cel.grammar import parse
+from dra.cel.semver import Semver
 from dra.cel.access import AccessRules, _unwrap_optional
 from dra.cel.node import DEVICE_FIELDS, MISSING, Node, const_node
 from dra.cel.registry import FUNCTION_NAMES, lookup
@@ -51,11 +54,15 @@ _ARITH = {
 class Compiler(AccessRules):
     """Compiles one expression; create a new one per expression."""
 
-    def __init__(self, text: str, *, allow_multiple_allocations_field: bool = True) -> None:
+    def __init__(self, text: str, *, allow_multiple_allocations_field: bool = True,
+                 env: CelEnvironment | None = None) -> None:
         self.text = text
+        self.env = env if env is not None else CelEnvironment()
         self.device_fields = dict(DEVICE_FIELDS)
-        if not allow_multiple_allocations_field:
+        if not allow_multiple_allocations_field or not self.env.allow_multiple_allocations_field:
             del self.device_fields["allowMultipleAllocations"]
+        # attribute values are dyn (1.36+ list attributes) rather than google.protobuf.Any
+        self.dyn_attributes = self.env.dyn_attributes
         # scopes: name -> (type, estimated max size of the value)
         self.scopes: list[dict[str, tuple[T.Type, int]]] = [{"device": (T.DEVICE, 1)}]
         self.metered = False
@@ -97,6 +104,28 @@ class Compiler(AccessRules):
                     return line, column
         return 1, 1
 
+    @staticmethod
+    def shown(node: Node) -> T.Type:
+        """The type cel-go names in messages: attribute values are ``any`` before list attributes."""
+        return "any" if node.any_typed else node.typ
+
+    def operator_position(self, left_tree: Any) -> Any:
+        """A stand-in token at the operator after ``left_tree`` (cel-go reports binary operator
+        errors at the operator, not at the start of the expression)."""
+        src = left_tree if isinstance(left_tree, Token) else getattr(left_tree, "meta", None)
+        line, col = getattr(src, "end_line", None), getattr(src, "end_column", None)
+        if not line or not col:
+            return left_tree
+        lines = self.text.split("\n")  # line is 1-based, col the column after the operand
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        while col - 1 < len(text) and text[col - 1] in " \t)":
+            col += 1
+        while col - 1 >= len(text) and line < len(lines):
+            line, col, text = line + 1, 1, lines[line]
+            while col - 1 < len(text) and text[col - 1] in " \t":
+                col += 1
+        return Token("OP", "", line=line, column=col)
+
     def check(self, where: Any, rule: Callable[..., Any], *args: Any) -> Any:
         """Apply a rule of dra.cel.checks, turning its error into a positioned compile error."""
         try:
@@ -126,15 +155,18 @@ class Compiler(AccessRules):
         """Evaluate a node with all-constant children now (errors stay runtime errors)."""
         if not all(c.is_const for c in children):
             return node
+        # A private meter: folding must work for closures built for metered expressions. Its
+        # limit is the selector limit, so that folding never builds what evaluation could not
+        # (nested ``replace`` calls), and what it charged stays part of the runtime cost.
+        meter = Meter(limit=SELECTOR_MAX_COST)
         try:
-            # A private meter: folding must work for closures built for metered expressions.
-            value = node.fn({METER_KEY: Meter(limit=1 << 62)})
-        except (EvalError, CostLimitExceeded, *PY_ERRORS):
+            value = node.fn({METER_KEY: meter})
+        except (EvalError, EvalAbort, CostLimitExceeded, MemoryError, *PY_ERRORS):
             return node
         # keep the static type (dyn(1) stays dyn), the costs and the size estimates of the
         # unfolded expression: cel-go's estimator does not fold (strings.quote('a') is sized
         # 2 * 1 + 2, string(123) is of unknown size) but knows a list literal's element sizes
-        folded = const_node(value, node.typ, node.cost, node.est)
+        folded = const_node(value, node.typ, node.cost + meter.total, node.est)
         folded.size, folded.elem_size = node.size, node.elem_size
         return folded
 
@@ -189,21 +221,24 @@ class Compiler(AccessRules):
         left, right = self.visit(op_tree.children[0]), self.visit(right_tree)
         args_est = E.add(left.est, right.est)
         if op in ("==", "!="):
-            self.check(tree, checks.check_equality, op, left.typ, right.typ)
+            self.check(self.operator_position(op_tree.children[0]), checks.check_equality, op, left.typ, right.typ)
             fn = ops.equals(left.fn, right.fn, left.const, right.const, MISSING, negate=op == "!=")
-            if left.typ == right.typ and left.typ in _UNIT_EQUALITY:
-                est = E.add(args_est, 1)  # Kubernetes' CostEstimator: O(1) equality of its types
+            if op == "==" and left.typ == right.typ and left.typ in _UNIT_EQUALITY:
+                # Kubernetes' CostEstimator: O(1) equality of its types -- for _==_ only; _!=_
+                # gets cel-go's generic rule (a traversal of the smaller, here unknown, size)
+                est = E.add(args_est, 1)
             else:
                 est = E.add(args_est, E.factor(min(left.size, right.size), E.STRING_TRAVERSAL))
         elif op == "in":
-            self.check(tree, checks.check_in, left.typ, right.typ)
+            self.check(self.operator_position(op_tree.children[0]), checks.check_in, left.typ, right.typ)
             fn = self.membership(left, right)
             # a list is scanned (its size); with a dyn right side the list overload is a
             # candidate too and cel-go's estimate covers it
             kind = T.kind(right.typ)
             est = E.add(args_est, right.size if kind == "list" else max(1, right.size) if kind == T.DYN else 1)
         else:
-            self.check(tree, checks.check_ordering, op, left.typ, right.typ)
+            self.check(self.operator_position(op_tree.children[0]), checks.check_ordering, op, left.typ, right.typ,
+                       [self.shown(left), self.shown(right)])
             fn = ops.ordering(op, left.fn, right.fn, right.const, MISSING)
             # string/bytes ordering is a traversal; between two dyn values it is a candidate too
             sized = left.typ in (T.STRING, T.BYTES) or right.typ in (T.STRING, T.BYTES) \
@@ -213,6 +248,21 @@ class Compiler(AccessRules):
         return self.fold(node, [left, right])
 
     def membership(self, left: Node, right: Node) -> Callable[[dict], Any]:
+        if right.is_const and type(right.const) is list and not right.const:
+            # cel-go plans `x in []` as false without evaluating x (cost 0)
+            return ops.constant(False)
+        if right.is_const and isinstance(right.const, (list, dict)):
+            # cel-go turns a constant list or map into a Go map for `in`; a semver item (not
+            # hashable in Go) panics: "internal error: runtime error: hash of unhashable type"
+            inner = ops.membership(left.fn, right.fn, right.const, MISSING)
+            item_fn = left.fn
+
+            def guarded(env: dict) -> Any:
+                if type(item_fn(env)) is Semver:
+                    raise EvalAbort("runtime error: hash of unhashable type cel.Semver")
+                return inner(env)
+
+            return guarded if left.typ in (T.DYN, T.SEMVER) else inner
         if not self.metered or right.is_const:
             return ops.membership(left.fn, right.fn, right.const, MISSING)
         item_fn, container_fn = left.fn, right.fn
@@ -380,9 +430,14 @@ class Compiler(AccessRules):
             if full in macros.GLOBAL_MACROS:
                 return macros.GLOBAL_MACROS[full](self, tree, args)
             return self.call(tree, full, None, args, name_token)
+        # cel-go positions a member call at its opening parenthesis
+        paren = Token("OP", "(", line=name_token.line, column=(name_token.column or 1) + len(name)) \
+            if isinstance(name_token, Token) and name_token.line else name_token
         if macros.is_member_macro(name, len(args)):
+            if name in EXT_LISTS_FUNCTIONS and not self.env.ext_lists:
+                raise self.error(paren, f"undeclared reference to '{name}' (in container '')")
             return macros.MEMBER_MACROS[name](self, tree, recv_tree, args)
-        return self.call(tree, name, recv_tree, args, name_token)
+        return self.call(tree, name, recv_tree, args, paren)
 
     def call(self, tree: Tree, name: str, recv_tree: Any, arg_trees: list, where: Any) -> Node:
         member = recv_tree is not None
@@ -393,6 +448,10 @@ class Compiler(AccessRules):
         nodes = ([self.visit(recv_tree)] if member else []) + [self.visit(a) for a in arg_trees]
         fn = lookup(name, member, len(nodes))
         types = [n.typ for n in nodes]
+        if (name == "includes" and not self.env.includes) or (name in EXT_LISTS_FUNCTIONS and not self.env.ext_lists):
+            raise self.error(where, f"undeclared reference to '{name}' (in container '')")
+        if name == "includes" and fn is not None and self.env.includes_limit is not None:
+            fn = dataclasses.replace(fn, impl=funcs_lists.includes_limited)
         if fn is None:
             if name in FUNCTION_NAMES:
                 raise self.error(where, str(checks.no_overload(name, types, member)))
@@ -402,7 +461,10 @@ class Compiler(AccessRules):
         self.validate_regex(name, nodes, where)
         est, size = E.call_cost(name, [n.est for n in nodes], [n.size for n in nodes], member,
                                 [n.typ for n in nodes], [n.const if n.is_const else None for n in nodes])
-        evaluator = build_call(fn, [n.fn for n in nodes], [n.const for n in nodes], MISSING, self.metered)
+        fns = [n.fn for n in nodes]
+        if name == "distinct" and member:
+            fns[0] = _panic_on_error(fns[0])
+        evaluator = build_call(fn, fns, [n.const for n in nodes], MISSING, self.metered)
         node = Node(evaluator, result, cost=1 + sum(n.cost for n in nodes), est=est,
                     size=size if size is not None else (1 if result in (T.BOOL, T.INT, T.UINT, T.DOUBLE) else E.UNKNOWN_SIZE),
                     elem_size=nodes[0].elem_size if name == "dyn" else E.UNKNOWN_SIZE)
@@ -416,6 +478,18 @@ class Compiler(AccessRules):
                 funcs_core.compile_regex(nodes[1].const)
             except EvalError as ex:
                 raise self.error(where, f"invalid matches argument: {ex}") from None
+
+
+def _panic_on_error(receiver: Callable[[dict], Any]) -> Callable[[dict], Any]:
+    """ext.Lists' distinct is called even with an error receiver and then panics in Go."""
+
+    def run(env: dict) -> Any:
+        try:
+            return receiver(env)
+        except EvalError:
+            raise EvalAbort("interface conversion: *types.Err is not traits.Lister: missing method Add") from None
+
+    return run
 
 
 def simple_ident_name(tree: Any) -> str | None:

@@ -1,7 +1,8 @@
 """The ``device`` variable of DRA selectors, built once per device.
 
 Kubernetes exposes a device to CEL as ``kubernetes.DRADevice`` with ``driver``, ``attributes``,
-``capacity`` and (since 1.34) ``allowMultipleAllocations``. Attribute and capacity names are
+``capacity`` and (since 1.34) ``allowMultipleAllocations``. List-typed attributes (1.36+,
+``ints``/``bools``/``strings``/``versions``) are CEL lists (versions as semvers). Attribute and capacity names are
 split into domain and identifier: ``"model"`` of driver ``gpu.nvidia.com`` becomes
 ``device.attributes["gpu.nvidia.com"].model``; ``"resource.kubernetes.io/pcieRoot"`` becomes
 ``device.attributes["resource.kubernetes.io"].pcieRoot``.
@@ -43,13 +44,16 @@ class CelDevice(dict):
     Build it once per device (per ResourceSlice generation) and evaluate many selectors on it.
     """
 
-    __slots__ = ("error",)
+    __slots__ = ("error", "list_error")
 
     cel_type_name = "kubernetes.DRADevice"
 
-    def __init__(self, fields: Mapping[str, Any], error: str | None = None) -> None:
+    def __init__(self, fields: Mapping[str, Any], error: str | None = None, list_error: str | None = None) -> None:
         super().__init__(fields)
         self.error = error
+        # what an environment without list attributes (before 1.36, or 1.36 with the gate off)
+        # reports for this device: every evaluation fails on its first list attribute
+        self.list_error = list_error
 
     @classmethod
     def from_parts(
@@ -66,8 +70,11 @@ class CelDevice(dict):
         Quantity, DeviceCapacity (``.value``) or quantity strings.
         """
         error: str | None = None
+        list_error: str | None = None
         attr_domains: DomainMap = DomainMap()
         for name, attribute in (attributes or {}).items():
+            if list_error is None and _is_list_attribute(attribute):
+                list_error = f"attribute {name}: unsupported attribute value"
             try:
                 value = _attribute_value(attribute)
             except ValueError as ex:
@@ -89,6 +96,7 @@ class CelDevice(dict):
                 "allowMultipleAllocations": bool(allow_multiple_allocations),
             },
             error,
+            list_error,
         )
 
     @classmethod
@@ -114,30 +122,48 @@ def split_name(name: str, driver: str) -> tuple[str, str]:
     return domain, ident
 
 
+def _is_list_attribute(attribute: Any) -> bool:
+    if isinstance(attribute, list):
+        return True
+    if isinstance(attribute, Mapping):
+        return any(attribute.get(k) is not None for k in ("ints", "bools", "strings", "versions"))
+    return any(getattr(attribute, k, None) is not None for k in ("ints", "bools", "strings", "versions"))
+
+
+def _semver(text: str) -> Semver:
+    try:
+        return Semver(text)
+    except SemverError as ex:
+        raise ValueError(f"parse semantic version: {ex}") from None
+
+
 def _attribute_value(attribute: Any) -> Any:
+    # Lists first, then scalars: the order of upstream's getAttributeValue.
     if attribute is None:
         raise ValueError("unsupported attribute value")
     if isinstance(attribute, (bool, int, str, Semver)):
         return attribute
-    version = getattr(attribute, "version", None)
-    if version is not None:
-        try:
-            return Semver(version)
-        except SemverError as ex:
-            raise ValueError(f"parse semantic version: {ex}") from None
-    for field in ("int_", "bool_", "string"):
-        value = getattr(attribute, field, None)
+    if isinstance(attribute, list):
+        return list(attribute)
+    get = attribute.get if isinstance(attribute, Mapping) else (lambda name: getattr(attribute, name, None))
+    for field in ("ints", "bools", "strings"):
+        values = get(field)
+        if values is not None:
+            return list(values)
+    versions = get("versions")
+    if versions is not None:
+        return [_semver(x) for x in versions]
+    if isinstance(attribute, Mapping):
+        fields: tuple[str, ...] = ("int", "bool", "string")
+    else:
+        fields = ("int_", "bool_", "string")
+    for field in fields:
+        value = get(field)
         if value is not None:
             return value
-    if isinstance(attribute, Mapping):
-        if "version" in attribute and attribute["version"] is not None:
-            try:
-                return Semver(attribute["version"])
-            except SemverError as ex:
-                raise ValueError(f"parse semantic version: {ex}") from None
-        for field in ("int", "bool", "string"):
-            if attribute.get(field) is not None:
-                return attribute[field]
+    version = get("version")
+    if version is not None:
+        return _semver(version)
     raise ValueError("unsupported attribute value")
 
 

@@ -36,6 +36,12 @@ class CostLimitExceeded(Exception):
     """The runtime cost budget was spent; evaluation stops (never absorbed)."""
 
 
+class EvalAbort(Exception):
+    """What cel-go reports as ``internal error: ...``: a function binding that panics (a list
+    function of ext.Lists given a non-list through dyn). The interpreter recovers the panic for
+    the whole evaluation, so like the cost limit it is never absorbed by ``&&``/``||``."""
+
+
 def compile_error(line: int, column: int, message: str) -> CelCompileError:
     return CelCompileError(f"compilation failed: ERROR: <input>:{line}:{column}: {message}")
 

@@ -120,7 +120,6 @@ def sub(q: Any, other: Any) -> Quantity:
 register("quantity", quantity, ((STRING,), QUANTITY), member=False)
 register("isQuantity", is_quantity, ((STRING,), BOOL), member=False)
 register("sign", sign, ((QUANTITY,), INT), member=False)
-register("sign", sign, ((QUANTITY,), INT), member=True)
 register("isGreaterThan", is_greater_than, ((QUANTITY, QUANTITY), BOOL), ((SEMVER, SEMVER), BOOL), member=True)
 register("isLessThan", is_less_than, ((QUANTITY, QUANTITY), BOOL), ((SEMVER, SEMVER), BOOL), member=True)
 register("compareTo", compare_to, ((QUANTITY, QUANTITY), INT), ((SEMVER, SEMVER), INT), member=True)

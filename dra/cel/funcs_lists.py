@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from dra.cel import values as v
-from dra.cel.errors import EvalError, no_such_overload
+from dra.cel.errors import EvalAbort, EvalError, no_such_overload
 from dra.cel.registry import register
 from dra.cel.typesys import BOOL, DOUBLE, DYN, INT, UINT, list_of, optional_of
 
@@ -21,6 +21,14 @@ LA = list_of("A")
 def _list(x: Any, name: str) -> list:
     if not isinstance(x, list):
         raise no_such_overload(name, x)
+    return x
+
+
+def _lister(x: Any) -> list:
+    # ext.Lists' distinct asserts args[0].(traits.Lister): a Go panic for dyn non-lists (upstream
+    # answers "internal error: interface conversion: ..." for the whole evaluation)
+    if not isinstance(x, list):
+        raise EvalAbort(f"interface conversion: {v.go_type_name(x)} is not traits.Lister: missing method Contains")
     return x
 
 
@@ -68,14 +76,14 @@ def list_max(items: Any) -> Any:
 
 def list_index_of(items: list, item: Any) -> int:
     for i, x in enumerate(items):
-        if v.cel_eq(x, item):
+        if v.equal_or_false(x, item):
             return i
     return -1
 
 
 def list_last_index_of(items: list, item: Any) -> int:
     for i in range(len(items) - 1, -1, -1):
-        if v.cel_eq(items[i], item):
+        if v.equal_or_false(items[i], item):
             return i
     return -1
 
@@ -88,8 +96,8 @@ def lists_range(n: Any) -> list[int]:
 
 def distinct(items: Any) -> list:
     out: list = []
-    for x in _list(items, "distinct"):
-        if not any(v.cel_eq(x, y) for y in out):
+    for x in _lister(items):
+        if not any(v.equal_or_false(x, y) for y in out):
             out.append(x)
     return out
 
@@ -147,7 +155,7 @@ def last(items: Any) -> v.Optional:
 
 def sets_contains(a: Any, b: Any) -> bool:
     a, b = _list(a, "sets.contains"), _list(b, "sets.contains")
-    return all(any(v.cel_eq(x, y) for y in a) for x in b)
+    return all(any(v.equal_or_false(x, y) for y in a) for x in b)
 
 
 def sets_equivalent(a: Any, b: Any) -> bool:
@@ -156,7 +164,29 @@ def sets_equivalent(a: Any, b: Any) -> bool:
 
 def sets_intersects(a: Any, b: Any) -> bool:
     a, b = _list(a, "sets.intersects"), _list(b, "sets.intersects")
-    return any(any(v.cel_eq(x, y) for y in a) for x in b)
+    return any(any(v.equal_or_false(x, y) for y in a) for x in b)
+
+
+def includes(target: Any, arg: Any) -> bool:
+    """``<dyn>.includes(<dyn>)``: a list holds the value, or a scalar equals it (1.36+)."""
+    if isinstance(target, (list, tuple)):
+        return any(v.equal_or_false(x, arg) for x in target)
+    return v.equal_or_false(target, arg)
+
+
+INCLUDES_MAX = 48  # resourceapi.ResourceSliceMaxAttributeValuesPerDevice
+
+
+def includes_limited(target: Any, arg: Any) -> bool:
+    """1.36's DRA ``includes``: refuses to look past 48 list values."""
+    if isinstance(target, (list, tuple)):
+        for i, x in enumerate(target):
+            if i >= INCLUDES_MAX:
+                raise EvalError(f"'includes' function cannot be applied to lists longer than {INCLUDES_MAX} values")
+            if v.equal_or_false(x, arg):
+                return True
+        return False
+    return v.equal_or_false(target, arg)
 
 
 NUM_LISTS = ((list_of(INT),), INT), ((list_of(UINT),), UINT), ((list_of(DOUBLE),), DOUBLE)
@@ -173,6 +203,7 @@ register("slice", list_slice, ((LA, INT, INT), LA), member=True, size_cost=True)
 register("sort", sort, ((LA,), LA), member=True, size_cost=True)
 register("first", first, ((LA,), optional_of("A")), member=True)
 register("last", last, ((LA,), optional_of("A")), member=True)
+register("includes", includes, ((DYN, DYN), BOOL), member=True, size_cost=True)
 register("sets.contains", sets_contains, ((LA, LA), BOOL), member=False, size_cost=True)
 register("sets.equivalent", sets_equivalent, ((LA, LA), BOOL), member=False, size_cost=True)
 register("sets.intersects", sets_intersects, ((LA, LA), BOOL), member=False, size_cost=True)

@@ -23,6 +23,7 @@ from dra.cel.typesys import BOOL, CIDR, INT, IP, STRING, URL, list_of, map_of
 
 
 class IPValue:
+    _cel_strict_equality = True  # Equal: same type or no such overload
     __slots__ = ("addr",)
     cel_type_name = IP
 
@@ -40,6 +41,7 @@ class IPValue:
 
 
 class CIDRValue:
+    _cel_strict_equality = True  # Equal: same type or no such overload
     __slots__ = ("addr", "prefix")
     cel_type_name = CIDR
 
@@ -61,6 +63,7 @@ class CIDRValue:
 
 
 class URLValue:
+    _cel_strict_equality = True  # Equal: same type or no such overload
     __slots__ = ("text", "parts")
     cel_type_name = URL
 

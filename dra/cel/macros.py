@@ -35,11 +35,21 @@ if TYPE_CHECKING:
     from dra.cel.compiler import Compiler
 
 
+# Calls whose result can be much larger than their arguments: ``"".replace("", "0123456789")``
+# nested eight times builds a 200-million-character string, which upstream stops with
+# ``actual cost limit exceeded`` (cel-go charges every call); these make an expression metered.
+_GROWTH_NAMES = frozenset(("replace", "join", "split", "format", "range", "repeat"))
+
+
 def needs_metering(tree: Tree) -> bool:
-    """Whether the expression contains a loop or a binding (its cost is not bounded by its size)."""
+    """Whether the expression's cost is not bounded by its size: a loop, a binding, or a call
+    that can grow a value (metered expressions are charged as they run; others cannot come
+    near the 1e6 limit)."""
     for sub in tree.iter_subtrees():
-        if sub.data == "member_dot_arg" and str(sub.children[1]) in _METERED_NAMES:
-            return True
+        if sub.data == "member_dot_arg":
+            name = str(sub.children[1])
+            if name in _METERED_NAMES or name in _GROWTH_NAMES:
+                return True
     return False
 
 

@@ -110,29 +110,50 @@ def logical_not(operand: Eval) -> Eval:
     return f
 
 
+def _mismatch(x: Any, c: Any) -> bool:
+    """False, or cel-go's error when the left operand is a Kubernetes type (Semver, Quantity, ...)
+    compared with another type (their Equal is "same type or no such overload")."""
+    if v._strict(type(x)):
+        raise no_such_overload("_==_", x, c)
+    return False
+
+
 def equals(left: Eval, right: Eval, left_const: Any, right_const: Any, missing: Any, negate: bool) -> Eval:
-    """``==`` / ``!=`` with CEL heterogeneous equality."""
+    """``==`` / ``!=`` with CEL heterogeneous equality.
+
+    Kubernetes' own types fail ``==`` against another type when they are the left operand;
+    ``!=`` never fails (cel-go negates only a boolean Equal result, an error reads as "not equal").
+    """
+    strict = not negate  # the runtime value is the left operand (Kubernetes types' Equal may fail)
     if right_const is missing and left_const is not missing:
         left, right, left_const, right_const = right, left, right_const, left_const
+        strict = False
     if right_const is not missing:
         c = right_const
         tc = type(c)
         if tc is str:
             if negate:
                 return lambda env: not ((x := left(env)) == c and type(x) is str)
-            return lambda env: (x := left(env)) == c and type(x) is str
-        if tc is bool or c is None:
+            return lambda env: ((x := left(env)) == c and type(x) is str) or (strict and _mismatch(x, c))
+        if c is None:
             if negate:
                 return lambda env: left(env) is not c
             return lambda env: left(env) is c
+        if tc is bool:
+            if negate:
+                return lambda env: left(env) is not c
+            return lambda env: (x := left(env)) is c or (strict and _mismatch(x, c))
         if tc in _NUM:
             if negate:
                 return lambda env: not ((x := left(env)) == c and type(x) in _NUM)
-            return lambda env: (x := left(env)) == c and type(x) in _NUM
-    eq = v.cel_eq
+            return lambda env: ((x := left(env)) == c and type(x) in _NUM) or (strict and _mismatch(x, c))
     if negate:
-        return lambda env: not eq(left(env), right(env))
-    return lambda env: eq(left(env), right(env))
+        quiet = v.equal_or_false
+        return lambda env: not quiet(left(env), right(env))
+    eq = v.cel_eq
+    if strict:
+        return lambda env: eq(left(env), right(env))
+    return lambda env: eq(right(env), left(env))
 
 
 def ordering(op: str, left: Eval, right: Eval, right_const: Any, missing: Any) -> Eval:

@@ -9,6 +9,10 @@ evaluation error, which Kubernetes turns into an allocation error for the claim.
 Environments: ``"stored"`` is what the scheduler compiles (all fields, feature gates not
 filtered); ``"new"`` is API validation of new objects, where ``device.allowMultipleAllocations``
 exists only with the DRAConsumableCapacity gate (``consumable_capacity=True``).
+``version=`` (a :class:`dra.versions.KubernetesVersion` or a minor) selects that version's
+declarations and gates (list-typed attributes and ``includes()`` from 1.36, the 1.37 skew rule
+and error hints); see :mod:`dra.cel.env`. Without it the 1.35 rules apply
+(``list_type_attributes=True`` gives the 1.36 ones).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any, Callable, Hashable
 from dra.cel.compiler import Compiler
 from dra.cel.cost import METER_KEY, SELECTOR_MAX_COST, Meter
 from dra.cel.device import CelDevice
-from dra.cel.errors import CelCompileError, CelRuntimeError, CostLimitExceeded, EvalError
+from dra.cel.env import NO_SUCH_KEY_HINT, CelEnvironment, environment
+from dra.cel.errors import CelCompileError, CelRuntimeError, CostLimitExceeded, EvalAbort, EvalError
 from dra.cel.values import type_name
 
 ENV_TYPES = {"stored": "stored", "new": "new", "StoredExpressions": "stored", "NewExpressions": "new"}
@@ -29,15 +34,21 @@ class Selector:
     """One compiled CEL selector expression."""
 
     __slots__ = ("expression", "env_type", "consumable_capacity", "_fn", "_metered", "_start_cost",
-                 "cost_limit", "estimated_max_cost", "referenced_paths", "signature", "__weakref__")
+                 "cost_limit", "estimated_max_cost", "referenced_paths", "signature", "environment",
+                 "_hint", "_reads_lists", "__weakref__")
 
     def __init__(self, expression: str, env_type: str = "stored", consumable_capacity: bool = True,
-                 cost_limit: int = SELECTOR_MAX_COST, *, require_bool: bool = True) -> None:
+                 cost_limit: int = SELECTOR_MAX_COST, *, require_bool: bool = True,
+                 list_type_attributes: bool = False, version: Any = None) -> None:
         if env_type not in ENV_TYPES:
             raise CelCompileError(f"compilation failed: unknown environment type {env_type!r} (use 'stored' or 'new')")
         env = ENV_TYPES[env_type]
-        compiler = Compiler(expression, allow_multiple_allocations_field=env == "stored" or consumable_capacity)
+        self.environment = environment(env, consumable_capacity=consumable_capacity,
+                                       list_type_attributes=list_type_attributes, version=version)
+        compiler = Compiler(expression, env=self.environment)
         node = compiler.compile(require_bool)
+        self._hint = self.environment.error_hint
+        self._reads_lists = self.environment.reads_lists
         self.expression = expression
         self.env_type = env
         self.consumable_capacity = consumable_capacity
@@ -54,12 +65,14 @@ class Selector:
 
     def matches(self, device: CelDevice) -> bool:
         """Whether the device is selected; CelRuntimeError for evaluation errors or a non-bool result."""
-        if device.error is None and not self._metered:
+        if device.error is None and not self._metered and (device.list_error is None or self._reads_lists):
             # The common case, kept to one frame above the compiled closure; the device is the env.
             try:
                 result = self._fn(device)
             except EvalError as ex:
-                raise CelRuntimeError(str(ex)) from None
+                raise CelRuntimeError(self._message(ex)) from None
+            except EvalAbort as ex:
+                raise CelRuntimeError(f"internal error: {ex}") from None
             except RecursionError:
                 raise CelRuntimeError("expression nesting too deep to evaluate") from None
         else:
@@ -72,6 +85,8 @@ class Selector:
         """The raw CEL result (any type); errors as CelRuntimeError."""
         if device.error is not None:
             raise CelRuntimeError(device.error)
+        if device.list_error is not None and not self._reads_lists:
+            raise CelRuntimeError(device.list_error)
         env: dict[str, Any] = device
         if self._metered:
             # loops and bindings need a private, mutable env for their variables and the meter
@@ -79,24 +94,52 @@ class Selector:
         try:
             return self._fn(env)
         except EvalError as ex:
-            raise CelRuntimeError(str(ex)) from None
+            raise CelRuntimeError(self._message(ex)) from None
         except CostLimitExceeded:
             raise CelRuntimeError("operation cancelled: actual cost limit exceeded") from None
+        except EvalAbort as ex:
+            raise CelRuntimeError(f"internal error: {ex}") from None
         except RecursionError:
             raise CelRuntimeError("expression nesting too deep to evaluate") from None
 
+    def _message(self, ex: Exception) -> str:
+        text = str(ex)
+        if self._hint and "no such key:" in text:
+            # 1.37 cel.EnhanceRuntimeError, which the allocator applies to every runtime error
+            text += NO_SUCH_KEY_HINT
+        return text
+
     def __reduce__(self) -> tuple:
         # Closures do not pickle; a selector travels as its source and is recompiled (cached).
-        return (_unpickle_selector, (self.expression, self.env_type, self.consumable_capacity, self.cost_limit))
+        return (_unpickle_selector, (self.expression, self.env_type, self.consumable_capacity, self.cost_limit,
+                                     self.environment))
 
     def __repr__(self) -> str:
         return f"Selector({self.expression!r}, env_type={self.env_type!r})"
 
 
-def _unpickle_selector(expression: str, env_type: str, consumable_capacity: bool, cost_limit: int) -> Selector:
+def _unpickle_selector(expression: str, env_type: str, consumable_capacity: bool, cost_limit: int,
+                       env: CelEnvironment | None = None) -> Selector:
+    env = env or environment(env_type, consumable_capacity=consumable_capacity)
     if cost_limit == SELECTOR_MAX_COST:
-        return compile_selector(expression, env_type=env_type, consumable_capacity=consumable_capacity)
-    return Selector(expression, env_type, consumable_capacity, cost_limit)
+        return _compile_env(expression, env_type, env)
+    return _selector_for(expression, env_type, env, cost_limit)
+
+
+def _selector_for(expression: str, env_type: str, env: CelEnvironment, cost_limit: int = SELECTOR_MAX_COST) -> Selector:
+    return Selector(expression, env_type, env.consumable_capacity, cost_limit, version=_EnvVersion(env),
+                    list_type_attributes=env.list_type_attributes)
+
+
+class _EnvVersion:
+    """A KubernetesVersion look-alike that reproduces an environment exactly (for unpickling)."""
+
+    def __init__(self, env: CelEnvironment) -> None:
+        self.minor = env.minor
+        self._gates = {"DRAConsumableCapacity": env.consumable_capacity, "DRAListTypeAttributes": env.list_type_attributes}
+
+    def enabled(self, gate: str) -> bool:
+        return self._gates.get(gate, False)
 
 
 _ABSENT = object()
@@ -114,7 +157,7 @@ def make_signature(paths: list[tuple[str, ...]]) -> Callable[[CelDevice], Hashab
     frozen_paths = tuple(paths)
 
     def signature(device: CelDevice) -> Hashable:
-        values: list[Any] = [device.error]
+        values: list[Any] = [device.error, device.list_error]
         for keys in frozen_paths:
             obj: Any = device
             try:
@@ -129,20 +172,31 @@ def make_signature(paths: list[tuple[str, ...]]) -> Callable[[CelDevice], Hashab
     return signature
 
 
-def evaluate_expression(expression: str, device: CelDevice | None = None, *, env_type: str = "stored") -> Any:
+def evaluate_expression(expression: str, device: CelDevice | None = None, *, env_type: str = "stored",
+                        version: Any = None, list_type_attributes: bool = False) -> Any:
     """Compile and evaluate any CEL expression (no bool requirement); for tools and tests."""
-    selector = Selector(expression, env_type, True, require_bool=False)
+    selector = Selector(expression, env_type, True, require_bool=False, version=version,
+                        list_type_attributes=list_type_attributes)
     return selector.evaluate(device if device is not None else CelDevice.from_parts(""))
 
 
 @functools.lru_cache(maxsize=4096)
-def _compile_cached(expression: str, env_type: str, consumable_capacity: bool) -> Selector:
-    return Selector(expression, env_type, consumable_capacity)
+def _compile_env(expression: str, env_type: str, env: CelEnvironment) -> Selector:
+    return _selector_for(expression, env_type, env)
 
 
-def compile_selector(expression: str, *, env_type: str = "stored", consumable_capacity: bool = True) -> Selector:
-    """Compile (or fetch from the cache) a selector; CelCompileError if Kubernetes would reject it."""
-    return _compile_cached(expression, ENV_TYPES.get(env_type, env_type), consumable_capacity)
+def compile_selector(expression: str, *, env_type: str = "stored", consumable_capacity: bool = True,
+                     list_type_attributes: bool = False, version: Any = None) -> Selector:
+    """Compile (or fetch from the cache) a selector; CelCompileError if Kubernetes would reject it.
+
+    ``version``: a ``dra.versions.KubernetesVersion`` (or minor string) whose gates choose the
+    environment (``consumable_capacity``/``list_type_attributes`` are then ignored)."""
+    env_type = ENV_TYPES.get(env_type, env_type)
+    if env_type not in ("stored", "new"):
+        raise CelCompileError(f"compilation failed: unknown environment type {env_type!r} (use 'stored' or 'new')")
+    env = environment(env_type, consumable_capacity=consumable_capacity,
+                      list_type_attributes=list_type_attributes, version=version)
+    return _compile_env(expression, env_type, env)
 
 
 class SelectorMemo:

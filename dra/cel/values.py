@@ -122,6 +122,16 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
+_GO_TYPES = {"int": "types.Int", "uint": "types.Uint", "double": "types.Double", "string": "types.String",
+             "bool": "types.Bool", "bytes": "types.Bytes", "null_type": "types.Null"}
+
+
+def go_type_name(value: Any) -> str:
+    """The cel-go Go type of a value, as a panic message names it."""
+    name = type_name(value)
+    return _GO_TYPES.get(name, name)
+
+
 def cel_type_of(value: Any) -> CelType:
     name = type_name(value)
     return TYPE_VALUES.get(name) or CelType(name)
@@ -130,12 +140,18 @@ def cel_type_of(value: Any) -> CelType:
 # ---------------------------------------------------------------- equality and ordering
 
 
+def _strict(t: type) -> bool:
+    # Kubernetes' own CEL types (Quantity, Semver, IP, CIDR, URL) implement Equal as "same type
+    # or no such overload": dyn(semver("1.0.0")) == 1 is an error, 1 == dyn(quantity("1")) false.
+    return t is Quantity or t is Semver or getattr(t, "_cel_strict_equality", False)
+
+
 def cel_eq(a: Any, b: Any) -> bool:
     """CEL heterogeneous equality: values of different types are unequal, numbers compare by value."""
     ta, tb = type(a), type(b)
     if ta is tb:
         if ta is list:
-            return len(a) == len(b) and all(cel_eq(x, y) for x, y in zip(a, b))
+            return len(a) == len(b) and _list_eq(a, b)
         if ta is dict:
             return _map_eq(a, b)
         return bool(a == b)
@@ -144,8 +160,30 @@ def cel_eq(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return _map_eq(a, b)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(cel_eq(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and _list_eq(a, b)
+    if b is not None and _strict(ta):
+        raise no_such_overload("_==_", a, b)
     return False
+
+
+def equal_or_false(a: Any, b: Any) -> bool:
+    """``a.Equal(b) == types.True`` as cel-go's list functions test it: an error is not a match."""
+    try:
+        return cel_eq(a, b)
+    except EvalError:
+        return False
+
+
+def _list_eq(a: list, b: list) -> bool:
+    # cel-go baseList.Equal stops only at an element comparison that is False; an element
+    # error (semver vs int) does not make the lists unequal.
+    for x, y in zip(a, b):
+        try:
+            if not cel_eq(x, y):
+                return False
+        except EvalError:
+            continue
+    return True
 
 
 def _map_eq(a: dict, b: dict) -> bool:
@@ -200,6 +238,8 @@ def cel_in(item: Any, container: Any) -> bool:
     if isinstance(container, dict):
         if type(item) is bool:
             return _bool_key_get(container, item, _MISSING) is not _MISSING
+        if isinstance(item, (list, dict)):
+            return False  # cel-go finds no such key (maps are keyed by scalars)
         try:
             if item in container:
                 # numbers of different types are equal keys; other types must match exactly
@@ -208,7 +248,8 @@ def cel_in(item: Any, container: Any) -> bool:
             raise no_such_overload("@in", item, container) from None
         return False
     if isinstance(container, list):
-        return any(cel_eq(item, element) for element in container)
+        # cel-go baseList.Contains: item.Equal(element), an error counts as no match
+        return any(equal_or_false(item, element) for element in container)
     raise no_such_overload("@in", item, container)
 
 

@@ -4,7 +4,8 @@ Label selectors: equality-based (``a=b``, ``a==b``, ``a!=b``) and set-based (``a
 ``a notin (x)``, ``a``, ``!a``), ANDed with commas. Field selectors: ``label=value`` /
 ``label!=value`` terms, limited to the labels the resource type supports (``metadata.name``,
 ``metadata.namespace`` for namespaced types, plus the type's own, such as ``spec.driver`` and
-``spec.nodeName`` for ResourceSlices); any other label is a 400, as upstream.
+``spec.nodeName`` for ResourceSlices, and ``spec.pool.name`` from 1.37 on --
+``ResourceSliceSelectorPoolName``); any other label is a 400, as upstream.
 """
 
 from __future__ import annotations
@@ -71,8 +72,20 @@ def parse_label_selector(text: str) -> Callable[[Obj], bool]:
     return match
 
 
-def parse_field_selector(rtype: ResourceType, text: str) -> Callable[[Obj], bool]:
-    """Field selectors limited to the labels the real server supports for the resource."""
+# Field labels added after 1.35: (kind, label) -> (first minor, getter).
+_VERSIONED_FIELD_LABELS: dict[tuple[str, str], tuple[tuple[int, int], Callable[[Obj], Any]]] = {
+    ("ResourceSlice", "spec.pool.name"): ((1, 37), dig("spec", "pool", "name")),
+}
+
+
+def _minor_key(version: str | None) -> tuple[int, int]:
+    m = re.match(r"^v?(\d+)\.(\d+)", version or "")
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def parse_field_selector(rtype: ResourceType, text: str, k8s_version: str | None = None) -> Callable[[Obj], bool]:
+    """Field selectors limited to the labels the real server of ``k8s_version`` supports for the
+    resource (without a version, only the labels every supported minor has)."""
     text = (text or "").strip()
     if not text:
         return lambda obj: True
@@ -80,6 +93,9 @@ def parse_field_selector(rtype: ResourceType, text: str) -> Callable[[Obj], bool
     if rtype.namespaced:
         getters["metadata.namespace"] = dig("metadata", "namespace")
     getters.update(dict(rtype.field_labels))
+    for (kind, label), (since, getter) in _VERSIONED_FIELD_LABELS.items():
+        if kind == rtype.kind and _minor_key(k8s_version) >= since:
+            getters[label] = getter
     tests: list[Callable[[Obj], bool]] = []
     for term in text.split(","):
         m = re.fullmatch(r"\s*([\w.]+)\s*(==|=|!=)\s*(.*?)\s*", term)

@@ -10,6 +10,15 @@ fields, request references, quantities in request policies, and -- through the o
 ``validate_pools(slices)`` adds the checks across the slices of a pool (unique device and
 counter-set names, counter references, complete pools) that one-object validation cannot do.
 
+``k8s_version`` is a minor (``"1.34"`` to ``"1.37"``, patch suffix allowed: the default gates of
+that minor) or a :class:`dra.versions.KubernetesVersion` (minor plus effective gates, e.g. from
+``--kubernetes-version``/``--feature-gates``). Fields the minor does not declare are reported as
+``unknown field`` (the strict decoder's words); fields whose gate is off as ``Forbidden`` (the
+API server would drop them); see :mod:`dra.api.validation.versioned`. 1.36 adds list-typed
+attributes (48 values per device, 64 devices per slice when any device has a list attribute);
+1.37 adds nodeAllocatableResources, skipNodeOperations, partitionTypeAttribute,
+compatibilityGroups, derivedAttributes and fractional capacity ranges.
+
 ``k8s_version="1.34"`` applies the 1.34 rules: 4 taints per device, no ``None`` taint effect,
 counters limited per slice (32 shared, 32 per device, 1024 consumed in a slice), devices and
 sharedCounters allowed in one slice, no 64-device limit.  A missing ``metadata.namespace`` on a
@@ -18,7 +27,7 @@ namespaced object is not reported (kubectl fills in the default namespace).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from dra.api.deviceclass import DeviceClass
 from dra.api.devicetaintrule import DeviceTaintRule
@@ -35,23 +44,33 @@ from dra.api.validation.claims import (
 from dra.api.validation.common import CelCheck, Options, validate_object_meta
 from dra.api.validation.pools import validate_pools
 from dra.api.validation.resourceslice import validate_resource_slice
+from dra.api.validation.versioned import validate_versioned_fields
+from dra.versions import KubernetesVersion, VersionError, parse_minor
 
 __all__ = ["validate", "validate_or_raise", "validate_pools", "FieldError", "ValidationError", "CelCheck", "SUPPORTED_VERSIONS"]
 
-SUPPORTED_VERSIONS = ("1.34", "1.35")
+SUPPORTED_VERSIONS = ("1.34", "1.35", "1.36", "1.37")
+
+VersionLike = Union[str, KubernetesVersion]
 
 
-def _options(k8s_version: str, cel_check: Optional[CelCheck], stored: bool) -> Options:
+def _options(k8s_version: VersionLike, cel_check: Optional[CelCheck], stored: bool) -> Options:
+    if isinstance(k8s_version, KubernetesVersion):
+        return Options(k8s_version=k8s_version.minor, cel_check=cel_check, stored=stored, version=k8s_version)
     version = str(k8s_version)
     if not any(version == v or version.startswith(v + ".") for v in SUPPORTED_VERSIONS):
-        raise ValidationError([FieldError("", f"unsupported Kubernetes version {version!r} (supported: 1.34, 1.35)")])
-    return Options(k8s_version=version, cel_check=cel_check, stored=stored)
+        raise ValidationError([FieldError("", f"unsupported Kubernetes version {version!r} (supported: {', '.join(SUPPORTED_VERSIONS)})")])
+    try:
+        kv = KubernetesVersion.of(parse_minor(version))
+    except VersionError as ex:
+        raise ValidationError([FieldError("", str(ex))]) from None
+    return Options(k8s_version=version, cel_check=cel_check, stored=stored, version=kv)
 
 
 def validate(
     obj: Any,
     *,
-    k8s_version: str = "1.35",
+    k8s_version: VersionLike = "1.35",
     cel_check: Optional[CelCheck] = None,
     stored: bool = False,
 ) -> list[FieldError]:
@@ -61,16 +80,21 @@ def validate(
     does for unchanged objects.
     """
     opts = _options(k8s_version, cel_check, stored)
+    if isinstance(obj, (ResourceSlice, ResourceClaim, ResourceClaimTemplate, DeviceClass, DeviceTaintRule)):
+        shape = validate_versioned_fields(obj, opts)
+        if any(e.message.startswith("unknown field") for e in shape):
+            # the strict decoder stops there: the object never reaches validation
+            return shape
     if isinstance(obj, ResourceSlice):
-        return validate_resource_slice(obj, opts)
+        return shape + validate_resource_slice(obj, opts)
     if isinstance(obj, ResourceClaim):
-        return validate_resource_claim(obj, opts)
+        return shape + validate_resource_claim(obj, opts)
     if isinstance(obj, ResourceClaimTemplate):
-        return validate_resource_claim_template(obj, opts)
+        return shape + validate_resource_claim_template(obj, opts)
     if isinstance(obj, DeviceClass):
-        return validate_device_class(obj, opts)
+        return shape + validate_device_class(obj, opts)
     if isinstance(obj, DeviceTaintRule):
-        return validate_device_taint_rule(obj, opts)
+        return shape + validate_device_taint_rule(obj, opts)
     if isinstance(obj, Node):
         return validate_object_meta(obj.metadata)
     raise TypeError(f"cannot validate {type(obj).__name__}")
@@ -86,7 +110,7 @@ def _describe(obj: Any) -> str:
 def validate_or_raise(
     obj: Any,
     *,
-    k8s_version: str = "1.35",
+    k8s_version: VersionLike = "1.35",
     cel_check: Optional[CelCheck] = None,
     stored: bool = False,
     source: str = "",

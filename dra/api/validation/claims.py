@@ -24,6 +24,7 @@ from dra.api.resourceclaim import (
     ResourceClaimTemplate,
 )
 from dra.api.validation.common import (
+    CEL_SELECTOR_EXPRESSION_MAX_LENGTH,
     OPAQUE_PARAMETERS_MAX_LENGTH,
     Options,
     no_check,
@@ -40,6 +41,7 @@ from dra.api.validation.common import (
 from dra.api.validation.errs import (
     child,
     forbidden,
+    index,
     invalid,
     not_supported,
     required,
@@ -162,6 +164,7 @@ def validate_device_claim(claim: DeviceClaim, path: str, opts: Options) -> list[
     errs.extend(
         validate_list(claim.constraints, DEVICE_CONSTRAINTS_MAX, lambda c, p: validate_constraint(c, p, names), child(path, "constraints"))
     )
+    errs.extend(_validate_derived_attributes(claim, path))
 
     def each_config(config: object, p: str) -> list[FieldError]:
         refs = validate_list(
@@ -174,6 +177,57 @@ def validate_device_claim(claim: DeviceClaim, path: str, opts: Options) -> list[
         return refs + validate_configuration(config, p, opts)  # type: ignore[arg-type]
 
     errs.extend(validate_list(claim.config, DEVICE_CONFIG_MAX, each_config, child(path, "config")))
+    return errs
+
+
+DERIVED_ATTRIBUTES_MAX = 8  # +k8s:maxItems=8 (1.37)
+
+
+def _validate_derived_attributes(claim: DeviceClaim, path: str) -> list[FieldError]:
+    """1.37 ``derivedAttributes``: fully qualified, unique, at most 8, and each one used by a
+    matchAttribute/distinctAttribute constraint that targets its request (or all requests, or
+    the parent of a subrequest). The CEL expression itself is not compiled here: upstream
+    compiles it as a derived attribute (scalar or list result), not as a selector."""
+    used: dict[str, set[str]] = {}
+    for c in claim.constraints or []:
+        attr = c.match_attribute or c.distinct_attribute
+        if attr:
+            for target in c.requests or [""]:
+                used.setdefault(target, set()).add(attr)
+
+    def is_used(name: str, request: str) -> bool:
+        parent = request.split("/", 1)[0]
+        return any(name in used.get(t, ()) for t in ("", request, parent))
+
+    errs: list[FieldError] = []
+    for i, req in enumerate(claim.requests or []):
+        rpath = index(child(path, "requests"), i)
+        owners = [(req.exactly, child(rpath, "exactly"), req.name)] if req.exactly is not None else []
+        owners += [(sub, index(child(rpath, "firstAvailable"), j), f"{req.name}/{sub.name}")
+                   for j, sub in enumerate(req.first_available or [])]
+        for owner, opath, request_name in owners:
+            attrs = owner.derived_attributes
+            if attrs is None:
+                continue
+
+            def each(attr: object, p: str, request_name: str = request_name) -> list[FieldError]:
+                name, expression = getattr(attr, "name", ""), getattr(attr, "expression", "")
+                found: list[FieldError] = []
+                if not name:
+                    found.append(required(child(p, "name")))
+                else:
+                    found.extend(validate_fully_qualified_name(name, child(p, "name")))
+                    if not is_used(name, request_name):
+                        found.append(invalid(child(p, "name"), name, "must be referenced by at least one matchAttribute or "
+                                                                       "distinctAttribute constraint targeting this request"))
+                if not expression:
+                    found.append(required(child(p, "expression")))
+                elif len(expression.encode()) > CEL_SELECTOR_EXPRESSION_MAX_LENGTH:
+                    found.append(too_long(child(p, "expression"), CEL_SELECTOR_EXPRESSION_MAX_LENGTH))
+                return found
+
+            errs.extend(validate_list(attrs, DERIVED_ATTRIBUTES_MAX, each, child(opath, "derivedAttributes"),
+                                      key_of=lambda a: a.name))
     return errs
 
 
@@ -355,7 +409,7 @@ def validate_device_status(
     if len(d.conditions or []) > DEVICE_STATUS_MAX_CONDITIONS:
         errs.append(too_many(child(path, "conditions"), len(d.conditions or []), DEVICE_STATUS_MAX_CONDITIONS))
     if d.data is not None:
-        errs.extend(validate_raw_object(d.data, child(path, "data"), DEVICE_STATUS_DATA_MAX, Options(opts.k8s_version)))
+        errs.extend(validate_raw_object(d.data, child(path, "data"), DEVICE_STATUS_DATA_MAX, Options(opts.k8s_version, version=opts.version)))
     nd = d.network_data
     if nd is not None:
         npath = child(path, "networkData")

@@ -29,6 +29,7 @@ from dra.api.validation.names import (
     validate_label_value,
 )
 from dra.errors import UserError
+from dra.versions import KubernetesVersion
 
 T = TypeVar("T")
 
@@ -45,11 +46,30 @@ import it (layering)."""
 
 @dataclass(frozen=True)
 class Options:
-    """What the caller asked for: API version rules, CEL hook, stored (skip CEL) mode."""
+    """What the caller asked for: API version rules, CEL hook, stored (skip CEL) mode.
+
+    ``version`` carries the minor and its effective feature gates; when absent it is the
+    default-gate version of ``k8s_version``.
+    """
 
     k8s_version: str = "1.35"
     cel_check: Optional[CelCheck] = None
     stored: bool = False
+    version: Optional[KubernetesVersion] = None
+
+    @property
+    def kv(self) -> KubernetesVersion:
+        return self.version if self.version is not None else KubernetesVersion.of(self.k8s_version)
+
+    @property
+    def minor(self) -> str:
+        return self.kv.minor
+
+    def at_least(self, minor: str) -> bool:
+        return self.kv.at_least(minor)
+
+    def enabled(self, gate: str) -> bool:
+        return self.kv.enabled(gate)
 
     @property
     def is_134(self) -> bool:
