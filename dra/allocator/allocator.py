@@ -20,7 +20,7 @@ call to call (``allocate(..., allocated=state)``); nothing else is recomputed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from dra.allocator.capacity import UnknownCapacity, capacity_fits
 from dra.allocator.errors import AllocationError
@@ -33,6 +33,7 @@ from dra.allocator.results import result_dict
 from dra.allocator.search import Search
 from dra.allocator.state import AllocatedState
 from dra.allocator.variants import Behaviour, NoVariant, choose_variant, features_for_gates
+from dra.versions import KubernetesVersion
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Allocator:
         *,
         max_steps: int | None = None,
         behaviour: Behaviour | None = None,
+        cel_gates: Mapping[str, bool] | None = None,
     ) -> None:
         self.features = features
         if behaviour is None:
@@ -62,6 +64,14 @@ class Allocator:
             except NoVariant:
                 behaviour = Behaviour.of("1.37", features)
         self.behaviour = behaviour
+        # The scheduler's CEL cache takes its own features from the gates (in 1.36 the
+        # DRAListTypeAttributes gate reaches CEL but not the allocator), so selectors are
+        # compiled in the environment of this minor with those two gates.
+        if cel_gates is None:
+            cel_gates = {"DRAConsumableCapacity": features.consumable_capacity,
+                         "DRAListTypeAttributes": features.list_type_attributes}
+        self._cel_version = KubernetesVersion(minor=behaviour.minor, gates={
+            gate: bool(cel_gates.get(gate, False)) for gate in ("DRAConsumableCapacity", "DRAListTypeAttributes")})
         self.classes: dict[str, Any] = {}
         for c in classes:
             name = getattr(getattr(c, "metadata", None), "name", None)
@@ -99,7 +109,8 @@ class Allocator:
         """
         features = features_for_gates(version.minor, version.gates)
         behaviour = Behaviour(version.minor, variant or choose_variant(version.minor, features))
-        return cls(features, classes, slices, allocated, max_steps=max_steps, behaviour=behaviour)
+        return cls(features, classes, slices, allocated, max_steps=max_steps, behaviour=behaviour,
+                   cel_gates=version.gates)
 
     # ------------------------------------------------------------------ API
     def allocate(
@@ -261,9 +272,7 @@ class Allocator:
             compiled = self._compiled.get(expr)
             if compiled is None:
                 try:
-                    compiled = compile_selector(
-                        expr, env_type="stored", consumable_capacity=self.features.consumable_capacity
-                    )
+                    compiled = compile_selector(expr, env_type="stored", version=self._cel_version)
                 except CelCompileError as err:
                     compiled = err
                 self._compiled[expr] = compiled

@@ -60,7 +60,12 @@ def solve_ours(problem: dict[str, Any], minor: str) -> dict[str, Any]:
     answer: dict[str, Any] = {"id": problem.get("id"), "results": None, "unschedulable": False,
                               "error": None, "nodeLocal": False, "variant": behaviour.variant}
     try:
-        alloc = Allocator(features, classes, slices, state, behaviour=behaviour)
+        cel = problem.get("celFeatures")
+        cel_gates = None if cel is None else {
+            "DRAConsumableCapacity": bool(cel.get("EnableConsumableCapacity")),
+            "DRAListTypeAttributes": bool(cel.get("EnableListTypeAttributes")),
+        }
+        alloc = Allocator(features, classes, slices, state, behaviour=behaviour, cel_gates=cel_gates)
         results = alloc.allocate_dicts(node, claims)
     except AllocationError as err:
         answer["error"] = str(err)
