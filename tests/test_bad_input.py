@@ -6,7 +6,6 @@ the files of :data:`FILES` (claims with mistakes the API server refuses, a binar
 directory, ...), plus ``slices.yaml`` (slices of two T4s on node n1) and the repository's
 DeviceClasses as ``classes.yaml``. ``STDIN:<text>`` as the first element feeds standard input.
 
-Rows whose API validation is not complete yet are marked ``xfail(strict=False)``.
 """
 
 from __future__ import annotations
@@ -59,11 +58,9 @@ FILES: dict[str, str | bytes | None] = {
 
 CLAIMS = ["-f", "classes.yaml", "-f", "slices.yaml"]
 SIM = ["--nodes", "inference-l4-t4", "--pods", "synthetic:20:1", "--no-progress"]
-APICEL = pytest.mark.xfail(strict=False, reason="this check of API validation is completed on the apicel branch")
 
 CASES = [
     # -- dra allocate: API validation of what the user gives, as the API server does it --------
-    pytest.param(["allocate", *CLAIMS, "-f", "count0.yaml"], "exactly.count", id="claim-count-0", marks=APICEL),
     pytest.param(["allocate", *CLAIMS, "-f", "countm1.yaml"], "count: Invalid value: -1", id="claim-count-negative"),
     pytest.param(["allocate", *CLAIMS, "-f", "dup.yaml"], 'requests[1]: Duplicate value: "gpu"', id="claim-duplicate-request"),
     pytest.param(["allocate", *CLAIMS, "-f", "noname.yaml"], "metadata.name: Required value", id="claim-without-name"),
@@ -193,3 +190,15 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], expected: str, workdi
     assert expected in errors[0], err
     # Nothing was written where an output was refused.
     assert not (workdir / "nodir").exists()
+
+
+def test_count_zero_is_defaulted_to_one_as_the_api_server_does(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not bad input: the API server defaults ``count: 0`` to 1 (SetDefaults_ExactDeviceRequest),
+    so the claim gets one device -- never "allocated" with none."""
+    code = main(["allocate", *CLAIMS, "-f", "count0.yaml", "-o", "json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    import json
+
+    claims = json.loads(out)["items"]
+    assert len(claims[-1]["status"]["allocation"]["devices"]["results"]) == 1

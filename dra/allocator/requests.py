@@ -6,7 +6,8 @@ and the constraints. Everything found wrong here is an :class:`AllocationError` 
 claim and request. For ``All`` requests the exact device list is fixed here.
 
 API defaulting is applied as the API server would have done it before the scheduler sees
-a claim: an empty ``allocationMode`` means ``ExactCount`` and a missing ``count`` means 1.
+a claim: an empty ``allocationMode`` means ``ExactCount`` and a missing or zero ``count``
+means 1 (``SetDefaults_ExactDeviceRequest``: ``count`` is a plain int64 upstream, so 0 is unset).
 """
 
 from __future__ import annotations
@@ -271,7 +272,7 @@ class Preparer:
         mode = req.allocation_mode or EXACT_COUNT
         rd.mode = mode
         if mode == EXACT_COUNT:
-            count = req.count if req.count is not None else 1
+            count = req.count or 1
             rd.count = count
             rd.num_devices = count
         elif mode == ALL:
