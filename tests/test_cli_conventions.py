@@ -112,7 +112,7 @@ def test_allocate_name_wide_and_canonical_quantities(inputs, tmp_path, capsys) -
 
 def test_slices_name_and_deprecated_version_alias(capsys) -> None:
     assert main(["slices", "--profile", "t4-x2", "--node", "n", "-o", "name", "--k8s-version", "1.34"]) == 0
-    assert capsys.readouterr().out == "resourceslice.resource.k8s.io/n-gpu.nvidia.com-0\n"
+    assert capsys.readouterr().out == "resourceslice.resource.k8s.io/00000-gpu.nvidia.com-n\n"
     assert main(["slices", "--profile", "t4-x2", "--node", "n", "-o", "yaml"]) == 0
     assert "value: 15Gi" in capsys.readouterr().out
 
