@@ -240,11 +240,19 @@ def cached_versions() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dra.testing.cluster.build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kubernetes-version", default="all",
-                        help="minor to build (1.34|1.35|1.36|1.37) or 'all' (default: all)")
+    parser.add_argument("--kubernetes-version", default="all", metavar="V[,V...]|all|tests",
+                        help="minors to build (1.34|1.35|1.36|1.37, comma-separated), 'all' (default), or 'tests': "
+                             "those the real-cluster tests will run ($DRA_K8S_VERSIONS, see selection.py)")
     args = parser.parse_args(argv)
     try:
-        minors = list(SUPPORTED_MINORS) if args.kubernetes_version == "all" else [parse_minor(args.kubernetes_version)]
+        if args.kubernetes_version == "tests":
+            from dra.testing.cluster.selection import selected_versions
+
+            minors = selected_versions()
+        elif args.kubernetes_version == "all":
+            minors = list(SUPPORTED_MINORS)
+        else:
+            minors = [parse_minor(v) for v in args.kubernetes_version.split(",") if v.strip()]
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
