@@ -21,20 +21,13 @@ import yaml
 
 from dra.gpu.builtin import NODE_SHAPES, load_profile
 from dra.slices import MODES, build_slices
+from dra.testing.cluster.rest import raw as _raw
 from dra.versions import default_gates
 
 pytestmark = pytest.mark.real
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = "/usr/bin/kubectl"
-
-
-def _raw(api_client, method: str, path: str, body=None, query=None):
-    """One REST call with the official client, JSON in and out (no model (de)serialisation)."""
-    resp = api_client.call_api(path, method, body=body, query_params=query or [], header_params={
-        "Content-Type": "application/json", "Accept": "application/json"}, auth_settings=["BearerToken"],
-        _preload_content=False, _request_timeout=30)
-    return json.loads(resp[0].data)
 
 
 def test_gate_table_matches_the_binary(cluster):
@@ -138,10 +131,8 @@ def test_deviceclasses_and_deploy_apply(cluster, kubectl_ok):
 @pytest.mark.parametrize("example", sorted(p.name for p in (REPO / "manifests/examples").glob("*.yaml")))
 def test_examples_accepted(cluster, kubectl_ok, example):
     """Each example is valid for the real API server (dry-run=server: nothing is created)."""
-    ns = _kubectl(cluster, "create", "namespace", "examples", "--dry-run=client", "-o", "yaml")
-    _kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=ns.stdout)
     _kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "manifests/deviceclasses.yaml"))
-    proc = _kubectl(cluster, "apply", "--server-side", "--dry-run=server", "-n", "examples", "-f",
+    proc = _kubectl(cluster, "apply", "--server-side", "--dry-run=server", "-f",
                     str(REPO / "manifests/examples" / example))
     assert proc.returncode == 0, f"{example}: {proc.stderr.strip()}"
 

@@ -25,6 +25,7 @@ from dra.slices import DRIVER_NAME, build_slices
 from dra.slices.publisher import SlicePublisher
 from dra.testing.cluster.fleet import create_node
 from dra.testing.cluster.identity import plugin_kubeconfig
+from dra.testing.cluster.rest import raw
 
 pytestmark = pytest.mark.real
 
@@ -60,11 +61,8 @@ def _device_names(slices) -> set[str]:
 
 
 def _list(api, node: str) -> list[dict]:
-    resp = api.call_api("/apis/resource.k8s.io/v1/resourceslices", "GET",
-                        query_params=[("fieldSelector", f"spec.nodeName={node}")],
-                        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-                        _preload_content=False, _request_timeout=5)
-    return json.loads(resp[0].data)["items"]
+    return raw(api, "GET", "/apis/resource.k8s.io/v1/resourceslices",
+               query=[("fieldSelector", f"spec.nodeName={node}")], timeout=5)["items"]
 
 
 def _wait_devices(api, node: str, expected: set[str], timeout: float = WAIT) -> None:
@@ -177,6 +175,10 @@ def test_plugin_run_publishes_and_survives_apiserver_restart(deployed, tmp_path)
 
 
 def _start_plugin(kubeconfig: Path, node: str, profile: str, mode: str, minor: str, d: Path) -> subprocess.Popen:
+    from dra.slices.builder import limits_version
+
+    # `dra plugin run --kubernetes-version` names the slice layout (1.34 or 1.35, which 1.36+ keep).
+    minor = limits_version(minor)
     d.mkdir(parents=True, exist_ok=True)
     log = open(d / "plugin.log", "ab")
     return subprocess.Popen(
@@ -231,9 +233,10 @@ def test_plugin_writes_claim_device_status(deployed, tmp_path):
     try:
         client.ResourceV1Api(plugin_api).patch_namespaced_resource_claim_status(name, ns, status)
     except ApiException as e:
-        needs = ("resourceclaims/driver with verbs associated-node:update/associated-node:patch"
+        needs = ("resourceclaims/status (update, patch) and resourceclaims/driver (associated-node:update, "
+                 "associated-node:patch, resourceNames [gpu.nvidia.com])"
                  if cluster.version.enabled("DRAResourceClaimGranularStatusAuthorization") else
-                 "resourceclaims/status with verbs update/patch")
+                 "resourceclaims/status (update, patch)")
         pytest.fail(f"Kubernetes {cluster.version.minor}: the plugin's ServiceAccount may not write claim device "
                     f"status ({e.status}: {_refusal(e)}); manifests/deploy/rbac.yaml needs {needs}")
     got = rapi.read_namespaced_resource_claim(name, ns)

@@ -30,6 +30,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from dra.testing.cluster.fleet import NodeSpec, publish_node
+from dra.testing.cluster.rest import raw_list as _raw_list
 
 pytestmark = pytest.mark.real
 
@@ -93,17 +94,6 @@ def _params():
     for s in SCENARIOS:
         out.append(pytest.param(s, id=s.id))
     return out
-
-
-def _raw_list(api, path: str, query=()) -> list[dict]:
-    resp = api.call_api(path, "GET", query_params=list(query), header_params={"Accept": "application/json"},
-                        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=30)
-    data = json.loads(resp[0].data)
-    kind = data["kind"][:-4]  # FooList -> Foo
-    for item in data["items"]:
-        item.setdefault("apiVersion", data["apiVersion"])
-        item.setdefault("kind", kind)
-    return data["items"]
 
 
 def _dump(path: Path, items: list[dict]) -> Path:

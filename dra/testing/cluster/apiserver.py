@@ -26,10 +26,21 @@ from dra.versions import KubernetesVersion, default_gates
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
+# Gates outside our DRA table that a DRA gate needs on (kube-apiserver refuses to start otherwise:
+# "X is enabled, but depends on features that are disabled"), as the binaries report them.
+GATE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "DRAPartitionableDevicesType": ("DRAResourcePoolStatus",),
+    "DRAWorkloadResourceClaims": ("GenericWorkload",),
+}
+
+
 def gate_flag(version: KubernetesVersion) -> str | None:
-    """``--feature-gates`` value: the gates whose value differs from the minor's default."""
+    """``--feature-gates`` value: the gates whose value differs from the minor's default, plus what they need."""
     defaults = default_gates(version.minor)
     diff = {g: on for g, on in sorted(version.gates.items()) if defaults.get(g) != on}
+    for gate, needs in GATE_DEPENDENCIES.items():
+        if version.gates.get(gate):
+            diff.update({n: True for n in needs if n not in version.gates})
     return ",".join(f"{g}={'true' if on else 'false'}" for g, on in diff.items()) or None
 
 

@@ -157,8 +157,7 @@ class ControlPlane:
     def stop(self) -> None:
         """Stop every component, newest first; safe to call twice and after a failed start."""
         for name in reversed(list(self.components)):
-            self.components[name].stop()
-        self.components.clear()
+            self.components[name].stop()  # kept (pid None): status shows them as stopped
         if (self.dir / "state.json").exists():
             self.save()
 
