@@ -12,6 +12,7 @@ no build starts, when the tests are deselected (``-m "not real"``).
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +24,14 @@ from dra.versions import KubernetesVersion
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "real: needs upstream Kubernetes built from Go modules (deselect: -m 'not real')")
+    # A CI timeout or `kill` sends SIGTERM: turn it into KeyboardInterrupt so pytest still runs the
+    # fixtures' finalizers and no etcd or kube-apiserver outlives the run.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 _BUILD_FAILURES: dict[str, str] = {}

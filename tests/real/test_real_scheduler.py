@@ -37,6 +37,7 @@ pytestmark = pytest.mark.real
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests/examples"
 SCHEDULE_WAIT = 60.0
+LAST_MESSAGE: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,14 @@ def _theirs(cluster, ns: str, pod_name: str, claim_names: dict[str, str]) -> dic
                 claim = rapi.read_namespaced_resource_claim(real, ns)
                 out[key] = _devices(cluster.api_client().sanitize_for_serialization(claim))
             return out
+        claims_ready = len(pod.status.resource_claim_statuses or []) >= sum(
+            1 for c in pod.spec.resource_claims or [] if c.resource_claim_template_name)
         for cond in pod.status.conditions or []:
-            if cond.type == "PodScheduled" and cond.status == "False" and cond.reason == "Unschedulable":
+            # A verdict counts once every claim of the pod exists: before that the scheduler only
+            # says it waits for the resource-claim controller.
+            if (cond.type == "PodScheduled" and cond.status == "False" and cond.reason == "Unschedulable"
+                    and claims_ready and "waiting for" not in (cond.message or "")):
+                LAST_MESSAGE[pod_name] = cond.message or ""
                 return None
         time.sleep(0.2)
     raise AssertionError(f"pod {ns}/{pod_name}: kube-scheduler neither bound it nor called it unschedulable "
@@ -207,7 +214,8 @@ def test_scheduler_agrees_with_dra_allocate(cluster, scenario: Scenario, tmp_pat
                                      "resources": {"claims": [{"name": r["name"]} for r in refs]}}]}})
         theirs = _theirs(cluster, ns, pod_name, keys)
         if ours != theirs:
-            disagreements.append(f"pod {i}: kube-scheduler {_show(theirs)}; dra allocate {_show(ours)}")
+            disagreements.append(f"pod {i}: kube-scheduler {_show(theirs)} {LAST_MESSAGE.get(pod_name, '')}; "
+                                 f"dra allocate {_show(ours)}")
         if theirs is None and ours is None:
             continue
         if theirs is None:  # keep both sides on the same in-use set: stop at the first divergence

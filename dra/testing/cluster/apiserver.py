@@ -30,14 +30,20 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # "X is enabled, but depends on features that are disabled"), as the binaries report them.
 GATE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "DRAPartitionableDevicesType": ("DRAResourcePoolStatus",),
-    "DRAWorkloadResourceClaims": ("GenericWorkload",),
 }
+
+# DRA gates a control plane here never turns on, even with "every gate on": they depend on
+# APIs outside DRA that it does not serve. DRAWorkloadResourceClaims needs GenericWorkload, and
+# with that on kube-scheduler waits forever for a scheduling.k8s.io PodGroup informer
+# ("failed to list *v1beta1.PodGroup: the server could not find the requested resource") and
+# schedules nothing.
+NEVER_ON: frozenset[str] = frozenset({"DRAWorkloadResourceClaims"})
 
 
 def gate_flag(version: KubernetesVersion) -> str | None:
     """``--feature-gates`` value: the gates whose value differs from the minor's default, plus what they need."""
     defaults = default_gates(version.minor)
-    diff = {g: on for g, on in sorted(version.gates.items()) if defaults.get(g) != on}
+    diff = {g: on for g, on in sorted(version.gates.items()) if defaults.get(g) != on and not (on and g in NEVER_ON)}
     for gate, needs in GATE_DEPENDENCIES.items():
         if version.gates.get(gate):
             diff.update({n: True for n in needs if n not in version.gates})

@@ -94,6 +94,10 @@ def create_node(api_client: Any, inventory: NodeInventory) -> Any:
     except ApiException as e:
         if e.status != 409:
             raise
+    # The TaintNodesByCondition admission plugin gives every new Node the not-ready NoSchedule
+    # taint; the node-lifecycle controller would lift it once a kubelet reports Ready, but it is
+    # off here (there is no kubelet), so lift it ourselves.
+    core.patch_node(inventory.node_name, {"spec": {"taints": None}})
     # Node status is a subresource: make sure capacity and the Ready condition are really there.
     return core.patch_node_status(inventory.node_name, {"status": body["status"]})
 
