@@ -72,8 +72,13 @@ SCENARIOS = [
     Scenario("gpu40-too-small", "inference-l4", "whole", (PodCase(("gpu-40gi",)),)),
     Scenario("gpu40-a100", "dgx-a100-40gb", "whole", (PodCase(("gpu-40gi",)),) * 2),
     Scenario("mig-static", "dgx-h100-mig-1g", "static-mig", (PodCase(("mig-1g10gb",)),) * 3),
-    Scenario("mig-dynamic", "dgx-h100", "dynamic-mig", (PodCase(("mig-1g10gb",)),) * 2),
-    Scenario("shared-quarter", "h100-pcie-x2", "shared", (PodCase(("shared-gpu-quarter",)),) * 9),
+    Scenario("mig-dynamic", "dgx-h100", "dynamic-mig", (PodCase(("mig-1g10gb",)),) * 2, xfail={
+        "1.34": "dra allocate has no 1.34 mode: 1.34 slices keep their counter sets inside the device slice and "
+                "kube-scheduler 1.34.4 allocates gpu-2-mig-1g10gb-19-0, while dra allocate (1.35 counter "
+                "semantics) finds no counters and says unschedulable (issue 9 item 4, oracle helper)"}),
+    Scenario("shared-quarter", "h100-pcie-x2", "shared", (PodCase(("shared-gpu-quarter",)),) * 9, xfail={
+        "1.34": "5th 250-unit share on h100-pcie-x2: kube-scheduler 1.34.4 says 'cannot allocate all claims', "
+                "dra allocate gives gpu-1 (its consumable-capacity search is 1.35+; no 1.34 mode yet, issue 9 item 4)"}),
     Scenario("claims-count", "dgx-h100", "whole", (
         PodCase(claims=(_count_claim(3),)), PodCase(claims=(_count_claim(3),)), PodCase(claims=(_count_claim(3),)),
         PodCase(claims=(_count_claim(2),)))),
