@@ -26,6 +26,8 @@ from dra.errors import UserError
 from dra.versions import DEFAULT_VERSION, KubernetesVersion, parse_gate_overrides
 
 DEFAULT_FLEET = "dgx-h100:2"
+DESCRIPTION = ("Run a real Kubernetes control plane (upstream etcd, kube-apiserver, kube-controller-manager, "
+               "kube-scheduler) with a GPU fleet of Node objects and their ResourceSlices, no kubelets.")
 
 
 def _default_dir() -> Path:
@@ -36,7 +38,7 @@ def _default_dir() -> Path:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("cluster", help="run a real Kubernetes control plane with a GPU fleet (no kubelets)",
-                                    description=__doc__.split("\n\n")[0])
+                                    description=DESCRIPTION)
     sub = parser.add_subparsers(dest="cluster_command", metavar="ACTION")
     up = sub.add_parser("up", help="build (once) and start the control plane, create the fleet, detach")
     up.add_argument("--kubernetes-version", default=DEFAULT_VERSION, metavar="V",
