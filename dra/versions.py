@@ -52,10 +52,11 @@ _GATE_DEFAULTS: Mapping[str, Mapping[str, bool]] = {
     "DRAListTypeAttributes": {"1.36": False, "1.37": False},
     "DRANodeAllocatableResources": {"1.36": False, "1.37": False},
     "DRAWorkloadResourceClaims": {"1.36": False, "1.37": False},
+    "DRAResourcePoolStatus": {"1.36": False, "1.37": False},  # alpha (ResourcePoolStatusRequest, v1alpha3)
     "DRADeviceCompatibilityGroups": {"1.37": False},
     "DRADerivedAttributes": {"1.37": False},
     "DRAOptionalNodeOperations": {"1.37": False},
-    "DRAFractionalCapacityRange": {"1.37": False},
+    "DRAFractionalCapacityRange": {"1.37": True},  # beta, on: as kube-apiserver v1.37.2 --help says
     "DRAPartitionableDevicesType": {"1.37": False},
 }
 
