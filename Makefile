@@ -30,11 +30,12 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 # Upstream etcd, kube-apiserver, kube-scheduler and kube-controller-manager of every supported
-# minor, built from Go modules into $${DRA_GPU_CACHE:-~/.cache/dra-gpu} (cached; see docs/real-kubernetes.md).
+# minor, and helm, built from Go modules into $${DRA_GPU_CACHE:-~/.cache/dra-gpu} (cached; see docs/real-kubernetes.md).
 # One minor: make k8s K8S_VERSION=1.37
 K8S_VERSION ?= all
 k8s: $(STAMP)
 	nice -n 10 $(BIN)/python -m dra.testing.cluster.build --kubernetes-version $(K8S_VERSION)
+	nice -n 10 $(BIN)/python -m dra.testing.helm
 
 protos: $(STAMP)
 	$(BIN)/python -m dra.plugin.protos.generate
