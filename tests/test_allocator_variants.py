@@ -31,8 +31,14 @@ def test_gates_map_as_the_scheduler_maps_them() -> None:
     v = KubernetesVersion.of("1.37", {"DRADeviceBindingConditions": False})
     f = features_for_gates(v.minor, v.gates)
     assert f.device_binding_and_status is False and f.consumable_capacity is True
+    # DRAFractionalCapacityRange is on by default in 1.37.2 (as its kube-apiserver reports), and the
+    # stable variant does not support it: all three off leave the four features stable supports.
     assert Allocator.for_version(
         KubernetesVersion.of("1.37", {"DRAConsumableCapacity": False, "DRADeviceBindingConditions": False}), [], []
+    ).behaviour.variant == "incubating"
+    assert Allocator.for_version(
+        KubernetesVersion.of("1.37", {"DRAConsumableCapacity": False, "DRADeviceBindingConditions": False,
+                                      "DRAFractionalCapacityRange": False}), [], []
     ).behaviour.variant == "stable"
 
 

@@ -70,3 +70,20 @@ def test_plugin_run_exits_2_with_one_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--allow-device-plugin-coexistence" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "p").exists()  # refused before touching the node
+
+
+def test_an_unreachable_api_server_skips_the_check_instead_of_stopping_the_plugin() -> None:
+    """A plugin (re)started while kube-apiserver is down must come up: urllib3 ends a refused
+    connection with MaxRetryError, which is not an OSError (found by the real-cluster restart test)."""
+    import socket
+
+    from kubernetes import client as k8s
+
+    from dra.plugin.coexistence import check
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = k8s.Configuration(host=f"http://127.0.0.1:{port}")
+    cfg.retries = 0
+    assert check(k8s.ApiClient(cfg), "n1", "gpu.nvidia.com", allow=False) == []

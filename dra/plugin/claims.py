@@ -15,6 +15,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient, ResourceV1Api
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as TransportError
 
 from dra.api import ApiError, ResourceClaim
 from dra.errors import UserError
@@ -47,8 +48,8 @@ class ClaimFetcher:
             if err.status == 404:
                 raise ClaimError(f"claim {ref}: not found", "not_found") from None
             raise ClaimError(f"claim {ref}: fetching it failed: {err.status} {err.reason}", "api") from None
-        except (OSError, ValueError) as err:
-            # urllib3 connection errors are OSError subclasses; bad JSON is ValueError.
+        except (OSError, TransportError, ValueError) as err:
+            # A refused connection ends as urllib3's MaxRetryError (not an OSError); bad JSON is ValueError.
             raise ClaimError(f"claim {ref}: fetching it failed: {err}", "api") from None
         try:
             claim = ResourceClaim.from_dict(data)
@@ -65,7 +66,7 @@ class ClaimFetcher:
             response = self._api.list_resource_claim_for_all_namespaces(
                 _preload_content=False, _request_timeout=self._timeout)
             items = json.loads(response.data).get("items") or []
-        except (ApiException, OSError, ValueError) as err:
+        except (ApiException, OSError, TransportError, ValueError) as err:
             raise ClaimError(f"listing ResourceClaims failed: {err}", "api") from None
         out = []
         for item in items:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as TransportError
 
 from dra.api import Quantity
 from dra.errors import UserError
@@ -68,7 +69,7 @@ def check(api_client, node_name: str, driver: str, allow: bool) -> list[Conflict
         classes = json.loads(raw.data).get("items") or []
         raw = CoreV1Api(api_client).read_node(node_name, _preload_content=False, _request_timeout=10)
         node = json.loads(raw.data)
-    except (ApiException, OSError, ValueError) as err:
+    except (ApiException, OSError, TransportError, ValueError) as err:
         reason = f"{err.status} {err.reason}" if isinstance(err, ApiException) else str(err)
         log.warning("cannot check for a device plugin serving the same GPUs; check skipped",
                     extra={"error": reason})
