@@ -155,6 +155,8 @@ def register(subparsers: Any) -> None:
     cp.add_argument("--policies", default="kube-default,fgd", help="comma-separated policies: " + ", ".join(POLICIES))
     _output_options(cp, "report directory (report.md, results.json, plots)", "--out", default="out/compare")
     cp.add_argument("--workers", type=_positive_int, default=1, help="parallel worker processes (default 1)")
+    cp.add_argument("--price-per-gpu-hour", type=_price, default=None, metavar="USD",
+                    help="price of one GPU-hour: the wasted-capacity figure and the report also show dollars")
     cp.add_argument("--embedded-default", action="store_true",
                     help="the built-in demo: synthetic LLM/ML mix on the modern-mix fleet (make run)")
     cp.set_defaults(func=cmd_compare)
@@ -290,6 +292,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from simulator.plots import planner_figures
     from simulator.report import comparison_rows, markdown_report, plain_table
 
     if args.embedded_default:
@@ -338,7 +341,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     aggs = [a.to_dict() for a in aggregate(results)]
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    plots = _plots(aggs, out)
+    plots = planner_figures(aggs, out, args.price_per_gpu_hour)
     traces = [t for _, t in inputs]
     context = {
         "fleet": f"{fleet.name} ({len(fleet.nodes)} nodes, {fleet.total_gpus} GPUs)",
@@ -348,7 +351,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "wall time": f"{time.perf_counter() - started:.1f} s",
     }
     title = "Device plugin vs DRA" + (" (embedded default)" if args.embedded_default else "")
-    (out / "report.md").write_text(markdown_report(title, aggs, context, [p.name for p in plots]))
+    (out / "report.md").write_text(markdown_report(title, aggs, context, [p.name for p in plots],
+                                                   price_per_gpu_hour=args.price_per_gpu_hour))
     _write_json(str(out / "results.json"), {"context": context, "aggregates": aggs, "runs": results})
     header, rows = comparison_rows(aggs)
     keep = [2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16]
@@ -361,24 +365,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plots(aggs: list[dict], out: Path) -> list[Path]:
-    from simulator.plots import plot_curves
-
-    fgd = [a for a in aggs if a["method"] == "fgd"]
-    made = []
-    p = plot_curves(fgd, "allocated_pct", "allocated GPU, % of capacity", out / "allocation.png",
-                    "GPU allocation vs arrived (median, IQR over seeds)", ideal=True, xmin=50)
-    if p:
-        made.append(p)
-    p = plot_curves(fgd, "useful_pct", "GPU guaranteed to placed pods, % of capacity", out / "useful.png",
-                    "Guaranteed use (min of asked and given) vs arrived", ideal=True, xmin=50)
-    if p:
-        made.append(p)
-    p = plot_curves(fgd, "frag_pct_of_capacity", "fragmented GPU, % of capacity", out / "fragmentation.png",
-                    "Fragmentation (FGD definition) vs arrived")
-    if p:
-        made.append(p)
-    return made
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+    return value
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -69,11 +69,27 @@ def test_compare_writes_report_json_and_plots(files: tuple[str, str], tmp_path: 
     assert rc == 0
     report = (out / "report.md").read_text()
     assert "| device-plugin | kube-default | fgd |" in report and "| dra | fgd | fgd |" in report
-    assert (out / "allocation.png").stat().st_size > 1000 and (out / "fragmentation.png").exists()
+    # one figure per question (what is usable / wasted / how fragmented; waiting needs the time method)
+    for figure in ("usable.png", "wasted.png", "fragmentation.png"):
+        assert (out / figure).stat().st_size > 1000, figure
     data = json.loads((out / "results.json").read_text())
     assert len(data["aggregates"]) == 4 and len(data["runs"]) == 8
     printed = capsys.readouterr().out
     assert "dra" in printed and "idle+wasted" in printed
+
+
+def test_compare_prices_waste_in_dollars(files: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    nodes, pods = files
+    out = tmp_path / "cmp"
+    assert main(["sim", "compare", "--nodes", nodes, "--pods", pods, "--placements", "device-plugin",
+                 "--policies", "kube-default", "--seeds", "1", "-o", str(out), "--no-progress",
+                 "--price-per-gpu-hour", "2.5"]) == 0
+    assert "$2.5 per GPU-hour" in (out / "report.md").read_text()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:  # argparse's own one-line usage error
+        main(["sim", "compare", "--nodes", nodes, "--pods", pods, "-o", str(out), "--price-per-gpu-hour", "-1"])
+    assert exit_.value.code == 2
+    assert "must be above 0" in capsys.readouterr().err
 
 
 def test_sweep_on_an_in_process_dask_cluster(files: tuple[str, str]) -> None:
