@@ -70,3 +70,17 @@ def read_header(path: Path, error: type[UserError], what: str) -> list[str]:
             return next(csv.reader(handle), [])
     except (UnicodeDecodeError, csv.Error, OSError) as err:
         raise error(f"{path}:1: unreadable {what}: {err}") from None
+
+
+def non_negative_ints(where: str, columns: list[str], texts: list[str], error: type[UserError]) -> list[int]:
+    """The cells ``texts`` of the named ``columns`` as integers >= 0, or one ``file:line`` error."""
+    values = []
+    for column, text in zip(columns, texts):
+        try:
+            value = int(text)
+        except ValueError:
+            raise error(f"{where}: column {column!r}: expected an integer, got {text!r}") from None
+        if value < 0:
+            raise error(f"{where}: column {column!r}: must be >= 0, got {value}")
+        values.append(value)
+    return values

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.csvrows import csv_rows
+from simulator.csvrows import csv_rows, non_negative_ints
 from simulator.errors import FleetError
 from simulator.fleet.model import Fleet, NodeSpec
 
@@ -29,15 +29,7 @@ def load_openb_nodes(path: str | Path, *, include_cpu_only: bool = True) -> Flee
     for where, row in rows:
         if len(row) != len(HEADER):
             raise FleetError(f"{where}: expected {len(HEADER)} columns ({','.join(HEADER)}), got {len(row)}")
-        values = []
-        for column, text in zip(HEADER[1:4], row[1:4]):
-            try:
-                value = int(text)
-            except ValueError:
-                raise FleetError(f"{where}: column {column!r}: expected an integer, got {text!r}") from None
-            if value < 0:
-                raise FleetError(f"{where}: column {column!r}: must be >= 0, got {value}")
-            values.append(value)
+        values = non_negative_ints(where, HEADER[1:4], row[1:4], FleetError)
         cpu, mem, gpus = values
         model = row[4].strip()
         if gpus and not model:

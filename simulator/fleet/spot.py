@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.csvrows import csv_rows
+from simulator.csvrows import csv_rows, non_negative_ints
 from simulator.errors import FleetError
 from simulator.fleet.catalog import canonical
 from simulator.fleet.model import Fleet, NodeSpec
@@ -34,15 +34,7 @@ def load_spot_nodes(path: str | Path) -> Fleet:
     for where, row in rows:
         if len(row) != len(HEADER):
             raise FleetError(f"{where}: expected {len(HEADER)} columns ({','.join(HEADER)}), got {len(row)}")
-        values = []
-        for column, text in zip(HEADER[1:3], row[1:3]):
-            try:
-                value = int(text)
-            except ValueError:
-                raise FleetError(f"{where}: column {column!r}: expected an integer, got {text!r}") from None
-            if value < 0:
-                raise FleetError(f"{where}: column {column!r}: must be >= 0, got {value}")
-            values.append(value)
+        values = non_negative_ints(where, HEADER[1:3], row[1:3], FleetError)
         gpus, cpus = values
         name = row[0].strip()
         if gpus and name not in models:
