@@ -1,18 +1,9 @@
 """Pods with extended resources backed by DRA (KEP-5004) for ``dra allocate``: reading them.
 
-A container asking for ``nvidia.com/gpu: 2`` is served by DRA when a DeviceClass maps that
-name (``spec.extendedResourceName``; every class also maps the implicit
-``deviceclass.resource.kubernetes.io/<class>``) and the node does not advertise it through
-a device plugin. The scheduler then builds one special ResourceClaim for the pod:
-annotated ``resource.kubernetes.io/extended-resource-claim: "true"``, with one ExactCount
-request per container and extended resource, named ``container-<i>-request-<j>`` (the
-index of the container, then of the resource in the container's sorted requests). When two
-classes map the same name the newest class wins, with equal creation times the
-lexicographically first (KEP-5004 §Filter; ``dra-2026.md`` §3.5).
-
-Pods are not a kind ``dra.api`` models, so they are taken out of the input files here,
-before the rest is loaded as usual. The claim itself is built by the pure
-:mod:`dra.allocator.extended` (shared with the simulator).
+What the scheduler makes of such a Pod (one special claim, its annotation and request names,
+which class maps a name) is the pure :mod:`dra.allocator.extended`, shared with the simulator.
+Pods are not a kind ``dra.api`` models, so they are taken out of the input files here, before
+the rest is loaded as usual.
 """
 
 from __future__ import annotations
