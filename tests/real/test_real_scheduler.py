@@ -18,6 +18,7 @@ Cases where our allocator is known to differ from a version's scheduler are mark
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -137,6 +138,13 @@ def _devices(claim: dict) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in res.items()}
 
 
+def _only_selector_misses(message: str) -> bool:
+    """``0/N nodes are available: N node(s) didn't match Pod's node affinity/selector.``: every node
+    failed only the node selector, i.e. the scheduler does not know the pod's (pinned) node yet."""
+    m = re.match(r"0/(\d+) nodes are available: (\d+) node\(s\) didn't match Pod's node affinity/selector\.", message)
+    return bool(m) and m.group(1) == m.group(2)
+
+
 def _theirs(cluster, ns: str, pod_name: str, claim_names: dict[str, str]) -> dict | None:
     """Wait for the scheduler: {our claim key: {request: [devices]}} once bound, None when Unschedulable."""
     core = client.CoreV1Api(cluster.api_client())
@@ -157,8 +165,11 @@ def _theirs(cluster, ns: str, pod_name: str, claim_names: dict[str, str]) -> dic
         for cond in pod.status.conditions or []:
             # A verdict counts once every claim of the pod exists: before that the scheduler only
             # says it waits for the resource-claim controller.
+            # Nor does "no node matched the pod's nodeSelector" while the pod's own node is new: the
+            # scheduler's informer may not have that Node yet, and it retries when the Node arrives.
             if (cond.type == "PodScheduled" and cond.status == "False" and cond.reason == "Unschedulable"
-                    and claims_ready and "waiting for" not in (cond.message or "")):
+                    and claims_ready and "waiting for" not in (cond.message or "")
+                    and not _only_selector_misses(cond.message or "")):
                 LAST_MESSAGE[pod_name] = cond.message or ""
                 return None
         time.sleep(0.2)
