@@ -56,6 +56,10 @@ class Scenario:
     mode: str
     pods: tuple[PodCase, ...]
     xfail: dict[str, str] = field(default_factory=dict)  # minor -> exact gap
+    # Minors whose scheduler walks a pool's slices in informer order (1.34 does; 1.36+ sorts them by
+    # name), so with several slices per node which free device it takes differs from run to run:
+    # there only the verdict (allocated or unschedulable) is compared, never the device names.
+    verdict_only: frozenset[str] = frozenset()
 
 
 def _count_claim(n: int, cls: str = "gpu.nvidia.com", mode: str = "ExactCount", selector: str | None = None) -> dict:
@@ -73,10 +77,8 @@ SCENARIOS = [
     Scenario("gpu40-too-small", "inference-l4", "whole", (PodCase(("gpu-40gi",)),)),
     Scenario("gpu40-a100", "dgx-a100-40gb", "whole", (PodCase(("gpu-40gi",)),) * 2),
     Scenario("mig-static", "dgx-h100-mig-1g", "static-mig", (PodCase(("mig-1g10gb",)),) * 3),
-    Scenario("mig-dynamic", "dgx-h100", "dynamic-mig", (PodCase(("mig-1g10gb",)),) * 2, xfail={
-        "1.34": "with dra allocate's 1.34 mode both allocate, but pick other devices: kube-scheduler 1.34.4 takes "
-                "gpu-4-mig-1g10gb-19-0 for the second pod, dra allocate gpu-0-mig-1g10gb-19-1; 1.34 walks a pool's "
-                "slices in informer order (1.36+ sorts them by name), which dra allocate does not reproduce"}),
+    Scenario("mig-dynamic", "dgx-h100", "dynamic-mig", (PodCase(("mig-1g10gb",)),) * 2,
+             verdict_only=frozenset({"1.34"})),
     Scenario("shared-quarter", "h100-pcie-x2", "shared", (PodCase(("shared-gpu-quarter",)),) * 9, xfail={
         "1.34": "5th 250-unit share on h100-pcie-x2: kube-scheduler 1.34.4 says 'cannot allocate all claims', "
                 "dra allocate gives gpu-1: 1.34's alpha ConsumableCapacity (experimental variant) is not "
@@ -226,7 +228,11 @@ def test_scheduler_agrees_with_dra_allocate(cluster, scenario: Scenario, tmp_pat
                      "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
                                      "resources": {"claims": [{"name": r["name"]} for r in refs]}}]}})
         theirs = _theirs(cluster, ns, pod_name, keys)
-        if ours != theirs:
+        if cluster.version.minor in scenario.verdict_only:
+            same = (ours is None) == (theirs is None)
+        else:
+            same = ours == theirs
+        if not same:
             disagreements.append(f"pod {i}: kube-scheduler {_show(theirs)} {LAST_MESSAGE.get(pod_name, '')}; "
                                  f"dra allocate {_show(ours)}")
         if theirs is None and ours is None:
