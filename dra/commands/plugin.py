@@ -42,6 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="whole | static-mig | dynamic-mig | shared [$DEVICE_MODE]")
     run.add_argument("--kubernetes-version", dest="k8s_version", default=_env("KUBERNETES_VERSION", DEFAULT_VERSION),
                      help=f"API shape and limits of the slices: 1.34-1.37 (default {DEFAULT_VERSION}) [$KUBERNETES_VERSION]")
+    run.add_argument("--feature-gates", default=_env("FEATURE_GATES", ""), metavar="A=true,B=false",
+                     help="the cluster's DRA feature gates where they differ from the version's defaults "
+                          "(DRAListTypeAttributes: numaNode as a list; DRANodeAllocatableResources: publish "
+                          "--node-allocatable-overhead) [$FEATURE_GATES]")
+    run.add_argument("--node-allocatable-overhead", default=_env("NODE_ALLOCATABLE_OVERHEAD", ""),
+                     metavar="TYPE.RESOURCE.FIELD=Q,...",
+                     help="host resources each device costs its pod, e.g. gpu.memory.perPod=256Mi "
+                          "(1.37 with DRANodeAllocatableResources) [$NODE_ALLOCATABLE_OVERHEAD]")
     run.add_argument("--kubeconfig", default=_env("KUBECONFIG"), help="default: in-cluster [$KUBECONFIG]")
     run.add_argument("--registrar-dir", default=_env("KUBELET_REGISTRAR_DIRECTORY_PATH", "/var/lib/kubelet/plugins_registry"),
                      help="kubelet plugin registry [$KUBELET_REGISTRAR_DIRECTORY_PATH]")
@@ -107,12 +115,17 @@ def _run(args: argparse.Namespace) -> int:
         # The kubelet dials the sockets by the absolute path we register; a relative one cannot work.
         if not os.path.isabs(value):
             raise UserError(f"{option}: {value!r} is not an absolute path")
+    from dra.slices.overhead import parse_overhead
+    from dra.versions import parse_gate_overrides
+
     config = DriverConfig(
         node_name=args.node_name or "",
         driver_name=args.driver_name,
         profile=args.profile,
         mode=args.mode,
         k8s_version=args.k8s_version,
+        feature_gates=parse_gate_overrides(args.feature_gates),
+        node_allocatable_overhead=parse_overhead(args.node_allocatable_overhead),
         registrar_dir=Path(args.registrar_dir),
         plugins_dir=Path(args.plugins_dir),
         cdi_root=Path(args.cdi_root),

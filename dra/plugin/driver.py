@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import grpc
@@ -61,6 +61,10 @@ class DriverConfig:
     profile: str | None = None  # built-in profile name or YAML path; None = NVML
     mode: str = "whole"
     k8s_version: str = "1.35"
+    # The cluster's gates where they differ from the version's defaults (--feature-gates).
+    feature_gates: dict[str, bool] = field(default_factory=dict)
+    # device type -> resource -> NodeAllocatableResource (dra.slices.overhead.parse_overhead)
+    node_allocatable_overhead: dict = field(default_factory=dict)
     registrar_dir: Path = Path(DEFAULT_REGISTRAR_DIR)
     plugins_dir: Path = Path(DEFAULT_PLUGINS_DIR)
     cdi_root: Path = Path("/var/run/cdi")
@@ -101,6 +105,13 @@ class DriverConfig:
         if self.k8s_version not in SUPPORTED_MINORS:
             raise DriverConfigError(
                 f"--kubernetes-version: {self.k8s_version!r} is not one of {', '.join(SUPPORTED_MINORS)}")
+        self.version()  # unknown gates for this version: one line, before anything starts
+
+    def version(self):
+        """The cluster's :class:`dra.versions.KubernetesVersion` (minor plus effective gates)."""
+        from dra.versions import KubernetesVersion
+
+        return KubernetesVersion.of(self.k8s_version, self.feature_gates)
 
 
 def make_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
@@ -198,6 +209,19 @@ class Driver:
             else:
                 log.info("MIG mode enabled", extra={"uuid": gpu.uuid, "mig_devices": len(gpu.mig_devices)})
 
+    def _report_overhead(self) -> None:
+        from dra.slices.overhead import format_overhead, overhead_blocker
+
+        overheads = self.config.node_allocatable_overhead
+        if not overheads:
+            return
+        why = overhead_blocker(self.config.version())
+        if why:
+            log.warning("--node-allocatable-overhead is not published", extra={"reason": why})
+        else:
+            log.info("publishing host-resource overhead as nodeAllocatableResources",
+                     extra={"overhead": format_overhead(overheads)})
+
     def build_slices(self, taints: dict[str, list[Taint]] | None = None):
         from dra.slices import build_slices
 
@@ -207,6 +231,8 @@ class Driver:
             k8s_version=self.config.k8s_version,
             driver=self.config.driver_name,
             taints=_api_taints(taints) if taints else None,
+            gates=dict(self.config.version().gates),
+            overheads=self.config.node_allocatable_overhead or None,
         )
 
     def start(self) -> None:
@@ -219,6 +245,7 @@ class Driver:
         self.inventory = self._inventory()
         self._report_mig_modes()
         self.backend = self._backend(self.inventory)
+        self._report_overhead()
         slices = self.build_slices()
         self.catalog = DeviceCatalog.build(self.inventory, slices)
         self.state = DeviceState(

@@ -14,7 +14,8 @@ driverVersion                   version ``580.95.05`` -> ``580.95.5`` (semver: n
 cudaDriverVersion               version ``13.0`` -> ``13.0.0``
 resource.kubernetes.io/pciBusID string  ``0000:18:00.0``
 resource.kubernetes.io/pcieRoot string  ``pci0000:15`` (when known)
-resource.kubernetes.io/numaNode int     when known
+resource.kubernetes.io/numaNode int     when known; a one-element ``ints`` list when
+                                        ``DRAListTypeAttributes`` is on (KEP-6072, as NVIDIA)
 index, minor                    int     ours (NVIDIA dropped them in 2025): NVML index/minor
 nvlinkDomain                    string  ours: equal for NVLink peers, unique in the fleet
 cliqueId                        string  ours: ``<clusterUUID>.<cliqueId>`` on fabric platforms
@@ -152,6 +153,22 @@ def _position_part(gpu: GpuInfo) -> dict[str, DeviceAttribute]:
             _position_parts.clear()
         _position_parts[key] = part
     return part
+
+
+_numa_lists: dict[int, DeviceAttribute] = {}
+
+
+def numa_list_attr(numa_node: int) -> DeviceAttribute:
+    """``resource.kubernetes.io/numaNode`` in list form (``ints: [n]``), shared by value.
+
+    KEP-6072 prefers the list form once list-typed attributes exist (a device may sit on
+    several NUMA nodes); a scalar stays comparable with a one-element list in CEL and in
+    matchAttribute, so claims written for either form keep working."""
+    attr = _numa_lists.get(numa_node)
+    if attr is None:
+        attr = _construct_attribute(ints=[numa_node])
+        _numa_lists[numa_node] = attr
+    return attr
 
 
 def gpu_attributes(gpu: GpuInfo) -> dict[str, DeviceAttribute]:

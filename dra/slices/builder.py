@@ -28,10 +28,11 @@ from dra.api import DeviceTaint, ObjectMeta, ResourcePool, ResourceSlice, Resour
 from dra.errors import UserError
 from dra.slices.fast import constructor
 from dra.gpu.inventory import NodeInventory
-from dra.slices.devices import BUILDERS, MODES, apply_taints
+from dra.slices.devices import BUILDERS, MODES, apply_taints, apply_version_shape
 from dra.slices.layout import LIMITS, pack
 from dra.slices.naming import slice_name
-from dra.versions import SUPPORTED_MINORS, parse_minor
+from dra.slices.overhead import Overheads, overhead_blocker
+from dra.versions import SUPPORTED_MINORS, KubernetesVersion, parse_minor
 
 from dra.slices import DRIVER_NAME  # noqa: E402  (one definition)
 K8S_VERSIONS = SUPPORTED_MINORS
@@ -75,11 +76,17 @@ def build_slices(
     driver: str = DRIVER_NAME,
     generation: int = 1,
     taints: Mapping[str, Sequence[DeviceTaint]] | None = None,
+    gates: Mapping[str, bool] | None = None,
+    overheads: Overheads | None = None,
 ) -> list[ResourceSlice]:
     """The ResourceSlices that publish ``inventory`` in ``mode`` for ``k8s_version``.
 
     ``taints`` maps a device name (``gpu-3``) or a GPU UUID (all devices of that GPU) to the
-    taints to publish on those devices.
+    taints to publish on those devices. ``gates`` changes the version's default feature gates
+    (``DRAListTypeAttributes``: ``numaNode`` as a one-element list). ``overheads`` (device type
+    -> resource -> value, :func:`dra.slices.overhead.parse_overhead`) is published as
+    ``nodeAllocatableResources`` only where the version and gates have it
+    (:func:`dra.slices.overhead.overhead_blocker`; elsewhere it is left out).
     """
     if mode not in BUILDERS:
         raise SliceBuildError(f"--mode: unknown mode {mode!r} (one of {', '.join(MODES)})")
@@ -92,6 +99,11 @@ def build_slices(
     groups = [make(gpu) for gpu in sorted(inventory.gpus, key=lambda g: g.minor)]
     if taints:
         apply_taints(groups, taints)
+    version = KubernetesVersion.of(layout_version(k8s_version), gates)
+    list_numa = bool(version.gates.get("DRAListTypeAttributes"))
+    publish_overheads = overheads if overheads and overhead_blocker(version) is None else None
+    if list_numa or publish_overheads:
+        apply_version_shape(groups, list_numa=list_numa, overheads=publish_overheads)
     contents = pack(groups, limits)
     node = inventory.node_name
     count = len(contents)

@@ -46,14 +46,17 @@ from dra.api import (
     DeviceAttribute,
     DeviceCapacity,
     DeviceTaint,
+    NodeAllocatableResource,
     Quantity,
 )
 from dra.slices.fast import constructor
 from dra.gpu.inventory import GpuInfo, MigDeviceInfo, MigProfile
 from dra.slices.attributes import (
+    NUMA_NODE,
     capacity,
     gpu_attributes,
     memory_capacity,
+    numa_list_attr,
     shared_attr,
     string_attr,
 )
@@ -240,3 +243,24 @@ def apply_taints(groups: Sequence[GpuDevices], taints: Mapping[str, Sequence[Dev
             else d
             for d in group.devices
         ]
+
+
+def apply_version_shape(groups: Sequence[GpuDevices], *, list_numa: bool,
+                        overheads: Mapping[str, Mapping[str, NodeAllocatableResource]] | None) -> None:
+    """Give the devices the shape of the target version: ``numaNode`` as a one-element list
+    (``DRAListTypeAttributes``) and, per device type, the host-resource overhead
+    (``nodeAllocatableResources``, :mod:`dra.slices.overhead`). The caller decides whether the
+    version and its gates allow each; here they are only applied."""
+    for group in groups:
+        updated = []
+        for d in group.devices:
+            update: dict = {}
+            attrs = d.attributes
+            if list_numa and attrs and NUMA_NODE in attrs and attrs[NUMA_NODE].int_ is not None:
+                update["attributes"] = {**attrs, NUMA_NODE: numa_list_attr(attrs[NUMA_NODE].int_)}
+            if overheads and attrs and "type" in attrs:
+                found = overheads.get(attrs["type"].string or "")
+                if found:
+                    update["node_allocatable_resources"] = dict(found)
+            updated.append(d.model_copy(update=update) if update else d)
+        group.devices = updated
