@@ -25,7 +25,11 @@ resource (``nvidia.com/gpu: 2``) that a DeviceClass maps (``spec.extendedResourc
 or the implicit ``deviceclass.resource.kubernetes.io/<class>``) get the claim the scheduler
 would make for them: annotated ``resource.kubernetes.io/extended-resource-claim``, one
 request per container and resource (``container-<i>-request-<j>``), ExactCount of the
-requested amount. Needs DRAExtendedResource (on by default from 1.36).
+requested amount. Needs DRAExtendedResource (on by default from 1.36). As the 1.37 scheduler,
+a node whose ``status.allocatable`` lists the resource (a device plugin advertises it) serves
+it through the device plugin, not DRA: the Pod's claim on that node leaves it out, and a Pod
+served wholly by device plugins needs no claim there (said on stderr); a resource that no
+class maps and the node does not list does not fit the node.
 
 Exit status: 0 all claims allocated, 1 some claim cannot be allocated (the reason is
 printed), 2 bad input.
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from dra.allocator import AllocatedState, AllocationError, Allocator
     from dra.allocator.explanation import explain
 
-    from dra.allocator.extended import claims_for_pods
+    from dra.allocator.extended import claim_dict_for_pod, class_for_resources
     from dra.commands.allocate_extended import split_pods
     from dra.versions import KubernetesVersion, parse_gate_overrides
 
@@ -91,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                                    parse_gate_overrides(args.feature_gates))
     minor = version.minor
     pods, objs = split_pods(args.filename, _load_all)
+    mapping: dict[str, str] = {}
     # What the API server would refuse on create is refused here too, before allocating.
     validate_objects([o for o in objs if _kind(o) != "Node"], minor)
     classes = [o for o in objs if _kind(o) == "DeviceClass"]
@@ -104,8 +109,11 @@ def run(args: argparse.Namespace) -> int:
                 f"Pods with extended resources need DRAExtendedResource (off in Kubernetes {version.minor}; "
                 "use --feature-gates DRAExtendedResource=true or --kubernetes-version 1.36+)"
             )
-        claims += claims_for_pods(pods, classes)
-    if not claims:
+        mapping = class_for_resources(classes)
+        # The scheduler's PreFilter: only Pods asking for a DRA-mapped resource (a malformed
+        # amount is refused here, once, with its place).
+        pods = [p for p in pods if claim_dict_for_pod(p, mapping) is not None]
+    if not claims and not pods:
         raise AllocateInputError("nothing to allocate: no ResourceClaim or ResourceClaimTemplate in the inputs")
     previous = [o for o in _load_all(args.allocated, option="--allocated") if _kind(o) == "ResourceClaim"]
     validate_objects(previous, minor)
@@ -119,32 +127,47 @@ def run(args: argparse.Namespace) -> int:
 
     done: list[Any] = []
     failures: list[str] = []
-    groups = [pending] if args.together else [[c] for c in pending]
+    items: list[Any] = [*pending, *pods]
+    groups = [items] if args.together else [[i] for i in items]
     for group in groups:
         if not group:
             continue
         placed = False
+        unfit: dict[str, str] = {}
         for node in candidates:
+            on_node = _claims_on_node(group, mapping, node)
+            if isinstance(on_node, str):
+                unfit[node.name] = on_node
+                continue
+            node_claims, notes = on_node
             try:
-                results = allocator.allocate(node, group, allocated=state)
+                results = allocator.allocate(node, node_claims, allocated=state) if node_claims else []
             except AllocationError as err:
                 if not err.node_local:  # bad input: same on every node
                     raise
                 results = None  # "invalid resource pools": this node only (explained below)
             if results is None:
                 continue
-            for claim, result in zip(group, results):
+            for claim, result in zip(node_claims, results):
                 out = _with_allocation(claim, result)
                 done.append(out)
                 for r in result.devices.results or []:
                     state.add_result(r)
+            for note in notes:
+                print(f"# {note}", file=sys.stderr)
             placed = True
             break
         if not placed:
-            texts = [explain(allocator, node, group, allocated=state).text() for node in candidates[:5]]
+            texts = []
+            for node in candidates[:5]:
+                if node.name in unfit:
+                    texts.append(unfit[node.name] + "\n")
+                else:
+                    node_claims, _ = _claims_on_node(group, mapping, node)  # type: ignore[misc]
+                    texts.append(explain(allocator, node, node_claims, allocated=state).text())
             if len(candidates) > 5:
                 texts.append(f"... and {len(candidates) - 5} more nodes\n")
-            names = ", ".join(_claim_name(c) for c in group)
+            names = ", ".join(_item_name(c) for c in group)
             failures.append(f"cannot allocate {names}:\n" + "".join(texts))
 
     _print(done, args.output)
@@ -156,6 +179,37 @@ def run(args: argparse.Namespace) -> int:
                 print(f"# {line}" if args.output == "yaml" else line, file=stream)
         return 1
     return 0
+
+
+def _claims_on_node(group: list[Any], mapping: dict[str, str], node: Any) -> tuple[list[Any], list[str]] | str:
+    """The claims ``group`` allocates on ``node`` (a Pod's special claim is made per node, as its
+    device-plugin resources differ by node) plus notes for stderr, or why the group cannot run there."""
+    from dra.api import ResourceClaim
+    from dra.commands.allocate_devplugin import describe, plan_on_node
+
+    claims: list[Any] = []
+    notes: list[str] = []
+    for item in group:
+        if not isinstance(item, dict):
+            claims.append(item)
+            continue
+        plan = plan_on_node(item, mapping, node)
+        if plan.unfit:
+            return f"{describe(item)}: {plan.unfit}"
+        if plan.device_plugin:
+            notes.append(f"{describe(item)} on node {node.name}: {', '.join(plan.device_plugin)} "
+                         "served by the node's device plugin (status.allocatable), not DRA")
+        if plan.claim is not None:
+            claims.append(ResourceClaim.from_dict(plan.claim, path=describe(item)))
+    return claims, notes
+
+
+def _item_name(item: Any) -> str:
+    if isinstance(item, dict):
+        from dra.commands.allocate_devplugin import describe
+
+        return f"{describe(item)} (claim {(item.get('metadata') or {}).get('name', '')}-extended-resources)"
+    return _claim_name(item)
 
 
 def _load_all(paths: list[str], option: str = "-f") -> list[Any]:
