@@ -21,6 +21,9 @@ from typing import Protocol
 # Time-slice levels as nvidia-smi's --set-timeslice takes them.
 TIME_SLICE_LEVELS = {"Default": 0, "Short": 1, "Medium": 2, "Long": 3}
 
+# nvmlComputeMode_t (nvml.h): NVML_COMPUTEMODE_DEFAULT .. NVML_COMPUTEMODE_EXCLUSIVE_PROCESS.
+COMPUTE_MODES = {0: "Default", 1: "ExclusiveThread", 2: "Prohibited", 3: "ExclusiveProcess"}
+
 
 @dataclass(frozen=True)
 class MigInstance:
@@ -107,6 +110,14 @@ class DeviceBackend(Protocol):
     def list_mig(self) -> list[MigInstance]: ...
 
     def set_time_slice(self, gpu_uuid: str, interval: str) -> None: ...
+
+    def time_slice(self, gpu_uuid: str) -> str | None:
+        """The GPU's current time-slice interval as far as the backend can know it (None: unknown)."""
+        ...
+
+    def compute_mode(self, gpu_uuid: str) -> str | None:
+        """The GPU's compute mode (:data:`COMPUTE_MODES` values; None: cannot be read)."""
+        ...
 
     def start_mps(self, daemon_id: str, gpu_uuids: list[str], settings: MpsSettings) -> MpsDaemon: ...
 

@@ -44,6 +44,8 @@ class BuiltinBackend:
         self._path = self.state_dir / HARDWARE_FILE
         self._mig: list[MigInstance] = []
         self._time_slice: dict[str, str] = {}
+        # Tests set a GPU's compute mode here (as `nvidia-smi -c` would on a node).
+        self._compute_mode: dict[str, str] = {}
         self._mps: dict[str, dict] = {}
         self.operations: list[str] = []  # a log of what was done, for tests
         self._load()
@@ -57,6 +59,7 @@ class BuiltinBackend:
             return
         self._mig = [MigInstance.from_json(m) for m in data.get("migInstances", [])]
         self._time_slice = dict(data.get("timeSlice", {}))
+        self._compute_mode = dict(data.get("computeMode", {}))
         self._mps = dict(data.get("mpsDaemons", {}))
 
     def _save(self) -> None:
@@ -65,6 +68,7 @@ class BuiltinBackend:
         data = {
             "migInstances": [m.to_json() for m in self._mig],
             "timeSlice": self._time_slice,
+            "computeMode": self._compute_mode,
             "mpsDaemons": self._mps,
         }
         atomic_write(self._path, json.dumps(data, indent=1, sort_keys=True).encode())
@@ -137,6 +141,17 @@ class BuiltinBackend:
     def time_slice(self, gpu_uuid: str) -> str:
         with self._lock:
             return self._time_slice.get(gpu_uuid, "Default")
+
+    def compute_mode(self, gpu_uuid: str) -> str:
+        with self._lock:
+            return self._compute_mode.get(gpu_uuid, "Default")
+
+    def set_compute_mode(self, gpu_uuid: str, mode: str) -> None:
+        """What an operator's ``nvidia-smi -c`` does on a node (for tests)."""
+        with self._lock:
+            self._check_gpu(gpu_uuid)
+            self._compute_mode[gpu_uuid] = mode
+            self._save()
 
     def start_mps(self, daemon_id: str, gpu_uuids: list[str], settings: MpsSettings) -> MpsDaemon:
         base = self.state_dir / "mps" / daemon_id

@@ -145,6 +145,7 @@ class Driver:
         self.server: PluginServer | None = None
         self.monitor: HealthMonitor | None = None
         self.probes: ProbeServer | None = None
+        self._overheads = None  # what _report_overhead found publishable
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -216,6 +217,15 @@ class Driver:
         if not overheads:
             return
         why = overhead_blocker(self.config.version())
+        if why is None:
+            from dra.plugin.node_features import NODE_ALLOCATABLE_FEATURE, declared_features
+
+            declared = declared_features(self.api_client, self.config.node_name)
+            if declared is not None and NODE_ALLOCATABLE_FEATURE not in declared:
+                why = (f"node {self.config.node_name} does not declare {NODE_ALLOCATABLE_FEATURE} "
+                       "(status.declaredFeatures; its kubelet runs without the gate), and the API server "
+                       "refuses such slices")
+        self._overheads = None if why else overheads
         if why:
             log.warning("--node-allocatable-overhead is not published", extra={"reason": why})
         else:
@@ -232,7 +242,7 @@ class Driver:
             driver=self.config.driver_name,
             taints=_api_taints(taints) if taints else None,
             gates=dict(self.config.version().gates),
-            overheads=self.config.node_allocatable_overhead or None,
+            overheads=self._overheads,
         )
 
     def start(self) -> None:

@@ -6,8 +6,13 @@
   compute instance, and found again by (profile, placement) to destroy them, so rollback needs
   no handle from before a crash. MIG mode is checked first: a GPU without MIG, or with MIG
   disabled (or only pending), refuses with a clear reason instead of an NVML error code.
-* Time slicing: ``nvidia-smi compute-policy -i <uuid> --set-timeslice=<0..3>``; the current
-  setting is read back from the checkpoint's other claims (``state``) to refuse conflicts.
+* Time slicing: ``nvidia-smi compute-policy -i <uuid> --set-timeslice=<0..3>``, as NVIDIA's
+  driver does. NVML has no public call that reads the compute-policy time slice back (nvml.h
+  has only the vGPU scheduler's), so what this node set is kept in ``timeslice.json`` in the
+  plugin's host directory (surviving a lost checkpoint), and the GPU's compute mode is read
+  through ``nvmlDeviceGetComputeMode``: a GPU in EXCLUSIVE_PROCESS (an MPS daemon, or an
+  operator's ``nvidia-smi -c 3``) or PROHIBITED cannot time-slice processes, and a prepare that
+  asks for it there is refused (``state``), as is one whose interval differs from the GPU's.
 * MPS: one ``nvidia-cuda-mps-control -d`` per claim group (``mps``), with its pipe, log and
   shm directories on the host under ``--mps-root`` (what the workload mounts through CDI),
   in its own session so that it outlives a plugin restart; re-adopted from its pid file.
@@ -25,6 +30,7 @@ Tests run this code through real pynvml against ``tests/fakenvml/fake_nvml.c``, 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -32,6 +38,7 @@ import time
 from pathlib import Path
 
 from dra.plugin.backend import (
+    COMPUTE_MODES,
     TIME_SLICE_LEVELS,
     BackendError,
     HealthEvent,
@@ -40,6 +47,7 @@ from dra.plugin.backend import (
     MpsSettings,
 )
 from dra.plugin.drivertools import DriverTools
+from dra.plugin.files import atomic_write
 from dra.plugin.mps import MpsControl
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,7 @@ CI_PROFILE_INDEXES = range(0x08)
 MAX_INSTANCES = 8
 NVML_FI_DEV_GET_GPU_RECOVERY_ACTION = 230
 NVML_GPU_RECOVERY_ACTION_NONE = 0
+TIME_SLICE_FILE = "timeslice.json"
 
 
 class MigUnavailable(BackendError):
@@ -230,6 +239,37 @@ class NvmlBackend:
     def set_time_slice(self, gpu_uuid: str, interval: str) -> None:
         level = TIME_SLICE_LEVELS[interval]
         self.tools.run(["nvidia-smi", "compute-policy", "-i", gpu_uuid, f"--set-timeslice={level}"])
+        with self._lock:
+            known = self._time_slices()
+            if interval == "Default":
+                known.pop(gpu_uuid, None)
+            else:
+                known[gpu_uuid] = interval
+            atomic_write(self.state_dir / TIME_SLICE_FILE, json.dumps(known, sort_keys=True).encode(),
+                         durable=True)
+
+    def _time_slices(self) -> dict[str, str]:
+        try:
+            data = json.loads((self.state_dir / TIME_SLICE_FILE).read_text())
+        except (OSError, ValueError):
+            return {}  # none set, or unreadable: the checkpoint's claims still guard conflicts
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): str(v) for k, v in data.items() if v in TIME_SLICE_LEVELS}
+
+    def time_slice(self, gpu_uuid: str) -> str:
+        """The interval this node last set on the GPU (``Default`` when none is on record)."""
+        return self._time_slices().get(gpu_uuid, "Default")
+
+    def compute_mode(self, gpu_uuid: str) -> str | None:
+        nv = self._nvml
+        try:
+            # nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, nvmlComputeMode_t *mode)
+            mode = nv.nvmlDeviceGetComputeMode(self._handle(gpu_uuid))
+        except (nv.NVMLError, BackendError) as err:
+            log.warning("cannot read the GPU's compute mode", extra={"uuid": gpu_uuid, "error": str(err)})
+            return None
+        return COMPUTE_MODES.get(int(mode), f"mode {int(mode)}")
 
     def start_mps(self, daemon_id: str, gpu_uuids: list[str], settings: MpsSettings) -> MpsDaemon:
         return self.mps.start(daemon_id, gpu_uuids, settings)

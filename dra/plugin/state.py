@@ -286,6 +286,32 @@ class DeviceState:
                             f"{theirs['timeSlice']} for claim {other.namespace}/{other.name}",
                             "in_use",
                         )
+        self._check_gpu_sharing(ref, started)
+
+    def _check_gpu_sharing(self, ref: ClaimRef, started: ClaimRecord) -> None:
+        """Refuse a time-slice setting the GPU itself contradicts (not only our claims): a
+        compute mode in which processes cannot be time-sliced, or an interval that no claim of
+        ours holds but the GPU runs (set outside this plugin, or left by a forgotten claim)."""
+        held = {d["gpuUUID"] for uid, other in self._claims.items() if uid != ref.uid
+                for d in other.devices if d.get("timeSlice")}
+        for gpu in sorted({d["gpuUUID"] for d in started.devices if d.get("timeSlice")}):
+            mine = next(d["timeSlice"] for d in started.devices if d["gpuUUID"] == gpu and d.get("timeSlice"))
+            mode = self.backend.compute_mode(gpu)
+            if mode in ("ExclusiveProcess", "ExclusiveThread", "Prohibited"):
+                raise ClaimError(
+                    f"claim {ref}: GPU {gpu} is in compute mode {mode} (an MPS control daemon or "
+                    f"`nvidia-smi -c`), where processes cannot be time-sliced; time-slice interval "
+                    f"{mine} refused (reset with `nvidia-smi -i {gpu} -c DEFAULT`)",
+                    "in_use",
+                )
+            current = self.backend.time_slice(gpu)
+            if gpu not in held and current not in (None, "Default", mine):
+                raise ClaimError(
+                    f"claim {ref}: GPU {gpu} runs time-slice interval {current}, which no prepared "
+                    f"claim holds (set outside this driver?); interval {mine} refused (reset with "
+                    f"`nvidia-smi compute-policy -i {gpu} --set-timeslice=0`)",
+                    "in_use",
+                )
 
     # -- unprepare and rollback -------------------------------------------------------------
 

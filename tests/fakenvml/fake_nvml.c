@@ -22,6 +22,7 @@
  *   events            lines "<uuid> xid <code>" | "<uuid> dbe" | "<uuid> sbe", consumed in order
  *   recovery-<uuid>   NVML_FI_DEV_GET_GPU_RECOVERY_ACTION value (default 0, NONE)
  *   lost-<uuid>       present: the GPU answers NVML_ERROR_GPU_IS_LOST
+ *   computemode-<uuid> nvmlComputeMode_t value (default 0, DEFAULT; 3 EXCLUSIVE_PROCESS)
  *   calls.log         one line per call, for tests that check what was asked
  */
 #include <stdio.h>
@@ -51,6 +52,11 @@ enum {
 
 /* ---- NVML types (layouts as nvml.h defines them) ---------------------------------- */
 typedef struct nvmlDevice_st *nvmlDevice_t;
+/* nvml.h: typedef enum nvmlComputeMode_enum {...} nvmlComputeMode_t; (an enum: 4 bytes) */
+typedef enum nvmlComputeMode_enum {
+    NVML_COMPUTEMODE_DEFAULT = 0, NVML_COMPUTEMODE_EXCLUSIVE_THREAD = 1,
+    NVML_COMPUTEMODE_PROHIBITED = 2, NVML_COMPUTEMODE_EXCLUSIVE_PROCESS = 3,
+} nvmlComputeMode_t;
 typedef struct nvmlGpuInstance_st *nvmlGpuInstance_t;
 typedef struct nvmlComputeInstance_st *nvmlComputeInstance_t;
 typedef struct nvmlEventSet_st *nvmlEventSet_t;
@@ -456,6 +462,25 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount, nvml
         v->nvmlReturn = NVML_SUCCESS;
         v->value.uiVal = action;
     }
+    return NVML_SUCCESS;
+}
+
+/* ---- compute mode -------------------------------------------------------------------- */
+/* nvml.h: nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, nvmlComputeMode_t *mode);
+ * a full GPU or a MIG device handle; the mode is written through the pointer. */
+nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, nvmlComputeMode_t *mode) {
+    CHECK_INIT();
+    struct nvmlDevice_st *d = dev(device, 1);
+    if (!d) return NVML_ERROR_INVALID_ARGUMENT;
+    if (lost(d->gpu)) return NVML_ERROR_GPU_IS_LOST;
+    if (!mode) return NVML_ERROR_INVALID_ARGUMENT;
+    char path[4096], name[160];
+    snprintf(name, sizeof name, "computemode-%s", UUIDS[d->gpu]);
+    unsigned int value = NVML_COMPUTEMODE_DEFAULT;
+    FILE *f = path_of(path, sizeof path, name) ? fopen(path, "r") : NULL;
+    if (f) { if (fscanf(f, "%u", &value) != 1) value = 0; fclose(f); }
+    LOG("nvmlDeviceGetComputeMode");
+    *mode = (nvmlComputeMode_t)value;
     return NVML_SUCCESS;
 }
 
