@@ -71,6 +71,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--mps-root", default=_env("MPS_ROOT", "/run/nvidia-dra/mps"),
                      help="host directory, mounted at the same path, for per-claim MPS pipe/log/shm "
                           "directories (default /run/nvidia-dra/mps) [$MPS_ROOT]")
+    run.add_argument("--mps-daemon", choices=("pod", "host"), default=_env("MPS_DAEMON", "host"),
+                     help="where MPS control daemons run: pod (one Deployment per claim, pinned to this node, "
+                          "outlives plugin restarts; needs --namespace and --mps-image) or host (a process of "
+                          "the plugin; dies with its container) (default host) [$MPS_DAEMON]")
+    run.add_argument("--namespace", default=_env("NAMESPACE"),
+                     help="namespace of the MPS daemon Deployments (the plugin's own) [$NAMESPACE]")
+    run.add_argument("--mps-image", default=_env("MPS_IMAGE"),
+                     help="image of the MPS daemon pods (the plugin's own image) [$MPS_IMAGE]")
+    run.add_argument("--mps-ready-timeout", type=float, default=_env("MPS_READY_TIMEOUT", "30"),
+                     help="seconds a prepare waits for its MPS daemon to be ready (default 30) [$MPS_READY_TIMEOUT]")
     run.add_argument("--device-metadata", action="store_true",
                      default=_env("DEVICE_METADATA", "") in ("1", "true"),
                      help="write KEP-5304 device metadata files for containers, mounted through CDI "
@@ -134,6 +144,10 @@ def _run(args: argparse.Namespace) -> int:
         driver_root=args.driver_root,
         driver_root_mount=Path(args.driver_root_mount) if args.driver_root_mount else None,
         mps_root=Path(args.mps_root),
+        mps_daemon=args.mps_daemon,
+        namespace=args.namespace,
+        mps_image=args.mps_image,
+        mps_ready_timeout=args.mps_ready_timeout,
         allow_device_plugin_coexistence=args.allow_device_plugin_coexistence,
         device_metadata=args.device_metadata,
         http_port=None if args.http_port < 0 else args.http_port,

@@ -72,6 +72,8 @@ class MpsDaemon:
     pipe_dir: str
     log_dir: str
     shm_dir: str
+    # ``deployment/<namespace>/<name>`` when the daemon runs as its own workload (mps_pods)
+    workload: str | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,12 @@ class DriverConfig:
     driver_root_mount: Path | None = None  # None: same as driver_root
     # Host directory (mounted at the same path) for per-claim MPS pipe/log/shm directories.
     mps_root: Path = Path("/run/nvidia-dra/mps")
+    # "pod": one Deployment per claim group through the API server (outlives the plugin's
+    # container, as NVIDIA's driver); "host": a process started by the plugin (mps.py).
+    mps_daemon: str = "host"
+    namespace: str | None = None  # where the MPS daemon Deployments go (the plugin's own)
+    mps_image: str | None = None  # the daemon's image (the chart passes the plugin's own)
+    mps_ready_timeout: float = 30.0
     allow_device_plugin_coexistence: bool = False
     device_metadata: bool = False  # KEP-5304 metadata files for containers
     pod_uid: str | None = None
@@ -98,6 +104,12 @@ class DriverConfig:
                 raise DriverConfigError(f"{flag}: {str(value)!r} is not an absolute path")
         if not self.node_name:
             raise DriverConfigError("--node-name is required (or set NODE_NAME)")
+        if self.mps_daemon not in ("pod", "host"):
+            raise DriverConfigError(f"--mps-daemon: {self.mps_daemon!r} is not pod or host")
+        if self.mps_daemon == "pod" and not (self.namespace and self.mps_image):
+            raise DriverConfigError("--mps-daemon pod needs --namespace and --mps-image (or $NAMESPACE, $MPS_IMAGE)")
+        if not 1 <= self.mps_ready_timeout <= 600:
+            raise DriverConfigError(f"--mps-ready-timeout: {self.mps_ready_timeout:g} is not between 1 and 600 seconds")
         if self.mode not in MODES:
             raise DriverConfigError(f"--mode: unknown mode {self.mode!r} (one of {', '.join(MODES)})")
         from dra.versions import SUPPORTED_MINORS
@@ -169,11 +181,21 @@ class Driver:
         if self.config.profile:
             from dra.plugin.builtin_backend import BuiltinBackend
 
-            return BuiltinBackend(self.layout.driver_dir, uuids)
-        from dra.plugin.nvml_backend import NvmlBackend
+            backend = BuiltinBackend(self.layout.driver_dir, uuids)
+        else:
+            from dra.plugin.nvml_backend import NvmlBackend
 
-        return NvmlBackend(self.layout.driver_dir, uuids, mps_root=self.config.mps_root,
-                           driver_root_mount=self.config.root_mount)
+            backend = NvmlBackend(self.layout.driver_dir, uuids, mps_root=self.config.mps_root,
+                                  driver_root_mount=self.config.root_mount)
+        if self.config.mps_daemon != "pod":
+            return backend
+        from dra.plugin.mps_backend import PodMpsBackend
+        from dra.plugin.mps_pods import MpsDaemonPods
+
+        cfg = self.config
+        return PodMpsBackend(backend, MpsDaemonPods(
+            self.api_client, namespace=cfg.namespace or "", node_name=cfg.node_name, root=cfg.mps_root,
+            image=cfg.mps_image or "", driver_root=cfg.driver_root, ready_timeout=cfg.mps_ready_timeout))
 
     def _metadata_writer(self, slices):
         if not self.config.device_metadata:

@@ -93,6 +93,8 @@ def apply(backend: DeviceBackend, planned: list[PlannedDevice], records: list[di
                           # what a restarted plugin needs to start the daemon again
                           "activeThreadPercentage": settings.active_thread_percentage,
                           "pinnedMemoryLimits": settings.pinned_memory_limits}
+            if daemon.workload:
+                rec["mps"]["workload"] = daemon.workload  # the Deployment serving it (mps_pods)
     return records
 
 def write_cdi(cdi: CdiWriter, ref: ClaimRef, records: list[dict], metadata=None) -> None:

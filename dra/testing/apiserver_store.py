@@ -70,6 +70,8 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         "", "v1", "pods", "Pod", namespaced=True, has_status=True,
         field_labels=(("spec.nodeName", dig("spec", "nodeName")), ("status.phase", dig("status", "phase"))),
     ),
+    # The plugin's per-claim MPS control daemons (dra.plugin.mps_pods); stored as sent.
+    ResourceType("apps", "v1", "deployments", "Deployment", namespaced=True, has_status=True),
 )
 
 KINDS: dict[str, ResourceType] = {t.kind: t for t in RESOURCE_TYPES}
