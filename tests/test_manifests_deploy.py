@@ -34,7 +34,8 @@ RESOURCES = {
     "": {"v1": [("namespaces", "Namespace", False), ("serviceaccounts", "ServiceAccount", True)]},
     "apps": {"v1": [("daemonsets", "DaemonSet", True)]},
     "rbac.authorization.k8s.io": {"v1": [("clusterroles", "ClusterRole", False),
-                                         ("clusterrolebindings", "ClusterRoleBinding", False)]},
+                                         ("clusterrolebindings", "ClusterRoleBinding", False),
+                                         ("roles", "Role", True), ("rolebindings", "RoleBinding", True)]},
     "admissionregistration.k8s.io": {"v1": [
         ("validatingadmissionpolicies", "ValidatingAdmissionPolicy", False),
         ("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", False)]},
@@ -115,6 +116,7 @@ def test_apply_k_dry_run(kubeconfig):
     kinds = {line.split("/")[0] for line in created if line}
     assert kinds == {"namespace", "serviceaccount", "clusterrole.rbac.authorization.k8s.io",
                      "clusterrolebinding.rbac.authorization.k8s.io", "daemonset.apps",
+                     "role.rbac.authorization.k8s.io", "rolebinding.rbac.authorization.k8s.io",
                      "validatingadmissionpolicy.admissionregistration.k8s.io",
                      "validatingadmissionpolicybinding.admissionregistration.k8s.io"}, done.stdout
     assert all(line.endswith("created (dry run)") for line in created if line)

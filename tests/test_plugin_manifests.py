@@ -43,7 +43,7 @@ def test_plain_manifests_validate():
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted([
         "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
-        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "DaemonSet",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "DaemonSet", "Role", "RoleBinding",
     ])
     listed = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]
     assert sorted(listed) == sorted(p.name for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")

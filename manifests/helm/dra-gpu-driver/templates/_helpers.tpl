@@ -75,3 +75,25 @@ DRA. If NVIDIA's device plugin also runs on these nodes, both hand out the same 
 {{- fail "deviceClasses.extendedResourceName=true maps nvidia.com/gpu to this driver's GPUs; if NVIDIA's device plugin may run on the same nodes both would hand out the same GPUs. Keep the device plugin off these nodes and set devicePluginAbsentOverride=true to confirm" }}
 {{- end }}
 {{- end }}
+
+{{/* featureGates {A: true, B: false} as the plugin's --feature-gates "A=true,B=false" (sorted). */}}
+{{- define "dra-gpu-driver.featureGates" -}}
+{{- $parts := list }}
+{{- range $name, $on := . }}
+{{- $parts = append $parts (printf "%s=%t" $name $on) }}
+{{- end }}
+{{- join "," $parts }}
+{{- end }}
+
+{{/* nodeAllocatableOverhead {gpu: {memory: {perPod: 256Mi}}} as "gpu.memory.perPod=256Mi" (sorted). */}}
+{{- define "dra-gpu-driver.nodeAllocatableOverhead" -}}
+{{- $parts := list }}
+{{- range $type, $resources := . }}
+{{- range $resource, $fields := $resources }}
+{{- range $field, $q := $fields }}
+{{- $parts = append $parts (printf "%s.%s.%s=%v" $type $resource $field $q) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- join "," $parts }}
+{{- end }}
