@@ -106,7 +106,8 @@ def test_default_rendering_validates(helm, k8s):
         assert schema_errors(doc, k8s) == [], f"{doc['kind']}/{doc['metadata']['name']}"
     assert sorted(d["kind"] for d in docs) == sorted([
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet", "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding", "DeviceClass", "DeviceClass", "DeviceClass", "Role", "RoleBinding"])
+        "ValidatingAdmissionPolicyBinding", "DeviceClass", "DeviceClass", "DeviceClass", "Role", "RoleBinding",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"])
 
 
 def test_default_rendering(helm):

@@ -44,6 +44,7 @@ def test_plain_manifests_validate():
     assert kinds == sorted([
         "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "DaemonSet", "Role", "RoleBinding",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ])
     listed = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]
     assert sorted(listed) == sorted(p.name for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")

@@ -141,3 +141,31 @@ def test_mps_daemon_deployment_is_accepted_and_deleted_by_the_plugin(deployed, t
     with pytest.raises(ApiException) as gone:
         client.AppsV1Api(admin).read_namespaced_deployment(deployment_name(daemon_id), NAMESPACE)
     assert gone.value.status == 404
+
+
+def test_plugin_may_not_run_an_mps_daemon_on_another_node(deployed, tmp_path):
+    """The ValidatingAdmissionPolicy of manifests/deploy: a daemon Deployment pinned to another
+    node, or not labelled as a daemon, is refused for the plugin's identity."""
+    _plugin_api(deployed, "mps-other", tmp_path)
+    api = _plugin_api(deployed, "mps-self", tmp_path)
+    forged = MpsDaemonPods(api, namespace=NAMESPACE, node_name="mps-other", root=tmp_path / "mps",
+                           image="ghcr.io/dra-gpu/dra-gpu-driver:0.1.0", ready_timeout=1, poll=0.5)
+    body = forged.deployment("forged-claim-0", ["GPU-00000000-0000-0000-0000-000000000000"], MpsSettings(None, {}))
+    unlabelled = MpsDaemonPods(api, namespace=NAMESPACE, node_name="mps-self", root=tmp_path / "mps2",
+                               image="x", ready_timeout=1).deployment("plain-0", [], MpsSettings(None, {}))
+    for labels in (unlabelled["metadata"]["labels"], unlabelled["spec"]["selector"]["matchLabels"],
+                   unlabelled["spec"]["template"]["metadata"]["labels"]):
+        labels["app.kubernetes.io/name"] = "something-else"
+    admin = deployed.api_client()
+    for doc, words in ((body, "may not write MPS daemons for node 'mps-other'"),
+                       (unlabelled, "may only write MPS control-daemon Deployments")):
+        deadline = time.monotonic() + 30  # the VAP informer may not have the policy yet
+        while True:
+            try:
+                client.AppsV1Api(api).create_namespaced_deployment(NAMESPACE, doc)
+            except ApiException as e:
+                assert e.status in (403, 422) and words in e.body, e.body
+                break
+            client.AppsV1Api(admin).delete_namespaced_deployment(doc["metadata"]["name"], NAMESPACE)
+            assert time.monotonic() < deadline, f"the plugin on mps-self was allowed: {doc['metadata']['name']}"
+            time.sleep(1)
