@@ -9,10 +9,7 @@ value) dies with SIGSEGV in a child process, as it would on a node.
 
 from __future__ import annotations
 
-import json
 import signal
-
-import pytest
 
 from fakenvml.fakeroot import GPU0, GPU1
 from tests.test_gpu_nvml_fake import answer, driver_root, fake_lib, run_child  # noqa: F401 - fixtures
