@@ -24,12 +24,12 @@ and its stated GPU memory as pinned-memory limit (default), or time-slicing
 (:mod:`simulator.placement.isolation`).
 
 MIG-profile pods: the claim's ``firstAvailable`` asks for a MIG device of the profile first,
-then the same share of a shared GPU. The shared mode publishes MIG devices only for GPUs
-whose MIG mode is on (static layouts), which the fleet nodes here do not have, so the share
-branch is the one that matches: compute ``K*1000//7`` and the profile's memory
-(:mod:`simulator.placement.profiles`), which on a GPU holding MIG-profile pods only admits
-exactly the MIG geometries of an H100 (tests/test_sim_placements_oracle.py) -- but under MPS,
-not hardware partitioning.
+then the same share of a shared GPU. In shared mode Hopper and Blackwell GPUs also publish
+their dynamic-MIG partitions, with the shared GPU consuming the whole counter set
+(:mod:`simulator.placement.dra_mig`), so a MIG pod gets a real partition where one is free
+(the allocator's first fit in published order) and an MPS share of exactly its profile's
+compute and memory (:mod:`simulator.placement.profiles`) only where none is; a GPU is either
+partitioned or shared, never both, because the counters say so.
 
 Placement: a per-node index (free compute and memory per device, exclusive use, NVLink
 domain) answers the scheduler's filter fast; the policy scores and picks devices; then the
@@ -68,6 +68,7 @@ DEVICE_CHOICES = ("policy", "allocator")
 SHARINGS = ("mps", "time-slicing")
 CONFIG_API = "resource.nvidia.com/v1beta1"  # the opaque config group of NVIDIA's driver and ours
 _MISSING = object()
+MIG_PARTITION = "mig"  # a binding detail's capacity slot for a MIG partition (vs None: exclusive)
 
 
 @lru_cache(maxsize=1)
@@ -77,6 +78,18 @@ def device_classes() -> tuple[Any, ...]:
     from dra.data import deviceclasses_path
 
     return tuple(obj for obj in load_objects(deviceclasses_path()) if isinstance(obj, DeviceClass))
+
+
+def _one_nvlink_domain(x: DraNode, out: list[int], d: Demand) -> list[int]:
+    """Of the free devices ``out``, those of the first NVLink domain holding the whole demand
+    (all of ``out`` when the demand needs no NVLink)."""
+    if d.nvlink and d.count > 1 and len(out) >= d.count:
+        by_domain: dict[Any, list[int]] = {}
+        for i in out:
+            by_domain.setdefault(x.domains[i] or f"solo-{i}", []).append(i)
+        fitting = [g for g in by_domain.values() if len(g) >= d.count]
+        return fitting[0] if fitting else []
+    return out
 
 
 class DraPlacement(Placement):
@@ -127,6 +140,17 @@ class DraPlacement(Placement):
         from dra.slices import DRIVER_NAME, build_slices
 
         self.driver = DRIVER_NAME
+        from simulator.placement.dra_mig import MigState, MigTable, build_shared_mig_slices
+
+        # Shared mode publishes the dynamic-MIG partitions beside each shared GPU where the
+        # allocator can allocate devices that consume counters (simulator.placement.dra_mig).
+        partitions = self.mode == "shared" and self.version.enabled("DRAPartitionableDevices")
+        minor = self.version.minor
+
+        def publish(inv: Any) -> Any:
+            if partitions:
+                return build_shared_mig_slices(inv, minor)
+            return build_slices(inv, mode=self.mode, k8s_version=minor)
 
         def inventory(node: NodeState) -> Any:
             spec = node.spec
@@ -156,7 +180,7 @@ class DraPlacement(Placement):
                         f"node {node.name}: profile {spec.profile!r} has MIG devices; the DRA placement model "
                         "publishes shared GPUs (use a profile without a MIG layout)"
                     )
-                slices = build_slices(inv, mode=self.mode, k8s_version=self.version.minor)
+                slices = publish(inv)
                 devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
                 names, mem, domains = [], [], []
                 for gpu in inv.gpus:
@@ -166,11 +190,13 @@ class DraPlacement(Placement):
                     mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
                     names.append(name)
                     domains.append(gpu.nvlink_domain)
-                rep = ShapePool(node.name, lambda node=node: build_slices(inventory(node), mode=self.mode,
-                                                                          k8s_version=self.version.minor))
-                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep)
-            names, mem, domains, product, rep = found
+                rep = ShapePool(node.name, lambda node=node: publish(inventory(node)))
+                table = MigTable(inv) if partitions else None
+                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep, table or None)
+            names, mem, domains, product, rep, table = found
             x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
+            if table is not None:
+                x.mig = MigState(table)
             x.pool = node.name  # build_slices names the pool after the node
             # the profile and model decide attributes the claim's CEL may read
             x.shape = shape_key + x.shape
@@ -258,7 +284,7 @@ class DraPlacement(Placement):
             # A MIG profile first (an existing or partitionable MIG device of that profile),
             # else the same share of a shared GPU: DRAPrioritizedList's firstAvailable.
             mig_selectors = [{"cel": {"expression": f"device.attributes['{dom}'].profile == '{d.mig}'"}}]
-            mig_selectors += [{"cel": {"expression": e}} for e in selectors if ".index in [" not in e]
+            mig_selectors += [{"cel": {"expression": e}} for e in selectors]
             share_alt = {"name": "share", **exactly}
             request = {"name": GPU_REQUEST, "firstAvailable": [
                 {"name": "mig", "deviceClassName": "mig.nvidia.com", "allocationMode": "ExactCount", "count": 1,
@@ -306,7 +332,10 @@ class DraPlacement(Placement):
         # no memory reserved either: only partly shared devices need their free memory in the
         # key. Fewer distinct keys = fewer groups for the scheduler to filter and score.
         free, mem_free = node.gpu_free, x.mem_free
-        return base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
+        key = base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
+        if x.mig is not None:  # which memory slices each partitioned GPU has in use
+            key += (tuple(sorted(u for u in x.mig.used if u)),)
+        return key
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
         x: DraNode | None = node.extra
@@ -318,6 +347,8 @@ class DraPlacement(Placement):
             return []
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
         n = len(free)
+        if x.mig is not None:
+            return self._eligible_mig(x, free, d)
         if d.count == 1 and d.milli < 1000:  # a share
             milli, mem = d.milli, d.mem_request
             if gpu_mem:
@@ -327,23 +358,41 @@ class DraPlacement(Placement):
         # whole devices: untouched (a device with all compute free has no memory reserved either)
         out = [i for i in range(n) if free[i] == 1000 and not exclusive[i] and mem_free[i] == mem_total[i]
                and (not gpu_mem or mem_total[i] >= gpu_mem)]
-        if d.nvlink and d.count > 1 and len(out) >= d.count:
-            by_domain: dict[Any, list[int]] = {}
-            for i in out:
-                by_domain.setdefault(x.domains[i] or f"solo-{i}", []).append(i)
-            fitting = [g for g in by_domain.values() if len(g) >= d.count]
-            return fitting[0] if fitting else []
-        return out
+        return _one_nvlink_domain(x, out, d)
+
+    def _eligible_mig(self, x: DraNode, free: list[int], d: Demand) -> list[int]:
+        """:meth:`eligible` on a node whose GPUs also offer MIG partitions: a GPU holding a
+        partition takes no share and no whole claim (the shared GPU's counters are held), a
+        GPU holding a share takes no partition; a MIG-profile pod fits where a partition of
+        its profile is free (the claim's first choice) or else where its share fits."""
+        mig, mem_free, mem_total, exclusive = x.mig, x.mem_free, x.mem_total, x.exclusive
+        used, gpu_mem, n = mig.used, d.gpu_mem, len(free)
+        if d.count == 1 and d.milli < 1000:  # a share, or a MIG profile first
+            milli, mem = d.milli, d.mem_request
+            out = []
+            for i in range(n):
+                if exclusive[i]:
+                    continue
+                if d.mig and (used[i] or (free[i] == 1000 and mem_free[i] == mem_total[i])) \
+                        and mig.free_device(i, d.mig, gpu_mem) is not None:
+                    out.append(i)
+                elif not used[i] and free[i] >= milli and mem_free[i] >= mem and mem_total[i] >= gpu_mem:
+                    out.append(i)
+            return out
+        out = [i for i in range(n) if free[i] == 1000 and not exclusive[i] and not used[i]
+               and mem_free[i] == mem_total[i] and (not gpu_mem or mem_total[i] >= gpu_mem)]
+        return _one_nvlink_domain(x, out, d)
 
     def fits(self, node: NodeState, d: Demand) -> bool:
-        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request:
+        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request and not d.mig:
             # the scheduler's filter on the commonest demand: any device with enough compute
             x: DraNode | None = node.extra
             if x is None:
                 return False
             milli, exclusive = d.milli, x.exclusive
+            used = x.mig.used if x.mig is not None else None
             for i, f in enumerate(node.gpu_free):
-                if f >= milli and not exclusive[i]:
+                if f >= milli and not exclusive[i] and not (used and used[i]):
                     return True
             return False
         return d.count == 0 or len(self.eligible(node, d)) >= d.count
@@ -368,6 +417,9 @@ class DraPlacement(Placement):
             state = tuple((free[i], mem_free[i], exclusive[i]) for i in pins)
         else:
             state = tuple(zip(free, mem_free, exclusive))
+        if x.mig is not None:  # and the memory slices the partitions hold
+            used = x.mig.used
+            state += (tuple(used[i] for i in pins) if pins is not None else tuple(used),)
         key = (x.shape, state, self.claim_key(d, pins))
         outcome = self._outcomes.get(key, _MISSING)
         if outcome is _MISSING:
@@ -391,6 +443,10 @@ class DraPlacement(Placement):
 
         out = []
         for r in (result.get("devices") or {}).get("results") or []:
+            if x.mig is not None and r["device"] in x.mig.table.devices:  # a MIG partition
+                i, _mask, milli, _mem, _profile = x.mig.table.devices[r["device"]]
+                out.append((i, r["device"], milli, 0, MIG_PARTITION))
+                continue
             i = x.index_of[r["device"]]
             consumed = r.get("consumedCapacity")
             if r.get("shareID") is not None or consumed:
@@ -412,7 +468,13 @@ class DraPlacement(Placement):
         charged = 0
         share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
         for i, device, compute, memory, caps in outcome:
-            if caps is not None:
+            if caps is MIG_PARTITION:  # a hardware partition: its own memory and compute
+                x.mig.take(device)
+                node.gpu_free[i] -= compute
+                taken.append((i, device, compute, 0, MIG_PARTITION))
+                charged += compute
+                self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
+            elif caps is not None:
                 node.gpu_free[i] -= compute
                 x.mem_free[i] -= memory
                 taken.append((i, device, compute, memory, caps))
@@ -434,6 +496,14 @@ class DraPlacement(Placement):
         mem = self._mem_request(d)
         mode = (TIME_SLICING if self.sharing == "time-slicing" else MPS) if share else EXCLUSIVE
         for i in gpus:
+            name = x.mig.free_device(i, d.mig, d.gpu_mem) if share and d.mig and x.mig is not None \
+                and (x.mig.used[i] or node.gpu_free[i] == 1000) else None
+            if name is not None:  # the claim's first choice, as the allocator would take it
+                _, milli = x.mig.take(name)
+                node.gpu_free[i] -= milli
+                taken.append((i, name, milli, 0, MIG_PARTITION))
+                self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
+                return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=milli)
             if share:
                 node.gpu_free[i] -= d.milli
                 x.mem_free[i] -= mem
@@ -449,9 +519,11 @@ class DraPlacement(Placement):
     def release(self, node: NodeState, binding: Binding) -> None:
         x: DraNode = node.extra
         self.isolation.release(node.idx, binding.gpus, binding.pod.name)
-        for i, _device, compute, memory, consumed in binding.detail:
+        for i, device, compute, memory, consumed in binding.detail:
             node.gpu_free[i] += compute
-            if consumed is None:
+            if consumed is MIG_PARTITION:
+                x.mig.give(device)
+            elif consumed is None:
                 x.exclusive[i] = False
             else:
                 x.mem_free[i] += memory
