@@ -169,7 +169,8 @@ class DraPlacement(Placement):
             if node.gpu_count == 0:
                 continue
             spec = node.spec
-            shape_key = (node.model, node.gpu_count, spec.profile, spec.nvlink_domain is not None)
+            # the rack is part of the shape: its GPUs publish its own cliqueId and nvlinkDomain
+            shape_key = (node.model, node.gpu_count, spec.profile, spec.nvlink_domain)
             found = shapes.get(shape_key)
             if found is None:
                 inv = inventory(node)
@@ -243,7 +244,7 @@ class DraPlacement(Placement):
 
     @staticmethod
     def claim_key(d: Demand, pins: tuple[int, ...] | None) -> tuple:
-        return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, pins)
+        return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, d.clique, pins)
 
     def claim_for(self, d: Demand, pins: tuple[int, ...] | None) -> Any:
         key = self.claim_key(d, pins)
@@ -265,6 +266,8 @@ class DraPlacement(Placement):
             selectors.append(f"device.attributes['{dom}'].productName in [{listed}]")
         if d.gpu_mem:
             selectors.append(f"device.capacity['{dom}'].memory.compareTo(quantity('{d.gpu_mem}Mi')) >= 0")
+        if d.clique:  # a gang member: the NVLink clique (ComputeDomain) its gang was given
+            selectors.append(f"device.attributes['{dom}'].cliqueId == '{d.clique}'")
         if pins:
             selectors.append(f"device.attributes['{dom}'].index in [{', '.join(str(i) for i in pins)}]")
         exactly: dict[str, Any] = {
@@ -301,8 +304,13 @@ class DraPlacement(Placement):
             target = f"{GPU_REQUEST}/share" if "firstAvailable" in request else GPU_REQUEST
             devices["config"] = [{"requests": [target],
                                   "opaque": {"driver": dom, "parameters": self.sharing_config(d)}}]
+        constraints = []
         if d.nvlink and d.count > 1:
-            devices["constraints"] = [{"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"}]
+            constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"})
+        if d.clique:
+            constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/cliqueId"})
+        if constraints:
+            devices["constraints"] = constraints
         return {
             "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
             "metadata": {"name": name, "namespace": "default"},
