@@ -158,6 +158,7 @@ class StaticMigDevicePlugin(Placement):
                 detail.append(None)
         if gpus:  # a MIG slice is a hardware partition; a whole GPU is used alone
             self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
+            self.take_nic(node, pod, d, gpus)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=detail, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:
@@ -167,4 +168,5 @@ class StaticMigDevicePlugin(Placement):
             else:
                 s.used = False
                 node.gpu_free[i] += s.milli
+        self.give_nic(binding)
 
