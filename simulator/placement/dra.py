@@ -58,6 +58,7 @@ from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
 from simulator.placement.dra_index import DraNode, ShapePool
 from simulator.placement.isolation import EXCLUSIVE, MPS, TIME_SLICING
+from simulator.placement.nics import NIC_CLASS, NIC_DRIVER, NIC_REQUEST, NIC_UNITS, PCIE_ROOT
 from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
@@ -69,6 +70,7 @@ SHARINGS = ("mps", "time-slicing")
 CONFIG_API = "resource.nvidia.com/v1beta1"  # the opaque config group of NVIDIA's driver and ours
 _MISSING = object()
 MIG_PARTITION = "mig"  # a binding detail's capacity slot for a MIG partition (vs None: exclusive)
+NIC_SHARE = "nic"  # ... for the pod's share of an RDMA NIC (GPU index -1)
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +97,7 @@ def _one_nvlink_domain(x: DraNode, out: list[int], d: Demand) -> list[int]:
 class DraPlacement(Placement):
     name = "dra"
     description = "DRA ResourceClaims (CEL selectors, consumable capacity) placed by dra.allocator"
+    nic_counts_model = False  # NICs are devices in the claim (simulator.placement.nics)
 
     def __init__(self, mode: str = "shared", device_choice: str = "policy", verify: bool = True,
                  sharing: str = "mps", kubernetes_version: str = "1.37",
@@ -141,6 +144,7 @@ class DraPlacement(Placement):
 
         self.driver = DRIVER_NAME
         from simulator.placement.dra_mig import MigState, MigTable, build_shared_mig_slices
+        from simulator.placement.nics import NicState, build_nic_slices, nic_device_class, nic_roots
 
         # Shared mode publishes the dynamic-MIG partitions beside each shared GPU where the
         # allocator can allocate devices that consume counters (simulator.placement.dra_mig).
@@ -170,7 +174,7 @@ class DraPlacement(Placement):
                 continue
             spec = node.spec
             # the rack is part of the shape: its GPUs publish its own cliqueId and nvlinkDomain
-            shape_key = (node.model, node.gpu_count, spec.profile, spec.nvlink_domain)
+            shape_key = (node.model, node.gpu_count, spec.profile, spec.nvlink_domain, spec.rdma_nics)
             found = shapes.get(shape_key)
             if found is None:
                 inv = inventory(node)
@@ -191,13 +195,20 @@ class DraPlacement(Placement):
                     mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
                     names.append(name)
                     domains.append(gpu.nvlink_domain)
-                rep = ShapePool(node.name, lambda node=node: publish(inventory(node)))
+                # RDMA NICs: the network driver's pool on the same node (simulator.placement.nics)
+                gpu_roots = [g.pcie_root for g in inv.gpus]
+                roots = nic_roots(gpu_roots, spec.rdma_nics) if spec.rdma_nics else []
+                rep = ShapePool(node.name, lambda node=node, roots=roots: publish(inventory(node)) + (
+                    build_nic_slices(node.name, roots) if roots else []))
                 table = MigTable(inv) if partitions else None
-                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep, table or None)
-            names, mem, domains, product, rep, table = found
+                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep, table or None,
+                                             (roots, gpu_roots))
+            names, mem, domains, product, rep, table, (roots, gpu_roots) = found
             x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
             if table is not None:
                 x.mig = MigState(table)
+            if roots:
+                x.nics = NicState(roots, gpu_roots)
             x.pool = node.name  # build_slices names the pool after the node
             # the profile and model decide attributes the claim's CEL may read
             x.shape = shape_key + x.shape
@@ -205,7 +216,9 @@ class DraPlacement(Placement):
         self._node_obj = lambda name: Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
         version = self.version
         self.features = Allocator.for_version(version, [], []).features
-        self._make_allocator = lambda slices: Allocator.for_version(version, list(device_classes()), slices)
+        self.nic_fleet = fleet.has_nics  # GPU pods asking for RDMA get a NIC in their claim
+        classes = list(device_classes()) + ([nic_device_class()] if self.nic_fleet else [])
+        self._make_allocator = lambda slices: Allocator.for_version(version, classes, slices)
 
     def allocator_for(self, x: "DraNode") -> Any:
         # One allocator per node shape, holding only the pool of the shape's first node: the
@@ -244,7 +257,7 @@ class DraPlacement(Placement):
 
     @staticmethod
     def claim_key(d: Demand, pins: tuple[int, ...] | None) -> tuple:
-        return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, d.clique, pins)
+        return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, d.clique, d.rdma_milli, pins)
 
     def claim_for(self, d: Demand, pins: tuple[int, ...] | None) -> Any:
         key = self.claim_key(d, pins)
@@ -305,6 +318,11 @@ class DraPlacement(Placement):
             devices["config"] = [{"requests": [target],
                                   "opaque": {"driver": dom, "parameters": self.sharing_config(d)}}]
         constraints = []
+        if self.wants_nic(d):  # a NIC share under the same PCIe root as the GPUs
+            devices["requests"].append({"name": NIC_REQUEST, "exactly": {
+                "deviceClassName": NIC_CLASS, "allocationMode": "ExactCount", "count": 1,
+                "capacity": {"requests": {"rdma": str(d.rdma_milli)}}}})
+            constraints.append({"requests": [GPU_REQUEST, NIC_REQUEST], "matchAttribute": PCIE_ROOT})
         if d.nvlink and d.count > 1:
             constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"})
         if d.clique:
@@ -316,6 +334,10 @@ class DraPlacement(Placement):
             "metadata": {"name": name, "namespace": "default"},
             "spec": {"devices": devices},
         }
+
+    def wants_nic(self, d: Demand) -> bool:
+        """A GPU pod asking for RDMA on a fleet with NICs (elsewhere the share is only recorded)."""
+        return bool(d.rdma_milli and d.count and getattr(self, "nic_fleet", False))
 
     def sharing_config(self, d: Demand) -> dict:
         """The opaque ``GpuConfig`` a share claim carries (written as data: the simulator does not
@@ -343,9 +365,31 @@ class DraPlacement(Placement):
         key = base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
         if x.mig is not None:  # which memory slices each partitioned GPU has in use
             key += (tuple(sorted(u for u in x.mig.used if u)),)
+        if x.nics is not None:
+            key += (tuple(x.nics.free),)
         return key
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
+        out = self._eligible(node, d)
+        if out and self.wants_nic(d):
+            return self._nic_aligned(node.extra, out, d)
+        return out
+
+    @staticmethod
+    def _nic_aligned(x: DraNode, out: list[int], d: Demand) -> list[int]:
+        """Of the GPUs ``out``, those of the first PCIe root whose NICs hold the pod's share and
+        which has all the GPUs it needs (the claim's matchAttribute on pcieRoot)."""
+        nics = x.nics
+        if nics is None:
+            return []
+        by_root: dict[tuple[int, ...], list[int]] = {}
+        for i in out:
+            if nics.gpu_ok(i, d.rdma_milli):
+                by_root.setdefault(nics.of_gpu[i], []).append(i)
+        fitting = [g for g in by_root.values() if len(g) >= d.count]
+        return [i for g in fitting for i in g] if d.count == 1 else (fitting[0] if fitting else [])
+
+    def _eligible(self, node: NodeState, d: Demand) -> list[int]:
         x: DraNode | None = node.extra
         if x is None or not d.count:
             return []
@@ -392,7 +436,7 @@ class DraPlacement(Placement):
         return _one_nvlink_domain(x, out, d)
 
     def fits(self, node: NodeState, d: Demand) -> bool:
-        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request and not d.mig:
+        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request and not d.mig and not d.rdma_milli:
             # the scheduler's filter on the commonest demand: any device with enough compute
             x: DraNode | None = node.extra
             if x is None:
@@ -428,6 +472,8 @@ class DraPlacement(Placement):
         if x.mig is not None:  # and the memory slices the partitions hold
             used = x.mig.used
             state += (tuple(used[i] for i in pins) if pins is not None else tuple(used),)
+        if x.nics is not None and self.wants_nic(d):  # and what the NICs have left
+            state += (tuple(x.nics.free),)
         key = (x.shape, state, self.claim_key(d, pins))
         outcome = self._outcomes.get(key, _MISSING)
         if outcome is _MISSING:
@@ -451,6 +497,10 @@ class DraPlacement(Placement):
 
         out = []
         for r in (result.get("devices") or {}).get("results") or []:
+            if r.get("driver") == NIC_DRIVER:  # the pod's NIC share
+                rdma = Quantity(str((r.get("consumedCapacity") or {}).get("rdma", NIC_UNITS))).value()
+                out.append((-1, r["device"], rdma, 0, NIC_SHARE))
+                continue
             if x.mig is not None and r["device"] in x.mig.table.devices:  # a MIG partition
                 i, _mask, milli, _mem, _profile = x.mig.table.devices[r["device"]]
                 out.append((i, r["device"], milli, 0, MIG_PARTITION))
@@ -476,7 +526,10 @@ class DraPlacement(Placement):
         charged = 0
         share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
         for i, device, compute, memory, caps in outcome:
-            if caps is MIG_PARTITION:  # a hardware partition: its own memory and compute
+            if caps is NIC_SHARE:
+                x.nics.take(device, compute)
+                taken.append((i, device, compute, 0, NIC_SHARE))
+            elif caps is MIG_PARTITION:  # a hardware partition: its own memory and compute
                 x.mig.take(device)
                 node.gpu_free[i] -= compute
                 taken.append((i, device, compute, 0, MIG_PARTITION))
@@ -494,7 +547,7 @@ class DraPlacement(Placement):
                 taken.append((i, device, 1000, 0, None))
                 charged += 1000
                 self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
-        gpus = tuple(t[0] for t in taken)
+        gpus = tuple(t[0] for t in taken if t[4] is not NIC_SHARE)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
     def _apply_index(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding:
@@ -522,12 +575,20 @@ class DraPlacement(Placement):
                 taken.append((i, None, 1000, 0, None))
         if gpus:
             self.isolation.bind(node.idx, gpus, pod.name, mode)
-        return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=sum(t[2] for t in taken))
+        charged = sum(t[2] for t in taken)
+        if gpus and self.wants_nic(d) and x.nics is not None:  # the first NIC with room under the root
+            k = next(k for k in x.nics.of_gpu[gpus[0]] if x.nics.free[k] >= d.rdma_milli)
+            x.nics.take(x.nics.names[k], d.rdma_milli)
+            taken.append((-1, x.nics.names[k], d.rdma_milli, 0, NIC_SHARE))
+        return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:
         x: DraNode = node.extra
         self.isolation.release(node.idx, binding.gpus, binding.pod.name)
         for i, device, compute, memory, consumed in binding.detail:
+            if consumed is NIC_SHARE:
+                x.nics.give(device, compute)
+                continue
             node.gpu_free[i] += compute
             if consumed is MIG_PARTITION:
                 x.mig.give(device)
