@@ -108,3 +108,14 @@ def test_published_slices_are_valid_and_place_mig_pods_on_every_version() -> Non
         placement.setup([node], Fleet("f", [spec]), Counters())
         b = place(placement, node, mig("m", "2g.20gb"))
         assert b is not None and "-mig-2g20gb-" in devices_of(b)[0], version
+
+
+def test_a_mig_pod_takes_a_free_partition_on_the_node_before_a_share() -> None:
+    """The claim's firstAvailable order holds over the node's devices: with a partition free
+    on one GPU, the policy is not offered the GPU where only the share would fit."""
+    placement, node = one_node(gpus=2)
+    assert place(placement, node, share("s0")) is not None  # GPU 0 is now shared
+    d = placement.demand(mig("m0"))
+    assert placement.eligible(node, d) == [1]
+    b = place(placement, node, mig("m0"))
+    assert b is not None and devices_of(b)[0].startswith("gpu-1-mig-1g10gb-")
