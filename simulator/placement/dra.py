@@ -416,21 +416,20 @@ class DraPlacement(Placement):
         """:meth:`eligible` on a node whose GPUs also offer MIG partitions: a GPU holding a
         partition takes no share and no whole claim (the shared GPU's counters are held), a
         GPU holding a share takes no partition; a MIG-profile pod fits where a partition of
-        its profile is free (the claim's first choice) or else where its share fits."""
+        its profile is free and, only if the node has none, where its share fits -- the claim's
+        ``firstAvailable`` order, which the allocator applies over all of the node's devices."""
         mig, mem_free, mem_total, exclusive = x.mig, x.mem_free, x.mem_total, x.exclusive
         used, gpu_mem, n = mig.used, d.gpu_mem, len(free)
         if d.count == 1 and d.milli < 1000:  # a share, or a MIG profile first
             milli, mem = d.milli, d.mem_request
-            out = []
-            for i in range(n):
-                if exclusive[i]:
-                    continue
-                if d.mig and (used[i] or (free[i] == 1000 and mem_free[i] == mem_total[i])) \
-                        and mig.free_device(i, d.mig, gpu_mem) is not None:
-                    out.append(i)
-                elif not used[i] and free[i] >= milli and mem_free[i] >= mem and mem_total[i] >= gpu_mem:
-                    out.append(i)
-            return out
+            if d.mig:
+                parts = [i for i in range(n) if not exclusive[i]
+                         and (used[i] or (free[i] == 1000 and mem_free[i] == mem_total[i]))
+                         and mig.free_device(i, d.mig, gpu_mem) is not None]
+                if parts:
+                    return parts
+            return [i for i in range(n) if not exclusive[i] and not used[i] and free[i] >= milli
+                    and mem_free[i] >= mem and mem_total[i] >= gpu_mem]
         out = [i for i in range(n) if free[i] == 1000 and not exclusive[i] and not used[i]
                and mem_free[i] == mem_total[i] and (not gpu_mem or mem_total[i] >= gpu_mem)]
         return _one_nvlink_domain(x, out, d)
