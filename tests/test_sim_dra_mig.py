@@ -57,6 +57,7 @@ def test_mig_pods_get_mig_partitions_and_count_as_guaranteed() -> None:
     assert all("-mig-1g10gb-" in n for n in names) and len(set(names)) == 7
     assert place(placement, node, mig("m7")) is None  # seven 1g slices fill an H100
     assert placement.isolation.summary() == {"guaranteed": 7, "shared-mps": 0, "shared-unlimited": 0}
+    assert placement.accounting()["mig_partition_pods"] == 7
 
 
 def test_a_partitioned_gpu_takes_no_share_and_a_shared_gpu_no_partition() -> None:
@@ -74,6 +75,7 @@ def test_a_partitioned_gpu_takes_no_share_and_a_shared_gpu_no_partition() -> Non
     b = place(placement, node, mig("m0"))  # no partition left: the MPS share of the same size
     assert b is not None and devices_of(b) == ["gpu-0"]
     assert placement.isolation.summary() == {"guaranteed": 0, "shared-mps": 2, "shared-unlimited": 0}
+    assert placement.accounting()["mig_partition_pods"] == 0
 
 
 def test_releasing_the_partitions_gives_the_gpu_back_whole() -> None:

@@ -68,6 +68,7 @@ class Placement:
         placed GPU pods per isolation class (:mod:`simulator.placement.isolation`) as
         ``isolation_guaranteed``, ``isolation_shared_mps``, ``isolation_shared_unlimited``."""
         out = {"isolation_" + k.replace("-", "_"): v for k, v in self.isolation.summary().items()}
+        out["mig_partition_pods"] = len(self.isolation.mig)  # of the guaranteed: on a MIG partition
         if self.fleet is not None and self.fleet.has_nics:  # GPU pods given an RDMA NIC share
             out.update({f"rdma_{k}": v for k, v in self.rdma.items()})
         return out
