@@ -57,7 +57,7 @@ from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
 from simulator.placement.dra_index import DraNode, ShapePool
-from simulator.placement.isolation import EXCLUSIVE, MPS, TIME_SLICING
+from simulator.placement.isolation import EXCLUSIVE, MIG_SLICE, MPS, TIME_SLICING
 from simulator.placement.nics import NIC_CLASS, NIC_DRIVER, NIC_REQUEST, NIC_UNITS, PCIE_ROOT
 from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
@@ -533,7 +533,7 @@ class DraPlacement(Placement):
                 node.gpu_free[i] -= compute
                 taken.append((i, device, compute, 0, MIG_PARTITION))
                 charged += compute
-                self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
+                self.isolation.bind(node.idx, (i,), pod.name, MIG_SLICE)
             elif caps is not None:
                 node.gpu_free[i] -= compute
                 x.mem_free[i] -= memory
@@ -562,7 +562,7 @@ class DraPlacement(Placement):
                 _, milli = x.mig.take(name)
                 node.gpu_free[i] -= milli
                 taken.append((i, name, milli, 0, MIG_PARTITION))
-                self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
+                self.isolation.bind(node.idx, (i,), pod.name, MIG_SLICE)
                 return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=milli)
             if share:
                 node.gpu_free[i] -= d.milli
