@@ -60,7 +60,8 @@ def test_dra_claims_pair_each_gpu_with_a_nic_under_its_pcie_root() -> None:
         (gpu,) = b.gpus
         nic = next(t[1] for t in b.detail if t[0] == -1)
         assert attrs[("gpu.nvidia.com", f"gpu-{gpu}")] == attrs[("dra.net", nic)]
-    assert placement.accounting()["rdma_aligned"] == 0  # DRA: alignment is the allocator's, not counted
+    acc = placement.accounting()  # DRA: every NIC share is aligned (the allocator enforces it)
+    assert acc["rdma_aligned"] == 4 and acc["rdma_unaligned"] == 0
     placement.release(node, placed[0])
     assert place(placement, node, rdma_pod("again")) is not None
 

@@ -525,9 +525,10 @@ class DraPlacement(Placement):
         charged = 0
         share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
         for i, device, compute, memory, caps in outcome:
-            if caps is NIC_SHARE:
+            if caps is NIC_SHARE:  # under the GPU's PCIe root: the claim's matchAttribute
                 x.nics.take(device, compute)
                 taken.append((i, device, compute, 0, NIC_SHARE))
+                self.rdma["aligned"] += 1
             elif caps is MIG_PARTITION:  # a hardware partition: its own memory and compute
                 x.mig.take(device)
                 node.gpu_free[i] -= compute
@@ -579,6 +580,7 @@ class DraPlacement(Placement):
             k = next(k for k in x.nics.of_gpu[gpus[0]] if x.nics.free[k] >= d.rdma_milli)
             x.nics.take(x.nics.names[k], d.rdma_milli)
             taken.append((-1, x.nics.names[k], d.rdma_milli, 0, NIC_SHARE))
+            self.rdma["aligned"] += 1
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:
