@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator.engine import demand_for, replay_time
 from simulator.errors import FleetError
@@ -109,3 +111,21 @@ def test_yaml_fleet_rdma_nics(tmp_path: Path) -> None:
     with pytest.raises(FleetError, match=r"nodes\[0\]\.rdma_nics"):
         load_fleet(path)
     assert all(n.rdma_nics == 8 for n in builtin_fleet("dgx-h100-32").nodes)
+
+
+@settings(max_examples=30, deadline=None)
+@given(nics=st.sampled_from([1, 2, 4, 8]),
+       before=st.lists(st.tuples(st.sampled_from([1, 2]), st.sampled_from([0, 100, 250, 600, 1000])), max_size=10),
+       probe=st.tuples(st.sampled_from([1, 2]), st.sampled_from([100, 250, 600, 1000])))
+def test_the_nic_index_agrees_with_the_allocator(nics: int, before: list[tuple[int, int]],
+                                                 probe: tuple[int, int]) -> None:
+    placement, node = one_node("dra", nics=nics)
+    for k, (gpus, rdma) in enumerate(before):
+        place(placement, node, Pod(f"b{k}", 100, 10, num_gpu=gpus, gpu_milli=1000, rdma_milli=rdma))
+    gpus, rdma = probe
+    d = demand_for(placement, Pod("p", 100, 10, num_gpu=gpus, gpu_milli=1000, rdma_milli=rdma))
+    index_says = len(placement.eligible(node, d)) >= d.count
+    claim = placement.claim_for(d, None)
+    allocator_says = placement.allocator_for(node.extra).allocate_dicts(
+        node.extra.node_obj, [claim], allocated=node.extra.state) is not None
+    assert index_says == allocator_says
