@@ -10,8 +10,13 @@ does not fit, the ones already bound are released (rollback) and the gang stays 
 Clique: a gang with ``clique`` must sit in one NVLink clique -- the trays of one GB200 NVL72
 rack (``NodeSpec.nvlink_domain``), a node outside a rack being a clique of its own. Under DRA
 that is what NVIDIA's ComputeDomains schedule (every pod's claim matching one clique): the
-members are scheduled on the nodes of one clique at a time, fullest clique that could hold the
-gang first (best fit keeps whole racks free for big jobs). A device plugin has no clique in
+gang is tried on one clique at a time, fullest clique that could hold it first (best fit keeps
+whole racks free for big jobs), and for a rack every member's claim names that clique -- a
+CEL selector on the ``cliqueId`` attribute the driver publishes on fabric GPUs
+(``<clusterUUID>.<cliqueId>``, :mod:`dra.slices.attributes`) and ``matchAttribute:
+gpu.nvidia.com/cliqueId`` over the claim's GPUs -- so the allocator itself refuses a member
+anywhere else (:meth:`Gangs.clique_demand`); restricting the scan to the rack's nodes only
+saves the scheduler filtering nodes the allocator would refuse. A device plugin has no clique in
 its resource model: a pod can only carry node labels fixed in advance, so the same jobs are
 placed all-or-nothing on any nodes, and a gang that lands on several cliques is counted
 (``split_across_cliques``): its pods cannot talk over NVLink.
@@ -19,7 +24,7 @@ placed all-or-nothing on any nodes, and a gang that lands on several cliques is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from simulator.scheduler import Cluster
 from simulator.state import Binding, Demand
@@ -73,6 +78,20 @@ class Gangs:
             return None
         return self.arrived.pop(pod.gang)
 
+    @staticmethod
+    def clique_value(domain: str) -> str:
+        """The ``cliqueId`` attribute the driver publishes on the GPUs of rack ``domain``: the
+        simulator's DRA placement builds fabric nodes with ``nvl72_fabric(rack)``."""
+        from dra.gpu.builtin import nvl72_fabric
+
+        fabric = nvl72_fabric(domain)
+        return f"{fabric.cluster_uuid}.{fabric.clique_id}"
+
+    @staticmethod
+    def clique_demand(d: Demand, clique: str) -> Demand:
+        """A member's demand with its gang's clique (its claim then matches that clique)."""
+        return replace(d, clique=clique) if d.count else d
+
     def _free_whole(self, nodes: list[int]) -> int:
         all_nodes = self.cluster.nodes
         return sum(1 for i in nodes for g in all_nodes[i].gpu_free if g == 1000)
@@ -90,7 +109,11 @@ class Gangs:
                 if free >= need:
                     candidates.append((free, name))
             for _, name in sorted(candidates):
-                placed = self._try(members, now, set(self.domains[name]))
+                on_rack = members
+                if not name.startswith("node/"):  # a rack: the clique goes into the claims
+                    value = self.clique_value(name)
+                    on_rack = [(p, self.clique_demand(d, value)) for p, d in members]
+                placed = self._try(on_rack, now, set(self.domains[name]))
                 if placed is not None:
                     return self._placed(placed, clique)
             return None

@@ -34,12 +34,13 @@ class Demand:
     mem_request: int = 0  # GPU memory (MiB) reserved on a shared GPU (DRA consumable capacity)
     app: str = ""  # with max_per_node: pod anti-affinity, at most max_per_node pods of app per node
     max_per_node: int = 0
-    rdma_milli: int = 0  # share of an RDMA NIC (1000 = one NIC), recorded; not placed (no NIC inventory)
+    rdma_milli: int = 0  # share of an RDMA NIC (1000 = one NIC); placed where the fleet has NICs
+    clique: str = ""  # a gang member under DRA: the NVLink clique (cliqueId) all its claims must match
 
     @property
     def shape(self) -> tuple:
         return (self.cpu, self.mem, self.count, self.milli, self.models, self.gpu_mem, self.mig, self.nvlink,
-                self.mem_request, self.app, self.max_per_node)
+                self.mem_request, self.app, self.max_per_node, self.clique, self.rdma_milli)
 
     @property
     def is_share(self) -> bool:

@@ -113,3 +113,33 @@ def test_synthetic_gangs_option() -> None:
             assert all(p.gpu_models == ("GB200",) for p in members)
     with pytest.raises(Exception, match="gangs must be a number between 0 and 1"):
         load_trace("synthetic:10:1:gangs=2")
+
+
+def test_the_clique_is_a_match_attribute_in_the_claims_and_the_allocator_enforces_it() -> None:
+    """Issue 13: the clique was kept by the simulator choosing one rack's nodes; now each
+    member's claim says it (``matchAttribute: gpu.nvidia.com/cliqueId`` plus the gang's clique
+    as a selector, the attribute the driver publishes on fabric GPUs), so a member bound to a
+    tray of another rack is refused by the allocator itself."""
+    from dra.gpu.builtin import nvl72_fabric
+
+    fleet, trace = canonical_inputs(racks(2), Trace("t", [tray_pod("j-0", "j"), tray_pod("j-1", "j")]))
+    placement = get_placement("dra")
+    cluster, _ = build_cluster(fleet, trace, placement, get_policy("bestfit"), 1)
+    gangs = Gangs(cluster, trace, honor_clique=True)
+    members = [(p, placement.demand(p)) for p in trace.pods]
+    bindings = gangs.place(members, 0.0)
+    assert bindings is not None
+    rack = {cluster.nodes[b.node].spec.nvlink_domain for b in bindings}
+    assert len(rack) == 1
+    fabric = nvl72_fabric(rack.pop())
+    clique = f"{fabric.cluster_uuid}.{fabric.clique_id}"
+    d = gangs.clique_demand(members[0][1], clique)
+    devices = placement.claim_dict(d)["spec"]["devices"]
+    assert {"requests": ["gpu"], "matchAttribute": "gpu.nvidia.com/cliqueId"} in devices["constraints"]
+    exprs = [s["cel"]["expression"] for s in devices["requests"][0]["exactly"]["selectors"]]
+    assert f"device.attributes['gpu.nvidia.com'].cliqueId == '{clique}'" in exprs
+    # what was bound went through such claims: the allocator was asked with the clique
+    assert any(clique in key for key in placement._claims)
+    # the allocator refuses a member of this gang on a tray of the other rack
+    other = next(n for n in cluster.nodes if n.spec.nvlink_domain != cluster.nodes[bindings[0].node].spec.nvlink_domain)
+    assert placement.bind(other, members[0][0], d, tuple(range(4)), 0.0) is None

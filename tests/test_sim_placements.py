@@ -124,7 +124,11 @@ def test_mig_single_places_seven_1g_pods_on_one_h100() -> None:
 
 @pytest.mark.parametrize("profiles, expected", [
     (["1g.10gb"] * 8, 7),
-    (["3g.40gb", "4g.40gb"], 2),
+    (["4g.40gb", "3g.40gb"], 2),
+    # real partitions, first fit in published order (what the allocator does): 3g takes
+    # slices 0-3, where the only 4g placement starts, so the 4g pod finds no partition and
+    # no share either (the GPU is in MIG use)
+    (["3g.40gb", "4g.40gb"], 1),
     (["2g.20gb"] * 3 + ["1g.10gb"], 4),
     (["4g.40gb", "4g.40gb"], 1),
 ])

@@ -40,7 +40,8 @@ def share(name: str, milli: int = 300, mem: int = 0) -> Pod:
 
 
 def iso(placement) -> dict:  # noqa: ANN001
-    return {k.removeprefix("isolation_").replace("_", "-"): v for k, v in placement.accounting().items()}
+    return {k.removeprefix("isolation_").replace("_", "-"): v for k, v in placement.accounting().items()
+            if k.startswith("isolation_")}
 
 
 def test_dra_share_claims_carry_the_mps_config_the_driver_decodes() -> None:

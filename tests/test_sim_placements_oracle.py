@@ -5,10 +5,10 @@ Each test replays a random sequence of pods on one small node through a placemen
 oracle written from first principles, not from the model's code:
 
 - integer device plugin: a pod fits iff enough GPUs are untouched;
-- DRA with MIG-profile pods on one H100: a pod fits iff the profiles accepted so far plus
-  this one have a valid MIG geometry -- an assignment of each profile to one of its
-  placements (memory-slice ranges from the catalog's MIG table) with no two overlapping and
-  at most 7 compute slices -- found by exhaustive search;
+- DRA with MIG-profile pods on one H100: a pod fits iff a placement of its profile
+  (memory-slice ranges from the catalog's MIG table) overlaps none taken so far, and takes
+  the first such in published order; what is accepted is a valid MIG layout (exhaustive
+  search);
 - DRA with fractional pods: a pod fits iff some GPU not held whole has compute and memory
   left for it (sums over the pods placed there).
 """
@@ -65,17 +65,33 @@ def mig_geometry_ok(profiles: list[str]) -> bool:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(sorted(TABLE)), min_size=1, max_size=9))
 def test_dra_mig_pods_follow_the_mig_geometry(profiles: list[str]) -> None:
+    """MIG pods on one H100 get real partitions: a pod fits iff some placement of its profile
+    overlaps none of the partitions taken so far (memory slices from the catalog's MIG table),
+    and it gets the first such placement in the order the driver publishes them (the
+    allocator's first fit; a GPU instance does not move once created)."""
     placement, node = node_for("dra", 1)
+    taken: set[int] = set()
     accepted: list[str] = []
     for i, profile in enumerate(profiles):
         k = TABLE[profile].compute_slices
         gib = int(profile.split(".")[1].removesuffix("gb"))
         pod = Pod(f"p{i}", 100, 10, num_gpu=1, gpu_milli=-(-k * 1000 // 7) if k < 7 else 1000,
                   gpu_memory_mib=gib * 1024, mig_profile=profile)
-        expected = mig_geometry_ok(accepted + [profile])
-        assert try_place(placement, node, pod) == expected, (accepted, profile)
-        if expected:
+        free = [pl for pl in TABLE[profile].placements if taken.isdisjoint(pl.slices)]
+        d = placement.demand(pod)
+        gpus = placement.eligible(node, d)
+        binding = placement.bind(node, pod, d, tuple(gpus[:1]), 0.0) if gpus else None
+        assert (binding is not None) == bool(free), (profiles[:i], profile, sorted(taken))
+        if free:
+            ((_, device, *_),) = binding.detail
+            start = free[0].start
+            if k == 7:  # a whole GPU's worth is claimed as the whole GPU (exclusive, same thing)
+                assert device == "gpu-0"
+            else:
+                assert device == f"gpu-0-mig-{profile.replace('.', '')}-{TABLE[profile].gi_profile_id}-{start}"
+            taken |= set(free[0].slices)
             accepted.append(profile)
+    assert mig_geometry_ok(accepted)  # what was accepted is a valid MIG layout
 
 
 @settings(max_examples=60, deadline=None)

@@ -2,6 +2,8 @@
 
 Each entry is (shape, node count, CPU millicores, memory MiB). GB200 NVL72 trays of one
 rack share one NVLink domain (``nvlink_domain``); other nodes are their own domain.
+DGX nodes have 8 RDMA NICs (one ConnectX per GPU, as DGX H100/H200/B200 ship), GB200 trays 4;
+the inference nodes none (:data:`RDMA_NICS`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ FLEETS: dict[str, tuple[str, list[tuple[str, int, int, int]]]] = {
 }
 
 NVL72_TRAYS = 18
+RDMA_NICS = {"dgx-h100": 8, "dgx-h200": 8, "dgx-b200": 8, "gb200-nvl72": 4}
 
 
 def builtin_fleet(name: str) -> Fleet:
@@ -52,5 +55,6 @@ def builtin_fleet(name: str) -> Fleet:
             domain = None
             if shape_name == "gb200-nvl72":
                 domain = f"nvl72-rack-{i // NVL72_TRAYS}"
-            nodes.append(NodeSpec(f"{shape_name}-{i:03d}", cpu, mem, shape.count, key, shape_name, domain))
+            nodes.append(NodeSpec(f"{shape_name}-{i:03d}", cpu, mem, shape.count, key, shape_name, domain,
+                                  RDMA_NICS.get(shape_name, 0)))
     return Fleet(name=name, nodes=nodes)

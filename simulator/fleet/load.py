@@ -8,6 +8,7 @@ YAML fleet file::
         count: 4
         cpu: 224                 # cores (or cpu_milli), default 64 per 8 GPUs
         memory: 2Ti              # quantity (or memory_mib), default 1 TiB
+        rdma_nics: 8             # RDMA NICs per node (spread over the GPUs' PCIe roots), default 0
       - model: L4                # ... or a GPU model and a GPU count per node
         gpus: 4
         count: 10
@@ -31,7 +32,7 @@ from simulator.fleet.openb import is_openb_node_header, load_openb_nodes
 from simulator.fleet.spot import is_spot_node_header, load_spot_nodes
 
 GIB = 1024
-ENTRY_KEYS = {"shape", "model", "gpus", "count", "cpu", "cpu_milli", "memory", "memory_mib", "name"}
+ENTRY_KEYS = {"shape", "model", "gpus", "count", "cpu", "cpu_milli", "memory", "memory_mib", "name", "rdma_nics"}
 
 
 def load_fleet(source: str | Path) -> Fleet:
@@ -94,9 +95,12 @@ def _load_yaml(path: Path) -> Fleet:
             raise FleetError(f"{where}.count: expected a positive integer, got {count!r}")
         cpu = _amount(entry, "cpu", "cpu_milli", where, default=max(8, gpus * 8) * 1000, scale=1000)
         mem = _amount(entry, "memory", "memory_mib", where, default=max(64, gpus * 128) * GIB, quantity=Quantity)
+        nics = entry.get("rdma_nics", 0)
+        if not isinstance(nics, int) or isinstance(nics, bool) or not 0 <= nics <= 64:
+            raise FleetError(f"{where}.rdma_nics: expected an integer from 0 to 64, got {nics!r}")
         base = entry.get("name", shape_name or f"{model.lower()}-x{gpus}")
         for k in range(count):
-            nodes.append(NodeSpec(f"{base}-{len(nodes):04d}", cpu, mem, gpus, model, shape_name))
+            nodes.append(NodeSpec(f"{base}-{len(nodes):04d}", cpu, mem, gpus, model, shape_name, rdma_nics=nics))
     return Fleet(name=str(data.get("name", path.stem)), nodes=nodes)
 
 

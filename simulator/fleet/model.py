@@ -5,6 +5,8 @@ A node has CPU (millicores), host memory (MiB) and ``gpu_count`` GPUs of one ``m
 ``profile`` names the ``dra.gpu`` built-in node profile the node's inventory is built from
 (None: built from the model and the GPU count). ``nvlink_domain`` groups nodes whose GPUs
 share one NVLink fabric (a GB200 NVL72 rack); None means each node is its own domain.
+``rdma_nics`` is the node's RDMA NICs (spread over its GPUs' PCIe roots,
+:mod:`simulator.placement.nics`); 0 = none.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class NodeSpec:
     model: str
     profile: str | None = None
     nvlink_domain: str | None = None
+    rdma_nics: int = 0
 
 
 @dataclass(slots=True)
@@ -31,6 +34,10 @@ class Fleet:
     @property
     def total_gpus(self) -> int:
         return sum(n.gpu_count for n in self.nodes)
+
+    @property
+    def has_nics(self) -> bool:
+        return any(n.rdma_nics for n in self.nodes)
 
     def models(self) -> dict[str, int]:
         out: dict[str, int] = {}

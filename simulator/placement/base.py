@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from simulator.fleet.model import Fleet
 from simulator.placement.isolation import EXCLUSIVE, Isolation
+from simulator.placement.nics import NicCounts, gpu_pcie_roots, nic_roots
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
 
@@ -24,10 +25,23 @@ class Placement:
         self.fleet: Fleet | None = None
         self.isolation = Isolation(self.counters)
 
+    # Whether RDMA NICs are counted the device-plugin way (a node total, no PCIe alignment);
+    # DRA places them as devices in the claim instead.
+    nic_counts_model: ClassVar[bool] = True
+
     def setup(self, nodes: list[NodeState], fleet: Fleet, counters: Counters) -> None:
         self.counters = counters
         self.fleet = fleet
         self.isolation = Isolation(counters)
+        self.nic_counts: NicCounts | None = None
+        self.rdma = {"aligned": 0, "unaligned": 0}
+        self._nic_taken: dict[str, tuple[int, list[tuple[int, int]]]] = {}
+        if self.nic_counts_model and fleet.has_nics:
+            self.nic_counts = NicCounts()
+            for node in nodes:
+                if node.spec.rdma_nics:
+                    roots = gpu_pcie_roots(node.spec)
+                    self.nic_counts.add_node(node.idx, nic_roots(roots, node.spec.rdma_nics), roots)
 
     # Whether pods carry the node affinity that expresses their allowed GPU models and GPU-memory
     # floor (device-plugin models only; DRA expresses both in the claim's CEL selectors).
@@ -53,20 +67,42 @@ class Placement:
         """What this model measured beyond the shared counters, flat, for the run's ``counters``:
         placed GPU pods per isolation class (:mod:`simulator.placement.isolation`) as
         ``isolation_guaranteed``, ``isolation_shared_mps``, ``isolation_shared_unlimited``."""
-        return {"isolation_" + k.replace("-", "_"): v for k, v in self.isolation.summary().items()}
+        out = {"isolation_" + k.replace("-", "_"): v for k, v in self.isolation.summary().items()}
+        out["mig_partition_pods"] = len(self.isolation.mig)  # of the guaranteed: on a MIG partition
+        if self.fleet is not None and self.fleet.has_nics:  # GPU pods given an RDMA NIC share
+            out.update({f"rdma_{k}": v for k, v in self.rdma.items()})
+        return out
 
     def demand(self, pod: Pod) -> Demand | None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def node_key(self, node: NodeState) -> tuple:
         """Everything a filter or a score may read; nodes with equal keys are interchangeable."""
-        return (node.model, node.cpu_cap, node.mem_cap, node.cpu_free, node.mem_free, tuple(sorted(node.gpu_free)))
+        key = (node.model, node.cpu_cap, node.mem_cap, node.cpu_free, node.mem_free, tuple(sorted(node.gpu_free)))
+        if self.nic_counts is not None:
+            key += (self.nic_counts.total_free(node.idx),)
+        return key
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:  # pragma: no cover - interface
         raise NotImplementedError
 
     def fits(self, node: NodeState, d: Demand) -> bool:
+        if d.rdma_milli and d.count and self.nic_counts is not None \
+                and not self.nic_counts.fits(node.idx, d.rdma_milli):
+            return False
         return d.count == 0 or len(self.eligible(node, d)) >= d.count
+
+    def take_nic(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...]) -> None:
+        """The device plugin's NIC share: units off the node's count, aligned or not (counted)."""
+        if d.rdma_milli and gpus and self.nic_counts is not None:
+            taken, aligned = self.nic_counts.take(node.idx, d.rdma_milli, gpus)
+            self._nic_taken[pod.name] = (node.idx, taken)
+            self.rdma["aligned" if aligned else "unaligned"] += 1
+
+    def give_nic(self, binding: Binding) -> None:
+        found = self._nic_taken.pop(binding.pod.name, None) if self._nic_taken else None
+        if found is not None:
+            self.nic_counts.give(*found)  # type: ignore[union-attr]
 
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
         for i in gpus:
@@ -74,11 +110,13 @@ class Placement:
         if gpus:
             self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
             self.count_wrong_model(node, pod)
+            self.take_nic(node, pod, d, gpus)
         return Binding(pod, node.idx, gpus, d.milli, now)
 
     def release(self, node: NodeState, binding: Binding) -> None:
         for i in binding.gpus:
             node.gpu_free[i] += binding.milli
+        self.give_nic(binding)
 
 
 def whole_gpus_needed(pod: Pod) -> int:

@@ -24,12 +24,12 @@ and its stated GPU memory as pinned-memory limit (default), or time-slicing
 (:mod:`simulator.placement.isolation`).
 
 MIG-profile pods: the claim's ``firstAvailable`` asks for a MIG device of the profile first,
-then the same share of a shared GPU. The shared mode publishes MIG devices only for GPUs
-whose MIG mode is on (static layouts), which the fleet nodes here do not have, so the share
-branch is the one that matches: compute ``K*1000//7`` and the profile's memory
-(:mod:`simulator.placement.profiles`), which on a GPU holding MIG-profile pods only admits
-exactly the MIG geometries of an H100 (tests/test_sim_placements_oracle.py) -- but under MPS,
-not hardware partitioning.
+then the same share of a shared GPU. In shared mode Hopper and Blackwell GPUs also publish
+their dynamic-MIG partitions, with the shared GPU consuming the whole counter set
+(:mod:`simulator.placement.dra_mig`), so a MIG pod gets a real partition where one is free
+(the allocator's first fit in published order) and an MPS share of exactly its profile's
+compute and memory (:mod:`simulator.placement.profiles`) only where none is; a GPU is either
+partitioned or shared, never both, because the counters say so.
 
 Placement: a per-node index (free compute and memory per device, exclusive use, NVLink
 domain) answers the scheduler's filter fast; the policy scores and picks devices; then the
@@ -57,7 +57,8 @@ from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
 from simulator.placement.dra_index import DraNode, ShapePool
-from simulator.placement.isolation import EXCLUSIVE, MPS, TIME_SLICING
+from simulator.placement.isolation import EXCLUSIVE, MIG_SLICE, MPS, TIME_SLICING
+from simulator.placement.nics import NIC_CLASS, NIC_DRIVER, NIC_REQUEST, NIC_UNITS, PCIE_ROOT
 from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
@@ -68,6 +69,8 @@ DEVICE_CHOICES = ("policy", "allocator")
 SHARINGS = ("mps", "time-slicing")
 CONFIG_API = "resource.nvidia.com/v1beta1"  # the opaque config group of NVIDIA's driver and ours
 _MISSING = object()
+MIG_PARTITION = "mig"  # a binding detail's capacity slot for a MIG partition (vs None: exclusive)
+NIC_SHARE = "nic"  # ... for the pod's share of an RDMA NIC (GPU index -1)
 
 
 @lru_cache(maxsize=1)
@@ -79,9 +82,22 @@ def device_classes() -> tuple[Any, ...]:
     return tuple(obj for obj in load_objects(deviceclasses_path()) if isinstance(obj, DeviceClass))
 
 
+def _one_nvlink_domain(x: DraNode, out: list[int], d: Demand) -> list[int]:
+    """Of the free devices ``out``, those of the first NVLink domain holding the whole demand
+    (all of ``out`` when the demand needs no NVLink)."""
+    if d.nvlink and d.count > 1 and len(out) >= d.count:
+        by_domain: dict[Any, list[int]] = {}
+        for i in out:
+            by_domain.setdefault(x.domains[i] or f"solo-{i}", []).append(i)
+        fitting = [g for g in by_domain.values() if len(g) >= d.count]
+        return fitting[0] if fitting else []
+    return out
+
+
 class DraPlacement(Placement):
     name = "dra"
     description = "DRA ResourceClaims (CEL selectors, consumable capacity) placed by dra.allocator"
+    nic_counts_model = False  # NICs are devices in the claim (simulator.placement.nics)
 
     def __init__(self, mode: str = "shared", device_choice: str = "policy", verify: bool = True,
                  sharing: str = "mps", kubernetes_version: str = "1.37",
@@ -127,6 +143,18 @@ class DraPlacement(Placement):
         from dra.slices import DRIVER_NAME, build_slices
 
         self.driver = DRIVER_NAME
+        from simulator.placement.dra_mig import MigState, MigTable, build_shared_mig_slices
+        from simulator.placement.nics import NicState, build_nic_slices, nic_device_class, nic_roots
+
+        # Shared mode publishes the dynamic-MIG partitions beside each shared GPU where the
+        # allocator can allocate devices that consume counters (simulator.placement.dra_mig).
+        partitions = self.mode == "shared" and self.version.enabled("DRAPartitionableDevices")
+        minor = self.version.minor
+
+        def publish(inv: Any) -> Any:
+            if partitions:
+                return build_shared_mig_slices(inv, minor)
+            return build_slices(inv, mode=self.mode, k8s_version=minor)
 
         def inventory(node: NodeState) -> Any:
             spec = node.spec
@@ -145,7 +173,8 @@ class DraPlacement(Placement):
             if node.gpu_count == 0:
                 continue
             spec = node.spec
-            shape_key = (node.model, node.gpu_count, spec.profile, spec.nvlink_domain is not None)
+            # the rack is part of the shape: its GPUs publish its own cliqueId and nvlinkDomain
+            shape_key = (node.model, node.gpu_count, spec.profile, spec.nvlink_domain, spec.rdma_nics)
             found = shapes.get(shape_key)
             if found is None:
                 inv = inventory(node)
@@ -156,7 +185,7 @@ class DraPlacement(Placement):
                         f"node {node.name}: profile {spec.profile!r} has MIG devices; the DRA placement model "
                         "publishes shared GPUs (use a profile without a MIG layout)"
                     )
-                slices = build_slices(inv, mode=self.mode, k8s_version=self.version.minor)
+                slices = publish(inv)
                 devices = {d.name: d for s in slices for d in (s.spec.devices or [])}
                 names, mem, domains = [], [], []
                 for gpu in inv.gpus:
@@ -166,11 +195,20 @@ class DraPlacement(Placement):
                     mem.append(int(cap.value.value()) // MIB if cap is not None else gpu.memory_bytes // MIB)
                     names.append(name)
                     domains.append(gpu.nvlink_domain)
-                rep = ShapePool(node.name, lambda node=node: build_slices(inventory(node), mode=self.mode,
-                                                                          k8s_version=self.version.minor))
-                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep)
-            names, mem, domains, product, rep = found
+                # RDMA NICs: the network driver's pool on the same node (simulator.placement.nics)
+                gpu_roots = [g.pcie_root for g in inv.gpus]
+                roots = nic_roots(gpu_roots, spec.rdma_nics) if spec.rdma_nics else []
+                rep = ShapePool(node.name, lambda node=node, roots=roots: publish(inventory(node)) + (
+                    build_nic_slices(node.name, roots) if roots else []))
+                table = MigTable(inv) if partitions else None
+                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep, table or None,
+                                             (roots, gpu_roots))
+            names, mem, domains, product, rep, table, (roots, gpu_roots) = found
             x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
+            if table is not None:
+                x.mig = MigState(table)
+            if roots:
+                x.nics = NicState(roots, gpu_roots)
             x.pool = node.name  # build_slices names the pool after the node
             # the profile and model decide attributes the claim's CEL may read
             x.shape = shape_key + x.shape
@@ -178,7 +216,9 @@ class DraPlacement(Placement):
         self._node_obj = lambda name: Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
         version = self.version
         self.features = Allocator.for_version(version, [], []).features
-        self._make_allocator = lambda slices: Allocator.for_version(version, list(device_classes()), slices)
+        self.nic_fleet = fleet.has_nics  # GPU pods asking for RDMA get a NIC in their claim
+        classes = list(device_classes()) + ([nic_device_class()] if self.nic_fleet else [])
+        self._make_allocator = lambda slices: Allocator.for_version(version, classes, slices)
 
     def allocator_for(self, x: "DraNode") -> Any:
         # One allocator per node shape, holding only the pool of the shape's first node: the
@@ -217,7 +257,7 @@ class DraPlacement(Placement):
 
     @staticmethod
     def claim_key(d: Demand, pins: tuple[int, ...] | None) -> tuple:
-        return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, pins)
+        return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, d.clique, d.rdma_milli, pins)
 
     def claim_for(self, d: Demand, pins: tuple[int, ...] | None) -> Any:
         key = self.claim_key(d, pins)
@@ -239,6 +279,8 @@ class DraPlacement(Placement):
             selectors.append(f"device.attributes['{dom}'].productName in [{listed}]")
         if d.gpu_mem:
             selectors.append(f"device.capacity['{dom}'].memory.compareTo(quantity('{d.gpu_mem}Mi')) >= 0")
+        if d.clique:  # a gang member: the NVLink clique (ComputeDomain) its gang was given
+            selectors.append(f"device.attributes['{dom}'].cliqueId == '{d.clique}'")
         if pins:
             selectors.append(f"device.attributes['{dom}'].index in [{', '.join(str(i) for i in pins)}]")
         exactly: dict[str, Any] = {
@@ -258,7 +300,7 @@ class DraPlacement(Placement):
             # A MIG profile first (an existing or partitionable MIG device of that profile),
             # else the same share of a shared GPU: DRAPrioritizedList's firstAvailable.
             mig_selectors = [{"cel": {"expression": f"device.attributes['{dom}'].profile == '{d.mig}'"}}]
-            mig_selectors += [{"cel": {"expression": e}} for e in selectors if ".index in [" not in e]
+            mig_selectors += [{"cel": {"expression": e}} for e in selectors]
             share_alt = {"name": "share", **exactly}
             request = {"name": GPU_REQUEST, "firstAvailable": [
                 {"name": "mig", "deviceClassName": "mig.nvidia.com", "allocationMode": "ExactCount", "count": 1,
@@ -275,13 +317,27 @@ class DraPlacement(Placement):
             target = f"{GPU_REQUEST}/share" if "firstAvailable" in request else GPU_REQUEST
             devices["config"] = [{"requests": [target],
                                   "opaque": {"driver": dom, "parameters": self.sharing_config(d)}}]
+        constraints = []
+        if self.wants_nic(d):  # a NIC share under the same PCIe root as the GPUs
+            devices["requests"].append({"name": NIC_REQUEST, "exactly": {
+                "deviceClassName": NIC_CLASS, "allocationMode": "ExactCount", "count": 1,
+                "capacity": {"requests": {"rdma": str(d.rdma_milli)}}}})
+            constraints.append({"requests": [GPU_REQUEST, NIC_REQUEST], "matchAttribute": PCIE_ROOT})
         if d.nvlink and d.count > 1:
-            devices["constraints"] = [{"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"}]
+            constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"})
+        if d.clique:
+            constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/cliqueId"})
+        if constraints:
+            devices["constraints"] = constraints
         return {
             "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
             "metadata": {"name": name, "namespace": "default"},
             "spec": {"devices": devices},
         }
+
+    def wants_nic(self, d: Demand) -> bool:
+        """A GPU pod asking for RDMA on a fleet with NICs (elsewhere the share is only recorded)."""
+        return bool(d.rdma_milli and d.count and getattr(self, "nic_fleet", False))
 
     def sharing_config(self, d: Demand) -> dict:
         """The opaque ``GpuConfig`` a share claim carries (written as data: the simulator does not
@@ -306,9 +362,34 @@ class DraPlacement(Placement):
         # no memory reserved either: only partly shared devices need their free memory in the
         # key. Fewer distinct keys = fewer groups for the scheduler to filter and score.
         free, mem_free = node.gpu_free, x.mem_free
-        return base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
+        key = base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
+        if x.mig is not None:  # which memory slices each partitioned GPU has in use
+            key += (tuple(sorted(u for u in x.mig.used if u)),)
+        if x.nics is not None:
+            key += (tuple(x.nics.free),)
+        return key
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
+        out = self._eligible(node, d)
+        if out and self.wants_nic(d):
+            return self._nic_aligned(node.extra, out, d)
+        return out
+
+    @staticmethod
+    def _nic_aligned(x: DraNode, out: list[int], d: Demand) -> list[int]:
+        """Of the GPUs ``out``, those of the first PCIe root whose NICs hold the pod's share and
+        which has all the GPUs it needs (the claim's matchAttribute on pcieRoot)."""
+        nics = x.nics
+        if nics is None:
+            return []
+        by_root: dict[tuple[int, ...], list[int]] = {}
+        for i in out:
+            if nics.gpu_ok(i, d.rdma_milli):
+                by_root.setdefault(nics.of_gpu[i], []).append(i)
+        fitting = [g for g in by_root.values() if len(g) >= d.count]
+        return [i for g in fitting for i in g] if d.count == 1 else (fitting[0] if fitting else [])
+
+    def _eligible(self, node: NodeState, d: Demand) -> list[int]:
         x: DraNode | None = node.extra
         if x is None or not d.count:
             return []
@@ -318,6 +399,8 @@ class DraPlacement(Placement):
             return []
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
         n = len(free)
+        if x.mig is not None:
+            return self._eligible_mig(x, free, d)
         if d.count == 1 and d.milli < 1000:  # a share
             milli, mem = d.milli, d.mem_request
             if gpu_mem:
@@ -327,23 +410,40 @@ class DraPlacement(Placement):
         # whole devices: untouched (a device with all compute free has no memory reserved either)
         out = [i for i in range(n) if free[i] == 1000 and not exclusive[i] and mem_free[i] == mem_total[i]
                and (not gpu_mem or mem_total[i] >= gpu_mem)]
-        if d.nvlink and d.count > 1 and len(out) >= d.count:
-            by_domain: dict[Any, list[int]] = {}
-            for i in out:
-                by_domain.setdefault(x.domains[i] or f"solo-{i}", []).append(i)
-            fitting = [g for g in by_domain.values() if len(g) >= d.count]
-            return fitting[0] if fitting else []
-        return out
+        return _one_nvlink_domain(x, out, d)
+
+    def _eligible_mig(self, x: DraNode, free: list[int], d: Demand) -> list[int]:
+        """:meth:`eligible` on a node whose GPUs also offer MIG partitions: a GPU holding a
+        partition takes no share and no whole claim (the shared GPU's counters are held), a
+        GPU holding a share takes no partition; a MIG-profile pod fits where a partition of
+        its profile is free and, only if the node has none, where its share fits -- the claim's
+        ``firstAvailable`` order, which the allocator applies over all of the node's devices."""
+        mig, mem_free, mem_total, exclusive = x.mig, x.mem_free, x.mem_total, x.exclusive
+        used, gpu_mem, n = mig.used, d.gpu_mem, len(free)
+        if d.count == 1 and d.milli < 1000:  # a share, or a MIG profile first
+            milli, mem = d.milli, d.mem_request
+            if d.mig:
+                parts = [i for i in range(n) if not exclusive[i]
+                         and (used[i] or (free[i] == 1000 and mem_free[i] == mem_total[i]))
+                         and mig.free_device(i, d.mig, gpu_mem) is not None]
+                if parts:
+                    return parts
+            return [i for i in range(n) if not exclusive[i] and not used[i] and free[i] >= milli
+                    and mem_free[i] >= mem and mem_total[i] >= gpu_mem]
+        out = [i for i in range(n) if free[i] == 1000 and not exclusive[i] and not used[i]
+               and mem_free[i] == mem_total[i] and (not gpu_mem or mem_total[i] >= gpu_mem)]
+        return _one_nvlink_domain(x, out, d)
 
     def fits(self, node: NodeState, d: Demand) -> bool:
-        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request:
+        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request and not d.mig and not d.rdma_milli:
             # the scheduler's filter on the commonest demand: any device with enough compute
             x: DraNode | None = node.extra
             if x is None:
                 return False
             milli, exclusive = d.milli, x.exclusive
+            used = x.mig.used if x.mig is not None else None
             for i, f in enumerate(node.gpu_free):
-                if f >= milli and not exclusive[i]:
+                if f >= milli and not exclusive[i] and not (used and used[i]):
                     return True
             return False
         return d.count == 0 or len(self.eligible(node, d)) >= d.count
@@ -368,6 +468,11 @@ class DraPlacement(Placement):
             state = tuple((free[i], mem_free[i], exclusive[i]) for i in pins)
         else:
             state = tuple(zip(free, mem_free, exclusive))
+        if x.mig is not None:  # and the memory slices the partitions hold
+            used = x.mig.used
+            state += (tuple(used[i] for i in pins) if pins is not None else tuple(used),)
+        if x.nics is not None and self.wants_nic(d):  # and what the NICs have left
+            state += (tuple(x.nics.free),)
         key = (x.shape, state, self.claim_key(d, pins))
         outcome = self._outcomes.get(key, _MISSING)
         if outcome is _MISSING:
@@ -391,6 +496,14 @@ class DraPlacement(Placement):
 
         out = []
         for r in (result.get("devices") or {}).get("results") or []:
+            if r.get("driver") == NIC_DRIVER:  # the pod's NIC share
+                rdma = Quantity(str((r.get("consumedCapacity") or {}).get("rdma", NIC_UNITS))).value()
+                out.append((-1, r["device"], rdma, 0, NIC_SHARE))
+                continue
+            if x.mig is not None and r["device"] in x.mig.table.devices:  # a MIG partition
+                i, _mask, milli, _mem, _profile = x.mig.table.devices[r["device"]]
+                out.append((i, r["device"], milli, 0, MIG_PARTITION))
+                continue
             i = x.index_of[r["device"]]
             consumed = r.get("consumedCapacity")
             if r.get("shareID") is not None or consumed:
@@ -412,7 +525,17 @@ class DraPlacement(Placement):
         charged = 0
         share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
         for i, device, compute, memory, caps in outcome:
-            if caps is not None:
+            if caps is NIC_SHARE:  # under the GPU's PCIe root: the claim's matchAttribute
+                x.nics.take(device, compute)
+                taken.append((i, device, compute, 0, NIC_SHARE))
+                self.rdma["aligned"] += 1
+            elif caps is MIG_PARTITION:  # a hardware partition: its own memory and compute
+                x.mig.take(device)
+                node.gpu_free[i] -= compute
+                taken.append((i, device, compute, 0, MIG_PARTITION))
+                charged += compute
+                self.isolation.bind(node.idx, (i,), pod.name, MIG_SLICE)
+            elif caps is not None:
                 node.gpu_free[i] -= compute
                 x.mem_free[i] -= memory
                 taken.append((i, device, compute, memory, caps))
@@ -424,7 +547,7 @@ class DraPlacement(Placement):
                 taken.append((i, device, 1000, 0, None))
                 charged += 1000
                 self.isolation.bind(node.idx, (i,), pod.name, EXCLUSIVE)
-        gpus = tuple(t[0] for t in taken)
+        gpus = tuple(t[0] for t in taken if t[4] is not NIC_SHARE)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
     def _apply_index(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding:
@@ -434,6 +557,14 @@ class DraPlacement(Placement):
         mem = self._mem_request(d)
         mode = (TIME_SLICING if self.sharing == "time-slicing" else MPS) if share else EXCLUSIVE
         for i in gpus:
+            name = x.mig.free_device(i, d.mig, d.gpu_mem) if share and d.mig and x.mig is not None \
+                and (x.mig.used[i] or node.gpu_free[i] == 1000) else None
+            if name is not None:  # the claim's first choice, as the allocator would take it
+                _, milli = x.mig.take(name)
+                node.gpu_free[i] -= milli
+                taken.append((i, name, milli, 0, MIG_PARTITION))
+                self.isolation.bind(node.idx, (i,), pod.name, MIG_SLICE)
+                return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=milli)
             if share:
                 node.gpu_free[i] -= d.milli
                 x.mem_free[i] -= mem
@@ -444,14 +575,25 @@ class DraPlacement(Placement):
                 taken.append((i, None, 1000, 0, None))
         if gpus:
             self.isolation.bind(node.idx, gpus, pod.name, mode)
-        return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=sum(t[2] for t in taken))
+        charged = sum(t[2] for t in taken)
+        if gpus and self.wants_nic(d) and x.nics is not None:  # the first NIC with room under the root
+            k = next(k for k in x.nics.of_gpu[gpus[0]] if x.nics.free[k] >= d.rdma_milli)
+            x.nics.take(x.nics.names[k], d.rdma_milli)
+            taken.append((-1, x.nics.names[k], d.rdma_milli, 0, NIC_SHARE))
+            self.rdma["aligned"] += 1
+        return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:
         x: DraNode = node.extra
         self.isolation.release(node.idx, binding.gpus, binding.pod.name)
-        for i, _device, compute, memory, consumed in binding.detail:
+        for i, device, compute, memory, consumed in binding.detail:
+            if consumed is NIC_SHARE:
+                x.nics.give(device, compute)
+                continue
             node.gpu_free[i] += compute
-            if consumed is None:
+            if consumed is MIG_PARTITION:
+                x.mig.give(device)
+            elif consumed is None:
                 x.exclusive[i] = False
             else:
                 x.mem_free[i] += memory

@@ -37,7 +37,7 @@ class DraNode:
     """The index of one node: what its devices offer and what is allocated on them."""
 
     __slots__ = ("names", "index_of", "mem_total", "mem_free", "exclusive", "domains", "free",
-                 "product", "shape", "pool", "rep", "driver")
+                 "product", "shape", "pool", "rep", "driver", "mig", "nics")
 
     def __init__(self, names: list[str], mem_total: list[int], domains: list[str | None], product: str,
                  free: list[int], rep: ShapePool, driver: str) -> None:
@@ -57,6 +57,8 @@ class DraNode:
         self.shape = (product, tuple(names), tuple(mem_total),
                       tuple(first[dom] if dom is not None else -1 for dom in domains))
         self.pool = ""
+        self.mig: Any = None  # MIG partitions in use (simulator.placement.dra_mig.MigState), if offered
+        self.nics: Any = None  # RDMA NICs and their free share (simulator.placement.nics.NicState), if any
 
     @property
     def node_obj(self) -> Any:
@@ -82,6 +84,8 @@ class DraNode:
                 state.devices.add(dev)
                 continue
             used = 1000 - self.free[i]
+            if self.mig is not None:  # compute charged for MIG partitions is not a share
+                used -= self.mig.milli[i]
             if used > 0:
                 caps = {"compute": Quantity(str(used))}
                 mem = self.mem_total[i] - self.mem_free[i]
@@ -89,4 +93,21 @@ class DraNode:
                     caps["memory"] = Quantity(f"{mem}Mi")
                 state.capacity[dev] = caps
                 state.shared_devices.add(dev)
+        if self.mig is not None:  # partitions in use are dedicated devices holding their counters
+            for name in self.mig.taken:
+                dev = rep.ids.get(name)
+                if dev is None:
+                    dev = rep.ids[name] = DeviceID(self.driver, rep.pool, name)
+                state.devices.add(dev)
+        if self.nics is not None:  # NIC shares: the network driver's devices, consumed capacity
+            from simulator.placement.nics import NIC_DRIVER, NIC_UNITS
+
+            for k, name in enumerate(self.nics.names):
+                used = NIC_UNITS - self.nics.free[k]
+                if used > 0:
+                    dev = rep.ids.get(name)
+                    if dev is None:
+                        dev = rep.ids[name] = DeviceID(NIC_DRIVER, rep.pool, name)
+                    state.capacity[dev] = {"rdma": Quantity(str(used))}
+                    state.shared_devices.add(dev)
         return state

@@ -32,6 +32,7 @@ CLASSES = (GUARANTEED, SHARED_MPS, SHARED_UNLIMITED)
 
 # How a pod holds a GPU: exclusive use / a MIG slice (never shared), or shared under a mode.
 EXCLUSIVE = "exclusive"
+MIG_SLICE = "mig-slice"  # a hardware MIG partition: guaranteed, and counted on its own
 MPS = "mps"
 TIME_SLICING = "time-slicing"
 
@@ -44,9 +45,13 @@ class Isolation:
         self.tenants: dict[tuple[int, int], dict[str, str]] = {}  # (node, gpu) -> pod -> mode
         self.placed: set[str] = set()  # GPU pods placed at least once
         self.mps: set[str] = set()
+        self.mig: set[str] = set()  # pods that got a MIG partition
 
     def bind(self, node: int, gpus: tuple[int, ...], pod: str, mode: str) -> None:
         self.placed.add(pod)
+        if mode == MIG_SLICE:
+            self.mig.add(pod)
+            return
         if mode == EXCLUSIVE:
             return
         for g in gpus:

@@ -25,7 +25,7 @@ from simulator.errors import UnknownNameError
 from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
-from simulator.placement.isolation import EXCLUSIVE
+from simulator.placement.isolation import EXCLUSIVE, MIG_SLICE
 from simulator.placement.profiles import pod_gpu_need, slice_holds, slice_milli
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
@@ -157,7 +157,8 @@ class StaticMigDevicePlugin(Placement):
                 charged += 1000
                 detail.append(None)
         if gpus:  # a MIG slice is a hardware partition; a whole GPU is used alone
-            self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
+            self.isolation.bind(node.idx, gpus, pod.name, MIG_SLICE if detail[0] is not None else EXCLUSIVE)
+            self.take_nic(node, pod, d, gpus)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=detail, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:
@@ -167,4 +168,5 @@ class StaticMigDevicePlugin(Placement):
             else:
                 s.used = False
                 node.gpu_free[i] += s.milli
+        self.give_nic(binding)
 

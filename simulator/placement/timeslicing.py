@@ -48,9 +48,11 @@ class TimeSlicingDevicePlugin(Placement):
             node.gpu_free[i] -= d.milli
         if gpus:
             self.isolation.bind(node.idx, gpus, pod.name, TIME_SLICING)
+            self.take_nic(node, pod, d, gpus)
         return Binding(pod, node.idx, gpus, d.milli, now)
 
     def release(self, node: NodeState, binding: Binding) -> None:
         for i in binding.gpus:
             node.gpu_free[i] += binding.milli
         self.isolation.release(node.idx, binding.gpus, binding.pod.name)
+        self.give_nic(binding)

@@ -1,0 +1,131 @@
+"""RDMA NICs as devices (issue 13, DLRM-2025): a GPU pod asking for RDMA gets a claim with a GPU
+request and a NIC request aligned on ``resource.kubernetes.io/pcieRoot`` where the fleet has
+NICs; the device plugin has node counts only. Before, the NIC share was recorded, not placed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.engine import demand_for, replay_time
+from simulator.errors import FleetError
+from simulator.fleet.builtin import builtin_fleet
+from simulator.fleet.load import load_fleet
+from simulator.fleet.model import Fleet, NodeSpec
+from simulator.placement import get_placement
+from simulator.placement.nics import PCIE_ROOT
+from simulator.run import canonical_inputs
+from simulator.scoring import get_policy
+from simulator.state import Counters, NodeState
+from simulator.trace.model import Pod, Trace
+
+H100 = "H100-SXM5-80GB"
+
+
+def one_node(name: str, nics: int = 4):  # noqa: ANN201
+    spec = NodeSpec("n", 224000, 1 << 21, 8, H100, rdma_nics=nics)
+    node = NodeState(0, spec, 0)
+    placement = get_placement(name)
+    placement.setup([node], Fleet("f", [spec]), Counters())
+    return placement, node
+
+
+def rdma_pod(name: str, rdma: int = 600) -> Pod:
+    return Pod(name, 1000, 1024, num_gpu=1, gpu_milli=1000, rdma_milli=rdma)
+
+
+def place(placement, node: NodeState, pod: Pod):  # noqa: ANN001, ANN201
+    d = demand_for(placement, pod)
+    gpus = placement.eligible(node, d)
+    if len(gpus) < d.count or not placement.fits(node, d):
+        return None
+    return placement.bind(node, pod, d, tuple(gpus[: d.count]), 0.0)
+
+
+def test_dra_claims_pair_each_gpu_with_a_nic_under_its_pcie_root() -> None:
+    placement, node = one_node("dra")
+    d = demand_for(placement, rdma_pod("p"))
+    devices = placement.claim_dict(d)["spec"]["devices"]
+    assert [r["name"] for r in devices["requests"]] == ["gpu", "nic"]
+    assert devices["requests"][1]["exactly"]["capacity"] == {"requests": {"rdma": "600"}}
+    assert {"requests": ["gpu", "nic"], "matchAttribute": PCIE_ROOT} in devices["constraints"]
+    # 4 NICs, one per PCIe root (two GPUs each): a 600-milli share each, so 4 pods and no more
+    placed = [place(placement, node, rdma_pod(f"p{k}")) for k in range(6)]
+    assert [b is not None for b in placed] == [True] * 4 + [False] * 2
+    slices = placement.allocator_for(node.extra) and node.extra.rep.slices
+    attrs = {(s.spec.driver, d.name): d.attributes[PCIE_ROOT].string
+             for s in slices for d in (s.spec.devices or []) if d.attributes and PCIE_ROOT in d.attributes}
+    for b in placed[:4]:
+        (gpu,) = b.gpus
+        nic = next(t[1] for t in b.detail if t[0] == -1)
+        assert attrs[("gpu.nvidia.com", f"gpu-{gpu}")] == attrs[("dra.net", nic)]
+    acc = placement.accounting()  # DRA: every NIC share is aligned (the allocator enforces it)
+    assert acc["rdma_aligned"] == 4 and acc["rdma_unaligned"] == 0
+    placement.release(node, placed[0])
+    assert place(placement, node, rdma_pod("again")) is not None
+
+
+def test_the_device_plugin_counts_nic_units_and_misses_alignment() -> None:
+    placement, node = one_node("device-plugin")
+    placed = [place(placement, node, rdma_pod(f"p{k}")) for k in range(8)]
+    assert sum(b is not None for b in placed) == 6  # 4,000 units on the node: 6 x 600
+    acc = placement.accounting()
+    assert acc["rdma_aligned"] + acc["rdma_unaligned"] == 6 and acc["rdma_unaligned"] > 0
+    for b in placed:
+        if b is not None:
+            placement.release(node, b)
+    assert placement.nic_counts.total_free(0) == 4000
+
+
+def test_without_nics_in_the_fleet_the_share_is_only_recorded() -> None:
+    spec = NodeSpec("n", 224000, 1 << 21, 8, H100)
+    node = NodeState(0, spec, 0)
+    placement = get_placement("dra")
+    placement.setup([node], Fleet("f", [spec]), Counters())
+    d = demand_for(placement, rdma_pod("p"))
+    assert [r["name"] for r in placement.claim_dict(d)["spec"]["devices"]["requests"]] == ["gpu"]
+    assert place(placement, node, rdma_pod("p")) is not None
+
+
+def test_a_time_replay_places_rdma_pods_with_their_nics() -> None:
+    pods = [Pod(f"p{k}", 1000, 1024, num_gpu=1, gpu_milli=1000, rdma_milli=250, arrival=float(k), duration=50.0)
+            for k in range(40)]
+    fleet, trace = canonical_inputs(builtin_fleet("dgx-h100-32"), Trace("t", pods))
+    fleet = Fleet(fleet.name, fleet.nodes[:2])
+    for name in ("dra", "device-plugin"):
+        r = replay_time(fleet, trace, get_placement(name), get_policy("bestfit"), 1)
+        assert r.scheduled == 40 and r.counters["index_disagreements"] == 0
+        if name == "device-plugin":  # counts only: some NIC shares land off the GPU's PCIe root
+            assert r.counters["rdma_aligned"] + r.counters["rdma_unaligned"] == 40
+
+
+def test_yaml_fleet_rdma_nics(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text("nodes:\n- {shape: dgx-h100, count: 2, rdma_nics: 8}\n- {model: L4, gpus: 4}\n")
+    fleet = load_fleet(path)
+    assert [n.rdma_nics for n in fleet.nodes] == [8, 8, 0] and fleet.has_nics
+    path.write_text("nodes:\n- {shape: dgx-h100, rdma_nics: many}\n")
+    with pytest.raises(FleetError, match=r"nodes\[0\]\.rdma_nics"):
+        load_fleet(path)
+    assert all(n.rdma_nics == 8 for n in builtin_fleet("dgx-h100-32").nodes)
+
+
+@settings(max_examples=30, deadline=None)
+@given(nics=st.sampled_from([1, 2, 4, 8]),
+       before=st.lists(st.tuples(st.sampled_from([1, 2]), st.sampled_from([0, 100, 250, 600, 1000])), max_size=10),
+       probe=st.tuples(st.sampled_from([1, 2]), st.sampled_from([100, 250, 600, 1000])))
+def test_the_nic_index_agrees_with_the_allocator(nics: int, before: list[tuple[int, int]],
+                                                 probe: tuple[int, int]) -> None:
+    placement, node = one_node("dra", nics=nics)
+    for k, (gpus, rdma) in enumerate(before):
+        place(placement, node, Pod(f"b{k}", 100, 10, num_gpu=gpus, gpu_milli=1000, rdma_milli=rdma))
+    gpus, rdma = probe
+    d = demand_for(placement, Pod("p", 100, 10, num_gpu=gpus, gpu_milli=1000, rdma_milli=rdma))
+    index_says = len(placement.eligible(node, d)) >= d.count
+    claim = placement.claim_for(d, None)
+    allocator_says = placement.allocator_for(node.extra).allocate_dicts(
+        node.extra.node_obj, [claim], allocated=node.extra.state) is not None
+    assert index_says == allocator_says
