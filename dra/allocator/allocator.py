@@ -182,11 +182,12 @@ class Allocator:
         # 1.37 (k/k #140769): "All" collects devices by static capacity only, so a device
         # whose remaining capacity is short stays in the list and the request fails.
         static_all = self.behaviour.minor >= "1.37"
+        fractional = self.features.fractional_capacity_range
 
         def capacity_ok(rd: RequestData, device: DeviceInfo) -> bool:
             try:
                 in_use = None if static_all else allocated_cap.get(device.index)
-                return capacity_fits(device, rd.capacity, in_use, None)
+                return capacity_fits(device, rd.capacity, in_use, None, fractional)
             except UnknownCapacity:
                 return False
 
@@ -197,6 +198,7 @@ class Allocator:
             selectable=selectable,
             capacity_ok=capacity_ok,
             cache=self._plans,
+            derived_field=self.behaviour.minor >= "1.37",
         )
         plans = preparer.prepare(claims)
         search = Search(
@@ -214,6 +216,7 @@ class Allocator:
             rollback=self.behaviour.minor >= "1.36",
             distinct_per_device=self.behaviour.minor >= "1.37",
             legacy_1_34=self.behaviour.minor == "1.34",
+            derive=self._derive,
         )
         return Attempt(view, pools, plans, search, selectable)
 
@@ -252,6 +255,27 @@ class Allocator:
                 raise AllocationError(error)
             return False
         return True
+
+    def _derive(self, name: str, expression: str, device: DeviceInfo) -> Any:
+        """A request's derived attribute on ``device`` (1.37, upstream ``lookupAttribute``):
+        evaluated once per (device, expression); compile and runtime errors abort allocation."""
+        from dra.cel import CelCompileError, CelRuntimeError
+        from dra.cel.derived import compile_derived, derived_attribute
+
+        key = ("derived", expression)
+        hit = device.attr_cache.get(key)
+        if hit is None:
+            try:
+                hit = derived_attribute(compile_derived(expression, self._cel_version), device.cel())
+            except (CelCompileError, CelRuntimeError) as err:
+                hit = err
+            device.attr_cache[key] = hit
+        if isinstance(hit, CelCompileError):
+            raise AllocationError(f"compile derived attribute {name} failed: {hit}")
+        if isinstance(hit, CelRuntimeError):
+            raise AllocationError(
+                f"evaluate derived attribute {name} on device {device_id_str(device.id)} failed: {hit}")
+        return hit
 
     def _matches(self, expr: str | None, device: DeviceInfo, i: int, rd: RequestData, *, from_class: bool) -> bool:
         from dra.cel import CelCompileError, CelRuntimeError, compile_selector

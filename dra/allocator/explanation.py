@@ -222,7 +222,8 @@ def _explain_request(
                     note("not enough shared counters left", failed, 300, short)
         if features.consumable_capacity:
             try:
-                fits = capacity_fits(device, rd.capacity, search.allocated_capacity.get(device.index), None)
+                fits = capacity_fits(device, rd.capacity, search.allocated_capacity.get(device.index), None,
+                                     search.features.fractional_capacity_range)
                 if not fits:
                     note("not enough capacity left or request outside the device's request policy", failed, 400)
             except UnknownCapacity as err:

@@ -55,7 +55,7 @@ class SliceInfo:
     __slots__ = (
         "obj", "name", "driver", "pool", "generation", "slice_count", "node_name",
         "all_nodes", "node_selector", "per_device_raw", "per_device", "counter_sets",
-        "devices", "has_binding", "order",
+        "devices", "has_binding", "order", "uses_compat_groups",
     )
 
     def __init__(self, obj: Any, order: int) -> None:
@@ -75,6 +75,8 @@ class SliceInfo:
         self.counter_sets: list[Any] = list(spec.shared_counters or [])
         self.devices: list[DeviceInfo] = []
         self.has_binding = False
+        # Some device declares compatibilityGroups (set by build_slice_infos).
+        self.uses_compat_groups = False
 
 
 class DeviceInfo:
@@ -83,7 +85,7 @@ class DeviceInfo:
     __slots__ = (
         "index", "id", "name", "obj", "slice", "attributes", "capacity", "consumes",
         "multi_raw", "taints", "binding_conditions", "binding_failure_conditions",
-        "binds_to_node", "_cel", "attr_cache",
+        "binds_to_node", "_cel", "attr_cache", "compat_groups",
     )
 
     def __init__(self, index: int, slice_info: SliceInfo, dev: Any) -> None:
@@ -100,6 +102,11 @@ class DeviceInfo:
         self.consumes: list[tuple[str, list[tuple[str, Number]]]] = [
             (c.counter_set, [(k, num(v.value)) for k, v in (c.counters or {}).items()])
             for c in (dev.consumes_counters or [])
+        ]
+        # 1.37 DRADeviceCompatibilityGroups: (counter set, declared groups) per
+        # consumesCounters entry, in order (an empty set: no groups declared).
+        self.compat_groups: list[tuple[str, frozenset[str]]] = [
+            (c.counter_set, frozenset(c.compatibility_groups or ())) for c in (dev.consumes_counters or [])
         ]
         self.multi_raw: bool = bool(dev.allow_multiple_allocations)
         self.taints: list[Any] = list(dev.taints or [])
@@ -145,5 +152,7 @@ def build_slice_infos(slices: list[Any]) -> tuple[list[SliceInfo], list[DeviceIn
             devices.append(d)
             if dev.binding_conditions is not None:
                 info.has_binding = True
+            if any(groups for _, groups in d.compat_groups):
+                info.uses_compat_groups = True
         infos.append(info)
     return infos, devices

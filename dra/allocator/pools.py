@@ -94,12 +94,18 @@ def gather_pools(
     if behaviour.minor == "1.34":
         return _gather_pools_1_34(slices, node, features)
     partitionable = features.partitionable_devices
+    # 1.37 (all variants): without DRADeviceCompatibilityGroups a slice whose devices declare
+    # compatibility groups is ignored, which leaves its pool incomplete (nothing of it is
+    # allocated, whatever is in use). Before 1.37 the field does not exist upstream.
+    drop_compat = behaviour.minor >= "1.37" and not features.compatibility_groups
     node_excluded: set[int] = set()
     node_errors: dict[int, str] = {}
     normal: list[SliceInfo] = []
     deferred: list[SliceInfo] = []
     for s in slices:
         if not partitionable and (s.per_device_raw is not None or s.counter_sets):
+            continue
+        if drop_compat and s.uses_compat_groups:
             continue
         if s.counter_sets:
             keep = True
@@ -149,7 +155,8 @@ def gather_pools(
             everything = all_by_pool[key]
             if any(s.generation > generation for s in everything):
                 continue  # the pool is being replaced by a newer generation: ignore it
-            same = [s for s in everything if s.generation == generation]
+            same = [s for s in everything if s.generation == generation
+                    and not (drop_compat and s.uses_compat_groups)]
             if len(same) != kept[0].slice_count:
                 incomplete = True
             else:

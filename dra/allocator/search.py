@@ -24,6 +24,7 @@ import uuid
 from typing import Any, Callable
 
 from dra.allocator.capacity import UnknownCapacity, capacity_fits, consumed_capacity
+from dra.allocator.compat import CompatGroups
 from dra.allocator.constraints import Constraint
 from dra.allocator.errors import AllocationError
 from dra.allocator.model import DeviceInfo, Number, device_id_str, num
@@ -33,6 +34,10 @@ from dra.allocator.taints import blocking_taint
 
 # Share IDs must be unique per share but our allocator is deterministic: derive them.
 _SHARE_NAMESPACE = uuid.UUID("6f1b6c1e-6d0a-4a43-9b51-2f4f3c0f7a10")
+
+
+def _no_derive(name: str, expression: str, device: DeviceInfo) -> Any:
+    raise AllocationError(f"derived attribute {name}: no evaluator")
 
 
 class _TooManyDevices(Exception):
@@ -75,8 +80,11 @@ class Search:
         rollback: bool = False,
         distinct_per_device: bool = False,
         legacy_1_34: bool = False,
+        derive: Callable[[str, str, DeviceInfo], Any] | None = None,
     ) -> None:
         self.features = features
+        # (attribute name, expression, device) -> derived attribute value (1.37)
+        self.derive = derive or _no_derive
         self.plans = plans
         self.pools = pools
         self.candidates = pools.candidates
@@ -106,6 +114,8 @@ class Search:
         ]
         self.selected_sub: dict[tuple[int, int], int] = {}
         self.share_seq = 0
+        holding = {d.index for d in holding_counters}
+        self.compat = CompatGroups(lambda d: d.index in holding)
 
     # ----------------------------------------------------------------- driver
     def run(self) -> bool:
@@ -231,6 +241,7 @@ class Search:
                 rd.capacity,
                 self.allocated_capacity.get(device.index),
                 self.allocating_capacity.get(device.index),
+                self.features.fractional_capacity_range,
             )
         except UnknownCapacity:
             return False
@@ -252,9 +263,18 @@ class Search:
         skip_counters = multi and (
             idx in self.allocated_capacity or idx in self.allocating_capacity
         )
+        compat_undo: Callable[[], None] | None = None
+        if features.compatibility_groups and not skip_counters and device.consumes:
+            # 1.37 experimental: checked before the counters, undone with them.
+            pool = self.pools.pool_of[idx]
+            compat_undo = self.compat.check_and_take(id(pool), pool.all_devices, device)
+            if compat_undo is None:
+                return None
         reserved = False
         if not skip_counters and device.consumes:
             if not self._take_counters(device):
+                if compat_undo is not None:
+                    compat_undo()
                 return None
             reserved = True
         rollback = self.rollback
@@ -276,6 +296,8 @@ class Search:
                         del self.allocating[idx]
             for c in reversed(added):
                 c.remove(rd.base_name, rd.sub_name, device)
+            if compat_undo is not None:
+                compat_undo()
             if reserved:
                 self._release_counters(device)
 
@@ -284,7 +306,18 @@ class Search:
                 reject()
                 return None
         for constraint in self.constraints[ci]:
-            if not constraint.add(rd.base_name, rd.sub_name, device):
+            derived = None
+            if rd.derived is not None and constraint.attribute in rd.derived \
+                    and constraint.applies(rd.base_name, rd.sub_name):
+                try:
+                    derived = self.derive(constraint.attribute, rd.derived[constraint.attribute], device)
+                except AllocationError:
+                    for c in reversed(added):
+                        c.remove(rd.base_name, rd.sub_name, device)
+                    added.clear()
+                    reject()
+                    raise
+            if not constraint.add(rd.base_name, rd.sub_name, device, derived):
                 for c in reversed(added):
                     c.remove(rd.base_name, rd.sub_name, device)
                 added.clear()
@@ -305,7 +338,8 @@ class Search:
                 reject()
                 return None  # before 1.36 upstream does not undo the steps above here
             if multi:
-                consumed = consumed_capacity(device, rd.capacity, step_format=self.step_format)
+                consumed = consumed_capacity(device, rd.capacity, step_format=self.step_format,
+                                             fractional=self.features.fractional_capacity_range)
                 per_device = self.allocating_capacity.setdefault(idx, {})
                 for name, q in consumed.items():
                     per_device[name] = per_device.get(name, 0) + num(q)
@@ -333,6 +367,8 @@ class Search:
                     if all(v == 0 for v in per_device.values()) and not (rollback and capacity_existed):
                         del self.allocating_capacity[idx]
             if rollback:
+                if compat_undo is not None:
+                    compat_undo()
                 if reserved:
                     self._release_counters(device)
             elif not multi and device.consumes and not skip_counters:
