@@ -88,7 +88,7 @@ DERIVED_EXPRESSIONS = (
     f'device.attributes["{DRIVER}"].numa',
     f'device.attributes["{DRIVER}"].model',
     f'device.attributes["{DRIVER}"].numa == 0',
-    f'[device.attributes["{DRIVER}"].numa, 5]',
+    f'[device.attributes["{DRIVER}"].numa, dyn(5)]',
     f'device.attributes["{DRIVER}"].driverVersion',
     f'device.capacity["{DRIVER}"].memory.compareTo(quantity("40Gi")) >= 0',
     f'device.attributes["{DRIVER}"].model == "h100" ? "big" : "small"',
