@@ -184,7 +184,7 @@ class Search:
         if do_all:
             device = rd.all_devices[di]
             self.examined += 1
-            undo = self._allocate_device(ci, rd, device, must=True)
+            undo = self._allocate_device(ci, rd, device, must=True, di=di)
             if undo is None:
                 return False
             try:
@@ -220,7 +220,7 @@ class Search:
                 continue
             if cc and not self._capacity_ok(rd, device):
                 continue
-            undo = self._allocate_device(ci, rd, device, must=False)
+            undo = self._allocate_device(ci, rd, device, must=False, di=di)
             if undo is None:
                 continue
             try:
@@ -246,8 +246,23 @@ class Search:
         except UnknownCapacity:
             return False
 
+    def _recheck_target(self, device: DeviceInfo, di: int) -> DeviceInfo:
+        """The device whose capacity the final check reads. 1.34 (alpha ConsumableCapacity)
+        passes the index of the device *within the request* as an index into the candidate's
+        slice, so the n-th device of a request is checked against the n-th device of its
+        slice (a second share that fits on gpu-1 is refused when gpu-0 is full)."""
+        if not self.legacy_1_34:
+            return device
+        devices = device.slice.devices
+        if di >= len(devices):
+            # upstream: index out of range (a panic in kube-scheduler 1.34)
+            raise AllocationError(
+                f"runtime error: index out of range [{di}] with length {len(devices)} "
+                "(kube-scheduler 1.34 panics here)")
+        return devices[di]
+
     def _allocate_device(
-        self, ci: int, rd: RequestData, device: DeviceInfo, *, must: bool
+        self, ci: int, rd: RequestData, device: DeviceInfo, *, must: bool, di: int = 0
     ) -> Callable[[], None] | None:
         features = self.features
         idx = device.index
@@ -260,7 +275,9 @@ class Search:
             return None
         if device.consumes and not features.partitionable_devices:
             return None
-        skip_counters = multi and (
+        # 1.35+: a further share of a device already shared does not take its counters again
+        # (1.34 takes them for every share).
+        skip_counters = multi and not self.legacy_1_34 and (
             idx in self.allocated_capacity or idx in self.allocating_capacity
         )
         compat_undo: Callable[[], None] | None = None
@@ -334,7 +351,7 @@ class Search:
             marked = True
         share_id: str | None = None
         if features.consumable_capacity:
-            if not self._capacity_ok(rd, device):
+            if not self._capacity_ok(rd, self._recheck_target(device, di)):
                 reject()
                 return None  # before 1.36 upstream does not undo the steps above here
             if multi:
