@@ -32,7 +32,7 @@ from dra.allocator.requests import ClaimPlan, Preparer, RequestData
 from dra.allocator.results import result_dict
 from dra.allocator.search import Search
 from dra.allocator.state import AllocatedState
-from dra.allocator.variants import Behaviour, NoVariant, choose_variant, features_for_gates
+from dra.allocator.variants import EXPERIMENTAL, Behaviour, NoVariant, choose_variant, features_for_gates
 from dra.versions import KubernetesVersion
 
 
@@ -149,6 +149,8 @@ class Allocator:
         return [
             result_dict(plan, search.results[plan.index], search.selected_sub, node_name, binding,
                         compact_config=self.behaviour.minor >= "1.37",
+                        skip_node_operations=(self.behaviour.minor >= "1.37"
+                                              and self.behaviour.variant == EXPERIMENTAL),
                         tolerations=self.behaviour.minor >= "1.35")
             for plan in attempt.plans
         ]
@@ -183,6 +185,7 @@ class Allocator:
         # whose remaining capacity is short stays in the list and the request fails.
         static_all = self.behaviour.minor >= "1.37"
         fractional = self.features.fractional_capacity_range
+        experimental_137 = self.behaviour.minor >= "1.37" and self.behaviour.variant == EXPERIMENTAL
 
         def capacity_ok(rd: RequestData, device: DeviceInfo) -> bool:
             try:
@@ -217,6 +220,8 @@ class Allocator:
             distinct_per_device=self.behaviour.minor >= "1.37",
             legacy_1_34=self.behaviour.minor == "1.34",
             derive=self._derive,
+            skip_node_operations=experimental_137,
+            node_optional_operations=view is not None and "DRAOptionalNodeOperations" in view.declared_features,
         )
         return Attempt(view, pools, plans, search, selectable)
 

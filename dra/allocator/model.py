@@ -55,7 +55,7 @@ class SliceInfo:
     __slots__ = (
         "obj", "name", "driver", "pool", "generation", "slice_count", "node_name",
         "all_nodes", "node_selector", "per_device_raw", "per_device", "counter_sets",
-        "devices", "has_binding", "order", "uses_compat_groups",
+        "devices", "has_binding", "order", "uses_compat_groups", "skip_node_operations",
     )
 
     def __init__(self, obj: Any, order: int) -> None:
@@ -73,6 +73,8 @@ class SliceInfo:
         self.per_device_raw = spec.per_device_node_selection  # None = unset
         self.per_device: bool = bool(spec.per_device_node_selection)
         self.counter_sets: list[Any] = list(spec.shared_counters or [])
+        # 1.37 DRAOptionalNodeOperations: node-local calls the driver does without
+        self.skip_node_operations: list[str] = list(getattr(spec, "skip_node_operations", None) or [])
         self.devices: list[DeviceInfo] = []
         self.has_binding = False
         # Some device declares compatibilityGroups (set by build_slice_infos).

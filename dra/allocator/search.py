@@ -81,6 +81,8 @@ class Search:
         distinct_per_device: bool = False,
         legacy_1_34: bool = False,
         derive: Callable[[str, str, DeviceInfo], Any] | None = None,
+        skip_node_operations: bool = False,
+        node_optional_operations: bool = False,
     ) -> None:
         self.features = features
         # (attribute name, expression, device) -> derived attribute value (1.37)
@@ -99,6 +101,10 @@ class Search:
         self.counters_key = counters_key
         self.step_format = step_format  # 1.37: rounded capacity keeps the step's format
         self.legacy_1_34 = legacy_1_34  # 1.34: every taint blocks unless tolerated
+        # 1.37 experimental: devices of slices with skipNodeOperations need the feature and a
+        # node that declares DRAOptionalNodeOperations
+        self.skip_node_operations = skip_node_operations
+        self.node_optional_operations = node_optional_operations
         self.rollback = rollback  # 1.36+: rejected candidates give back counters, marks, constraints
         self.steps = 0  # allocateOne invocations
         self.examined = 0  # candidate devices looked at
@@ -272,6 +278,9 @@ class Search:
         if not multi and admin and claims and ci in claims:
             return None
         if not admin and (idx in self.allocated or claims):
+            return None
+        if self.skip_node_operations and device.slice.skip_node_operations and not (
+                features.optional_node_operations and self.node_optional_operations):
             return None
         if device.consumes and not features.partitionable_devices:
             return None

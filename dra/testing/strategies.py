@@ -98,6 +98,7 @@ DERIVED_LIST_EXPRESSIONS = (
     f'device.attributes["{DRIVER}"].numaNodes',
     f'device.attributes["{OTHER_DOMAIN}"].links.map(l, l + "x")',
 )
+SKIP_NODE_OPERATIONS = (["*"], ["NodeUnprepareResources"], ["NodePrepareResources", "NodeUnprepareResources"])
 COMPATIBILITY_GROUPS = ([], ["mig"], ["vgpu"], ["mig", "vgpu"])
 # DRAFractionalCapacityRange: a capacity with a fractional range (cores), and requests for it
 FRACTIONAL_POLICY = {"default": "0.5", "validRange": {"min": "0.25", "step": "0.25", "max": "2"}}
@@ -119,6 +120,7 @@ class Knobs:
     max_claims: int = 2
     # 1.36/1.37 fields (off unless the version and its gates have them)
     lists: bool = False
+    skip_node_operations: bool = False
     compat_groups: bool = False
     derived: bool = False
     fractional: bool = False
@@ -196,7 +198,7 @@ def device_dicts(
             groups = draw(st.sampled_from(COMPATIBILITY_GROUPS))
             if groups:
                 dev["consumesCounters"][0]["compatibilityGroups"] = groups
-    if taints and draw(st.integers(0, 3)) == 0:
+    if taints and draw(st.integers(0, 3)) == 3:
         dev["taints"] = [
             {"key": draw(st.sampled_from(["maintenance", "unhealthy"])),
              "value": "true",
@@ -240,6 +242,8 @@ def slice_dicts(
     count = 2 if counter_sets and not counters_in_device_slice else 1
     pool = {"name": pool_name, "generation": 1, "resourceSliceCount": count}
     spec: dict[str, Any] = {"driver": driver, "pool": dict(pool), "nodeName": node, "devices": devices}
+    if knobs.skip_node_operations and draw(st.integers(0, 3)) == 3:
+        spec["skipNodeOperations"] = draw(st.sampled_from(SKIP_NODE_OPERATIONS))
     if counter_sets and counters_in_device_slice:
         spec["sharedCounters"] = shared
     slices.append({
@@ -277,7 +281,7 @@ def _exact(draw: st.DrawFn, knobs: Knobs, *, allow_all: bool) -> dict[str, Any]:
         req["allocationMode"] = "ExactCount"
         req["count"] = draw(st.integers(1, 2))
     menu = [e for e, _ in SELECTOR_MENU] + (list(LIST_SELECTORS) if knobs.lists else [])
-    sels = draw(st.lists(st.sampled_from(menu), max_size=2, unique=True))
+    sels = draw(st.lists(st.sampled_from(menu), max_size=2 if draw(st.integers(0, 3)) == 3 else 1, unique=True))
     if sels:
         req["selectors"] = [{"cel": {"expression": e}} for e in sels]
     if knobs.taints and draw(st.booleans()):
@@ -293,7 +297,7 @@ def _exact(draw: st.DrawFn, knobs: Knobs, *, allow_all: bool) -> dict[str, Any]:
     if knobs.derived and draw(st.integers(0, 2)) == 0:
         failing = DERIVED_EXPRESSIONS[-1]
         menu = DERIVED_EXPRESSIONS[:-1] + (DERIVED_LIST_EXPRESSIONS if knobs.lists else ())
-        expression = failing if draw(st.integers(0, 15)) == 0 else draw(st.sampled_from(menu))
+        expression = failing if draw(st.integers(0, 15)) == 15 else draw(st.sampled_from(menu))
         req["derivedAttributes"] = [{"name": draw(st.sampled_from(DERIVED_NAMES)), "expression": expression}]
     return req
 
@@ -353,7 +357,7 @@ def scenarios(draw: st.DrawFn, knobs: Knobs = Knobs()) -> Scenario:
     devices = [d for s in slices for d in s["spec"].get("devices", [])]
     state = AllocatedState()
     for d in devices:
-        if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 0:
+        if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 4:
             state.devices.add(DeviceID(DRIVER, POOL, d["name"]))
     features = Features(
         admin_access=knobs.admin,
@@ -406,12 +410,16 @@ def oracle_problems(
         admin=features.admin_access,
         prioritized=features.prioritized_list,
         max_devices=4 if multi_pool else 6,
+        # Fewer requests than the property tests use: with three requests per claim most
+        # problems need more devices than a node has and end as "unschedulable" early.
+        max_requests=2,
     )
     on = {g for g, v in (gates or {}).items() if v}
     if minor >= "1.36" and "DRAListTypeAttributes" in on:
         knobs.lists = True
     if minor >= "1.37":
         knobs.compat_groups = knobs.counters and "DRADeviceCompatibilityGroups" in on
+        knobs.skip_node_operations = "DRAOptionalNodeOperations" in on
         knobs.derived = "DRADerivedAttributes" in on
         knobs.fractional = knobs.capacity and "DRAFractionalCapacityRange" in on
     layouts = [(DRIVER, POOL)]
@@ -430,10 +438,11 @@ def oracle_problems(
     allocated = []
     for s in slices:
         for d in s["spec"].get("devices", []):
-            if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 0:
+            if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 4:
                 allocated.append({"driver": s["spec"]["driver"], "pool": s["spec"]["pool"]["name"], "device": d["name"]})
     problem_features = features
-    if minor >= "1.37" and (knobs.compat_groups or knobs.derived) and draw(st.integers(0, 3)) == 0:
+    if minor >= "1.37" and (knobs.compat_groups or knobs.derived or knobs.skip_node_operations) \
+            and draw(st.integers(0, 3)) == 0:
         from dataclasses import replace
 
         from dra.allocator.variants import features_for_gates
@@ -442,6 +451,7 @@ def oracle_problems(
         problem_features = draw(st.sampled_from([
             replace(features, compatibility_groups=False),
             replace(features, derived_attributes=False),
+            replace(features, optional_node_operations=False),
             features_for_gates(minor, default_gates(minor)),  # a scheduler with the default gates
         ]))
     problem: dict[str, Any] = {
@@ -452,6 +462,11 @@ def oracle_problems(
         "nodeName": NODE,
         "allocated": {"devices": allocated},
     }
+    if knobs.skip_node_operations and draw(st.integers(0, 3)) != 3:
+        # A node whose kubelet declares DRAOptionalNodeOperations (else such devices are refused).
+        problem.pop("nodeName")
+        problem["node"] = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE},
+                           "status": {"declaredFeatures": ["DRAOptionalNodeOperations"]}}
     if knobs.lists:
         # The scheduler's CEL takes the list gate directly (1.36: not via allocator Features).
         problem["celFeatures"] = {"EnableConsumableCapacity": "DRAConsumableCapacity" in on,
