@@ -93,10 +93,13 @@ class Compiler(AccessRules):
             raise self.error(tree, _MAX_NESTING_MESSAGE) from None
         if derived:
             typ = node.typ
-            if not (typ in _DERIVED_SCALARS or (T.kind(typ) == "list" and len(typ) == 2
+            # lists: always for stored expressions, for new ones only with DRAListTypeAttributes
+            lists = self.env.stored or self.env.list_type_attributes
+            if not (typ in _DERIVED_SCALARS or (lists and T.kind(typ) == "list" and len(typ) == 2
                                                 and typ[1] in _DERIVED_SCALARS)):
+                allowed = " or a list of these scalars" if lists else ""
                 raise self.error(tree, "must evaluate to a primitive scalar (string, integer, boolean, "
-                                 f"semver) or a list of these scalars, not {T.fmt(self.shown(node))}")
+                                 f"semver){allowed}, not {T.fmt(self.shown(node))}")
         elif require_bool and node.typ not in (T.BOOL, T.DYN):
             raise self.error(tree, f"must evaluate to bool or the unknown type, not {T.fmt(node.typ)}")
         return node

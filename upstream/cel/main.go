@@ -50,6 +50,8 @@ type request struct {
 	Device     *device  `json:"device"`
 	CostLimit  *uint64  `json:"costLimit"`
 	Stored     bool     `json:"stored"`
+	// Derived compiles (and evaluates) a 1.37 derived attribute instead of a selector.
+	Derived bool `json:"derived"`
 }
 
 type response struct {
@@ -57,6 +59,7 @@ type response struct {
 	CompileError *string `json:"compileError,omitempty"`
 	MaxCost      *uint64 `json:"maxCost,omitempty"`
 	Matches      *bool   `json:"matches,omitempty"`
+	Attribute    any     `json:"attribute,omitempty"`
 	EvalError    *string `json:"evalError,omitempty"`
 	Cost         *uint64 `json:"cost,omitempty"`
 	Error        *string `json:"error,omitempty"`
@@ -92,6 +95,10 @@ func handle(line []byte) response {
 		envType = environment.StoredExpressions
 	}
 	opts := dracel.Options{EnvType: &envType, CostLimit: req.CostLimit}
+	if req.Derived && !derivedOptions(&opts) {
+		msg := "derived attributes need Kubernetes 1.37"
+		return response{ID: req.ID, Error: &msg}
+	}
 	result := compilerFor(req.Features).CompileCELExpression(req.Expression, opts)
 	if result.Error != nil {
 		detail := result.Error.Detail
@@ -103,12 +110,27 @@ func handle(line []byte) response {
 	if req.Device == nil {
 		return resp
 	}
-	matches, details, err := result.DeviceMatches(context.Background(), dracel.Device{
+	device := dracel.Device{
 		Driver:                   req.Device.Driver,
 		AllowMultipleAllocations: req.Device.AllowMultipleAllocations,
 		Attributes:               req.Device.Attributes,
 		Capacity:                 req.Device.Capacity,
-	})
+	}
+	if req.Derived {
+		attr, details, err := evalDerived(result, device)
+		if details != nil && details.ActualCost() != nil {
+			cost := *details.ActualCost()
+			resp.Cost = &cost
+		}
+		if err != nil {
+			msg := enhance(err).Error()
+			resp.EvalError = &msg
+			return resp
+		}
+		resp.Attribute = attr
+		return resp
+	}
+	matches, details, err := result.DeviceMatches(context.Background(), device)
 	if details != nil && details.ActualCost() != nil {
 		cost := *details.ActualCost()
 		resp.Cost = &cost
