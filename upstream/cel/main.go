@@ -6,11 +6,14 @@
 //	{"id": "1", "expression": "...", "features": {"consumableCapacity": true, "listTypeAttributes": false},
 //	 "device": {"driver": "d.example.com", "allowMultipleAllocations": false,
 //	            "attributes": {"model": {"string": "a"}}, "capacity": {"memory": {"value": "1Gi"}}},
-//	 "costLimit": 1000000, "stored": false}
+//	 "costLimit": 1000000, "stored": false, "derived": false}
 //
 // and writes one JSON line per input line:
 //
 //	{"id": "1", "compileError": "...", "maxCost": 123, "matches": true, "evalError": "...", "cost": 7}
+//
+// With "derived" (1.37) the expression is a derived attribute: "attribute" (a DeviceAttribute)
+// replaces "matches".
 //
 // compileError is CompilationResult.Error.Detail (NewExpressions environment unless "stored" is
 // true, cost estimation on, as the API server validates a new selector). When it compiles and a
@@ -26,6 +29,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/google/cel-go/cel"
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apiserver/pkg/cel/environment"
 	dracel "k8s.io/dynamic-resource-allocation/cel"
@@ -116,21 +120,17 @@ func handle(line []byte) response {
 		Attributes:               req.Device.Attributes,
 		Capacity:                 req.Device.Capacity,
 	}
+	// A derived attribute gives a DeviceAttribute, a selector a bool; cost and errors alike.
+	var value any
+	var details *cel.EvalDetails
+	var err error
 	if req.Derived {
-		attr, details, err := evalDerived(result, device)
-		if details != nil && details.ActualCost() != nil {
-			cost := *details.ActualCost()
-			resp.Cost = &cost
-		}
-		if err != nil {
-			msg := enhance(err).Error()
-			resp.EvalError = &msg
-			return resp
-		}
-		resp.Attribute = attr
-		return resp
+		value, details, err = evalDerived(result, device)
+	} else {
+		var matches bool
+		matches, details, err = result.DeviceMatches(context.Background(), device)
+		value = matches
 	}
-	matches, details, err := result.DeviceMatches(context.Background(), device)
 	if details != nil && details.ActualCost() != nil {
 		cost := *details.ActualCost()
 		resp.Cost = &cost
@@ -140,7 +140,11 @@ func handle(line []byte) response {
 		resp.EvalError = &msg
 		return resp
 	}
-	resp.Matches = &matches
+	if matches, ok := value.(bool); ok && !req.Derived {
+		resp.Matches = &matches
+	} else {
+		resp.Attribute = value
+	}
 	return resp
 }
 
