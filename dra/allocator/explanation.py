@@ -213,6 +213,20 @@ def _explain_request(
                 note(f"request selector #{i}: {expr}", failed, 100 + i)
         if device.slice.per_device and device.index in search.pools.node_excluded:
             note("device is not reachable from this node (per-device node selection)", failed, 200)
+        if search.skip_node_operations and device.slice.skip_node_operations:
+            if not features.optional_node_operations:
+                note("its slice skips node operations, but DRAOptionalNodeOperations is off", failed, 250)
+            elif not search.node_optional_operations:
+                note("its slice skips node operations, but the node does not declare DRAOptionalNodeOperations",
+                     failed, 250)
+        if features.compatibility_groups and device.consumes and device.index not in search.allocated_capacity:
+            pool = search.pools.pool_of[device.index]
+            undo = search.compat.check_and_take(id(pool), pool.all_devices, device)
+            if undo is None:
+                note("its compatibility groups do not intersect those of devices in use on its counter set",
+                     failed, 300)
+            else:
+                undo()
         if device.consumes:
             if not features.partitionable_devices:
                 note("consumes shared counters, but DRAPartitionableDevices is off", failed, 300)
@@ -274,8 +288,7 @@ def _explain_request(
 
 
 def _counter_shortfall(search: Search, device: DeviceInfo) -> str:
-    pool = search.pools.pool_of[device.index]
-    available, _negative = search._pool_available(pool, id(pool))
+    available, _negative = search._pool_available(device, search._counter_key(device))
     short = []
     for set_name, counters in device.consumes:
         have = available.get(set_name, {})
