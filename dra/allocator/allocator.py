@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from dra.allocator.capacity import UnknownCapacity, capacity_fits
+from dra.allocator.capacity import CapacityNotRepresentable, UnknownCapacity, capacity_fits
 from dra.allocator.errors import AllocationError
 from dra.allocator.features import Features
 from dra.allocator.model import DeviceInfo, Number, build_slice_infos, device_id_str, num
@@ -193,6 +193,9 @@ class Allocator:
                 return capacity_fits(device, rd.capacity, in_use, None, fractional)
             except UnknownCapacity:
                 return False
+            except CapacityNotRepresentable as err:
+                raise AllocationError(f"claim {rd.claim_key}, request {rd.name}: checking capacity for device "
+                                      f"{device.name}: {err}") from None
 
         preparer = Preparer(
             features=self.features,

@@ -27,6 +27,11 @@ class UnknownCapacity(Exception):
     """The request names a capacity the device does not have (device is skipped)."""
 
 
+class CapacityNotRepresentable(Exception):
+    """1.37 ``errCapacityRequestNotRepresentable``: on a milli-unit range the request is not a
+    whole number of milli-units; upstream aborts the allocation with an error."""
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
@@ -61,7 +66,11 @@ def consumed_for(requested: Quantity | None, cap: CapacityInfo, *, step_format: 
             return lo
         if cap.range_step is None:
             return requested
-        if use_milli(cap, fractional) and _milli_exact(requested):
+        if use_milli(cap, fractional):
+            if not _milli_exact(requested):
+                raise CapacityNotRepresentable(
+                    f'capacity "{cap.name}": capacity request cannot be represented in the device\'s range '
+                    f"arithmetic: request {requested} is not a representable milli value")
             step_m = cap.range_step.milli_value()
             base_m = lo.milli_value()
             total = base_m + _ceil_div(requested.milli_value() - base_m, step_m) * step_m

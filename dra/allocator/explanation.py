@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from dra.allocator.allocator import Allocator
-from dra.allocator.capacity import UnknownCapacity, capacity_fits
+from dra.allocator.capacity import CapacityNotRepresentable, UnknownCapacity, capacity_fits
 from dra.allocator.constraints import attribute_value, lookup_attribute
 from dra.allocator.model import DeviceInfo, device_id_str
 from dra.allocator.requests import ALL, ClaimPlan, RequestData
@@ -242,6 +242,8 @@ def _explain_request(
                     note("not enough capacity left or request outside the device's request policy", failed, 400)
             except UnknownCapacity as err:
                 note(f"requests capacity {err.args[0]!r} that the device does not have", failed, 400)
+            except CapacityNotRepresentable as err:
+                note(str(err), failed, 400)
         if features.device_taints and device.taints:
             taint = blocking_taint(device.taints, rd.tolerations)
             if taint is not None:

@@ -23,7 +23,7 @@ import sys
 import uuid
 from typing import Any, Callable
 
-from dra.allocator.capacity import UnknownCapacity, capacity_fits, consumed_capacity
+from dra.allocator.capacity import CapacityNotRepresentable, UnknownCapacity, capacity_fits, consumed_capacity
 from dra.allocator.compat import CompatGroups
 from dra.allocator.constraints import Constraint
 from dra.allocator.errors import AllocationError
@@ -251,6 +251,9 @@ class Search:
             )
         except UnknownCapacity:
             return False
+        except CapacityNotRepresentable as err:
+            raise AllocationError(f"claim {rd.claim_key}, request {rd.name}: checking capacity for device "
+                                  f"{device_id_str(device.id)}: {err}") from None
 
     def _recheck_target(self, device: DeviceInfo, di: int) -> DeviceInfo:
         """The device whose capacity the final check reads. 1.34 (alpha ConsumableCapacity)
