@@ -51,7 +51,7 @@ VALUES = [
     ("dyn(1) == 1.0", True), ("dyn(1) == 1u", True), ("dyn(1u) == 1.0", True), ("1u < 2.5", True), ("2.0 > 1", True), ("null == null", True),
     ("dyn(null) == 1", False), ("dyn(1) == dyn('1')", False), ("dyn(true) == dyn(1)", False),
     ('{"a": 1} == dyn({"a": 1.0})', True), ("[1, 2] == [1, 2]", True), ("[1] == [1, 2]", False),
-    ('[1, dyn("a")] == [1, dyn("a")]', True), ("double('NaN') == double('NaN')", False),
+    ('[dyn(1), dyn("a")] == [dyn(1), dyn("a")]', True), ("double('NaN') == double('NaN')", False),
     # logical operators absorb errors from either side
     ("true || 1 / 0 == 1", True), ("1 / 0 == 1 || true", True),
     ("false && 1 / 0 == 1", False), ("1 / 0 == 1 && false", False),
@@ -92,7 +92,7 @@ VALUES = [
     ("[1, 2, 3].isSorted()", True), ("[3, 1].isSorted()", False), ("[1, 2, 3].sum()", 6), ("[1.5, 2.5].sum()", 4.0),
     ("[3, 1, 2].min()", 1), ("[3, 1, 2].max()", 3), ('["b", "a"].min()', "a"), ("[1, 2, 1].indexOf(1)", 0),
     ("[1, 2, 1].lastIndexOf(1)", 2), ("[1, 2].indexOf(5)", -1), ("lists.range(3)", [0, 1, 2]),
-    ("[1, 1, 2].distinct()", [1, 2]), ("[dyn([1]), dyn([2, dyn([3])])].flatten()", [1, 2, [3]]),
+    ("[1, 1, 2].distinct()", [1, 2]), ("[dyn([1]), dyn([dyn(2), dyn([3])])].flatten()", [1, 2, [3]]),
     ("[1, 2, 3].reverse()", [3, 2, 1]), ("[1, 2, 3, 4].slice(1, 3)", [2, 3]), ("[3, 1, 2].sort()", [1, 2, 3]),
     ("[1, 2].first().value()", 1), ("[].last().hasValue()", False),
     ("sets.contains([1, 2, 3], [1, 2])", True), ("sets.contains([1], [1, 2])", False),

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from dra.allocator.capacity import UnknownCapacity, capacity_fits
+from dra.allocator.capacity import CapacityNotRepresentable, UnknownCapacity, capacity_fits
 from dra.allocator.errors import AllocationError
 from dra.allocator.features import Features
 from dra.allocator.model import DeviceInfo, Number, build_slice_infos, device_id_str, num
@@ -32,7 +32,7 @@ from dra.allocator.requests import ClaimPlan, Preparer, RequestData
 from dra.allocator.results import result_dict
 from dra.allocator.search import Search
 from dra.allocator.state import AllocatedState
-from dra.allocator.variants import Behaviour, NoVariant, choose_variant, features_for_gates
+from dra.allocator.variants import EXPERIMENTAL, Behaviour, NoVariant, choose_variant, features_for_gates
 from dra.versions import KubernetesVersion
 
 
@@ -149,6 +149,8 @@ class Allocator:
         return [
             result_dict(plan, search.results[plan.index], search.selected_sub, node_name, binding,
                         compact_config=self.behaviour.minor >= "1.37",
+                        skip_node_operations=(self.behaviour.minor >= "1.37"
+                                              and self.behaviour.variant == EXPERIMENTAL),
                         tolerations=self.behaviour.minor >= "1.35")
             for plan in attempt.plans
         ]
@@ -182,13 +184,18 @@ class Allocator:
         # 1.37 (k/k #140769): "All" collects devices by static capacity only, so a device
         # whose remaining capacity is short stays in the list and the request fails.
         static_all = self.behaviour.minor >= "1.37"
+        fractional = self.features.fractional_capacity_range
+        experimental_137 = self.behaviour.minor >= "1.37" and self.behaviour.variant == EXPERIMENTAL
 
         def capacity_ok(rd: RequestData, device: DeviceInfo) -> bool:
             try:
                 in_use = None if static_all else allocated_cap.get(device.index)
-                return capacity_fits(device, rd.capacity, in_use, None)
+                return capacity_fits(device, rd.capacity, in_use, None, fractional)
             except UnknownCapacity:
                 return False
+            except CapacityNotRepresentable as err:
+                raise AllocationError(f"claim {rd.claim_key}, request {rd.name}: checking capacity for device "
+                                      f"{device.name}: {err}") from None
 
         preparer = Preparer(
             features=self.features,
@@ -197,6 +204,7 @@ class Allocator:
             selectable=selectable,
             capacity_ok=capacity_ok,
             cache=self._plans,
+            derived_field=self.behaviour.minor >= "1.37",
         )
         plans = preparer.prepare(claims)
         search = Search(
@@ -214,6 +222,9 @@ class Allocator:
             rollback=self.behaviour.minor >= "1.36",
             distinct_per_device=self.behaviour.minor >= "1.37",
             legacy_1_34=self.behaviour.minor == "1.34",
+            derive=self._derive,
+            skip_node_operations=experimental_137,
+            node_optional_operations=view is not None and "DRAOptionalNodeOperations" in view.declared_features,
         )
         return Attempt(view, pools, plans, search, selectable)
 
@@ -252,6 +263,27 @@ class Allocator:
                 raise AllocationError(error)
             return False
         return True
+
+    def _derive(self, name: str, expression: str, device: DeviceInfo) -> Any:
+        """A request's derived attribute on ``device`` (1.37, upstream ``lookupAttribute``):
+        evaluated once per (device, expression); compile and runtime errors abort allocation."""
+        from dra.cel import CelCompileError, CelRuntimeError
+        from dra.cel.derived import compile_derived, derived_attribute
+
+        key = ("derived", expression)
+        hit = device.attr_cache.get(key)
+        if hit is None:
+            try:
+                hit = derived_attribute(compile_derived(expression, self._cel_version), device.cel())
+            except (CelCompileError, CelRuntimeError) as err:
+                hit = err
+            device.attr_cache[key] = hit
+        if isinstance(hit, CelCompileError):
+            raise AllocationError(f"compile derived attribute {name} failed: {hit}")
+        if isinstance(hit, CelRuntimeError):
+            raise AllocationError(
+                f"evaluate derived attribute {name} on device {device_id_str(device.id)} failed: {hit}")
+        return hit
 
     def _matches(self, expr: str | None, device: DeviceInfo, i: int, rd: RequestData, *, from_class: bool) -> bool:
         from dra.cel import CelCompileError, CelRuntimeError, compile_selector

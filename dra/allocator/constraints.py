@@ -17,6 +17,10 @@ a one-element set, a list attribute (``ints``/``bools``/``strings``/``versions``
 of its values. matchAttribute keeps the running intersection (non-empty, same type);
 distinctAttribute requires every device's set to be disjoint from every other's.
 
+With 1.37 derived attributes (``derived`` in :meth:`Constraint.add`) the search passes the
+value a request's ``derivedAttributes`` expression gave for the device; it shadows the
+device's own attribute of that name for this request only.
+
 Constraints are monotonic, which lets the search stop as soon as one refuses a device.
 """
 
@@ -87,6 +91,15 @@ def cached_value(device: DeviceInfo, name: str) -> tuple[str, Any] | None:
     return hit
 
 
+def _derived_value(attr: Any) -> tuple[str, Any]:
+    value = attribute_value(attr)
+    return ("unset", None) if value is None else value
+
+
+def _derived_set(attr: Any) -> Any:
+    return attribute_set(attr) or ("unset", frozenset())
+
+
 def _unknown(value: tuple[str, Any]) -> bool:
     return value[0] == "unset"
 
@@ -107,7 +120,8 @@ class Constraint:
             return True
         return sub_request is not None and f"{request}/{sub_request}" in self.request_names
 
-    def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
+    def add(self, request: str, sub_request: str | None, device: DeviceInfo, derived: Any = None) -> bool:
+        """Take ``device`` if it keeps the constraint; ``derived``: its derived attribute value."""
         raise NotImplementedError
 
     def remove(self, request: str, sub_request: str | None, device: DeviceInfo) -> None:
@@ -128,11 +142,11 @@ class MatchAttribute(Constraint):
         self.list_mode = False
         self.sets: list[tuple[str, frozenset[Any]]] = []
 
-    def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
+    def add(self, request: str, sub_request: str | None, device: DeviceInfo, derived: Any = None) -> bool:
         if not self.applies(request, sub_request):
             return True
         if self.list_mode:
-            found = cached_set(device, self.attribute)
+            found = cached_set(device, self.attribute) if derived is None else _derived_set(derived)
             if found is _MISSING or found[0] == "unset":
                 return False
             if self.sets:
@@ -143,7 +157,7 @@ class MatchAttribute(Constraint):
             self.sets.append(found)
             self.count += 1
             return True
-        value = cached_value(device, self.attribute)
+        value = cached_value(device, self.attribute) if derived is None else _derived_value(derived)
         if value is _MISSING:
             return False
         if self.count == 0:
@@ -175,14 +189,14 @@ class DistinctAttribute(Constraint):
         self.stack: list[tuple[str, Any] | None] = []
         self.devices: dict[str, int] = {}
 
-    def add(self, request: str, sub_request: str | None, device: DeviceInfo) -> bool:
+    def add(self, request: str, sub_request: str | None, device: DeviceInfo, derived: Any = None) -> bool:
         if not self.applies(request, sub_request):
             return True
-        value = cached_value(device, self.attribute)
+        value = cached_value(device, self.attribute) if derived is None else _derived_value(derived)
         if value is _MISSING:
             return False
         if self.list_mode:
-            found = cached_set(device, self.attribute)
+            found = cached_set(device, self.attribute) if derived is None else _derived_set(derived)
             if found[0] == "unset":
                 return False
             if any(kind == found[0] and (values & found[1]) for kind, values in self.sets):

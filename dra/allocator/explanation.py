@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from dra.allocator.allocator import Allocator
-from dra.allocator.capacity import UnknownCapacity, capacity_fits
+from dra.allocator.capacity import CapacityNotRepresentable, UnknownCapacity, capacity_fits
 from dra.allocator.constraints import attribute_value, lookup_attribute
 from dra.allocator.model import DeviceInfo, device_id_str
 from dra.allocator.requests import ALL, ClaimPlan, RequestData
@@ -213,6 +213,20 @@ def _explain_request(
                 note(f"request selector #{i}: {expr}", failed, 100 + i)
         if device.slice.per_device and device.index in search.pools.node_excluded:
             note("device is not reachable from this node (per-device node selection)", failed, 200)
+        if search.skip_node_operations and device.slice.skip_node_operations:
+            if not features.optional_node_operations:
+                note("its slice skips node operations, but DRAOptionalNodeOperations is off", failed, 250)
+            elif not search.node_optional_operations:
+                note("its slice skips node operations, but the node does not declare DRAOptionalNodeOperations",
+                     failed, 250)
+        if features.compatibility_groups and device.consumes and device.index not in search.allocated_capacity:
+            pool = search.pools.pool_of[device.index]
+            undo = search.compat.check_and_take(id(pool), pool.all_devices, device)
+            if undo is None:
+                note("its compatibility groups do not intersect those of devices in use on its counter set",
+                     failed, 300)
+            else:
+                undo()
         if device.consumes:
             if not features.partitionable_devices:
                 note("consumes shared counters, but DRAPartitionableDevices is off", failed, 300)
@@ -222,11 +236,14 @@ def _explain_request(
                     note("not enough shared counters left", failed, 300, short)
         if features.consumable_capacity:
             try:
-                fits = capacity_fits(device, rd.capacity, search.allocated_capacity.get(device.index), None)
+                fits = capacity_fits(device, rd.capacity, search.allocated_capacity.get(device.index), None,
+                                     search.features.fractional_capacity_range)
                 if not fits:
                     note("not enough capacity left or request outside the device's request policy", failed, 400)
             except UnknownCapacity as err:
                 note(f"requests capacity {err.args[0]!r} that the device does not have", failed, 400)
+            except CapacityNotRepresentable as err:
+                note(str(err), failed, 400)
         if features.device_taints and device.taints:
             taint = blocking_taint(device.taints, rd.tolerations)
             if taint is not None:
@@ -273,8 +290,7 @@ def _explain_request(
 
 
 def _counter_shortfall(search: Search, device: DeviceInfo) -> str:
-    pool = search.pools.pool_of[device.index]
-    available, _negative = search._pool_available(pool, id(pool))
+    available, _negative = search._pool_available(device, search._counter_key(device))
     short = []
     for set_name, counters in device.consumes:
         have = available.get(set_name, {})

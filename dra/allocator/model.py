@@ -55,7 +55,7 @@ class SliceInfo:
     __slots__ = (
         "obj", "name", "driver", "pool", "generation", "slice_count", "node_name",
         "all_nodes", "node_selector", "per_device_raw", "per_device", "counter_sets",
-        "devices", "has_binding", "order",
+        "devices", "has_binding", "order", "uses_compat_groups", "skip_node_operations",
     )
 
     def __init__(self, obj: Any, order: int) -> None:
@@ -73,8 +73,12 @@ class SliceInfo:
         self.per_device_raw = spec.per_device_node_selection  # None = unset
         self.per_device: bool = bool(spec.per_device_node_selection)
         self.counter_sets: list[Any] = list(spec.shared_counters or [])
+        # 1.37 DRAOptionalNodeOperations: node-local calls the driver does without
+        self.skip_node_operations: list[str] = list(getattr(spec, "skip_node_operations", None) or [])
         self.devices: list[DeviceInfo] = []
         self.has_binding = False
+        # Some device declares compatibilityGroups (set by build_slice_infos).
+        self.uses_compat_groups = False
 
 
 class DeviceInfo:
@@ -83,7 +87,7 @@ class DeviceInfo:
     __slots__ = (
         "index", "id", "name", "obj", "slice", "attributes", "capacity", "consumes",
         "multi_raw", "taints", "binding_conditions", "binding_failure_conditions",
-        "binds_to_node", "_cel", "attr_cache",
+        "binds_to_node", "_cel", "attr_cache", "compat_groups",
     )
 
     def __init__(self, index: int, slice_info: SliceInfo, dev: Any) -> None:
@@ -100,6 +104,11 @@ class DeviceInfo:
         self.consumes: list[tuple[str, list[tuple[str, Number]]]] = [
             (c.counter_set, [(k, num(v.value)) for k, v in (c.counters or {}).items()])
             for c in (dev.consumes_counters or [])
+        ]
+        # 1.37 DRADeviceCompatibilityGroups: (counter set, declared groups) per
+        # consumesCounters entry, in order (an empty set: no groups declared).
+        self.compat_groups: list[tuple[str, frozenset[str]]] = [
+            (c.counter_set, frozenset(c.compatibility_groups or ())) for c in (dev.consumes_counters or [])
         ]
         self.multi_raw: bool = bool(dev.allow_multiple_allocations)
         self.taints: list[Any] = list(dev.taints or [])
@@ -145,5 +154,7 @@ def build_slice_infos(slices: list[Any]) -> tuple[list[SliceInfo], list[DeviceIn
             devices.append(d)
             if dev.binding_conditions is not None:
                 info.has_binding = True
+            if any(groups for _, groups in d.compat_groups):
+                info.uses_compat_groups = True
         infos.append(info)
     return infos, devices

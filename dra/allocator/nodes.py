@@ -17,11 +17,14 @@ from dra.allocator.errors import AllocationError
 class NodeView:
     """The parts of a Node that node selection looks at."""
 
-    __slots__ = ("name", "labels")
+    __slots__ = ("name", "labels", "declared_features")
 
-    def __init__(self, name: str, labels: dict[str, str] | None) -> None:
+    def __init__(self, name: str, labels: dict[str, str] | None,
+                 declared_features: tuple[str, ...] = ()) -> None:
         self.name = name
         self.labels = dict(labels or {})
+        # status.declaredFeatures (1.37: DRAOptionalNodeOperations lets devices skip node calls)
+        self.declared_features = tuple(declared_features)
 
     @classmethod
     def of(cls, node: Any | None) -> "NodeView | None":
@@ -30,7 +33,9 @@ class NodeView:
         meta = getattr(node, "metadata", None)
         name = getattr(meta, "name", None) or ""
         labels = getattr(meta, "labels", None) or {}
-        return cls(name, labels)
+        status = getattr(node, "status", None)
+        declared = (status.get("declaredFeatures") if isinstance(status, dict) else None) or ()
+        return cls(name, labels, tuple(str(f) for f in declared))
 
     def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
         return (self.name, tuple(sorted(self.labels.items())))

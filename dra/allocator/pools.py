@@ -1,6 +1,6 @@
 """Step 1 of allocation: which resource pools (and devices) can a node use?
 
-Follows upstream 1.35 ``GatherPools``: slices are filtered by node selection, grouped by
+Follows upstream 1.35 ``GatherPools`` (1.34's simpler rules and 1.36's ordering as noted): slices are filtered by node selection, grouped by
 (driver, pool), only the newest generation of a pool is kept, and each pool is checked for
 completeness (``resourceSliceCount``) and validity (unique device names, unique counter
 set names, counter references that resolve). Incomplete and invalid pools are kept as
@@ -91,17 +91,26 @@ def gather_pools(
     slices: list[SliceInfo], node: NodeView | None, features: Features, behaviour: Behaviour | None = None
 ) -> GatheredPools:
     behaviour = behaviour or Behaviour()
-    if behaviour.minor == "1.34":
-        return _gather_pools_1_34(slices, node, features)
+    # 1.34: counter sets live in the device's own slice (no counter-only slices), a pool is
+    # complete when the node sees resourceSliceCount slices of its newest generation, only
+    # device names are checked, and an invalid pool stays searchable (see Search).
+    legacy = behaviour.minor == "1.34"
     partitionable = features.partitionable_devices
+    # 1.37 (all variants): without DRADeviceCompatibilityGroups a slice whose devices declare
+    # compatibility groups is ignored, which leaves its pool incomplete (nothing of it is
+    # allocated, whatever is in use). Before 1.37 the field does not exist upstream.
+    drop_compat = behaviour.minor >= "1.37" and not features.compatibility_groups
     node_excluded: set[int] = set()
     node_errors: dict[int, str] = {}
     normal: list[SliceInfo] = []
     deferred: list[SliceInfo] = []
     for s in slices:
-        if not partitionable and (s.per_device_raw is not None or s.counter_sets):
+        counter_slice = bool(s.counter_sets) and not legacy
+        if not partitionable and (s.per_device_raw is not None or counter_slice):
             continue
-        if s.counter_sets:
+        if drop_compat and s.uses_compat_groups:
+            continue
+        if counter_slice:
             keep = True
         elif s.node_name or s.all_nodes or s.node_selector is not None:
             keep = _slice_targets_node(s, node)
@@ -142,6 +151,9 @@ def gather_pools(
 
     pools: list[PoolInfo] = []
     for key, kept in collected.items():
+        if legacy:
+            pools.append(_build_pool_1_34(key, kept))
+            continue
         generation = kept[0].generation
         not_for_node: list[SliceInfo] = []
         incomplete = False
@@ -149,7 +161,8 @@ def gather_pools(
             everything = all_by_pool[key]
             if any(s.generation > generation for s in everything):
                 continue  # the pool is being replaced by a newer generation: ignore it
-            same = [s for s in everything if s.generation == generation]
+            same = [s for s in everything if s.generation == generation
+                    and not (drop_compat and s.uses_compat_groups)]
             if len(same) != kept[0].slice_count:
                 incomplete = True
             else:
@@ -166,7 +179,7 @@ def gather_pools(
     else:
         # Pools with binding-condition devices are tried last (otherwise map order upstream).
         pools.sort(key=lambda p: p.has_binding)
-    return _finish(pools, node_excluded, node_errors)
+    return _finish(pools, node_excluded, node_errors, invalid_in_candidates=legacy)
 
 
 def _finish(pools: list[PoolInfo], node_excluded: set[int], node_errors: dict[int, str],
@@ -189,59 +202,18 @@ def _finish(pools: list[PoolInfo], node_excluded: set[int], node_errors: dict[in
     )
 
 
-def _gather_pools_1_34(slices: list[SliceInfo], node: NodeView | None, features: Features) -> GatheredPools:
-    """1.34 ``GatherPools``: counter sets live in the device's own slice, nothing is checked
-    across slices but unique device names, and a pool is complete when the node sees
-    ``resourceSliceCount`` slices of its newest generation."""
-    node_excluded: set[int] = set()
-    node_errors: dict[int, str] = {}
-    normal: list[SliceInfo] = []
-    deferred: list[SliceInfo] = []
-    for s in slices:
-        if not features.partitionable_devices and s.per_device_raw is not None:
-            continue
-        if s.node_name or s.all_nodes or s.node_selector is not None:
-            keep = _slice_targets_node(s, node)
-        elif s.per_device:
-            keep = False
-            for d in s.devices:
-                if keep:
-                    try:
-                        if not _device_targets_node(d, node):
-                            node_excluded.add(d.index)
-                    except AllocationError as err:
-                        node_errors[d.index] = str(err).removeprefix("gather pool information: ")
-                        node_excluded.add(d.index)
-                elif _device_targets_node(d, node):
-                    keep = True
-                else:
-                    node_excluded.add(d.index)
-        else:
-            keep = False
-        if keep:
-            (deferred if s.has_binding else normal).append(s)
-    collected: dict[tuple[str, str], list[SliceInfo]] = {}
-    for s in (*normal, *deferred):
-        key = (s.driver, s.pool)
-        have = collected.get(key)
-        if have is None or s.generation > have[0].generation:
-            collected[key] = [s]
-        elif s.generation == have[0].generation:
-            have.append(s)
-    pools: list[PoolInfo] = []
-    for key, kept in collected.items():
-        pool = PoolInfo(driver=key[0], name=key[1], incomplete=len(kept) != kept[0].slice_count)
-        pool.slices_for_node = list(kept)
-        pool.has_binding = any(s.has_binding for s in kept)
-        seen: set[str] = set()
-        for s in kept:
-            for d in s.devices:
-                if d.name in seen and not pool.invalid:
-                    _invalid(pool, f"duplicate device name {d.name}")
-                seen.add(d.name)
-        pools.append(pool)
-    pools.sort(key=lambda p: p.has_binding)
-    return _finish(pools, node_excluded, node_errors, invalid_in_candidates=True)
+def _build_pool_1_34(key: tuple[str, str], kept: list[SliceInfo]) -> PoolInfo:
+    """1.34: incomplete unless the node sees every slice; invalid only for a duplicate device name."""
+    pool = PoolInfo(driver=key[0], name=key[1], incomplete=len(kept) != kept[0].slice_count)
+    pool.slices_for_node = list(kept)
+    pool.has_binding = any(s.has_binding for s in kept)
+    seen: set[str] = set()
+    for s in kept:
+        for d in s.devices:
+            if d.name in seen and not pool.invalid:
+                _invalid(pool, f"duplicate device name {d.name}")
+            seen.add(d.name)
+    return pool
 
 
 def _device_slices(slices: list[SliceInfo], partitionable: bool) -> list[SliceInfo]:

@@ -42,7 +42,7 @@ class RequestData:
         "claim_index", "request_index", "sub_index", "name", "parent", "full_name",
         "base_name", "sub_name", "device_class", "class_name", "class_selectors",
         "selectors", "mode", "count", "admin", "tolerations", "capacity", "all_devices",
-        "num_devices", "obj", "claim_key", "signature",
+        "num_devices", "obj", "claim_key", "signature", "derived",
     )
 
     def __init__(self) -> None:
@@ -50,6 +50,8 @@ class RequestData:
         self.sub_name: str | None = None
         self.all_devices: list[DeviceInfo] = []
         self.device_class: Any = None
+        # 1.37 derivedAttributes: fully qualified name -> CEL expression (constraints only)
+        self.derived: dict[str, str] | None = None
 
 
 class ClaimPlan:
@@ -127,6 +129,7 @@ class Preparer:
         selectable: Callable[[RequestData, DeviceInfo], bool],
         capacity_ok: Callable[[RequestData, DeviceInfo], bool],
         cache: dict[int, tuple[Any, ClaimPlan]] | None = None,
+        derived_field: bool = False,
     ) -> None:
         # Plans of claims without "All" requests depend only on the claim, the classes
         # and the features, so they are kept per claim object between attempts.
@@ -136,6 +139,8 @@ class Preparer:
         self.pools = pools
         self.selectable = selectable
         self.capacity_ok = capacity_ok
+        # 1.37+: derivedAttributes exist (before, upstream's decoder drops the field)
+        self.derived_field = derived_field
 
     def prepare(self, claims: Sequence[Any]) -> list[ClaimPlan]:
         plans = []
@@ -232,6 +237,16 @@ class Preparer:
             rd.base_name = request_name
             rd.full_name = request_name
         shown = rd.name  # upstream names the (sub-)request itself in messages
+        derived = getattr(req, "derived_attributes", None) if req is not None and self.derived_field else None
+        if derived:
+            # Only the 1.37 experimental variant with DRADerivedAttributes evaluates them;
+            # everything else refuses the request rather than ignore its constraints.
+            if not self.features.derived_attributes:
+                raise AllocationError(
+                    f"claim {ck}, request {shown}: cannot handle request with derived attributes, "
+                    "the feature is disabled"
+                )
+            rd.derived = {a.name: a.expression for a in derived}
         selectors = list(getattr(req, "selectors", None) or []) if req is not None else []
         for i, sel in enumerate(selectors):
             if sel.cel is None:

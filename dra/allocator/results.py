@@ -22,7 +22,7 @@ from dra.allocator.search import Chosen
 
 def result_dict(plan: ClaimPlan, chosen: list[Chosen], selected_sub: dict[tuple[int, int], int],
                 node_name: str, binding: bool, *, compact_config: bool = False,
-                tolerations: bool = True) -> dict[str, Any]:
+                tolerations: bool = True, skip_node_operations: bool = False) -> dict[str, Any]:
     """Kubernetes-JSON form of one claim's AllocationResult."""
     results = []
     for c in chosen:
@@ -47,6 +47,8 @@ def result_dict(plan: ClaimPlan, chosen: list[Chosen], selected_sub: dict[tuple[
             entry["shareID"] = c.share_id
         if c.consumed:
             entry["consumedCapacity"] = {k: str(v) for k, v in c.consumed.items()}
+        if skip_node_operations and dev.slice.skip_node_operations:  # 1.37 experimental copies them
+            entry["skipNodeOperations"] = list(dev.slice.skip_node_operations)
         results.append(entry)
 
     devices: dict[str, Any] = {"results": results}

@@ -23,7 +23,8 @@ import sys
 import uuid
 from typing import Any, Callable
 
-from dra.allocator.capacity import UnknownCapacity, capacity_fits, consumed_capacity
+from dra.allocator.capacity import CapacityNotRepresentable, UnknownCapacity, capacity_fits, consumed_capacity
+from dra.allocator.compat import CompatGroups
 from dra.allocator.constraints import Constraint
 from dra.allocator.errors import AllocationError
 from dra.allocator.model import DeviceInfo, Number, device_id_str, num
@@ -33,6 +34,10 @@ from dra.allocator.taints import blocking_taint
 
 # Share IDs must be unique per share but our allocator is deterministic: derive them.
 _SHARE_NAMESPACE = uuid.UUID("6f1b6c1e-6d0a-4a43-9b51-2f4f3c0f7a10")
+
+
+def _no_derive(name: str, expression: str, device: DeviceInfo) -> Any:
+    raise AllocationError(f"derived attribute {name}: no evaluator")
 
 
 class _TooManyDevices(Exception):
@@ -75,8 +80,13 @@ class Search:
         rollback: bool = False,
         distinct_per_device: bool = False,
         legacy_1_34: bool = False,
+        derive: Callable[[str, str, DeviceInfo], Any] | None = None,
+        skip_node_operations: bool = False,
+        node_optional_operations: bool = False,
     ) -> None:
         self.features = features
+        # (attribute name, expression, device) -> derived attribute value (1.37)
+        self.derive = derive or _no_derive
         self.plans = plans
         self.pools = pools
         self.candidates = pools.candidates
@@ -91,6 +101,10 @@ class Search:
         self.counters_key = counters_key
         self.step_format = step_format  # 1.37: rounded capacity keeps the step's format
         self.legacy_1_34 = legacy_1_34  # 1.34: every taint blocks unless tolerated
+        # 1.37 experimental: devices of slices with skipNodeOperations need the feature and a
+        # node that declares DRAOptionalNodeOperations
+        self.skip_node_operations = skip_node_operations
+        self.node_optional_operations = node_optional_operations
         self.rollback = rollback  # 1.36+: rejected candidates give back counters, marks, constraints
         self.steps = 0  # allocateOne invocations
         self.examined = 0  # candidate devices looked at
@@ -106,6 +120,8 @@ class Search:
         ]
         self.selected_sub: dict[tuple[int, int], int] = {}
         self.share_seq = 0
+        holding = {d.index for d in holding_counters}
+        self.compat = CompatGroups(lambda d: d.index in holding)
 
     # ----------------------------------------------------------------- driver
     def run(self) -> bool:
@@ -174,7 +190,7 @@ class Search:
         if do_all:
             device = rd.all_devices[di]
             self.examined += 1
-            undo = self._allocate_device(ci, rd, device, must=True)
+            undo = self._allocate_device(ci, rd, device, must=True, di=di)
             if undo is None:
                 return False
             try:
@@ -210,7 +226,7 @@ class Search:
                 continue
             if cc and not self._capacity_ok(rd, device):
                 continue
-            undo = self._allocate_device(ci, rd, device, must=False)
+            undo = self._allocate_device(ci, rd, device, must=False, di=di)
             if undo is None:
                 continue
             try:
@@ -231,12 +247,31 @@ class Search:
                 rd.capacity,
                 self.allocated_capacity.get(device.index),
                 self.allocating_capacity.get(device.index),
+                self.features.fractional_capacity_range,
             )
         except UnknownCapacity:
             return False
+        except CapacityNotRepresentable as err:
+            raise AllocationError(f"claim {rd.claim_key}, request {rd.name}: checking capacity for device "
+                                  f"{device_id_str(device.id)}: {err}") from None
+
+    def _recheck_target(self, device: DeviceInfo, di: int) -> DeviceInfo:
+        """The device whose capacity the final check reads. 1.34 (alpha ConsumableCapacity)
+        passes the index of the device *within the request* as an index into the candidate's
+        slice, so the n-th device of a request is checked against the n-th device of its
+        slice (a second share that fits on gpu-1 is refused when gpu-0 is full)."""
+        if not self.legacy_1_34:
+            return device
+        devices = device.slice.devices
+        if di >= len(devices):
+            # upstream: index out of range (a panic in kube-scheduler 1.34)
+            raise AllocationError(
+                f"runtime error: index out of range [{di}] with length {len(devices)} "
+                "(kube-scheduler 1.34 panics here)")
+        return devices[di]
 
     def _allocate_device(
-        self, ci: int, rd: RequestData, device: DeviceInfo, *, must: bool
+        self, ci: int, rd: RequestData, device: DeviceInfo, *, must: bool, di: int = 0
     ) -> Callable[[], None] | None:
         features = self.features
         idx = device.index
@@ -247,14 +282,28 @@ class Search:
             return None
         if not admin and (idx in self.allocated or claims):
             return None
+        if self.skip_node_operations and device.slice.skip_node_operations and not (
+                features.optional_node_operations and self.node_optional_operations):
+            return None
         if device.consumes and not features.partitionable_devices:
             return None
-        skip_counters = multi and (
+        # 1.35+: a further share of a device already shared does not take its counters again
+        # (1.34 takes them for every share).
+        skip_counters = multi and not self.legacy_1_34 and (
             idx in self.allocated_capacity or idx in self.allocating_capacity
         )
+        compat_undo: Callable[[], None] | None = None
+        if features.compatibility_groups and not skip_counters and device.consumes:
+            # 1.37 experimental: checked before the counters, undone with them.
+            pool = self.pools.pool_of[idx]
+            compat_undo = self.compat.check_and_take(id(pool), pool.all_devices, device)
+            if compat_undo is None:
+                return None
         reserved = False
         if not skip_counters and device.consumes:
             if not self._take_counters(device):
+                if compat_undo is not None:
+                    compat_undo()
                 return None
             reserved = True
         rollback = self.rollback
@@ -276,6 +325,8 @@ class Search:
                         del self.allocating[idx]
             for c in reversed(added):
                 c.remove(rd.base_name, rd.sub_name, device)
+            if compat_undo is not None:
+                compat_undo()
             if reserved:
                 self._release_counters(device)
 
@@ -284,7 +335,18 @@ class Search:
                 reject()
                 return None
         for constraint in self.constraints[ci]:
-            if not constraint.add(rd.base_name, rd.sub_name, device):
+            derived = None
+            if rd.derived is not None and constraint.attribute in rd.derived \
+                    and constraint.applies(rd.base_name, rd.sub_name):
+                try:
+                    derived = self.derive(constraint.attribute, rd.derived[constraint.attribute], device)
+                except AllocationError:
+                    for c in reversed(added):
+                        c.remove(rd.base_name, rd.sub_name, device)
+                    added.clear()
+                    reject()
+                    raise
+            if not constraint.add(rd.base_name, rd.sub_name, device, derived):
                 for c in reversed(added):
                     c.remove(rd.base_name, rd.sub_name, device)
                 added.clear()
@@ -301,11 +363,12 @@ class Search:
             marked = True
         share_id: str | None = None
         if features.consumable_capacity:
-            if not self._capacity_ok(rd, device):
+            if not self._capacity_ok(rd, self._recheck_target(device, di)):
                 reject()
                 return None  # before 1.36 upstream does not undo the steps above here
             if multi:
-                consumed = consumed_capacity(device, rd.capacity, step_format=self.step_format)
+                consumed = consumed_capacity(device, rd.capacity, step_format=self.step_format,
+                                             fractional=self.features.fractional_capacity_range)
                 per_device = self.allocating_capacity.setdefault(idx, {})
                 for name, q in consumed.items():
                     per_device[name] = per_device.get(name, 0) + num(q)
@@ -333,6 +396,8 @@ class Search:
                     if all(v == 0 for v in per_device.values()) and not (rollback and capacity_existed):
                         del self.allocating_capacity[idx]
             if rollback:
+                if compat_undo is not None:
+                    compat_undo()
                 if reserved:
                     self._release_counters(device)
             elif not multi and device.consumes and not skip_counters:

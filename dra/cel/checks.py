@@ -167,8 +167,11 @@ def index_type(t: T.Type, key: T.Type) -> T.Type:
 
 def homogeneous(types: list[T.Type]) -> T.Type:
     """Element type of a list/map literal; mixing concrete types is an error (as in Kubernetes)."""
-    # dyn-containing types (an empty [] is list(dyn) here, a free type variable in cel-go) fit anything
-    concrete = [t for t in types if t != T.NULL and T.is_concrete(t)]
+    # Types with dyn *inside* (an empty [] is list(dyn) here, a free type variable in cel-go) fit
+    # anything. A plain dyn (or ``any``, an attribute value before list attributes) element is a
+    # type of its own: cel-go's homogeneous-literal check compares exact types, so upstream
+    # rejects [device.attributes["d"].x, 5] and [1, dyn("a")] (checked with the CEL oracle).
+    concrete = [t for t in types if t != T.NULL and (t in (T.DYN, "any") or T.is_concrete(t))]
     if not concrete:
         return T.DYN
     first = concrete[0]

@@ -51,6 +51,14 @@ _ARITH = {
 }
 
 
+def _optional_elem(t: T.Type) -> T.Type:
+    inner = _unwrap_optional(t)
+    return T.NULL if inner == T.DYN else inner
+
+
+_DERIVED_SCALARS = frozenset((T.BOOL, T.INT, T.STRING, T.DYN, "any", T.SEMVER))
+
+
 class Compiler(AccessRules):
     """Compiles one expression; create a new one per expression."""
 
@@ -73,14 +81,26 @@ class Compiler(AccessRules):
 
     # ------------------------------------------------------------------ entry point
 
-    def compile(self, require_bool: bool = True) -> Node:
+    def compile(self, require_bool: bool = True, *, derived: bool = False) -> Node:
+        """``derived``: a 1.37 derived attribute, which must give a scalar attribute type or
+        (the allocator compiles in the stored environment, where lists are always allowed) a
+        list of one (upstream ``validateOutputType``)."""
         tree = parse(self.text)
         self.metered = macros.needs_metering(tree)
         try:
             node = self.visit(tree)
         except RecursionError:
             raise self.error(tree, _MAX_NESTING_MESSAGE) from None
-        if require_bool and node.typ not in (T.BOOL, T.DYN):
+        if derived:
+            typ = node.typ
+            # lists: always for stored expressions, for new ones only with DRAListTypeAttributes
+            lists = self.env.stored or self.env.list_type_attributes
+            if not (typ in _DERIVED_SCALARS or (lists and T.kind(typ) == "list" and len(typ) == 2
+                                                and typ[1] in _DERIVED_SCALARS)):
+                allowed = " or a list of these scalars" if lists else ""
+                raise self.error(tree, "must evaluate to a primitive scalar (string, integer, boolean, "
+                                 f"semver){allowed}, not {T.fmt(self.shown(node))}")
+        elif require_bool and node.typ not in (T.BOOL, T.DYN):
             raise self.error(tree, f"must evaluate to bool or the unknown type, not {T.fmt(node.typ)}")
         return node
 
@@ -349,7 +369,8 @@ class Compiler(AccessRules):
             else:
                 entries.append((self.visit(inner), False))
         elems = [n for n, _ in entries]
-        types = [_unwrap_optional(n.typ) if optional else n.typ for n, optional in entries]
+        # an optional element of unknown type (?optional.none()) fits anything, as in cel-go
+        types = [_optional_elem(n.typ) if optional else n.typ for n, optional in entries]
         elem_type = T.DYN if id(tree) in self.exempt_literals else self.check_homogeneous(elems, types)
         node = Node(ops.make_list([(n.fn, optional) for n, optional in entries]), T.list_of(elem_type),
                     cost=10 + sum(e.cost for e in elems), est=E.add(E.LIST_CREATE, *(e.est for e in elems)),
@@ -364,10 +385,14 @@ class Compiler(AccessRules):
 
     def check_homogeneous(self, nodes: list[Node], types: list[T.Type] | None = None) -> T.Type:
         types = types if types is not None else [n.typ for n in nodes]
+        # an attribute value typed ``any`` (before list attributes) is its own type here
+        types = ["any" if t == T.DYN and n.any_typed else t for n, t in zip(nodes, types)]
         try:
-            return checks.homogeneous(types)
+            elem = checks.homogeneous(types)
+            return T.DYN if elem == "any" else elem
         except checks.TypeCheckError as ex:
-            concrete = [(n, t) for n, t in zip(nodes, types) if t != T.NULL and T.is_concrete(t)]
+            concrete = [(n, t) for n, t in zip(nodes, types)
+                        if t != T.NULL and (t in (T.DYN, "any") or T.is_concrete(t))]
             culprit = next(n for n, t in concrete if t != concrete[0][1])
             raise self.error(culprit.tree, str(ex)) from None
 
@@ -386,7 +411,7 @@ class Compiler(AccessRules):
         if id(tree) in self.exempt_literals:
             key_type, val_type = T.DYN, T.DYN
         else:
-            val_types = [_unwrap_optional(n.typ) if o else n.typ for n, o in zip(vals, optional)]
+            val_types = [_optional_elem(n.typ) if o else n.typ for n, o in zip(vals, optional)]
             key_type, val_type = self.check_homogeneous(keys), self.check_homogeneous(vals, val_types)
         items = keys + vals
         fn = ops.make_map([(k.fn, val.fn, o) for k, val, o in zip(keys, vals, optional)])

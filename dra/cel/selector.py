@@ -39,14 +39,14 @@ class Selector:
 
     def __init__(self, expression: str, env_type: str = "stored", consumable_capacity: bool = True,
                  cost_limit: int = SELECTOR_MAX_COST, *, require_bool: bool = True,
-                 list_type_attributes: bool = False, version: Any = None) -> None:
+                 list_type_attributes: bool = False, version: Any = None, derived: bool = False) -> None:
         if env_type not in ENV_TYPES:
             raise CelCompileError(f"compilation failed: unknown environment type {env_type!r} (use 'stored' or 'new')")
         env = ENV_TYPES[env_type]
         self.environment = environment(env, consumable_capacity=consumable_capacity,
                                        list_type_attributes=list_type_attributes, version=version)
         compiler = Compiler(expression, env=self.environment)
-        node = compiler.compile(require_bool)
+        node = compiler.compile(require_bool and not derived, derived=derived)
         self._hint = self.environment.error_hint
         self._reads_lists = self.environment.reads_lists
         self.expression = expression

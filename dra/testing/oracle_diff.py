@@ -7,7 +7,7 @@ disagrees, in words (empty = the same). What is compared:
   calls it node-local; the wording is not compared, only reported);
 * per claim, the device results in order: request, driver, pool, device, adminAccess,
   consumed capacity (by value), whether a share ID is present (upstream draws random
-  UUIDs), binding conditions; the config entries; the node selector (order-insensitive).
+  UUIDs), binding conditions, skipNodeOperations; the config entries; the node selector (order-insensitive).
 
 Where upstream's own pool order is unspecified (Go map order: every variant before 1.36
 and 1.36+ ``stable``) and a problem has more than one pool, only the outcome is compared,
@@ -94,7 +94,7 @@ def _device_key(r: dict[str, Any]) -> dict[str, Any]:
         out["shareID"] = "<present>"
     if r.get("consumedCapacity"):
         out["consumedCapacity"] = {k: _qty(v) for k, v in sorted(r["consumedCapacity"].items())}
-    for field in ("bindingConditions", "bindingFailureConditions"):
+    for field in ("bindingConditions", "bindingFailureConditions", "skipNodeOperations"):
         if r.get(field):
             out[field] = list(r[field])
     if r.get("tolerations"):

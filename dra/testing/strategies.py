@@ -75,6 +75,33 @@ PREDICATES = dict(SELECTOR_MENU)
 
 # Constraint attributes (fully qualified); every device has all of them.
 CONSTRAINT_ATTRIBUTES = (f"{DRIVER}/model", f"{DRIVER}/numa", f"{OTHER_DOMAIN}/nvlink")
+# With list-typed attributes (1.36+, DRAListTypeAttributes) every device also has these.
+LIST_CONSTRAINT_ATTRIBUTES = (f"{DRIVER}/numaNodes", f"{OTHER_DOMAIN}/links")
+LIST_SELECTORS = (
+    f'device.attributes["{DRIVER}"].numaNodes.includes(1)',
+    f'device.attributes["{OTHER_DOMAIN}"].links.exists(l, l == "l0")',
+)
+# 1.37 derivedAttributes: names (one shadows a real attribute) and expressions; the last one
+# fails at run time on every device (no such key), which the API server cannot know.
+DERIVED_NAMES = ("derived/key", f"{DRIVER}/model")
+DERIVED_EXPRESSIONS = (
+    f'device.attributes["{DRIVER}"].numa',
+    f'device.attributes["{DRIVER}"].model',
+    f'device.attributes["{DRIVER}"].numa == 0',
+    f'[device.attributes["{DRIVER}"].numa, dyn(5)]',
+    f'device.attributes["{DRIVER}"].driverVersion',
+    f'device.capacity["{DRIVER}"].memory.compareTo(quantity("40Gi")) >= 0',
+    f'device.attributes["{DRIVER}"].model == "h100" ? "big" : "small"',
+    f'device.attributes["{DRIVER}"].nosuch',
+)
+DERIVED_LIST_EXPRESSIONS = (
+    f'device.attributes["{DRIVER}"].numaNodes',
+    f'device.attributes["{OTHER_DOMAIN}"].links.map(l, l + "x")',
+)
+SKIP_NODE_OPERATIONS = (["*"], ["NodeUnprepareResources"], ["NodePrepareResources", "NodeUnprepareResources"])
+COMPATIBILITY_GROUPS = ([], ["mig"], ["vgpu"], ["mig", "vgpu"])
+# DRAFractionalCapacityRange: a capacity with a fractional range (cores), and requests for it
+FRACTIONAL_POLICY = {"default": "0.5", "validRange": {"min": "0.25", "step": "0.25", "max": "2"}}
 
 
 @dataclass
@@ -91,6 +118,12 @@ class Knobs:
     max_devices: int = 6
     max_requests: int = 3
     max_claims: int = 2
+    # 1.36/1.37 fields (off unless the version and its gates have them)
+    lists: bool = False
+    skip_node_operations: bool = False
+    compat_groups: bool = False
+    derived: bool = False
+    fractional: bool = False
 
 
 @dataclass
@@ -114,6 +147,7 @@ def device_dicts(
     multi: bool = False,
     taints: bool = False,
     qualify: bool = False,
+    knobs: Knobs | None = None,
 ) -> dict[str, Any]:
     """One device carrying every attribute the selector menu reads.
 
@@ -132,6 +166,14 @@ def device_dicts(
         },
         "capacity": {f"{q}memory": {"value": f"{memory}Gi"}},
     }
+    knobs = knobs or Knobs()
+    if knobs.lists:
+        dev["attributes"][f"{q}numaNodes"] = {
+            "ints": draw(st.lists(st.integers(0, 2), min_size=1, max_size=2, unique=True))}
+        dev["attributes"][f"{OTHER_DOMAIN}/links"] = {
+            "strings": draw(st.lists(st.sampled_from(["l0", "l1", "l2"]), min_size=1, max_size=2, unique=True))}
+    if multi and knobs.fractional and draw(st.booleans()):
+        dev["capacity"][f"{q}cores"] = {"value": "2", "requestPolicy": FRACTIONAL_POLICY}
     if multi:
         dev["allowMultipleAllocations"] = True
         dev["capacity"][f"{q}memory"]["requestPolicy"] = draw(
@@ -152,7 +194,11 @@ def device_dicts(
         dev["consumesCounters"] = [
             {"counterSet": set_name, "counters": {c: {"value": str(draw(st.integers(1, 3)))} for c in chosen}}
         ]
-    if taints and draw(st.integers(0, 3)) == 0:
+        if knobs.compat_groups:
+            groups = draw(st.sampled_from(COMPATIBILITY_GROUPS))
+            if groups:
+                dev["consumesCounters"][0]["compatibilityGroups"] = groups
+    if taints and draw(st.integers(0, 3)) == 3:
         dev["taints"] = [
             {"key": draw(st.sampled_from(["maintenance", "unhealthy"])),
              "value": "true",
@@ -186,7 +232,7 @@ def slice_dicts(
         multi = knobs.capacity and draw(st.integers(0, 3)) == 0
         devices.append(
             draw(device_dicts(f"dev-{i}", counter_sets=counter_sets, multi=multi, taints=knobs.taints,
-                              qualify=driver != DRIVER))
+                              qualify=driver != DRIVER, knobs=knobs))
         )
     device_name, counter_name = names or (f"{node}-devices", f"{node}-counters")
     shared = [
@@ -196,6 +242,8 @@ def slice_dicts(
     count = 2 if counter_sets and not counters_in_device_slice else 1
     pool = {"name": pool_name, "generation": 1, "resourceSliceCount": count}
     spec: dict[str, Any] = {"driver": driver, "pool": dict(pool), "nodeName": node, "devices": devices}
+    if knobs.skip_node_operations and draw(st.integers(0, 3)) == 3:
+        spec["skipNodeOperations"] = draw(st.sampled_from(SKIP_NODE_OPERATIONS))
     if counter_sets and counters_in_device_slice:
         spec["sharedCounters"] = shared
     slices.append({
@@ -232,7 +280,8 @@ def _exact(draw: st.DrawFn, knobs: Knobs, *, allow_all: bool) -> dict[str, Any]:
     else:
         req["allocationMode"] = "ExactCount"
         req["count"] = draw(st.integers(1, 2))
-    sels = draw(st.lists(st.sampled_from([e for e, _ in SELECTOR_MENU]), max_size=2, unique=True))
+    menu = [e for e, _ in SELECTOR_MENU] + (list(LIST_SELECTORS) if knobs.lists else [])
+    sels = draw(st.lists(st.sampled_from(menu), max_size=2 if draw(st.integers(0, 3)) == 3 else 1, unique=True))
     if sels:
         req["selectors"] = [{"cel": {"expression": e}} for e in sels]
     if knobs.taints and draw(st.booleans()):
@@ -243,6 +292,13 @@ def _exact(draw: st.DrawFn, knobs: Knobs, *, allow_all: bool) -> dict[str, Any]:
         ]))]
     if knobs.capacity and req["allocationMode"] == "ExactCount" and draw(st.integers(0, 3)) == 0:
         req["capacity"] = {"requests": {"memory": draw(st.sampled_from(["5Gi", "10Gi", "15Gi", "30Gi"]))}}
+        if knobs.fractional and draw(st.booleans()):
+            req["capacity"]["requests"]["cores"] = draw(st.sampled_from(["0.3", "0.5", "1", "1500m"]))
+    if knobs.derived and draw(st.integers(0, 2)) == 0:
+        failing = DERIVED_EXPRESSIONS[-1]
+        menu = DERIVED_EXPRESSIONS[:-1] + (DERIVED_LIST_EXPRESSIONS if knobs.lists else ())
+        expression = failing if draw(st.integers(0, 15)) == 15 else draw(st.sampled_from(menu))
+        req["derivedAttributes"] = [{"name": draw(st.sampled_from(DERIVED_NAMES)), "expression": expression}]
     return req
 
 
@@ -264,12 +320,24 @@ def claim_dicts(draw: st.DrawFn, name: str, knobs: Knobs = Knobs()) -> dict[str,
                 exact["adminAccess"] = True
             requests.append({"name": f"req-{i}", "exactly": exact})
     devices: dict[str, Any] = {"requests": requests}
+    kinds = ["matchAttribute", "distinctAttribute"] if knobs.capacity else ["matchAttribute"]
+    constraints: list[dict[str, Any]] = []
     if knobs.constraints and draw(st.booleans()):
-        kind = draw(st.sampled_from(["matchAttribute", "distinctAttribute"] if knobs.capacity else ["matchAttribute"]))
-        constraint: dict[str, Any] = {kind: draw(st.sampled_from(CONSTRAINT_ATTRIBUTES))}
+        attributes = CONSTRAINT_ATTRIBUTES + (LIST_CONSTRAINT_ATTRIBUTES if knobs.lists else ())
+        constraint: dict[str, Any] = {draw(st.sampled_from(kinds)): draw(st.sampled_from(attributes))}
         if n > 1 and draw(st.booleans()):
             constraint["requests"] = [r["name"] for r in requests[:2]]
-        devices["constraints"] = [constraint]
+        constraints.append(constraint)
+    # Every derived attribute must be used by a constraint (API validation); one for all requests.
+    derived_names = sorted({a["name"] for r in requests
+                            for e in ([r["exactly"]] if "exactly" in r else r["firstAvailable"])
+                            for a in e.get("derivedAttributes", [])})
+    used = {next(iter(c.values())) for c in constraints if "requests" not in c}
+    for derived_name in derived_names:
+        if derived_name not in used:
+            constraints.append({draw(st.sampled_from(kinds)): derived_name})
+    if constraints:
+        devices["constraints"] = constraints
     return {
         "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
         "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"},
@@ -289,7 +357,7 @@ def scenarios(draw: st.DrawFn, knobs: Knobs = Knobs()) -> Scenario:
     devices = [d for s in slices for d in s["spec"].get("devices", [])]
     state = AllocatedState()
     for d in devices:
-        if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 0:
+        if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 4:
             state.devices.add(DeviceID(DRIVER, POOL, d["name"]))
     features = Features(
         admin_access=knobs.admin,
@@ -314,7 +382,8 @@ def scenarios(draw: st.DrawFn, knobs: Knobs = Knobs()) -> Scenario:
 # ----------------------------------------------------------- oracle problems
 @st.composite
 def oracle_problems(
-    draw: st.DrawFn, minor: str, features: Any, *, multi_pool: bool = True, capacity: bool | None = None
+    draw: st.DrawFn, minor: str, features: Any, *, multi_pool: bool = True, capacity: bool | None = None,
+    gates: Any = None,
 ) -> dict[str, Any]:
     """One problem in the upstream-oracle line format (``dra.testing.oracle``) for ``minor``.
 
@@ -324,6 +393,13 @@ def oracle_problems(
     pool name) and slice names out of input order, to exercise pool/slice ordering and the
     counter cache keys. ``capacity=False`` leaves consumable capacity out even when the
     feature is on.
+
+    ``gates`` (the API server's and scheduler's gates, a mapping) adds the 1.36/1.37 fields
+    those gates allow: list-typed attributes with constraints and ``includes()`` selectors
+    over them, ``compatibilityGroups``, ``derivedAttributes`` and fractional capacity ranges.
+    With every 1.37 gate on, some problems give the scheduler fewer features than the API
+    server had (a skew upstream handles: slices with groups ignored, requests with derived
+    attributes refused), so those paths are compared too.
     """
     from dra.allocator import AllocatedState  # noqa: F401 - documents the state shape
 
@@ -334,7 +410,18 @@ def oracle_problems(
         admin=features.admin_access,
         prioritized=features.prioritized_list,
         max_devices=4 if multi_pool else 6,
+        # Fewer requests than the property tests use: with three requests per claim most
+        # problems need more devices than a node has and end as "unschedulable" early.
+        max_requests=2,
     )
+    on = {g for g, v in (gates or {}).items() if v}
+    if minor >= "1.36" and "DRAListTypeAttributes" in on:
+        knobs.lists = True
+    if minor >= "1.37":
+        knobs.compat_groups = knobs.counters and "DRADeviceCompatibilityGroups" in on
+        knobs.skip_node_operations = "DRAOptionalNodeOperations" in on
+        knobs.derived = "DRADerivedAttributes" in on
+        knobs.fractional = knobs.capacity and "DRAFractionalCapacityRange" in on
     layouts = [(DRIVER, POOL)]
     if multi_pool and draw(st.booleans()):
         layouts.append(draw(st.sampled_from([(DRIVER, "pool-0"), ("other.example.com", POOL)])))
@@ -351,13 +438,37 @@ def oracle_problems(
     allocated = []
     for s in slices:
         for d in s["spec"].get("devices", []):
-            if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 0:
+            if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 4:
                 allocated.append({"driver": s["spec"]["driver"], "pool": s["spec"]["pool"]["name"], "device": d["name"]})
-    return {
-        "features": features.upstream_mapping(minor),
+    problem_features = features
+    if minor >= "1.37" and (knobs.compat_groups or knobs.derived or knobs.skip_node_operations) \
+            and draw(st.integers(0, 3)) == 0:
+        from dataclasses import replace
+
+        from dra.allocator.variants import features_for_gates
+        from dra.versions import default_gates
+
+        problem_features = draw(st.sampled_from([
+            replace(features, compatibility_groups=False),
+            replace(features, derived_attributes=False),
+            replace(features, optional_node_operations=False),
+            features_for_gates(minor, default_gates(minor)),  # a scheduler with the default gates
+        ]))
+    problem: dict[str, Any] = {
+        "features": problem_features.upstream_mapping(minor),
         "classes": classes,
         "slices": slices,
         "claims": claims,
         "nodeName": NODE,
         "allocated": {"devices": allocated},
     }
+    if knobs.skip_node_operations and draw(st.integers(0, 3)) != 3:
+        # A node whose kubelet declares DRAOptionalNodeOperations (else such devices are refused).
+        problem.pop("nodeName")
+        problem["node"] = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE},
+                           "status": {"declaredFeatures": ["DRAOptionalNodeOperations"]}}
+    if knobs.lists:
+        # The scheduler's CEL takes the list gate directly (1.36: not via allocator Features).
+        problem["celFeatures"] = {"EnableConsumableCapacity": "DRAConsumableCapacity" in on,
+                                  "EnableListTypeAttributes": True}
+    return problem

@@ -79,10 +79,7 @@ SCENARIOS = [
     Scenario("mig-static", "dgx-h100-mig-1g", "static-mig", (PodCase(("mig-1g10gb",)),) * 3),
     Scenario("mig-dynamic", "dgx-h100", "dynamic-mig", (PodCase(("mig-1g10gb",)),) * 2,
              verdict_only=frozenset({"1.34"})),
-    Scenario("shared-quarter", "h100-pcie-x2", "shared", (PodCase(("shared-gpu-quarter",)),) * 9, xfail={
-        "1.34": "5th 250-unit share on h100-pcie-x2: kube-scheduler 1.34.4 says 'cannot allocate all claims', "
-                "dra allocate gives gpu-1: 1.34's alpha ConsumableCapacity (experimental variant) is not "
-                "reproduced by dra.allocator (docs/allocator.md, limits)"}),
+    Scenario("shared-quarter", "h100-pcie-x2", "shared", (PodCase(("shared-gpu-quarter",)),) * 9),
     Scenario("claims-count", "dgx-h100", "whole", (
         PodCase(claims=(_count_claim(3),)), PodCase(claims=(_count_claim(3),)), PodCase(claims=(_count_claim(3),)),
         PodCase(claims=(_count_claim(2),)))),

@@ -6,11 +6,14 @@
 //	{"id": "1", "expression": "...", "features": {"consumableCapacity": true, "listTypeAttributes": false},
 //	 "device": {"driver": "d.example.com", "allowMultipleAllocations": false,
 //	            "attributes": {"model": {"string": "a"}}, "capacity": {"memory": {"value": "1Gi"}}},
-//	 "costLimit": 1000000, "stored": false}
+//	 "costLimit": 1000000, "stored": false, "derived": false}
 //
 // and writes one JSON line per input line:
 //
 //	{"id": "1", "compileError": "...", "maxCost": 123, "matches": true, "evalError": "...", "cost": 7}
+//
+// With "derived" (1.37) the expression is a derived attribute: "attribute" (a DeviceAttribute)
+// replaces "matches".
 //
 // compileError is CompilationResult.Error.Detail (NewExpressions environment unless "stored" is
 // true, cost estimation on, as the API server validates a new selector). When it compiles and a
@@ -26,6 +29,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/google/cel-go/cel"
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apiserver/pkg/cel/environment"
 	dracel "k8s.io/dynamic-resource-allocation/cel"
@@ -50,6 +54,8 @@ type request struct {
 	Device     *device  `json:"device"`
 	CostLimit  *uint64  `json:"costLimit"`
 	Stored     bool     `json:"stored"`
+	// Derived compiles (and evaluates) a 1.37 derived attribute instead of a selector.
+	Derived bool `json:"derived"`
 }
 
 type response struct {
@@ -57,6 +63,7 @@ type response struct {
 	CompileError *string `json:"compileError,omitempty"`
 	MaxCost      *uint64 `json:"maxCost,omitempty"`
 	Matches      *bool   `json:"matches,omitempty"`
+	Attribute    any     `json:"attribute,omitempty"`
 	EvalError    *string `json:"evalError,omitempty"`
 	Cost         *uint64 `json:"cost,omitempty"`
 	Error        *string `json:"error,omitempty"`
@@ -92,6 +99,10 @@ func handle(line []byte) response {
 		envType = environment.StoredExpressions
 	}
 	opts := dracel.Options{EnvType: &envType, CostLimit: req.CostLimit}
+	if req.Derived && !derivedOptions(&opts) {
+		msg := "derived attributes need Kubernetes 1.37"
+		return response{ID: req.ID, Error: &msg}
+	}
 	result := compilerFor(req.Features).CompileCELExpression(req.Expression, opts)
 	if result.Error != nil {
 		detail := result.Error.Detail
@@ -103,12 +114,23 @@ func handle(line []byte) response {
 	if req.Device == nil {
 		return resp
 	}
-	matches, details, err := result.DeviceMatches(context.Background(), dracel.Device{
+	device := dracel.Device{
 		Driver:                   req.Device.Driver,
 		AllowMultipleAllocations: req.Device.AllowMultipleAllocations,
 		Attributes:               req.Device.Attributes,
 		Capacity:                 req.Device.Capacity,
-	})
+	}
+	// A derived attribute gives a DeviceAttribute, a selector a bool; cost and errors alike.
+	var value any
+	var details *cel.EvalDetails
+	var err error
+	if req.Derived {
+		value, details, err = evalDerived(result, device)
+	} else {
+		var matches bool
+		matches, details, err = result.DeviceMatches(context.Background(), device)
+		value = matches
+	}
 	if details != nil && details.ActualCost() != nil {
 		cost := *details.ActualCost()
 		resp.Cost = &cost
@@ -118,7 +140,11 @@ func handle(line []byte) response {
 		resp.EvalError = &msg
 		return resp
 	}
-	resp.Matches = &matches
+	if matches, ok := value.(bool); ok && !req.Derived {
+		resp.Matches = &matches
+	} else {
+		resp.Attribute = value
+	}
 	return resp
 }
 

@@ -164,7 +164,7 @@ def validate_device_claim(claim: DeviceClaim, path: str, opts: Options) -> list[
     errs.extend(
         validate_list(claim.constraints, DEVICE_CONSTRAINTS_MAX, lambda c, p: validate_constraint(c, p, names), child(path, "constraints"))
     )
-    errs.extend(_validate_derived_attributes(claim, path))
+    errs.extend(_validate_derived_attributes(claim, path, opts))
 
     def each_config(config: object, p: str) -> list[FieldError]:
         refs = validate_list(
@@ -181,13 +181,19 @@ def validate_device_claim(claim: DeviceClaim, path: str, opts: Options) -> list[
 
 
 DERIVED_ATTRIBUTES_MAX = 8  # +k8s:maxItems=8 (1.37)
+DERIVED_ATTRIBUTES_TOTAL_MAX_COST = 1_000_000  # DeviceClaimDerivedAttributeCELMaxCost (1.37)
 
 
-def _validate_derived_attributes(claim: DeviceClaim, path: str) -> list[FieldError]:
+def _validate_derived_attributes(claim: DeviceClaim, path: str, opts: Options | None = None) -> list[FieldError]:
     """1.37 ``derivedAttributes``: fully qualified, unique, at most 8, and each one used by a
     matchAttribute/distinctAttribute constraint that targets its request (or all requests, or
-    the parent of a subrequest). The CEL expression itself is not compiled here: upstream
-    compiles it as a derived attribute (scalar or list result), not as a selector."""
+    the parent of a subrequest). New expressions are compiled as derived attributes (scalar or
+    list result) through the CEL hook's ``derived`` (when it has one), each within the cost
+    limit and all of the claim's together too (DeviceClaimDerivedAttributeCELMaxCost)."""
+    derived_check = None
+    if opts is not None and not opts.stored and opts.cel_check is not None:
+        derived_check = getattr(opts.cel_check, "derived", None)
+    total = [0]
     used: dict[str, set[str]] = {}
     for c in claim.constraints or []:
         attr = c.match_attribute or c.distinct_attribute
@@ -224,10 +230,17 @@ def _validate_derived_attributes(claim: DeviceClaim, path: str) -> list[FieldErr
                     found.append(required(child(p, "expression")))
                 elif len(expression.encode()) > CEL_SELECTOR_EXPRESSION_MAX_LENGTH:
                     found.append(too_long(child(p, "expression"), CEL_SELECTOR_EXPRESSION_MAX_LENGTH))
+                elif derived_check is not None:
+                    cel_errs, cost = derived_check(expression, child(p, "expression"))
+                    found.extend(cel_errs)
+                    total[0] += cost
                 return found
 
             errs.extend(validate_list(attrs, DERIVED_ATTRIBUTES_MAX, each, child(opath, "derivedAttributes"),
                                       key_of=lambda a: a.name))
+    if total[0] > DERIVED_ATTRIBUTES_TOTAL_MAX_COST:
+        errs.append(forbidden(path, "too complex, total cost of derived attribute CEL expressions in the "
+                                    "claim exceeds cost limit"))
     return errs
 
 
