@@ -10,6 +10,13 @@ lookups hit. Per demand shape, the feasible groups sit in a heap ordered by (sco
 their first node) that is updated lazily from a log of the groups created or joined since the
 shape was last scheduled -- a cycle costs O(changes x log groups), not O(nodes).
 
+Most filter calls on a busy fleet fail, and two things make them cheap without changing an
+answer: a bind only takes resources and filters are monotone in free resources, so the shapes
+(and GPU shapes) that failed on a node's old state are marked failed on its new one without a
+call (``Group.blocked``); and the placement model's GPU filter, the slow part, is cached per
+GPU shape (``Demand.gpu_shape``: shapes differing only in CPU or memory share it).
+tests/test_sim_caches.py checks every cached answer against a fresh one.
+
 Ties: ``tie_break="random"`` draws uniformly over *nodes* (a group weighs as many as it has
 members), which is kube-scheduler's selectHost; ``"order"`` takes the first node of a seeded
 permutation, which is what the FGD paper's artifact does (its vendored selectHost takes the
@@ -54,12 +61,19 @@ class Group:
     """Nodes with equal state keys. ``members`` maps a node index to its slot in ``order``
     (a list, so the n-th member is O(1) for the uniform tie-break; removal swaps the last in)."""
 
-    __slots__ = ("members", "order", "cache", "first", "alive", "gid", "cls")
+    __slots__ = ("members", "order", "cache", "blocked", "gpu_ok", "gpu_blocked", "first", "alive", "gid", "cls")
 
     def __init__(self, gid: int, cls: int = 0) -> None:
         self.members: dict[int, int] = {}
         self.order: list[int] = []
         self.cache: dict[int, int] = {}  # shape id -> score (INFEASIBLE when filtered out)
+        # Shapes known to fail the filter here without evaluating it: the group's state was
+        # reached by binding pods (only consuming) from a state that failed them, see _regroup.
+        self.blocked: set[int] = set()
+        # The GPU part of the filter (the placement model's, the slow part) per GPU shape: far
+        # fewer GPU shapes than shapes (shapes differing only in CPU/memory share one).
+        self.gpu_ok: dict[int, bool] = {}
+        self.gpu_blocked: set[int] = set()  # GPU shapes failing here, inherited like ``blocked``
         self.first = -1  # member with the lowest rank, -1 = not known
         self.alive = True
         self.gid = gid
@@ -213,6 +227,8 @@ class Cluster:
         self._heaps: dict[int, ShapeHeap] = {}
         self._buckets: dict[int, ShapeBuckets] = {}
         self._shape_ids: dict[tuple, int] = {}
+        self._gpu_shape_of: list[int] = []  # shape id -> GPU shape id (see Group.gpu_ok)
+        self._gpu_shapes: dict[tuple, int] = {}
         self._gids = 0
         self._keys: list[tuple] = []
         # Static classes: nodes that are alike when empty (model, GPUs, capacities). A demand
@@ -280,11 +296,18 @@ class Cluster:
         sid = self._shape_ids.get(shape)
         if sid is None:
             sid = self._shape_ids[shape] = len(self._shape_ids)
+            self._gpu_shape_of.append(self._gpu_shapes.setdefault(d.gpu_shape, len(self._gpu_shapes)))
         return sid
 
-    def _regroup(self, node: NodeState) -> None:
+    def _regroup(self, node: NodeState, consumed: bool = False) -> None:
+        """Move ``node`` to the group of its new state key. ``consumed``: the change only took
+        resources (a bind), so every shape that failed the filter on the old state fails on
+        the new one too (filters are monotone in free resources) and is marked blocked there
+        without being evaluated -- most filter calls on a busy fleet are such failures."""
         old = self._keys[node.idx]
         group = self.groups[old]
+        blocked = group.blocked if consumed else None
+        gpu_blocked = group.gpu_blocked if consumed else None
         group.remove(node.idx)
         if group.first == node.idx:
             group.first = -1
@@ -297,6 +320,10 @@ class Cluster:
         if group is None:
             group = self.groups[key] = self._new_group(self.node_class[node.idx])
         group.add(node.idx)
+        if blocked:
+            group.blocked |= blocked
+        if gpu_blocked:
+            group.gpu_blocked |= gpu_blocked
         if group.first >= 0 and self.rank[node.idx] < self.rank[group.first]:
             group.first = node.idx
         self._log.append(group)
@@ -358,7 +385,7 @@ class Cluster:
                 continue
             score = group.cache.get(sid)
             if score is None:
-                score = group.cache[sid] = self._evaluate(self.nodes[next(iter(group.members))], d)
+                score = self._score_of(group, sid, d)
             if score < 0:
                 continue
             bucket = buckets.get(score)
@@ -386,9 +413,38 @@ class Cluster:
     def _score_of(self, group: Group, sid: int, d: Demand) -> int:
         score = group.cache.get(sid)
         if score is None:
-            score = self._evaluate(self.nodes[next(iter(group.members))], d)
+            if sid in group.blocked:
+                score = INFEASIBLE
+            else:
+                node = self.nodes[next(iter(group.members))]
+                if self._feasible_in(group, node, sid, d):
+                    score = self.policy.score(node, d, self.ctx)
+                else:
+                    score = INFEASIBLE
+                    group.blocked.add(sid)
             group.cache[sid] = score
         return score
+
+    def _feasible_in(self, group: Group, node: NodeState, sid: int, d: Demand) -> bool:
+        """:meth:`feasible` for a node of ``group``, the GPU part cached per GPU shape."""
+        if node.cpu_free < d.cpu or node.mem_free < d.mem:
+            return False
+        if d.max_per_node and node.apps.get(d.app, 0) >= d.max_per_node:
+            return False
+        if not d.count:
+            return True
+        gsid = self._gpu_shape_of[sid]
+        ok = group.gpu_ok.get(gsid)
+        if ok is None:
+            if gsid in group.gpu_blocked:
+                ok = False
+            else:
+                ok = (node.gpu_count != 0 and not (d.models and node.model not in d.models)
+                      and self.placement.fits(node, d))
+                if not ok:
+                    group.gpu_blocked.add(gsid)
+            group.gpu_ok[gsid] = ok
+        return ok
 
     def _select_heap(self, d: Demand) -> NodeState | None:
         sid = self.shape_id(d)
@@ -458,8 +514,7 @@ class Cluster:
         for group in self.groups.values():
             score = group.cache.get(sid)
             if score is None:
-                score = self._evaluate(nodes[next(iter(group.members))], d)
-                group.cache[sid] = score
+                score = self._score_of(group, sid, d)
             if score < best or score == INFEASIBLE:
                 continue
             if filtered:
@@ -526,7 +581,7 @@ class Cluster:
         if d.nvlink and len(binding.gpus) > 1 and not nvlink_connected(node.model, binding.gpus):
             self.counters.topology_violations += 1
         self.used_milli += binding.charged
-        self._regroup(node)
+        self._regroup(node, consumed=True)
         return binding
 
     def release(self, binding: Binding) -> None:
