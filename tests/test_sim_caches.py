@@ -87,3 +87,37 @@ def test_cached_filter_and_scores_equal_fresh_evaluation(placement: str, policy:
             cluster.release(live.pop(rng.randrange(len(live))))
         checked += check_caches(cluster, demands)
     assert checked > 0
+
+
+class _Forgetful(dict):
+    """An allocator memo that never remembers: every bind asks the allocator."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+def test_dra_allocator_memo_moves_answers_between_devices_of_a_class_without_changing_a_placement() -> None:
+    """The memo answers a claim naming one device from an earlier answer on another device of
+    the same class (same published attributes but for the ones naming its place). The replay
+    with it must equal the replay that asks the allocator every time, device by device."""
+    from simulator.engine import replay_time
+
+    rng = random.Random(7)
+    fleet = Fleet("f", [NodeSpec(f"n{i}", 64000, 512 * 1024, 8, "A100-SXM4-80GB") for i in range(3)]
+                  + [NodeSpec("t", 16000, 64 * 1024, 2, "T4")])
+    pods = [Pod(f"p{i}", 1000, 1024, num_gpu=1, gpu_milli=rng.choice([100, 250, 500, 1000]),
+                gpu_memory_mib=rng.choice([0, 10_000]), arrival=i, duration=rng.choice([5, 50, 400]))
+            for i in range(200)]
+    trace = Trace("t", pods)
+    runs = []
+    for memo in (True, False):
+        place = get_placement("dra")
+        if not memo:
+            place._outcomes = _Forgetful()  # type: ignore[attr-defined]
+        r = replay_time(fleet, trace, place, get_policy("fgd"), 3)
+        runs.append((r.to_dict(), r.counters["allocator_calls"]))
+    (with_memo, calls_memo), (without, calls_plain) = runs
+    for d in (with_memo, without):
+        d.pop("wall_s"), d.pop("pods_per_s"), d["counters"].pop("allocator_calls")
+    assert with_memo == without
+    assert calls_memo < calls_plain / 2  # one answer serves the devices of a class

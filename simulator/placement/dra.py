@@ -79,6 +79,28 @@ def device_classes() -> tuple[Any, ...]:
     return tuple(obj for obj in load_objects(deviceclasses_path()) if isinstance(obj, DeviceClass))
 
 
+# Device attributes that name a device's place on its node, not what it offers: devices equal
+# in everything else are interchangeable for a claim that names one device and no constraint.
+PLACE_ATTRIBUTES = frozenset({"uuid", "index", "minor", "resource.kubernetes.io/pciBusID",
+                              "resource.kubernetes.io/pcieRoot", "resource.kubernetes.io/numaNode", "nvlinkDomain"})
+
+
+def device_classes_of(devices: list[Any]) -> tuple[int, ...]:
+    """Per device, the first device with the same published attributes and capacities once
+    the attributes in :data:`PLACE_ATTRIBUTES` are left out (its class)."""
+    import json
+
+    first: dict[str, int] = {}
+    out = []
+    for i, dev in enumerate(devices):
+        data = dev.to_dict()
+        data.pop("name", None)
+        data["attributes"] = {k: v for k, v in (data.get("attributes") or {}).items()
+                              if k.rsplit("/", 1)[-1] not in PLACE_ATTRIBUTES and k not in PLACE_ATTRIBUTES}
+        out.append(first.setdefault(json.dumps(data, sort_keys=True, default=str), i))
+    return tuple(out)
+
+
 class DraPlacement(Placement):
     name = "dra"
     description = "DRA ResourceClaims (CEL selectors, consumable capacity) placed by dra.allocator"
@@ -168,9 +190,11 @@ class DraPlacement(Placement):
                     domains.append(gpu.nvlink_domain)
                 rep = ShapePool(node.name, lambda node=node: build_slices(inventory(node), mode=self.mode,
                                                                           k8s_version=self.version.minor))
-                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep)
-            names, mem, domains, product, rep = found
+                dev_class = device_classes_of([devices[n] for n in names])
+                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep, dev_class)
+            names, mem, domains, product, rep, dev_class = found
             x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
+            x.dev_class = dev_class
             x.pool = node.name  # build_slices names the pool after the node
             # the profile and model decide attributes the claim's CEL may read
             x.shape = shape_key + x.shape
@@ -364,11 +388,21 @@ class DraPlacement(Placement):
         # With pins (the policy's devices named in a selector) no other device can match, so
         # only the pinned devices' state is part of the question.
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
-        if pins is not None:
-            state = tuple((free[i], mem_free[i], exclusive[i]) for i in pins)
+        single = pins is not None and len(pins) == 1 and d.count == 1 and not d.rdma_milli
+        if single:
+            # A claim for one named device with no constraint: the answer depends only on that
+            # device's attributes, capacities and allocations, and devices of one class differ
+            # only in attributes that name their place, which no selector here reads (the
+            # claim's: productName, capacity.memory, index, profile; the DeviceClasses':
+            # driver, type, allowMultipleAllocations). So the answer for one device of a class
+            # in a state is the answer for every device of the class in that state, moved
+            # onto it (an 8-GPU node asks the allocator once, not once per GPU).
+            i = pins[0]
+            key = (x.shape, x.dev_class[i], (free[i], mem_free[i], exclusive[i]), self.claim_key(d, (-1,)))
+        elif pins is not None:
+            key = (x.shape, tuple((free[i], mem_free[i], exclusive[i]) for i in pins), self.claim_key(d, pins))
         else:
-            state = tuple(zip(free, mem_free, exclusive))
-        key = (x.shape, state, self.claim_key(d, pins))
+            key = (x.shape, tuple(zip(free, mem_free, exclusive)), self.claim_key(d, pins))
         outcome = self._outcomes.get(key, _MISSING)
         if outcome is _MISSING:
             claim = self.claim_for(d, pins)
@@ -376,11 +410,16 @@ class DraPlacement(Placement):
             allocator = self.allocator_for(x)  # builds the shape's slices and Node on first use
             results = allocator.allocate_dicts(x.node_obj, [claim], allocated=x.state)
             outcome = None if results is None else self._outcome(x, results[0])
+            if single and outcome is not None and [r[0] for r in outcome] != [pins[0]]:
+                raise AssertionError(f"node {node.name}: a claim pinned to device {pins[0]} got {outcome}")
             if len(self._outcomes) > 500_000:
                 self._outcomes.clear()
             self._outcomes[key] = outcome
         if outcome is None:
             return None
+        if single and outcome[0][0] != pins[0]:  # found for another device of the class
+            i = pins[0]
+            outcome = tuple((i, x.names[i]) + r[2:] for r in outcome)
         return self._apply_outcome(node, pod, d, outcome, now)
 
     @staticmethod

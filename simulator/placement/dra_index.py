@@ -37,7 +37,7 @@ class DraNode:
     """The index of one node: what its devices offer and what is allocated on them."""
 
     __slots__ = ("names", "index_of", "mem_total", "mem_free", "exclusive", "domains", "free",
-                 "product", "shape", "pool", "rep", "driver")
+                 "product", "shape", "pool", "rep", "driver", "dev_class")
 
     def __init__(self, names: list[str], mem_total: list[int], domains: list[str | None], product: str,
                  free: list[int], rep: ShapePool, driver: str) -> None:
@@ -57,6 +57,11 @@ class DraNode:
         self.shape = (product, tuple(names), tuple(mem_total),
                       tuple(first[dom] if dom is not None else -1 for dom in domains))
         self.pool = ""
+        # Per device, its class among the node's devices: equal classes publish the same
+        # attributes and capacities except those naming the device's place (name, index,
+        # minor, UUID, PCI address, NUMA node, NVLink domain) -- see DraPlacement.bind. Every
+        # device its own class unless the placement model sets it.
+        self.dev_class: tuple[int, ...] = tuple(range(len(names)))
 
     @property
     def node_obj(self) -> Any:
