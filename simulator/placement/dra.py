@@ -162,7 +162,7 @@ class DraPlacement(Placement):
         # every node of one shape, so the inventory and slices are built once per shape here;
         # a node's own slices (its pool) are built only when the allocator first runs on it
         # (:meth:`allocator_for`), which on a large fleet of identical nodes is rarely.
-        shapes: dict[tuple, tuple] = {}
+        shapes: dict[tuple, DraNode] = {}
         for node in nodes:
             if node.gpu_count == 0:
                 continue
@@ -190,14 +190,13 @@ class DraPlacement(Placement):
                     domains.append(gpu.nvlink_domain)
                 rep = ShapePool(node.name, lambda node=node: build_slices(inventory(node), mode=self.mode,
                                                                           k8s_version=self.version.minor))
-                dev_class = device_classes_of([devices[n] for n in names])
-                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep, dev_class)
-            names, mem, domains, product, rep, dev_class = found
-            x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
-            x.dev_class = dev_class
+                proto = DraNode(names, mem, domains, inv.gpus[0].product_name, [1000] * len(names), rep, DRIVER_NAME)
+                proto.dev_class = device_classes_of([devices[n] for n in names])
+                # the profile and model decide attributes the claim's CEL may read
+                proto.shape = shape_key + proto.shape
+                found = shapes[shape_key] = proto
+            x = found.like(node.gpu_free)
             x.pool = node.name  # build_slices names the pool after the node
-            # the profile and model decide attributes the claim's CEL may read
-            x.shape = shape_key + x.shape
             node.extra = x
         self._node_obj = lambda name: Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
         version = self.version

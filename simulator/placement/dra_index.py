@@ -63,6 +63,19 @@ class DraNode:
         # device its own class unless the placement model sets it.
         self.dev_class: tuple[int, ...] = tuple(range(len(names)))
 
+    def like(self, free: list[int]) -> "DraNode":
+        """Another node of this node's shape, nothing allocated, over ``free`` (its NodeState's
+        ``gpu_free``): what never changes (names, capacities, shape, classes) is shared, not
+        rebuilt per node (a fleet has thousands of nodes and a dozen shapes)."""
+        x = object.__new__(DraNode)
+        x.names, x.index_of, x.mem_total, x.domains = self.names, self.index_of, self.mem_total, self.domains
+        x.product, x.rep, x.driver, x.shape, x.dev_class = self.product, self.rep, self.driver, self.shape, self.dev_class
+        x.mem_free = list(self.mem_total)
+        x.exclusive = [False] * len(self.names)
+        x.free = free
+        x.pool = ""
+        return x
+
     @property
     def node_obj(self) -> Any:
         """The ``Node`` the shape's allocator answers for (the shape's first node)."""
