@@ -61,7 +61,8 @@ class Group:
     """Nodes with equal state keys. ``members`` maps a node index to its slot in ``order``
     (a list, so the n-th member is O(1) for the uniform tie-break; removal swaps the last in)."""
 
-    __slots__ = ("members", "order", "cache", "blocked", "gpu_ok", "gpu_blocked", "first", "alive", "gid", "cls")
+    __slots__ = ("members", "order", "cache", "blocked", "gpu_ok", "gpu_blocked", "first", "alive", "gid", "cls",
+                 "logged", "class_logged")
 
     def __init__(self, gid: int, cls: int = 0) -> None:
         self.members: dict[int, int] = {}
@@ -78,6 +79,8 @@ class Group:
         self.alive = True
         self.gid = gid
         self.cls = cls  # static class of its nodes (model, GPUs, capacities), see Cluster.static_class
+        self.logged = -1  # position of its last entry in the cluster's change log
+        self.class_logged = -1  # and in its class's change log
 
     def add(self, idx: int) -> None:
         self.members[idx] = len(self.order)
@@ -224,6 +227,7 @@ class Cluster:
         rng.shuffle(self.rank)
         self.groups: dict[tuple, Group] = {}
         self._log: list[Group] = []  # groups created or joined, in order
+        self._log_read = 0  # how much of _log some shape has read (see _append)
         self._heaps: dict[int, ShapeHeap] = {}
         self._buckets: dict[int, ShapeBuckets] = {}
         self._shape_ids: dict[tuple, int] = {}
@@ -238,6 +242,7 @@ class Cluster:
         self.node_class: list[int] = []
         self._class_rep: list[NodeState] = []
         self._class_log: list[list[Group]] = []
+        self._class_read: list[int] = []  # per class, how much of its log some shape has read
         self._possible: dict[int, tuple[int, ...]] = {}
         for node in self.nodes:
             ckey = (node.model, node.gpu_count, node.cpu_cap, node.mem_cap, node.gpu_mem)
@@ -246,6 +251,7 @@ class Cluster:
                 cls = self._classes[ckey] = len(self._class_rep)
                 self._class_rep.append(node)
                 self._class_log.append([])
+                self._class_read.append(0)
             self.node_class.append(cls)
         for node in self.nodes:
             key = self._key(node)
@@ -326,8 +332,16 @@ class Cluster:
             group.gpu_blocked |= gpu_blocked
         if group.first >= 0 and self.rank[node.idx] < self.rank[group.first]:
             group.first = node.idx
-        self._log.append(group)
-        self._class_log[group.cls].append(group)
+        # A group joined again while its last log entry is still unread by every shape is not
+        # logged again: each reader takes a group once (the first time it appears), at its size
+        # when read, so the entry already there stands for both joins. Nodes leaving and coming
+        # back to one state (identical pods departing together) would otherwise fill the logs.
+        if group.logged < self._log_read:
+            group.logged = len(self._log)
+            self._log.append(group)
+        if group.class_logged < self._class_read[group.cls]:
+            group.class_logged = len(self._class_log[group.cls])
+            self._class_log[group.cls].append(group)
         f = self.frag.frag_of(node)
         self.frag_milli += f - self._node_frag[node.idx]
         self._node_frag[node.idx] = f
@@ -369,7 +383,7 @@ class Cluster:
             allowed = set(classes)
             fresh: Any = [g for g in self.groups.values() if g.cls in allowed]
             for c in classes:
-                sb.seen[c] = len(self._class_log[c])
+                sb.seen[c] = self._class_read[c] = len(self._class_log[c])
         else:
             fresh = []
             seen = sb.seen
@@ -377,7 +391,7 @@ class Cluster:
                 log = self._class_log[c]
                 if seen[c] < len(log):
                     fresh.extend(log[seen[c]:])
-                    seen[c] = len(log)
+                    seen[c] = self._class_read[c] = len(log)
         buckets, scores = sb.buckets, sb.scores
         # A group joined several times since this shape last ran is read once (dict keeps order).
         for group in dict.fromkeys(fresh) if len(fresh) > 1 else fresh:
@@ -455,7 +469,7 @@ class Cluster:
             fresh: Any = list(self.groups.values())
         else:
             fresh = self._log[sh.seen:]
-        sh.seen = len(self._log)
+        sh.seen = self._log_read = len(self._log)
         heap = sh.heap
         for group in fresh:
             if not group.alive:
