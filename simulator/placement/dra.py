@@ -337,7 +337,7 @@ class DraPlacement(Placement):
             return []
         gpu_mem = d.gpu_mem
         mem_total = x.mem_total
-        if gpu_mem and mem_total and max(mem_total) < gpu_mem:
+        if gpu_mem and mem_total and x.mem_max < gpu_mem:
             return []
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
         n = len(free)

@@ -37,13 +37,14 @@ class DraNode:
     """The index of one node: what its devices offer and what is allocated on them."""
 
     __slots__ = ("names", "index_of", "mem_total", "mem_free", "exclusive", "domains", "free",
-                 "product", "shape", "pool", "rep", "driver", "dev_class")
+                 "product", "shape", "pool", "rep", "driver", "dev_class", "mem_max")
 
     def __init__(self, names: list[str], mem_total: list[int], domains: list[str | None], product: str,
                  free: list[int], rep: ShapePool, driver: str) -> None:
         self.names = names  # device name per GPU index
         self.index_of = {n: i for i, n in enumerate(names)}
         self.mem_total = mem_total  # MiB
+        self.mem_max = max(mem_total, default=0)  # the largest device's memory (a quick no)
         self.mem_free = list(mem_total)
         self.exclusive = [False] * len(names)
         self.domains = domains
@@ -69,6 +70,7 @@ class DraNode:
         rebuilt per node (a fleet has thousands of nodes and a dozen shapes)."""
         x = object.__new__(DraNode)
         x.names, x.index_of, x.mem_total, x.domains = self.names, self.index_of, self.mem_total, self.domains
+        x.mem_max = self.mem_max
         x.product, x.rep, x.driver, x.shape, x.dev_class = self.product, self.rep, self.driver, self.shape, self.dev_class
         x.mem_free = list(self.mem_total)
         x.exclusive = [False] * len(self.names)
