@@ -320,6 +320,10 @@ class Cluster:
         if not group.members:
             group.alive = False
             del self.groups[old]
+            # the change logs keep dead groups until every shape has read past them; their
+            # caches are never read again (every reader checks ``alive`` first), so free them
+            group.cache = group.gpu_ok = None  # type: ignore[assignment]
+            group.gpu_blocked = group.blocked = None  # type: ignore[assignment]
         key = self._key(node)
         self._keys[node.idx] = key
         group = self.groups.get(key)
