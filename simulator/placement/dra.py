@@ -387,7 +387,8 @@ class DraPlacement(Placement):
         # With pins (the policy's devices named in a selector) no other device can match, so
         # only the pinned devices' state is part of the question.
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
-        single = pins is not None and len(pins) == 1 and d.count == 1 and not d.rdma_milli
+        # (not MIG-profile claims: their firstAvailable MIG branch names no device index)
+        single = pins is not None and len(pins) == 1 and d.count == 1 and not d.rdma_milli and d.mig is None
         if single:
             # A claim for one named device with no constraint: the answer depends only on that
             # device's attributes, capacities and allocations, and devices of one class differ
