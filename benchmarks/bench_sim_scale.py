@@ -127,7 +127,14 @@ def main(argv: list[str] | None = None) -> None:
         target = "< 60 s, < 2 GiB" if pl == "dra" else "(baseline)"
         lines.append(f"| spot-gpu-2026, {n:,} synthetic pods, {pl} | {r['pods']:,} | {r['nodes']:,} | {r['wall_s']:.1f} | "
                      f"{r['cpu_s']:.1f} | - | {r['scheduled']:,} | {r['pending']:,} | {target} |")
+    x10 = rows[1][1]["cpu_s"] / base["cpu_s"]
+    dra_cpu = big["dra"]["cpu_s"]
     lines += [
+        "",
+        f"Targets: openb pods x10 on the same fleet {x10:.1f}x of x1 (<= 10x: {'met' if x10 <= 10 else 'NOT met'}; "
+        f"11.1x on 2026-12-02); {n:,} pods on the spot fleet with DRA {dra_cpu:.0f} CPU s (< 60 s: "
+        f"{'met' if dra_cpu < 60 else 'NOT met'}; 121 s on 2026-12-02), peak RSS "
+        f"{big['dra']['rss_mib']:.0f} MiB (< 2 GiB: {'met' if big['dra']['rss_mib'] < 2048 else 'NOT met'}).",
         "",
         f"Peak RSS of the whole benchmark process: {_rss_mib():.0f} MiB. Cluster state right after setup, per node "
         f"(traced allocations): device plugin {kib['device-plugin']:.1f} KiB, DRA {kib['dra']:.1f} KiB "

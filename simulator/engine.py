@@ -128,6 +128,19 @@ def fgd_order(pods: list[Pod], rng: random.Random, capacity_milli: int, inflatio
     return order
 
 
+def _demand_lookup(placement: Placement, trace: Trace,
+                   demands: list[Demand | None]) -> Callable[[Pod], Demand | None]:
+    """``demand_for`` that reuses the demands ``build_cluster`` already made for the trace's own
+    pods (by object: a clone is a new pod and gets its demand made)."""
+    known = {id(p): d for p, d in zip(trace.pods, demands)}
+
+    def demand_of(pod: Pod) -> Demand | None:
+        d = known.get(id(pod), known)
+        return demand_for(placement, pod) if d is known else d  # type: ignore[return-value]
+
+    return demand_of
+
+
 def failure_log(cluster: Cluster) -> Any:
     """Per-pod failure reasons (``simulator.placement.diagnose.FailureLog``) where the placement
     package provides them, else None."""
@@ -159,6 +172,7 @@ def _accounting(cluster: Cluster) -> dict:
 def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                inflation: float = 1.3, progress: Progress | None = None, tie_break: str = "random") -> RunResult:
     cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    demand_of = _demand_lookup(placement, trace, demands)
     log = failure_log(cluster)
     order = fgd_order(trace.pods, cluster.rng, cluster.capacity_milli, inflation)
     env = simpy.Environment()
@@ -190,7 +204,7 @@ def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy,
         nonlocal requested_placed, useful_milli
         arrived_milli = 0
         for i, pod in enumerate(order):
-            d = demand_for(placement, pod)
+            d = demand_of(pod)
             arrived_milli += pod.total_gpu_milli
             if gangs.is_member(pod):
                 # the whole gang is placed (or not) when its first member comes up in the order
@@ -273,6 +287,7 @@ def _bin_plain(arrived: list[int], values: list[float], cap: int, max_bin: int =
 def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                 progress: Progress | None = None, tie_break: str = "random") -> RunResult:
     cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+    demand_of = _demand_lookup(placement, trace, demands)
     log = failure_log(cluster)
     pods = sorted(trace.pods, key=lambda p: (p.arrival, p.name))
     env = simpy.Environment()
@@ -357,7 +372,7 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         for i, pod in enumerate(pods):
             if pod.arrival > env.now:
                 yield env.timeout(pod.arrival - env.now)
-            d = demand_for(placement, pod)
+            d = demand_of(pod)
             if d is None:
                 result.failed += 1
                 if log is not None:

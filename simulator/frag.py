@@ -106,6 +106,10 @@ class FragModel:
             self._memo[key] = value
         return value
 
+    def cpu_class(self, cpu_free: int) -> int:
+        """Which typical pods' CPU requests ``cpu_free`` covers (F reads free CPU only so)."""
+        return bisect_right(self._cpu_cuts, cpu_free)
+
     def frag_of(self, node: NodeState) -> float:
         return self.node_frag(node.model, node.cpu_free, node.gpu_free)
 

@@ -10,6 +10,13 @@ lookups hit. Per demand shape, the feasible groups sit in a heap ordered by (sco
 their first node) that is updated lazily from a log of the groups created or joined since the
 shape was last scheduled -- a cycle costs O(changes x log groups), not O(nodes).
 
+Most filter calls on a busy fleet fail, and two things make them cheap without changing an
+answer: a bind only takes resources and filters are monotone in free resources, so the shapes
+(and GPU shapes) that failed on a node's old state are marked failed on its new one without a
+call (``Group.blocked``); and the placement model's GPU filter, the slow part, is cached per
+GPU shape (``Demand.gpu_shape``: shapes differing only in CPU or memory share it).
+tests/test_sim_caches.py checks every cached answer against a fresh one.
+
 Ties: ``tie_break="random"`` draws uniformly over *nodes* (a group weighs as many as it has
 members), which is kube-scheduler's selectHost; ``"order"`` takes the first node of a seeded
 permutation, which is what the FGD paper's artifact does (its vendored selectHost takes the
@@ -54,16 +61,26 @@ class Group:
     """Nodes with equal state keys. ``members`` maps a node index to its slot in ``order``
     (a list, so the n-th member is O(1) for the uniform tie-break; removal swaps the last in)."""
 
-    __slots__ = ("members", "order", "cache", "first", "alive", "gid", "cls")
+    __slots__ = ("members", "order", "cache", "blocked", "gpu_ok", "gpu_blocked", "first", "alive", "gid", "cls",
+                 "logged", "class_logged")
 
     def __init__(self, gid: int, cls: int = 0) -> None:
         self.members: dict[int, int] = {}
         self.order: list[int] = []
         self.cache: dict[int, int] = {}  # shape id -> score (INFEASIBLE when filtered out)
+        # Shapes known to fail the filter here without evaluating it: the group's state was
+        # reached by binding pods (only consuming) from a state that failed them, see _regroup.
+        self.blocked: set[int] = set()
+        # The GPU part of the filter (the placement model's, the slow part) per GPU shape: far
+        # fewer GPU shapes than shapes (shapes differing only in CPU/memory share one).
+        self.gpu_ok: dict[int, bool] = {}
+        self.gpu_blocked: set[int] = set()  # GPU shapes failing here, inherited like ``blocked``
         self.first = -1  # member with the lowest rank, -1 = not known
         self.alive = True
         self.gid = gid
         self.cls = cls  # static class of its nodes (model, GPUs, capacities), see Cluster.static_class
+        self.logged = -1  # position of its last entry in the cluster's change log
+        self.class_logged = -1  # and in its class's change log
 
     def add(self, idx: int) -> None:
         self.members[idx] = len(self.order)
@@ -210,9 +227,12 @@ class Cluster:
         rng.shuffle(self.rank)
         self.groups: dict[tuple, Group] = {}
         self._log: list[Group] = []  # groups created or joined, in order
+        self._log_read = 0  # how much of _log some shape has read (see _append)
         self._heaps: dict[int, ShapeHeap] = {}
         self._buckets: dict[int, ShapeBuckets] = {}
         self._shape_ids: dict[tuple, int] = {}
+        self._gpu_shape_of: list[int] = []  # shape id -> GPU shape id (see Group.gpu_ok)
+        self._gpu_shapes: dict[tuple, int] = {}
         self._gids = 0
         self._keys: list[tuple] = []
         # Static classes: nodes that are alike when empty (model, GPUs, capacities). A demand
@@ -222,6 +242,7 @@ class Cluster:
         self.node_class: list[int] = []
         self._class_rep: list[NodeState] = []
         self._class_log: list[list[Group]] = []
+        self._class_read: list[int] = []  # per class, how much of its log some shape has read
         self._possible: dict[int, tuple[int, ...]] = {}
         for node in self.nodes:
             ckey = (node.model, node.gpu_count, node.cpu_cap, node.mem_cap, node.gpu_mem)
@@ -230,6 +251,7 @@ class Cluster:
                 cls = self._classes[ckey] = len(self._class_rep)
                 self._class_rep.append(node)
                 self._class_log.append([])
+                self._class_read.append(0)
             self.node_class.append(cls)
         for node in self.nodes:
             key = self._key(node)
@@ -280,27 +302,50 @@ class Cluster:
         sid = self._shape_ids.get(shape)
         if sid is None:
             sid = self._shape_ids[shape] = len(self._shape_ids)
+            self._gpu_shape_of.append(self._gpu_shapes.setdefault(d.gpu_shape, len(self._gpu_shapes)))
         return sid
 
-    def _regroup(self, node: NodeState) -> None:
+    def _regroup(self, node: NodeState, consumed: bool = False) -> None:
+        """Move ``node`` to the group of its new state key. ``consumed``: the change only took
+        resources (a bind), so every shape that failed the filter on the old state fails on
+        the new one too (filters are monotone in free resources) and is marked blocked there
+        without being evaluated -- most filter calls on a busy fleet are such failures."""
         old = self._keys[node.idx]
         group = self.groups[old]
+        blocked = group.blocked if consumed else None
+        gpu_blocked = group.gpu_blocked if consumed else None
         group.remove(node.idx)
         if group.first == node.idx:
             group.first = -1
         if not group.members:
             group.alive = False
             del self.groups[old]
+            # the change logs keep dead groups until every shape has read past them; their
+            # caches are never read again (every reader checks ``alive`` first), so free them
+            group.cache = group.gpu_ok = None  # type: ignore[assignment]
+            group.gpu_blocked = group.blocked = None  # type: ignore[assignment]
         key = self._key(node)
         self._keys[node.idx] = key
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = self._new_group(self.node_class[node.idx])
         group.add(node.idx)
+        if blocked:
+            group.blocked |= blocked
+        if gpu_blocked:
+            group.gpu_blocked |= gpu_blocked
         if group.first >= 0 and self.rank[node.idx] < self.rank[group.first]:
             group.first = node.idx
-        self._log.append(group)
-        self._class_log[group.cls].append(group)
+        # A group joined again while its last log entry is still unread by every shape is not
+        # logged again: each reader takes a group once (the first time it appears), at its size
+        # when read, so the entry already there stands for both joins. Nodes leaving and coming
+        # back to one state (identical pods departing together) would otherwise fill the logs.
+        if group.logged < self._log_read:
+            group.logged = len(self._log)
+            self._log.append(group)
+        if group.class_logged < self._class_read[group.cls]:
+            group.class_logged = len(self._class_log[group.cls])
+            self._class_log[group.cls].append(group)
         f = self.frag.frag_of(node)
         self.frag_milli += f - self._node_frag[node.idx]
         self._node_frag[node.idx] = f
@@ -342,7 +387,7 @@ class Cluster:
             allowed = set(classes)
             fresh: Any = [g for g in self.groups.values() if g.cls in allowed]
             for c in classes:
-                sb.seen[c] = len(self._class_log[c])
+                sb.seen[c] = self._class_read[c] = len(self._class_log[c])
         else:
             fresh = []
             seen = sb.seen
@@ -350,7 +395,7 @@ class Cluster:
                 log = self._class_log[c]
                 if seen[c] < len(log):
                     fresh.extend(log[seen[c]:])
-                    seen[c] = len(log)
+                    seen[c] = self._class_read[c] = len(log)
         buckets, scores = sb.buckets, sb.scores
         # A group joined several times since this shape last ran is read once (dict keeps order).
         for group in dict.fromkeys(fresh) if len(fresh) > 1 else fresh:
@@ -358,7 +403,7 @@ class Cluster:
                 continue
             score = group.cache.get(sid)
             if score is None:
-                score = group.cache[sid] = self._evaluate(self.nodes[next(iter(group.members))], d)
+                score = self._score_of(group, sid, d)
             if score < 0:
                 continue
             bucket = buckets.get(score)
@@ -386,9 +431,38 @@ class Cluster:
     def _score_of(self, group: Group, sid: int, d: Demand) -> int:
         score = group.cache.get(sid)
         if score is None:
-            score = self._evaluate(self.nodes[next(iter(group.members))], d)
+            if sid in group.blocked:
+                score = INFEASIBLE
+            else:
+                node = self.nodes[next(iter(group.members))]
+                if self._feasible_in(group, node, sid, d):
+                    score = self.policy.score(node, d, self.ctx)
+                else:
+                    score = INFEASIBLE
+                    group.blocked.add(sid)
             group.cache[sid] = score
         return score
+
+    def _feasible_in(self, group: Group, node: NodeState, sid: int, d: Demand) -> bool:
+        """:meth:`feasible` for a node of ``group``, the GPU part cached per GPU shape."""
+        if node.cpu_free < d.cpu or node.mem_free < d.mem:
+            return False
+        if d.max_per_node and node.apps.get(d.app, 0) >= d.max_per_node:
+            return False
+        if not d.count:
+            return True
+        gsid = self._gpu_shape_of[sid]
+        ok = group.gpu_ok.get(gsid)
+        if ok is None:
+            if gsid in group.gpu_blocked:
+                ok = False
+            else:
+                ok = (node.gpu_count != 0 and not (d.models and node.model not in d.models)
+                      and self.placement.fits(node, d))
+                if not ok:
+                    group.gpu_blocked.add(gsid)
+            group.gpu_ok[gsid] = ok
+        return ok
 
     def _select_heap(self, d: Demand) -> NodeState | None:
         sid = self.shape_id(d)
@@ -399,7 +473,7 @@ class Cluster:
             fresh: Any = list(self.groups.values())
         else:
             fresh = self._log[sh.seen:]
-        sh.seen = len(self._log)
+        sh.seen = self._log_read = len(self._log)
         heap = sh.heap
         for group in fresh:
             if not group.alive:
@@ -458,8 +532,7 @@ class Cluster:
         for group in self.groups.values():
             score = group.cache.get(sid)
             if score is None:
-                score = self._evaluate(nodes[next(iter(group.members))], d)
-                group.cache[sid] = score
+                score = self._score_of(group, sid, d)
             if score < best or score == INFEASIBLE:
                 continue
             if filtered:
@@ -526,7 +599,7 @@ class Cluster:
         if d.nvlink and len(binding.gpus) > 1 and not nvlink_connected(node.model, binding.gpus):
             self.counters.topology_violations += 1
         self.used_milli += binding.charged
-        self._regroup(node)
+        self._regroup(node, consumed=True)
         return binding
 
     def release(self, binding: Binding) -> None:

@@ -43,6 +43,13 @@ class Demand:
                 self.mem_request, self.app, self.max_per_node, self.clique, self.rdma_milli)
 
     @property
+    def gpu_shape(self) -> tuple:
+        """The part of :attr:`shape` a placement model's GPU filter reads (no CPU, memory or
+        anti-affinity): demands equal here pass or fail the GPU side of a node alike."""
+        return (self.count, self.milli, self.models, self.gpu_mem, self.mig, self.nvlink, self.mem_request,
+                self.rdma_milli)
+
+    @property
     def is_share(self) -> bool:
         return self.count == 1 and 0 < self.milli < 1000
 

@@ -94,6 +94,28 @@ def _one_nvlink_domain(x: DraNode, out: list[int], d: Demand) -> list[int]:
     return out
 
 
+# Device attributes that name a device's place on its node, not what it offers: devices equal
+# in everything else are interchangeable for a claim that names one device and no constraint.
+PLACE_ATTRIBUTES = frozenset({"uuid", "index", "minor", "resource.kubernetes.io/pciBusID",
+                              "resource.kubernetes.io/pcieRoot", "resource.kubernetes.io/numaNode", "nvlinkDomain"})
+
+
+def device_classes_of(devices: list[Any]) -> tuple[int, ...]:
+    """Per device, the first device with the same published attributes and capacities once
+    the attributes in :data:`PLACE_ATTRIBUTES` are left out (its class)."""
+    import json
+
+    first: dict[str, int] = {}
+    out = []
+    for i, dev in enumerate(devices):
+        data = dev.to_dict()
+        data.pop("name", None)
+        data["attributes"] = {k: v for k, v in (data.get("attributes") or {}).items()
+                              if k.rsplit("/", 1)[-1] not in PLACE_ATTRIBUTES and k not in PLACE_ATTRIBUTES}
+        out.append(first.setdefault(json.dumps(data, sort_keys=True, default=str), i))
+    return tuple(out)
+
+
 class DraPlacement(Placement):
     name = "dra"
     description = "DRA ResourceClaims (CEL selectors, consumable capacity) placed by dra.allocator"
@@ -201,17 +223,18 @@ class DraPlacement(Placement):
                 rep = ShapePool(node.name, lambda node=node, roots=roots: publish(inventory(node)) + (
                     build_nic_slices(node.name, roots) if roots else []))
                 table = MigTable(inv) if partitions else None
-                found = shapes[shape_key] = (names, mem, domains, inv.gpus[0].product_name, rep, table or None,
-                                             (roots, gpu_roots))
-            names, mem, domains, product, rep, table, (roots, gpu_roots) = found
-            x = DraNode(names, mem, domains, product, node.gpu_free, rep, DRIVER_NAME)
+                proto = DraNode(names, mem, domains, inv.gpus[0].product_name, [1000] * len(names), rep, DRIVER_NAME)
+                proto.dev_class = device_classes_of([devices[n] for n in names])
+                # the profile and model decide attributes the claim's CEL may read
+                proto.shape = shape_key + proto.shape
+                found = shapes[shape_key] = (proto, table or None, (roots, gpu_roots))
+            proto, table, (roots, gpu_roots) = found
+            x = proto.like(node.gpu_free)
             if table is not None:
                 x.mig = MigState(table)
             if roots:
                 x.nics = NicState(roots, gpu_roots)
             x.pool = node.name  # build_slices names the pool after the node
-            # the profile and model decide attributes the claim's CEL may read
-            x.shape = shape_key + x.shape
             node.extra = x
         self._node_obj = lambda name: Node.from_dict({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
         version = self.version
@@ -395,7 +418,7 @@ class DraPlacement(Placement):
             return []
         gpu_mem = d.gpu_mem
         mem_total = x.mem_total
-        if gpu_mem and mem_total and max(mem_total) < gpu_mem:
+        if gpu_mem and mem_total and x.mem_max < gpu_mem:
             return []
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
         n = len(free)
@@ -464,7 +487,19 @@ class DraPlacement(Placement):
         # With pins (the policy's devices named in a selector) no other device can match, so
         # only the pinned devices' state is part of the question.
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
-        if pins is not None:
+        # (not MIG-profile claims: their firstAvailable MIG branch names no device index)
+        single = pins is not None and len(pins) == 1 and d.count == 1 and not d.rdma_milli and d.mig is None
+        if single:
+            # A claim for one named device with no constraint: the answer depends only on that
+            # device's attributes, capacities and allocations, and devices of one class differ
+            # only in attributes that name their place, which no selector here reads (the
+            # claim's: productName, capacity.memory, index, profile; the DeviceClasses':
+            # driver, type, allowMultipleAllocations). So the answer for one device of a class
+            # in a state is the answer for every device of the class in that state, moved
+            # onto it (an 8-GPU node asks the allocator once, not once per GPU).
+            i = pins[0]
+            state: tuple = (x.dev_class[i], (free[i], mem_free[i], exclusive[i]))
+        elif pins is not None:
             state = tuple((free[i], mem_free[i], exclusive[i]) for i in pins)
         else:
             state = tuple(zip(free, mem_free, exclusive))
@@ -473,7 +508,7 @@ class DraPlacement(Placement):
             state += (tuple(used[i] for i in pins) if pins is not None else tuple(used),)
         if x.nics is not None and self.wants_nic(d):  # and what the NICs have left
             state += (tuple(x.nics.free),)
-        key = (x.shape, state, self.claim_key(d, pins))
+        key = (x.shape, state, self.claim_key(d, (-1,) if single else pins))
         outcome = self._outcomes.get(key, _MISSING)
         if outcome is _MISSING:
             claim = self.claim_for(d, pins)
@@ -481,11 +516,16 @@ class DraPlacement(Placement):
             allocator = self.allocator_for(x)  # builds the shape's slices and Node on first use
             results = allocator.allocate_dicts(x.node_obj, [claim], allocated=x.state)
             outcome = None if results is None else self._outcome(x, results[0])
+            if single and outcome is not None and [r[0] for r in outcome] != [pins[0]]:
+                raise AssertionError(f"node {node.name}: a claim pinned to device {pins[0]} got {outcome}")
             if len(self._outcomes) > 500_000:
                 self._outcomes.clear()
             self._outcomes[key] = outcome
         if outcome is None:
             return None
+        if single and outcome[0][0] != pins[0]:  # found for another device of the class
+            i = pins[0]
+            outcome = tuple((i, x.names[i]) + r[2:] for r in outcome)
         return self._apply_outcome(node, pod, d, outcome, now)
 
     @staticmethod

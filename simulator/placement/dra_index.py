@@ -37,13 +37,14 @@ class DraNode:
     """The index of one node: what its devices offer and what is allocated on them."""
 
     __slots__ = ("names", "index_of", "mem_total", "mem_free", "exclusive", "domains", "free",
-                 "product", "shape", "pool", "rep", "driver", "mig", "nics")
+                 "product", "shape", "pool", "rep", "driver", "mig", "nics", "dev_class", "mem_max")
 
     def __init__(self, names: list[str], mem_total: list[int], domains: list[str | None], product: str,
                  free: list[int], rep: ShapePool, driver: str) -> None:
         self.names = names  # device name per GPU index
         self.index_of = {n: i for i, n in enumerate(names)}
         self.mem_total = mem_total  # MiB
+        self.mem_max = max(mem_total, default=0)  # the largest device's memory (a quick no)
         self.mem_free = list(mem_total)
         self.exclusive = [False] * len(names)
         self.domains = domains
@@ -59,6 +60,27 @@ class DraNode:
         self.pool = ""
         self.mig: Any = None  # MIG partitions in use (simulator.placement.dra_mig.MigState), if offered
         self.nics: Any = None  # RDMA NICs and their free share (simulator.placement.nics.NicState), if any
+        # Per device, its class among the node's devices: equal classes publish the same
+        # attributes and capacities except those naming the device's place (name, index,
+        # minor, UUID, PCI address, NUMA node, NVLink domain) -- see DraPlacement.bind. Every
+        # device its own class unless the placement model sets it.
+        self.dev_class: tuple[int, ...] = tuple(range(len(names)))
+
+    def like(self, free: list[int]) -> "DraNode":
+        """Another node of this node's shape, nothing allocated, over ``free`` (its NodeState's
+        ``gpu_free``): what never changes (names, capacities, shape, classes) is shared, not
+        rebuilt per node (a fleet has thousands of nodes and a dozen shapes)."""
+        x = object.__new__(DraNode)
+        x.names, x.index_of, x.mem_total, x.domains = self.names, self.index_of, self.mem_total, self.domains
+        x.mem_max = self.mem_max
+        x.product, x.rep, x.driver, x.shape, x.dev_class = self.product, self.rep, self.driver, self.shape, self.dev_class
+        x.mem_free = list(self.mem_total)
+        x.exclusive = [False] * len(self.names)
+        x.free = free
+        x.pool = ""
+        x.mig = None  # per-node state: set by the placement that owns the node
+        x.nics = None
+        return x
 
     @property
     def node_obj(self) -> Any:

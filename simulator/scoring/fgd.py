@@ -26,24 +26,56 @@ class FGD(Policy):
     description = "fragmentation gradient descent (FGD paper)"
     gpu_select = "fgd"
 
+    def __init__(self) -> None:
+        self._memo_of: object = None  # the FragModel the share memo was filled with
+        self._memo: dict[tuple, tuple[int, frozenset[int]]] = {}
+
     def _best_share(self, node: NodeState, d: Demand, ctx: ScoringContext) -> tuple[int, int]:
-        before = ctx.frag.frag_of(node)
-        cpu_after = node.cpu_free - (d.cpu if d.cpu > 0 else 100)
+        """(score, GPU) of a fractional pod: the eligible GPU whose free milli, less the pod's,
+        adds the least fragmentation (the first eligible GPU among equals)."""
         free = node.gpu_free
-        best_score, best_gpu = -1, -1
-        tried: dict[int, int] = {}
-        for i in ctx.eligible(node, d):
-            value = free[i]
-            score = tried.get(value)
-            if score is None:
-                after_gpus = list(free)
-                after_gpus[i] = value - d.milli
-                after = ctx.frag.node_frag(node.model, cpu_after, after_gpus)
-                score = int(_sigmoid((before - after) / 1000) * MAX_NODE_SCORE)
-                tried[value] = score
-            if best_gpu < 0 or score > best_score:
-                best_score, best_gpu = score, i
-        return best_score, best_gpu
+        eligible = ctx.eligible(node, d)
+        if not eligible:
+            return -1, -1
+        best_score, best_values = self._share_scores(node, d, ctx, eligible)
+        for i in eligible:
+            if free[i] in best_values:
+                return best_score, i
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _share_scores(self, node: NodeState, d: Demand, ctx: ScoringContext,
+                      eligible: list[int]) -> tuple[int, frozenset[int]]:
+        """The best score over the eligible GPUs and the free-milli values that reach it.
+
+        Memoised: F reads the node through its model, the class of its free CPU
+        (:meth:`FragModel.cpu_class`) and the multiset of free milli, so these with the pod's
+        milli, its CPU class after placement and the eligible GPUs' distinct free values decide
+        the answer; fractional nodes revisit the same states often (about half the calls on
+        openb under DRA)."""
+        frag = ctx.frag
+        if self._memo_of is not frag:
+            self._memo_of, self._memo = frag, {}
+        free = node.gpu_free
+        cpu_after = node.cpu_free - (d.cpu if d.cpu > 0 else 100)
+        values = tuple(dict.fromkeys(free[i] for i in eligible))
+        key = (node.model, frag.cpu_class(node.cpu_free), frag.cpu_class(cpu_after), tuple(sorted(free)),
+               tuple(sorted(values)), d.milli)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        before = frag.frag_of(node)
+        scores = {}
+        for value in values:
+            after_gpus = list(free)
+            after_gpus[free.index(value)] = value - d.milli
+            after = frag.node_frag(node.model, cpu_after, after_gpus)
+            scores[value] = int(_sigmoid((before - after) / 1000) * MAX_NODE_SCORE)
+        best = max(scores.values())
+        found = (best, frozenset(v for v, sc in scores.items() if sc == best))
+        if len(self._memo) > 1_000_000:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
 
     def score(self, node: NodeState, d: Demand, ctx: ScoringContext) -> int:
         if d.is_share:

@@ -1,0 +1,123 @@
+"""The scheduler's caches against fresh evaluation (issue 13, item 6: speed without changing a
+placement).
+
+A group's cached score per demand shape, the shapes it marks blocked (inherited from the state
+a bind came from: filters are monotone in free resources), and its cached GPU-filter answers per
+GPU shape must all equal what filter and score say on the group's node right now -- after any
+mix of binds and releases, with several placement models. A cache that went stale (a wrong
+inheritance, a GPU shape that misses a field the filter reads) fails here.
+"""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.engine import build_cluster, demand_for
+from simulator.fleet.model import Fleet, NodeSpec
+from simulator.placement import get_placement
+from simulator.scheduler import INFEASIBLE, Cluster
+from simulator.scoring import get_policy
+from simulator.trace.model import Pod, Trace
+
+
+def check_caches(cluster: Cluster, demands: dict[int, object]) -> int:
+    """Compare every cached answer of every live group with a fresh one; returns how many."""
+    checked = 0
+    for group in cluster.groups.values():
+        node = cluster.nodes[next(iter(group.members))]
+        for sid, d in demands.items():
+            fresh_ok = cluster.feasible(node, d)  # type: ignore[arg-type]
+            fresh = cluster.policy.score(node, d, cluster.ctx) if fresh_ok else INFEASIBLE  # type: ignore[arg-type]
+            if sid in group.cache:
+                assert group.cache[sid] == fresh, (node, d, group.cache[sid], fresh)
+                checked += 1
+            if sid in group.blocked:
+                assert not fresh_ok, (node, d)
+                checked += 1
+            gsid = cluster._gpu_shape_of[sid]
+            gpu_fresh = d.count == 0 or (  # type: ignore[attr-defined]
+                node.gpu_count > 0 and not (d.models and node.model not in d.models)  # type: ignore[attr-defined]
+                and cluster.placement.fits(node, d))  # type: ignore[arg-type]
+            if d.count and gsid in group.gpu_ok:  # type: ignore[attr-defined]
+                assert group.gpu_ok[gsid] == gpu_fresh, (node, d)
+                checked += 1
+            if d.count and gsid in group.gpu_blocked:  # type: ignore[attr-defined]
+                assert not gpu_fresh, (node, d)
+    return checked
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    placement=st.sampled_from(["device-plugin", "dra", "time-slicing", "mig-mixed"]),
+    policy=st.sampled_from(["fgd", "bestfit", "gpu-packing"]),
+    tie_break=st.sampled_from(["order", "random"]),
+    seed=st.integers(0, 1000),
+)
+def test_cached_filter_and_scores_equal_fresh_evaluation(placement: str, policy: str, tie_break: str,
+                                                         seed: int) -> None:
+    rng = random.Random(seed)
+    models = ["T4", "A100-SXM4-80GB"]
+    fleet = Fleet("f", [NodeSpec(f"n{i}", rng.choice([8000, 16000]), 64 * 1024, rng.choice([1, 2, 4, 8]),
+                                 models[i % 2]) for i in range(6)])
+    pods = []
+    for i in range(60):
+        n = rng.choice([0, 1, 1, 1, 2, 4])
+        pods.append(Pod(f"p{i}", rng.choice([500, 2000, 6000]), rng.choice([1024, 8192]), num_gpu=n,
+                        gpu_milli=rng.choice([200, 500, 1000]) if n == 1 else (1000 if n else 0),
+                        gpu_memory_mib=rng.choice([0, 0, 8000]) if n else 0,
+                        gpu_models=tuple(rng.sample(models, 1)) if rng.random() < 0.2 else ()))
+    trace = Trace("t", pods)
+    place = get_placement(placement)
+    cluster, _ = build_cluster(fleet, trace, place, get_policy(policy), seed, tie_break)
+    demands: dict[int, object] = {}
+    live = []
+    checked = 0
+    for pod in pods:
+        d = demand_for(place, pod)
+        if d is None:
+            continue
+        demands[cluster.shape_id(d)] = d
+        b = cluster.schedule(pod, d, 0.0)
+        if b is not None:
+            live.append(b)
+        if live and rng.random() < 0.3:
+            cluster.release(live.pop(rng.randrange(len(live))))
+        checked += check_caches(cluster, demands)
+    assert checked > 0
+
+
+class _Forgetful(dict):
+    """An allocator memo that never remembers: every bind asks the allocator."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+def test_dra_allocator_memo_moves_answers_between_devices_of_a_class_without_changing_a_placement() -> None:
+    """The memo answers a claim naming one device from an earlier answer on another device of
+    the same class (same published attributes but for the ones naming its place). The replay
+    with it must equal the replay that asks the allocator every time, device by device."""
+    from simulator.engine import replay_time
+
+    rng = random.Random(7)
+    fleet = Fleet("f", [NodeSpec(f"n{i}", 64000, 512 * 1024, 8, "A100-SXM4-80GB") for i in range(3)]
+                  + [NodeSpec("t", 16000, 64 * 1024, 2, "T4")])
+    pods = [Pod(f"p{i}", 1000, 1024, num_gpu=1, gpu_milli=rng.choice([100, 250, 500, 1000]),
+                gpu_memory_mib=rng.choice([0, 10_000]), arrival=i, duration=rng.choice([5, 50, 400]))
+            for i in range(200)]
+    trace = Trace("t", pods)
+    runs = []
+    for memo in (True, False):
+        place = get_placement("dra")
+        if not memo:
+            place._outcomes = _Forgetful()  # type: ignore[attr-defined]
+        r = replay_time(fleet, trace, place, get_policy("fgd"), 3)
+        runs.append((r.to_dict(), r.counters["allocator_calls"]))
+    (with_memo, calls_memo), (without, calls_plain) = runs
+    for d in (with_memo, without):
+        d.pop("wall_s"), d.pop("pods_per_s"), d["counters"].pop("allocator_calls")
+    assert with_memo == without
+    assert calls_memo < calls_plain / 2  # one answer serves the devices of a class
