@@ -130,15 +130,11 @@ def fgd_order(pods: list[Pod], rng: random.Random, capacity_milli: int, inflatio
 
 def _demand_lookup(placement: Placement, trace: Trace,
                    demands: list[Demand | None]) -> Callable[[Pod], Demand | None]:
-    """``demand_for`` that reuses the demands ``build_cluster`` already made for the trace's own
-    pods (by object: a clone is a new pod and gets its demand made)."""
-    known = {id(p): d for p, d in zip(trace.pods, demands)}
-
-    def demand_of(pod: Pod) -> Demand | None:
-        d = known.get(id(pod), known)
-        return demand_for(placement, pod) if d is known else d  # type: ignore[return-value]
-
-    return demand_of
+    """``demand_for`` during a replay. The demands ``build_cluster`` made are NOT reused: they
+    were made before the cluster set the placement up, and a placement's demand may depend on
+    its setup (static MIG picks the slice profile from the fleet's MIG layout), so reusing them
+    changed mig-mixed results on the embedded default."""
+    return lambda pod: demand_for(placement, pod)
 
 
 def failure_log(cluster: Cluster) -> Any:
