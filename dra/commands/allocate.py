@@ -22,10 +22,11 @@ printed on stderr.
 
 Extended resources (KEP-5004): Pods in the inputs whose containers request an extended
 resource (``nvidia.com/gpu: 2``) that a DeviceClass maps (``spec.extendedResourceName``,
-or the implicit ``deviceclass.resource.kubernetes.io/<class>``) get the claim the scheduler
-would make for them: annotated ``resource.kubernetes.io/extended-resource-claim``, one
+or, from 1.35, the implicit ``deviceclass.resource.kubernetes.io/<class>``) get the claim the
+scheduler would make for them: annotated ``resource.kubernetes.io/extended-resource-claim``, one
 request per container and resource (``container-<i>-request-<j>``), ExactCount of the
-requested amount. Needs DRAExtendedResource (on by default from 1.36).
+requested amount (from 1.35 a plain init container reuses what later containers ask for).
+Needs DRAExtendedResource (on by default from 1.36).
 
 Exit status: 0 all claims allocated, 1 some claim cannot be allocated (the reason is
 printed), 2 bad input.
@@ -104,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
                 f"Pods with extended resources need DRAExtendedResource (off in Kubernetes {version.minor}; "
                 "use --feature-gates DRAExtendedResource=true or --kubernetes-version 1.36+)"
             )
-        claims += claims_for_pods(pods, classes)
+        # 1.34 (alpha) maps explicit names only and asks once per container (see claims_for_pods).
+        claims += claims_for_pods(pods, classes, v1_34=not version.at_least("1.35"))
     if not claims:
         raise AllocateInputError("nothing to allocate: no ResourceClaim or ResourceClaimTemplate in the inputs")
     previous = [o for o in _load_all(args.allocated, option="--allocated") if _kind(o) == "ResourceClaim"]
