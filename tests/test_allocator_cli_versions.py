@@ -116,3 +116,28 @@ def test_extended_resource_pod_that_does_not_fit_is_explained(tmp_path: Path, ca
     path = _write(tmp_path, CLASS, _slice("s-1", "a", ["gpu-0"]), _pod("big", 4))
     assert main(["allocate", "-f", str(path), "--node", "node-1"]) == 1
     assert "big-extended-resources" in capsys.readouterr().out
+
+
+def test_kubernetes_1_34_asks_once_per_container_and_reuses_nothing(tmp_path: Path, capsys) -> None:
+    # kube-scheduler 1.34.4 createDeviceRequests: the init container's 3 and main's 2 are both
+    # requested (1.35 added the reuse), in container order.
+    path = _write(tmp_path, CLASS, _slice("s-1", "a", [f"gpu-{i}" for i in range(5)]), _pod("train", 2, init_gpus=3))
+    assert main(["allocate", "-f", str(path), "--node", "node-1", "--kubernetes-version", "1.34",
+                 "--feature-gates", "DRAExtendedResource=true"]) == 0
+    (doc,) = list(yaml.safe_load_all(capsys.readouterr().out))
+    requests = doc["spec"]["devices"]["requests"]
+    assert [(r["name"], r["exactly"]["count"]) for r in requests] == [("container-0-request-0", 3),
+                                                                      ("container-1-request-1", 2)]
+
+
+def test_kubernetes_1_34_ignores_the_implicit_class_name(tmp_path: Path, capsys) -> None:
+    # 1.34's IsExtendedResourceName is false in the kubernetes.io/ namespace: the scheduler binds
+    # such a pod with no devices, so no claim is made for it (1.35 serves it).
+    pod = _pod("train", 0)
+    pod["spec"]["containers"][0]["resources"] = {"limits": {"deviceclass.resource.kubernetes.io/gpu.nvidia.com": "1"}}
+    path = _write(tmp_path, CLASS, _slice("s-1", "a", ["gpu-0"]), pod)
+    assert main(["allocate", "-f", str(path), "--node", "node-1", "--kubernetes-version", "1.34",
+                 "--feature-gates", "DRAExtendedResource=true"]) == 2
+    assert "nothing to allocate" in capsys.readouterr().err
+    assert main(["allocate", "-f", str(path), "--node", "node-1", "--kubernetes-version", "1.35",
+                 "--feature-gates", "DRAExtendedResource=true"]) == 0

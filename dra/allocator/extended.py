@@ -31,12 +31,19 @@ class ExtendedResourceError(UserError):
     pass
 
 
-def class_for_resources(classes: list[Any]) -> dict[str, str]:
-    """Extended resource name -> DeviceClass name, as the scheduler resolves it."""
+def class_for_resources(classes: list[Any], *, implicit: bool = True) -> dict[str, str]:
+    """Extended resource name -> DeviceClass name, as the scheduler resolves it.
+
+    ``implicit=False`` is 1.34: its scheduler asks ``IsExtendedResourceName``, which is false
+    for every name in the ``kubernetes.io/`` namespace, so a request for
+    ``deviceclass.resource.kubernetes.io/<class>`` never reaches DRA (the pod is bound with no
+    devices; checked against kube-scheduler v1.34.4). 1.35 added ``IsDRAExtendedResourceName``.
+    """
     by_name: dict[str, list[Any]] = {}
     for c in classes:
         name = c.metadata.name
-        by_name.setdefault(IMPLICIT_PREFIX + name, []).append(c)
+        if implicit:
+            by_name.setdefault(IMPLICIT_PREFIX + name, []).append(c)
         explicit = getattr(c.spec, "extended_resource_name", None) if c.spec is not None else None
         if explicit:
             by_name.setdefault(explicit, []).append(c)
@@ -87,15 +94,17 @@ def _request(ns: str, pod: str, ci: int, container: dict[str, Any], resource: st
     }
 
 
-def claims_for_pods(pods: list[dict[str, Any]], classes: list[Any]) -> list[Any]:
+def claims_for_pods(pods: list[dict[str, Any]], classes: list[Any], *, v1_34: bool = False) -> list[Any]:
     """The special claim per pod that asks for DRA-backed extended resources, as
-    ``ResourceClaim`` objects (pods with none get no claim); see :func:`claim_dict_for_pod`."""
+    ``ResourceClaim`` objects (pods with none get no claim); see :func:`claim_dict_for_pod`.
+    ``v1_34``: as kube-scheduler 1.34 (alpha) makes it: explicit names only
+    (:func:`class_for_resources`) and one request per container (:func:`claim_dict_for_pod`)."""
     from dra.api import ResourceClaim
 
-    mapping = class_for_resources(classes)
+    mapping = class_for_resources(classes, implicit=not v1_34)
     claims: list[Any] = []
     for pod in pods:
-        data = claim_dict_for_pod(pod, mapping)
+        data = claim_dict_for_pod(pod, mapping, v1_34=v1_34)
         if data is not None:
             meta = data["metadata"]
             claims.append(ResourceClaim.from_dict(data, path=f"Pod {meta['namespace']}/{pod_name(pod)}"))
@@ -106,16 +115,21 @@ def pod_name(pod: dict[str, Any]) -> str:
     return (pod.get("metadata") or {}).get("name") or "<unnamed>"
 
 
-def claim_dict_for_pod(pod: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any] | None:
+def claim_dict_for_pod(pod: dict[str, Any], mapping: dict[str, str], *, v1_34: bool = False) -> dict[str, Any] | None:
     """The special claim per pod that asks for DRA-backed extended resources.
 
-    As the 1.37 scheduler's ``createRequestsAndMappings``: containers are the init
+    As the 1.35-1.37 scheduler's ``createRequestsAndMappings``: containers are the init
     containers followed by the regular ones (that is the index in the request name), the
     resource index is the position among the container's sorted request names, regular and
     sidecar containers get a request each, a plain init container first reuses the requests
     of the long-lived containers after it and asks only for the rest, only the largest of
     the init containers' requests is kept (they run one at a time), and the requests are
     sorted by name.
+
+    ``v1_34``: as 1.34's ``createDeviceRequests``: every container, init containers included,
+    gets a request for its whole amount (nothing reused), in container order per resource and
+    not sorted. (1.34 walks the resources in Go map order, so a pod asking for two DRA-backed
+    names gets its requests in either order there; here they come sorted.)
     """
     meta = pod.get("metadata") or {}
     name = meta.get("name") or "<unnamed>"
@@ -125,7 +139,11 @@ def claim_dict_for_pod(pod: dict[str, Any], mapping: dict[str, str]) -> dict[str
     containers = [*inits, *(spec.get("containers") or [])]
     wanted_names = sorted({r for c in containers for r in _requests_of(c) if r in mapping})
     requests: list[dict[str, Any]] = []
-    for resource in wanted_names:
+    if v1_34:
+        for resource in wanted_names:
+            requests.extend(r for ci, c in enumerate(containers)
+                            if (r := _request(ns, name, ci, c, resource, mapping[resource], [])) is not None)
+    for resource in wanted_names if not v1_34 else ():
         long_lived: list[dict[str, Any] | None] = [None] * len(containers)
         short_lived: list[int] = []
         for ci, container in enumerate(containers):
@@ -145,7 +163,8 @@ def claim_dict_for_pod(pod: dict[str, Any], mapping: dict[str, str]) -> dict[str
         requests.extend(r for r in long_lived if r is not None)
     if not requests:
         return None
-    requests.sort(key=lambda r: r["name"])
+    if not v1_34:
+        requests.sort(key=lambda r: r["name"])
     return {
         "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
         "metadata": {"name": f"{name}-extended-resources", "namespace": ns,

@@ -22,10 +22,11 @@ printed on stderr.
 
 Extended resources (KEP-5004): Pods in the inputs whose containers request an extended
 resource (``nvidia.com/gpu: 2``) that a DeviceClass maps (``spec.extendedResourceName``,
-or the implicit ``deviceclass.resource.kubernetes.io/<class>``) get the claim the scheduler
-would make for them: annotated ``resource.kubernetes.io/extended-resource-claim``, one
+or, from 1.35, the implicit ``deviceclass.resource.kubernetes.io/<class>``) get the claim the
+scheduler would make for them: annotated ``resource.kubernetes.io/extended-resource-claim``, one
 request per container and resource (``container-<i>-request-<j>``), ExactCount of the
-requested amount. Needs DRAExtendedResource (on by default from 1.36). As the 1.37 scheduler,
+requested amount (from 1.35 a plain init container reuses what later containers ask for; 1.34
+asks for every container's whole amount). Needs DRAExtendedResource (on by default from 1.36). As the 1.37 scheduler,
 a node whose ``status.allocatable`` lists the resource (a device plugin advertises it) serves
 it through the device plugin, not DRA: the Pod's claim on that node leaves it out, and a Pod
 served wholly by device plugins needs no claim there (said on stderr); a resource that no
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     minor = version.minor
     pods, objs = split_pods(args.filename, _load_all)
     mapping: dict[str, str] = {}
+    v1_34 = not version.at_least("1.35")
     # What the API server would refuse on create is refused here too, before allocating.
     validate_objects([o for o in objs if _kind(o) != "Node"], minor)
     classes = [o for o in objs if _kind(o) == "DeviceClass"]
@@ -109,10 +111,11 @@ def run(args: argparse.Namespace) -> int:
                 f"Pods with extended resources need DRAExtendedResource (off in Kubernetes {version.minor}; "
                 "use --feature-gates DRAExtendedResource=true or --kubernetes-version 1.36+)"
             )
-        mapping = class_for_resources(classes)
+        # 1.34 (alpha) maps explicit names only and asks once per container (claim_dict_for_pod).
+        mapping = class_for_resources(classes, implicit=not v1_34)
         # The scheduler's PreFilter: only Pods asking for a DRA-mapped resource (a malformed
         # amount is refused here, once, with its place).
-        pods = [p for p in pods if claim_dict_for_pod(p, mapping) is not None]
+        pods = [p for p in pods if claim_dict_for_pod(p, mapping, v1_34=v1_34) is not None]
     if not claims and not pods:
         raise AllocateInputError("nothing to allocate: no ResourceClaim or ResourceClaimTemplate in the inputs")
     previous = [o for o in _load_all(args.allocated, option="--allocated") if _kind(o) == "ResourceClaim"]
@@ -135,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         placed = False
         unfit: dict[str, str] = {}
         for node in candidates:
-            on_node = _claims_on_node(group, mapping, node)
+            on_node = _claims_on_node(group, mapping, node, v1_34)
             if isinstance(on_node, str):
                 unfit[node.name] = on_node
                 continue
@@ -163,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
                 if node.name in unfit:
                     texts.append(unfit[node.name] + "\n")
                 else:
-                    node_claims, _ = _claims_on_node(group, mapping, node)  # type: ignore[misc]
+                    node_claims, _ = _claims_on_node(group, mapping, node, v1_34)  # type: ignore[misc]
                     texts.append(explain(allocator, node, node_claims, allocated=state).text())
             if len(candidates) > 5:
                 texts.append(f"... and {len(candidates) - 5} more nodes\n")
@@ -181,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _claims_on_node(group: list[Any], mapping: dict[str, str], node: Any) -> tuple[list[Any], list[str]] | str:
+def _claims_on_node(group: list[Any], mapping: dict[str, str], node: Any,
+                    v1_34: bool = False) -> tuple[list[Any], list[str]] | str:
     """The claims ``group`` allocates on ``node`` (a Pod's special claim is made per node, as its
     device-plugin resources differ by node) plus notes for stderr, or why the group cannot run there."""
     from dra.api import ResourceClaim
@@ -193,7 +197,7 @@ def _claims_on_node(group: list[Any], mapping: dict[str, str], node: Any) -> tup
         if not isinstance(item, dict):
             claims.append(item)
             continue
-        plan = plan_on_node(item, mapping, node)
+        plan = plan_on_node(item, mapping, node, v1_34=v1_34)
         if plan.unfit:
             return f"{describe(item)}: {plan.unfit}"
         if plan.device_plugin:

@@ -84,8 +84,8 @@ class NodePlan:
     unfit: str | None = None
 
 
-def plan_on_node(pod: dict[str, Any], mapping: dict[str, str], node: Any) -> NodePlan:
-    """The Pod's needs on ``node`` (see the module docstring)."""
+def plan_on_node(pod: dict[str, Any], mapping: dict[str, str], node: Any, *, v1_34: bool = False) -> NodePlan:
+    """The Pod's needs on ``node`` (see the module docstring); ``v1_34``: the claim as 1.34 makes it."""
     allocatable = _allocatable(node)
     dra_served: dict[str, str] = {}
     plan = NodePlan()
@@ -106,7 +106,7 @@ def plan_on_node(pod: dict[str, Any], mapping: dict[str, str], node: Any) -> Nod
         else:
             plan.device_plugin.append(name)
     if dra_served:
-        plan.claim = claim_dict_for_pod(pod, dra_served)
+        plan.claim = claim_dict_for_pod(pod, dra_served, v1_34=v1_34)
     return plan
 
 

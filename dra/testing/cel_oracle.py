@@ -13,21 +13,21 @@ answers JSON lines::
         # {"id": ..., "compileError"?: str, "maxCost"?: int, "matches"?: bool, "evalError"?: str, "cost"?: int}
 
 Without Go, :func:`skip_reason` says so in one line and the oracle tests skip. Builds run with
-``nice -n 10`` (the machine is shared) and hold a file lock, so parallel test runs build once.
+``nice -n 10`` (the machine is shared) and hold a file lock, so parallel test runs build once
+(both from :mod:`dra.testing.gobuild`, the recipe every cached Go build here shares).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from dra.testing import gobuild
 from dra.versions import BUILD_PATCHES, parse_minor
 
 __all__ = ["CelOracle", "OracleError", "SOURCE_DIR", "cache_dir", "device_json", "outcome", "ours", "request", "skip_reason"]
@@ -41,13 +41,12 @@ class OracleError(RuntimeError):
 
 
 def cache_dir(minor: str) -> Path:
-    root = os.environ.get("DRA_GPU_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dra-gpu")
-    return Path(root) / "cel-oracle" / minor
+    return gobuild.cache_root() / "cel-oracle" / minor
 
 
 def skip_reason() -> Optional[str]:
     """One line saying why the oracle cannot run here, or None when it can."""
-    if shutil.which("go") is None:
+    if gobuild.go_binary() is None:
         return "upstream CEL oracle needs Go (go not found on PATH)"
     if not (SOURCE_DIR / "main.go").is_file():
         return f"upstream CEL oracle sources not found in {SOURCE_DIR}"
@@ -90,14 +89,12 @@ def build(minor: str) -> Path:
         raise OracleError(reason)
     minor = parse_minor(minor)
     work = cache_dir(minor)
-    work.mkdir(parents=True, exist_ok=True)
     binary = work / _BINARY
-    stamp = work / "stamp"
-    want = _fingerprint(minor)
-    with open(work / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if binary.is_file() and stamp.is_file() and stamp.read_text() == want:
-            return binary
+    go = gobuild.go_binary() or "go"
+
+    def compile_oracle() -> None:
+        # The build runs in the cache directory itself; go.mod and go.sum survive while the
+        # minor's pins are unchanged, so a source edit rebuilds without resolving modules again.
         for old in work.glob("*.go"):
             old.unlink()
         for src in SOURCE_DIR.glob("*.go"):
@@ -106,16 +103,12 @@ def build(minor: str) -> Path:
         if not go_mod.is_file() or not go_mod.read_text().startswith(_go_mod(minor)):
             go_mod.write_text(_go_mod(minor))
             (work / "go.sum").unlink(missing_ok=True)
-        env = dict(os.environ, GOFLAGS="-buildvcs=false")
-        nice = ["nice", "-n", "10"] if shutil.which("nice") else []
-        steps = [nice + ["go", "mod", "tidy"], nice + ["go", "build", "-tags", ",".join(_tags(minor)), "-o", _BINARY, "."]]
-        for cmd in steps:
-            proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-                raise OracleError(f"building the CEL oracle for {minor} failed ({' '.join(cmd[-3:])}): " + " | ".join(tail))
-        stamp.write_text(want)
-        return binary
+        for label, cmd in [("resolving modules", [go, "mod", "tidy"]),
+                           ("compiling", [go, "build", "-tags", ",".join(_tags(minor)), "-o", _BINARY, "."])]:
+            gobuild.run_step(cmd, work, f"CEL oracle {minor}: {label}", error=OracleError)
+
+    gobuild.ensure(work, _fingerprint(minor), (_BINARY,), compile_oracle, stamp_name="stamp")
+    return binary
 
 
 def device_json(

@@ -7,7 +7,8 @@ from the Go module proxy, compiled once into
 
 The build runs in a throw-away harness module (a ``go.mod`` that requires only helm, so
 Go's minimal version selection picks exactly the dependency versions helm's own ``go.mod``
-names) under ``nice -n 10`` (the build machine is shared). ``ensure_helm()`` returns the
+names) under ``nice -n 10`` and a file lock (:mod:`dra.testing.gobuild`, the recipe every cached
+Go build here shares). ``ensure_helm()`` returns the
 binary's path; when Go is missing or the build fails it raises :class:`HelmUnavailable`
 whose message is one line, fit for ``pytest.skip``.
 
@@ -17,11 +18,12 @@ Used by ``tests/test_manifests_helm.py`` and by ``make k8s`` (the cluster build 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from dra.testing import gobuild
 
 HELM_MODULE = "helm.sh/helm/v4"
 HELM_VERSION = "v4.3.2"
@@ -32,9 +34,7 @@ class HelmUnavailable(RuntimeError):
     """helm cannot be had here (no Go, or the build failed); the message is one line."""
 
 
-def cache_root() -> Path:
-    """``$DRA_GPU_CACHE`` or ``~/.cache/dra-gpu``: where every build output of the project lives."""
-    return Path(os.environ.get("DRA_GPU_CACHE") or Path.home() / ".cache" / "dra-gpu")
+cache_root = gobuild.cache_root
 
 
 def helm_path(version: str = HELM_VERSION) -> Path:
@@ -50,35 +50,32 @@ def _source_key(version: str, go: str) -> str:
 def ensure_helm(version: str = HELM_VERSION, *, quiet: bool = False) -> Path:
     """Return the path of a working helm ``version``, building it first if needed."""
     target = helm_path(version)
-    go = shutil.which("go")
+    go = gobuild.go_binary()
     stamp = target.parent / _STAMP
-    if target.is_file() and os.access(target, os.X_OK):
-        # Reuse unless we can tell that it was built by another toolchain (source changed).
-        if go is None or not stamp.exists() or stamp.read_text().strip() == _source_key(version, go):
-            return target
+    if target.is_file() and os.access(target, os.X_OK) and (go is None or not stamp.exists()):
+        # Built here, but nothing says from what (older cache) or no Go to tell: reuse it.
+        return target
     if go is None:
         raise HelmUnavailable(f"helm {version} is built from its Go module and `go` is not on PATH")
-    if not quiet:
-        print(f"building helm {version} from {HELM_MODULE} into {target} (once; a few minutes)",
-              file=sys.stderr, flush=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nice = ["nice", "-n", "10"] if shutil.which("nice") else []
-    env = {**os.environ, "GOFLAGS": os.environ.get("GOFLAGS", "-buildvcs=false"), "CGO_ENABLED": "0"}
-    with tempfile.TemporaryDirectory(prefix="dra-helm-") as tmp:
-        (Path(tmp) / "go.mod").write_text(f"module dragpu.local/helmharness\n\ngo 1.24\n\nrequire {HELM_MODULE} {version}\n")
-        ldflags = f"-s -w -X {HELM_MODULE}/internal/version.version={version}"
-        partial = target.with_suffix(".partial")
-        steps = [
-            [go, "get", f"{HELM_MODULE}/cmd/helm@{version}"],
-            [*nice, go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), f"{HELM_MODULE}/cmd/helm"],
-        ]
-        for cmd in steps:
-            done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                raise HelmUnavailable(f"building helm {version} failed at `{' '.join(cmd[-3:])}`: {last}")
-        partial.replace(target)
-    stamp.write_text(_source_key(version, go) + "\n")
+
+    def build() -> None:
+        if not quiet:
+            print(f"building helm {version} from {HELM_MODULE} into {target} (once; a few minutes)",
+                  file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="dra-helm-") as tmp:
+            (Path(tmp) / "go.mod").write_text(f"module dragpu.local/helmharness\n\ngo 1.24\n\nrequire {HELM_MODULE} {version}\n")
+            ldflags = f"-s -w -X {HELM_MODULE}/internal/version.version={version}"
+            partial = target.with_suffix(".partial")
+            for what, cmd in [
+                (f"building helm {version}: go get", [go, "get", f"{HELM_MODULE}/cmd/helm@{version}"]),
+                (f"building helm {version}: go build",
+                 [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), f"{HELM_MODULE}/cmd/helm"]),
+            ]:
+                gobuild.run_step(cmd, Path(tmp), what, error=HelmUnavailable, log=target.parent / "build.log")
+            partial.replace(target)
+
+    # The stamp keeps its pre-gobuild text (with its newline), so helm built before stays current.
+    gobuild.ensure(target.parent, _source_key(version, go) + "\n", (target.name,), build, stamp_name=_STAMP)
     return target
 
 

@@ -7,7 +7,8 @@
 * builds it once per Kubernetes minor into ``${DRA_GPU_CACHE:-~/.cache/dra-gpu}/oracle/<minor>/``
   (a generated ``go.mod`` pinning ``k8s.io/api``, ``apimachinery`` and
   ``dynamic-resource-allocation`` at ``v0.<minor>.<patch>`` of :data:`dra.versions.BUILD_PATCHES`),
-  rebuilt only when the Go source changes (:func:`build`);
+  rebuilt only when the Go source changes (:func:`build`; cache, lock and ``nice`` from
+  :mod:`dra.testing.gobuild`);
 * keeps the binary running as a subprocess and streams problems through it
   (:class:`UpstreamAllocator`), thousands per second.
 
@@ -43,6 +44,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from dra.testing import gobuild
 from dra.versions import BUILD_PATCHES, SUPPORTED_MINORS, parse_minor
 
 SOURCE_DIR = Path(__file__).resolve().parents[2] / "upstream" / "allocator"
@@ -53,12 +55,8 @@ class OracleUnavailable(RuntimeError):
     """The oracle cannot be built or run here (no Go, no source, build failed); one line."""
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("DRA_GPU_CACHE") or Path.home() / ".cache" / "dra-gpu")
-
-
-def go_binary() -> str | None:
-    return shutil.which("go")
+cache_root = gobuild.cache_root
+go_binary = gobuild.go_binary
 
 
 def skip_reason() -> str | None:
@@ -110,38 +108,33 @@ def build(minor: str, *, progress: bool = True) -> Path:
         raise OracleUnavailable(reason)
     out_dir = cache_root() / "oracle" / minor
     binary = binary_path(minor)
-    stamp_file = out_dir / "stamp"
-    stamp = _stamp(minor)
-    if binary.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
-        return binary
-    src_dir = out_dir / "src"
-    if src_dir.exists():
-        shutil.rmtree(src_dir)
-    src_dir.mkdir(parents=True)
-    for src in _sources():
-        shutil.copy2(src, src_dir / src.name)
-    (src_dir / "go.mod").write_text(_go_mod(minor))
     go = go_binary() or "go"
-    env = dict(os.environ, GOFLAGS="-buildvcs=false")
-    steps = [
-        ("resolving modules", [go, "mod", "tidy"]),
-        ("compiling", [go, "build", *_tags(minor),
-                       "-ldflags", f"-X main.minorVersion={minor}", "-o", str(binary) + ".tmp", "."]),
-    ]
-    started = time.monotonic()
-    for label, cmd in steps:
-        if progress:
-            print(f"oracle {minor}: {label} (k8s.io/dynamic-resource-allocation "
-                  f"v0.{BUILD_PATCHES[minor].split('.', 1)[1]})...", file=sys.stderr, flush=True)
-        nice = ["nice", "-n", "10"] if shutil.which("nice") else []
-        proc = subprocess.run([*nice, *cmd], cwd=src_dir, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            raise OracleUnavailable(f"oracle {minor}: {label} failed: {tail[0]}")
-    os.replace(str(binary) + ".tmp", binary)
-    stamp_file.write_text(stamp)
-    if progress:
-        print(f"oracle {minor}: built {binary} in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+    say = gobuild.stderr_progress if progress else None
+
+    def compile_oracle() -> None:
+        src_dir = out_dir / "src"
+        if src_dir.exists():
+            shutil.rmtree(src_dir)
+        src_dir.mkdir(parents=True)
+        for src in _sources():
+            shutil.copy2(src, src_dir / src.name)
+        (src_dir / "go.mod").write_text(_go_mod(minor))
+        started = time.monotonic()
+        if say:
+            say(f"oracle {minor}: building against k8s.io/dynamic-resource-allocation "
+                f"v0.{BUILD_PATCHES[minor].split('.', 1)[1]} into {out_dir}")
+        for label, cmd in [
+            ("resolving modules", [go, "mod", "tidy"]),
+            ("compiling", [go, "build", *_tags(minor), "-ldflags", f"-X main.minorVersion={minor}",
+                           "-o", str(binary) + ".tmp", "."]),
+        ]:
+            gobuild.run_step(cmd, src_dir, f"oracle {minor}: {label}", error=OracleUnavailable,
+                             progress=say, started=started)
+        os.replace(str(binary) + ".tmp", binary)
+        if say:
+            say(f"oracle {minor}: built {binary} in {time.monotonic() - started:.0f}s")
+
+    gobuild.ensure(out_dir, _stamp(minor), (binary.name,), compile_oracle, stamp_name="stamp")
     return binary
 
 

@@ -41,9 +41,27 @@ def deployed(cluster):
         proc = subprocess.run(["/usr/bin/kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "--server-side",
                                "--force-conflicts", "-f", str(DEPLOY / name)], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, f"{name}: {proc.stderr.strip()}"
-    # The VAP is enforced once the API server's policy informer has it: wait until a plain
-    # non-node write by the plugin is refused (bounded), so no test races the informer.
+    # The RBAC authorizer answers from an informer: right after the apply it may not have the
+    # binding yet, and the plugin's first write would get a 403 that says nothing about our RBAC.
+    # Ask the same authorizer chain (SubjectAccessReview) until it allows what the plugin does.
+    # (The VAP has its own informer: the test that expects its refusal retries until it comes.)
+    _wait_authorized(cluster, [("create", "resourceslices", ""), ("patch", "resourceclaims", "status")])
     return cluster
+
+
+def _wait_authorized(cluster, checks: list[tuple[str, str, str]], timeout: float = 30.0) -> None:
+    from dra.testing.cluster.identity import NAMESPACE, SERVICE_ACCOUNT
+
+    authz = client.AuthorizationV1Api(cluster.api_client())
+    user = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
+    groups = ["system:serviceaccounts", f"system:serviceaccounts:{NAMESPACE}", "system:authenticated"]
+    deadline = time.monotonic() + timeout
+    for verb, resource, sub in checks:
+        attrs = {"verb": verb, "group": "resource.k8s.io", "resource": resource, "subresource": sub}
+        while not authz.create_subject_access_review({"spec": {"user": user, "groups": groups,
+                                                               "resourceAttributes": attrs}}).status.allowed:
+            assert time.monotonic() < deadline, f"RBAC never allowed {user} to {verb} {resource}{'/' + sub if sub else ''}"
+            time.sleep(0.2)
 
 
 def _node(cluster, name: str, profile: str = "dgx-h100-mig"):

@@ -12,7 +12,8 @@ Go module proxy (nothing else is downloaded, nothing is committed):
 Outputs go to ``${DRA_GPU_CACHE:-~/.cache/dra-gpu}/k8s/<version>/`` and ``.../etcd/<version>/``
 with a stamp (source version + hash of the harness and of the build flags). A matching stamp
 means the binaries are reused; anything else rebuilds. A file lock serialises concurrent
-builders (two pytest runs, ``make k8s`` beside a test run).
+builders (two pytest runs, ``make k8s`` beside a test run); both, and ``nice``, come from
+:mod:`dra.testing.gobuild`, the recipe shared with helm and the oracles.
 
 Each step prints one line with its elapsed time (also when stderr is not a terminal), so a
 20-minute cold build is never silent. :class:`GoMissing` and :class:`BuildError` carry one line
@@ -24,22 +25,18 @@ CLI: ``python -m dra.testing.cluster.build [--kubernetes-version 1.37|all]``.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import json
-import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from dra.errors import UserError
+from dra.testing import gobuild
 from dra.versions import BUILD_PATCHES, SUPPORTED_MINORS, parse_minor
 
 ETCD_VERSION = "3.6.16"
@@ -49,7 +46,7 @@ HARNESS = Path(__file__).resolve().parents[3] / "upstream" / "k8s"
 # version, the harness files and the link flags; not this file, so editing it rebuilds nothing).
 _RECIPE = "1"
 
-Progress = Callable[[str], None]
+Progress = gobuild.Progress
 
 
 class GoMissing(RuntimeError):
@@ -75,61 +72,23 @@ class KubeBinaries:
         return ".".join(self.version.split(".")[:2])
 
 
-def cache_root() -> Path:
-    """``$DRA_GPU_CACHE`` or ``~/.cache/dra-gpu``: every build output lives below it."""
-    env = os.environ.get("DRA_GPU_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "dra-gpu"
+cache_root = gobuild.cache_root
 
 
 def go_binary() -> str:
     """The ``go`` command, or :class:`GoMissing` with the reason."""
-    go = shutil.which("go")
+    go = gobuild.go_binary()
     if go is None:
         raise GoMissing("Go is not installed (no `go` on PATH): cannot build upstream Kubernetes")
     return go
 
 
-def _stderr_progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 def _go_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["CGO_ENABLED"] = "0"  # static binaries, as upstream releases them; no C toolchain needed
-    env["GOTOOLCHAIN"] = "local"  # never fetch another Go toolchain
-    env["GOFLAGS"] = (env.get("GOFLAGS", "") + " -buildvcs=false -mod=mod").strip()
-    return env
+    return gobuild.go_env("-mod=mod")
 
 
 def _run(cmd: list[str], cwd: Path, what: str, progress: Progress, started: float) -> None:
-    t0 = time.monotonic()
-    cpu0 = _children_cpu()
-    progress(f"  {what} ...")
-    proc = subprocess.run(cmd, cwd=cwd, env=_go_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if proc.returncode != 0:
-        (cwd / "build.log").write_text(proc.stdout)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-        last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
-        raise BuildError(f"{what} failed: {last} (full log: {cwd / 'build.log'})")
-    # CPU seconds tell what the step costs on an idle machine (wall time depends on the load).
-    progress(f"  {what}: done in {time.monotonic() - t0:.0f}s, {_children_cpu() - cpu0:.0f} CPU-s "
-             f"(total {time.monotonic() - started:.0f}s)")
-
-
-def _children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    gobuild.run_step(cmd, cwd, what, error=BuildError, progress=progress, started=started, env=_go_env())
 
 
 def _stamp(source: str, files: list[Path], flags: list[str]) -> str:
@@ -138,11 +97,6 @@ def _stamp(source: str, files: list[Path], flags: list[str]) -> str:
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     h.update("\0".join(flags).encode())
     return json.dumps({"source": source, "harness": h.hexdigest()[:16], "recipe": _RECIPE}, sort_keys=True)
-
-
-def _fresh(out: Path, stamp: str, names: tuple[str, ...]) -> bool:
-    s = out / "stamp.json"
-    return s.is_file() and s.read_text() == stamp and all((out / n).is_file() for n in names)
 
 
 def staging_replaces(kubernetes_gomod: str, patch: str) -> list[str]:
@@ -168,7 +122,7 @@ def _kube_ldflags(patch: str) -> list[str]:
     return flags
 
 
-def ensure_kube(minor_or_patch: str, progress: Progress = _stderr_progress) -> dict[str, Path]:
+def ensure_kube(minor_or_patch: str, progress: Progress = gobuild.stderr_progress) -> dict[str, Path]:
     """Build (or reuse) the three control-plane binaries of one Kubernetes version."""
     minor = parse_minor(minor_or_patch)
     patch = BUILD_PATCHES[minor]
@@ -176,13 +130,8 @@ def ensure_kube(minor_or_patch: str, progress: Progress = _stderr_progress) -> d
     out = cache_root() / "k8s" / patch
     tmpl = HARNESS / "kube" / "go.mod.tmpl"
     flags = _kube_ldflags(patch)
-    stamp = _stamp(f"k8s.io/kubernetes v{patch}", [tmpl], flags)
-    paths = {n: out / n for n in KUBE_COMMANDS}
-    if _fresh(out, stamp, KUBE_COMMANDS):
-        return paths
-    with _lock(out / ".lock"):
-        if _fresh(out, stamp, KUBE_COMMANDS):
-            return paths
+
+    def build() -> None:
         started = time.monotonic()
         progress(f"building Kubernetes v{patch} (kube-apiserver, kube-scheduler, kube-controller-manager) into {out}")
         src = out / "src"
@@ -198,22 +147,19 @@ def ensure_kube(minor_or_patch: str, progress: Progress = _stderr_progress) -> d
         _run([go, "list", "-deps", "-e=false", *pkgs], src, "download modules", progress, started)
         _run([go, "build", "-trimpath", "-ldflags", " ".join(flags), "-o", str(out) + "/", *pkgs], src,
              "compile", progress, started)
-        (out / "stamp.json").write_text(stamp)
         progress(f"built Kubernetes v{patch} in {time.monotonic() - started:.0f}s")
-    return paths
+
+    gobuild.ensure(out, _stamp(f"k8s.io/kubernetes v{patch}", [tmpl], flags), KUBE_COMMANDS, build)
+    return {n: out / n for n in KUBE_COMMANDS}
 
 
-def ensure_etcd(progress: Progress = _stderr_progress) -> Path:
+def ensure_etcd(progress: Progress = gobuild.stderr_progress) -> Path:
     """Build (or reuse) the etcd server every version runs on."""
     go = go_binary()
     out = cache_root() / "etcd" / ETCD_VERSION
     files = [HARNESS / "etcd" / "go.mod.tmpl", HARNESS / "etcd" / "main.go"]
-    stamp = _stamp(f"go.etcd.io/etcd/server/v3 v{ETCD_VERSION}", files, ["-s", "-w"])
-    if _fresh(out, stamp, ("etcd",)):
-        return out / "etcd"
-    with _lock(out / ".lock"):
-        if _fresh(out, stamp, ("etcd",)):
-            return out / "etcd"
+
+    def build() -> None:
         started = time.monotonic()
         progress(f"building etcd v{ETCD_VERSION} into {out}")
         src = out / "src"
@@ -223,12 +169,13 @@ def ensure_etcd(progress: Progress = _stderr_progress) -> Path:
         shutil.copy(files[1], src / "main.go")
         _run([go, "list", "-deps", "."], src, "download modules", progress, started)
         _run([go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "etcd"), "."], src, "compile", progress, started)
-        (out / "stamp.json").write_text(stamp)
         progress(f"built etcd v{ETCD_VERSION} in {time.monotonic() - started:.0f}s")
+
+    gobuild.ensure(out, _stamp(f"go.etcd.io/etcd/server/v3 v{ETCD_VERSION}", files, ["-s", "-w"]), ("etcd",), build)
     return out / "etcd"
 
 
-def ensure_binaries(version: str, progress: Progress = _stderr_progress) -> KubeBinaries:
+def ensure_binaries(version: str, progress: Progress = gobuild.stderr_progress) -> KubeBinaries:
     """Everything one control plane of ``version`` (a minor or patch) needs, built or reused."""
     kube = ensure_kube(version, progress)
     etcd = ensure_etcd(progress)
@@ -243,7 +190,7 @@ def cached_versions() -> list[str]:
         patch = BUILD_PATCHES[minor]
         d = cache_root() / "k8s" / patch
         stamp = _stamp(f"k8s.io/kubernetes v{patch}", [HARNESS / "kube" / "go.mod.tmpl"], _kube_ldflags(patch))
-        if _fresh(d, stamp, KUBE_COMMANDS):
+        if gobuild.is_fresh(d, stamp, KUBE_COMMANDS):
             out.append(minor)
     return out
 
