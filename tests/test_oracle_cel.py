@@ -9,7 +9,8 @@ Two parts:
 * a hypothesis differential test (``dra.testing.cel_strategies`` expressions and devices):
   for each generated case, the NewExpressions verdict (accept/reject, estimated cost over the
   limit or not) and the StoredExpressions evaluation on the device (result, or that it fails)
-  must agree with upstream. ``FUZZ_EXAMPLES`` sets the number of cases per minor.
+  must agree with upstream. ``FUZZ_EXAMPLES`` sets the number of cases per minor, the same
+  cases every run unless ``ORACLE_RANDOM=1`` (``make fuzz``).
 
 The oracle is built on demand from the Go module proxy (``upstream/cel``); without Go these
 oracle tests skip with one line.
@@ -32,6 +33,9 @@ from dra.testing.cel_strategies import cases
 MINORS = ("1.34", "1.35", "1.36", "1.37")
 REGRESSIONS = json.loads((Path(__file__).parent / "data" / "cel_oracle_regressions.json").read_text())
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
+# As the allocator oracle: the same cases every run (a CI run fails only on a change, never on
+# a draw); ORACLE_RANDOM=1 draws fresh ones (exploration, as `make fuzz` does for the allocator).
+RANDOM = os.environ.get("ORACLE_RANDOM") == "1"
 COST_LIMIT = 1_000_000
 
 needs_go = pytest.mark.skipif(cel_oracle.skip_reason() is not None, reason=cel_oracle.skip_reason() or "")
@@ -88,7 +92,8 @@ def test_recorded_answers_are_upstream_answers(minor: str) -> None:
 def test_differential_against_upstream_cel(minor: str) -> None:
     oracle = CelOracle.for_version(minor)
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not RANDOM,
+              suppress_health_check=list(HealthCheck),
               phases=[Phase.explicit, Phase.generate, Phase.shrink])
     @given(cases(minor=minor))
     def check(case: dict[str, Any]) -> None:
