@@ -89,7 +89,7 @@ class FragModel:
     def __init__(self, typical: list[TypicalPod]) -> None:
         self.typical = typical
         self._memo: dict[tuple, float] = {}
-        self._rows: dict[str, list[tuple[float, int, int, float]]] = {}
+        self._plans: dict[tuple[str, int], tuple[list[tuple[float, int, int]], list[int]]] = {}
         self._cpu_cuts = sorted({t.cpu for t in typical})
 
     def node_frag(self, model: str, cpu_free: int, gpu_free: Iterable[int]) -> float:
@@ -113,17 +113,25 @@ class FragModel:
     def frag_of(self, node: NodeState) -> float:
         return self.node_frag(node.model, node.cpu_free, node.gpu_free)
 
-    def _rows_for(self, model: str) -> list[tuple[float, int, int, float]]:
-        """(freq, milli, count, cpu) per typical pod, in order; a pod that cannot use this
-        model's GPUs at all (CPU-only, or another model) gets cpu = inf: always "all idle"."""
-        rows = self._rows.get(model)
-        if rows is None:
-            rows = self._rows[model] = [
-                (t.freq, t.milli, t.count,
-                 float("inf") if t.milli == 0 or (t.models and model not in t.models) else float(t.cpu))
-                for t in self.typical
-            ]
-        return rows
+    def _plan(self, model: str, cpu_class: int) -> tuple[list[tuple[float, int, int]], list[int]]:
+        """The typical pods' terms of F for one model and one free-CPU class, in their order:
+        (freq, j, count) with j the index of the pod's per-GPU milli in the returned sorted
+        list of distinct millis, or -1 when the pod cannot run here whatever the GPUs hold
+        (CPU-only, another model, or more CPU than the class covers): "all idle". Typical
+        pods with the same milli share one bisection of the free GPUs."""
+        key = (model, cpu_class)
+        plan = self._plans.get(key)
+        if plan is None:
+            millis = sorted({t.milli for t in self.typical if t.milli})
+            where = {m: j for j, m in enumerate(millis)}
+            terms = []
+            for t in self.typical:
+                # the CPU request is covered iff it is one of the first ``cpu_class`` cuts
+                runs_here = t.milli != 0 and not (t.models and model not in t.models) \
+                    and bisect_left(self._cpu_cuts, t.cpu) < cpu_class
+                terms.append((t.freq, where[t.milli] if runs_here else -1, t.count))
+            plan = self._plans[key] = (terms, millis)
+        return plan
 
     def _compute(self, model: str, cpu_free: int, gpus: tuple[int, ...]) -> float:
         # ``gpus`` is sorted ascending, so for a typical pod needing m milli per GPU the GPUs
@@ -134,17 +142,21 @@ class FragModel:
         idle = sum(gpus)
         if idle == 0:
             return 0.0
-        prefix = list(accumulate(gpus, initial=0))
+        terms, millis = self._plan(model, bisect_right(self._cpu_cuts, cpu_free))
         n = len(gpus)
+        prefix: list[int] | None = None
+        # per distinct milli m: (idle milli on the GPUs below m, how many GPUs have m free)
+        split: list[tuple[int, int] | None] = [None] * len(millis)
         frag = 0.0
-        seen: dict[int, tuple[int, int]] = {}
-        for freq, milli, count, cpu in self._rows_for(model):
-            if cpu_free < cpu:
+        for freq, j, count in terms:
+            if j < 0:
                 frag += freq * idle
                 continue
-            at = seen.get(milli)
+            at = split[j]
             if at is None:
-                k = bisect_left(gpus, milli)
-                at = seen[milli] = (prefix[k], n - k)
+                if prefix is None:
+                    prefix = list(accumulate(gpus, initial=0))
+                k = bisect_left(gpus, millis[j])
+                at = split[j] = (prefix[k], n - k)
             frag += freq * (at[0] if at[1] >= count else idle)
         return frag
