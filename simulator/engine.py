@@ -37,6 +37,7 @@ import simpy
 from simulator.fleet.model import Fleet
 from simulator.frag import FragModel, typical_pods
 from simulator.gang import Gangs, Member, honors_clique
+from simulator.gcpolicy import relaxed_gc
 from simulator.metrics import bin_curve, fill_forward, percentile
 from simulator.placement.base import Placement
 from simulator.scheduler import Cluster
@@ -165,6 +166,7 @@ def _accounting(cluster: Cluster) -> dict:
     }
 
 
+@relaxed_gc
 def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                inflation: float = 1.3, progress: Progress | None = None, tie_break: str = "random") -> RunResult:
     cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
@@ -280,6 +282,7 @@ def _bin_plain(arrived: list[int], values: list[float], cap: int, max_bin: int =
     return [sums[i] / counts[i] if counts[i] else None for i in range(max_bin + 1)]
 
 
+@relaxed_gc
 def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                 progress: Progress | None = None, tie_break: str = "random") -> RunResult:
     cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
