@@ -340,10 +340,13 @@ class Cluster:
         # logged again: each reader takes a group once (the first time it appears), at its size
         # when read, so the entry already there stands for both joins. Nodes leaving and coming
         # back to one state (identical pods departing together) would otherwise fill the logs.
-        if group.logged < self._log_read:
-            group.logged = len(self._log)
-            self._log.append(group)
-        if group.class_logged < self._class_read[group.cls]:
+        # Only one reader exists per run: the heap for the "order" tie-break, the per-class
+        # buckets otherwise; the other log would only keep dead groups alive.
+        if self.tie_break == "order":
+            if group.logged < self._log_read:
+                group.logged = len(self._log)
+                self._log.append(group)
+        elif group.class_logged < self._class_read[group.cls]:
             group.class_logged = len(self._class_log[group.cls])
             self._class_log[group.cls].append(group)
         f = self.frag.frag_of(node)
@@ -478,7 +481,9 @@ class Cluster:
         for group in fresh:
             if not group.alive:
                 continue
-            score = self._score_of(group, sid, d)
+            score = group.cache.get(sid)  # inline hit: most groups were scored for this shape
+            if score is None:
+                score = self._score_of(group, sid, d)
             if score >= 0:
                 heapq.heappush(heap, (-score, rank[_first(group, rank)], group.gid, group))
         order = self.tie_break == "order"
