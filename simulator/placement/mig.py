@@ -168,5 +168,8 @@ class StaticMigDevicePlugin(Placement):
             else:
                 s.used = False
                 node.gpu_free[i] += s.milli
+        # MIG slices and whole GPUs have no co-tenants, so this only keeps the books symmetric
+        # with bind (every model releases what it bound)
+        self.isolation.release(node.idx, binding.gpus, binding.pod.name)
         self.give_nic(binding)
 
