@@ -212,7 +212,7 @@ class Cluster:
         placement.setup(self.nodes, fleet, self.counters)
         if hasattr(policy, "setup"):  # policies that normalise by the fleet's largest node
             policy.setup(self.nodes)
-        self.ctx = ScoringContext(rng=rng, frag=frag, eligible=placement.eligible)
+        self.ctx = ScoringContext(rng=rng, frag=frag, eligible=placement.eligible, claim_score=placement.claim_score)
         self.capacity_milli = 1000 * sum(n.gpu_count for n in self.nodes)
         self.used_milli = 0
         self.frag_milli = 0.0

@@ -20,10 +20,10 @@ from simulator.trace.model import Pod
 H100 = "H100-SXM5-80GB"
 
 
-def one_node(gpus: int = 1, model: str = H100, version: str = "1.37"):  # noqa: ANN201
+def one_node(gpus: int = 1, model: str = H100, version: str = "1.37", gates: dict | None = None):  # noqa: ANN201
     spec = NodeSpec("n", 64000, 1 << 20, gpus, model)
     node = NodeState(0, spec, 0)
-    placement = get_placement("dra", kubernetes_version=version)
+    placement = get_placement("dra", kubernetes_version=version, feature_gates=gates or {})
     placement.setup([node], Fleet("f", [spec]), Counters())
     return placement, node
 
@@ -121,3 +121,38 @@ def test_a_mig_pod_takes_a_free_partition_on_the_node_before_a_share() -> None:
     assert placement.eligible(node, d) == [1]
     b = place(placement, node, mig("m0"))
     assert b is not None and devices_of(b)[0].startswith("gpu-1-mig-1g10gb-")
+
+
+def test_claim_score_follows_kube_schedulers_dynamic_resources_plugin() -> None:
+    """1.35+: the firstAvailable alternative taken scores 8 - index, normalised x100/8 and
+    weighted 2 (a free partition 200, only the share 174); 1.34 has no such score."""
+    placement, node = one_node()
+    d = placement.demand(mig("m"))
+    assert placement.claim_score(node, d) == 200  # a partition of its profile can be made
+    assert place(placement, node, share("s0")) is not None
+    assert placement.claim_score(node, d) == 2 * (100 * 7 // 8)  # only the share fits now
+    assert placement.claim_score(node, placement.demand(share("s1"))) == 0  # no alternatives
+    old, old_node = one_node(version="1.34", gates={"DRAConsumableCapacity": True})
+    assert old.claim_score(old_node, old.demand(mig("m"))) == 0
+
+
+def test_kube_default_sends_a_mig_pod_where_its_partition_is_free() -> None:
+    """Two H100 nodes; the emptier one (LeastAllocated's favourite, by 12 points) holds a share on its only
+    GPU, so a MIG pod would get a share there. kube-scheduler 1.35+ scores the claim's first
+    alternative higher, so the pod goes to the busier node and gets a partition; on 1.34
+    LeastAllocated wins and it gets a share."""
+    from simulator.run import RunOptions, run_one
+    from simulator.trace.model import Trace
+
+    fleet = Fleet("two", [NodeSpec("busy", 64000, 1 << 20, 1, H100), NodeSpec("idle", 64000, 1 << 20, 1, H100)])
+    pods = [Pod("cpu-hog", 8000, 10, arrival=0.0, duration=100.0),  # one node gets busier (LeastAllocated: 186 vs 198)
+            Pod("s0", 100, 10, num_gpu=1, gpu_milli=500, arrival=1.0, duration=100.0),
+            Pod("m0", 100, 10, num_gpu=1, gpu_milli=143, gpu_memory_mib=10240, mig_profile="1g.10gb",
+                arrival=2.0, duration=100.0)]
+    results = {}
+    gates = (("DRAConsumableCapacity", True),)  # shared GPUs on 1.34 (beta and on from 1.36)
+    for version in ("1.34", "1.37"):
+        r = run_one(fleet, Trace("t", pods), "dra", "kube-default", 42,
+                    RunOptions(method="time", kubernetes_version=version, feature_gates=gates))
+        results[version] = r.counters["mig_partition_pods"]
+    assert results == {"1.34": 0, "1.37": 1}

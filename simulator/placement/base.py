@@ -86,6 +86,11 @@ class Placement:
     def eligible(self, node: NodeState, d: Demand) -> list[int]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def claim_score(self, node: NodeState, d: Demand) -> int:
+        """What kube-scheduler's DynamicResources Score plugin adds for ``d`` on ``node``, already
+        normalised and weighted; 0 where the model has no claims (device plugins)."""
+        return 0
+
     def fits(self, node: NodeState, d: Demand) -> bool:
         if d.rdma_milli and d.count and self.nic_counts is not None \
                 and not self.nic_counts.fits(node.idx, d.rdma_milli):

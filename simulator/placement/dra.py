@@ -71,6 +71,11 @@ CONFIG_API = "resource.nvidia.com/v1beta1"  # the opaque config group of NVIDIA'
 _MISSING = object()
 MIG_PARTITION = "mig"  # a binding detail's capacity slot for a MIG partition (vs None: exclusive)
 NIC_SHARE = "nic"  # ... for the pod's share of an RDMA NIC (GPU index -1)
+# kube-scheduler's DynamicResources score (see DraPlacement.claim_score): fwk.MaxNodeScore,
+# resourceapi.FirstAvailableDeviceRequestMaxSize, and the plugin's weight in the default profile
+MAX_NODE_SCORE = 100
+FIRST_AVAILABLE_MAX = 8
+CLAIM_SCORE_WEIGHT = 2
 
 
 @lru_cache(maxsize=1)
@@ -130,6 +135,9 @@ class DraPlacement(Placement):
         # The kube-scheduler whose allocator places the claims (variant, pool/slice order,
         # start location, fixes): its gates at their defaults plus the overrides.
         self.version = KubernetesVersion.of(str(kubernetes_version), dict(feature_gates))
+        # DynamicResources scores firstAvailable alternatives from 1.35 (see claim_score)
+        self._scores_alternatives = (tuple(map(int, self.version.minor.split("."))) >= (1, 35)
+                                     and self.version.enabled("DRAPrioritizedList"))
         if mode == "shared" and not self.version.enabled("DRAConsumableCapacity"):
             # Share claims ask capacity (compute, memory) of devices that allow multiple
             # allocations; that allocator would refuse every one of them.
@@ -446,9 +454,7 @@ class DraPlacement(Placement):
         if d.count == 1 and d.milli < 1000:  # a share, or a MIG profile first
             milli, mem = d.milli, d.mem_request
             if d.mig:
-                parts = [i for i in range(n) if not exclusive[i]
-                         and (used[i] or (free[i] == 1000 and mem_free[i] == mem_total[i]))
-                         and mig.free_device(i, d.mig, gpu_mem) is not None]
+                parts = self._mig_parts(x, free, d)
                 if parts:
                     return parts
             return [i for i in range(n) if not exclusive[i] and not used[i] and free[i] >= milli
@@ -456,6 +462,32 @@ class DraPlacement(Placement):
         out = [i for i in range(n) if free[i] == 1000 and not exclusive[i] and not used[i]
                and mem_free[i] == mem_total[i] and (not gpu_mem or mem_total[i] >= gpu_mem)]
         return _one_nvlink_domain(x, out, d)
+
+    @staticmethod
+    def _mig_parts(x: DraNode, free: list[int], d: Demand) -> list[int]:
+        """The GPUs where a partition of ``d``'s MIG profile is free or can be made: partitioned
+        already, or wholly free (no share, no exclusive use)."""
+        mig, mem_free, mem_total, exclusive = x.mig, x.mem_free, x.mem_total, x.exclusive
+        used = mig.used
+        return [i for i in range(len(free)) if not exclusive[i]
+                and (used[i] or (free[i] == 1000 and mem_free[i] == mem_total[i]))
+                and mig.free_device(i, d.mig, d.gpu_mem) is not None]
+
+    def claim_score(self, node: NodeState, d: Demand) -> int:
+        """kube-scheduler's DynamicResources score (1.35+, pkg/scheduler/framework/plugins/
+        dynamicresources, computeScore): per firstAvailable request, 8 minus the index of the
+        alternative the allocator took on the node; normalised by the best node (x100 / max)
+        and weighted 2 in the default profile. A MIG-profile pod's claim lists its partition
+        first and a share second: a node with a partition of the profile free scores 200, a
+        node where only the share fits 2 * (100 * 7 // 8) = 174. Where no node has the
+        partition, upstream gives every node 200 and this 174: the same offset everywhere, so
+        the same ranking (scores are per node here, as the engine caches them per node group)."""
+        if not self._scores_alternatives or not d.mig or d.count != 1 or d.milli >= 1000:
+            return 0
+        x: DraNode | None = node.extra
+        first = x is not None and x.mig is not None and bool(self._mig_parts(x, node.gpu_free, d))
+        taken = 0 if first else 1
+        return CLAIM_SCORE_WEIGHT * (MAX_NODE_SCORE * (FIRST_AVAILABLE_MAX - taken) // FIRST_AVAILABLE_MAX)
 
     def fits(self, node: NodeState, d: Demand) -> bool:
         if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request and not d.mig and not d.rdma_milli:

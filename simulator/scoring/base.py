@@ -36,6 +36,9 @@ class ScoringContext:
     rng: random.Random
     frag: FragModel
     eligible: Callable[[NodeState, Demand], list[int]]  # GPU indices able to take d's per-GPU part
+    # kube-scheduler's DynamicResources score for (node, demand), normalised and weighted:
+    # the placement's Placement.claim_score (0 without claims)
+    claim_score: Callable[[NodeState, Demand], int] = lambda node, d: 0
 
 
 class Policy:

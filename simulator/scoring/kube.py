@@ -7,7 +7,11 @@ NodeResourcesBalancedAllocation, with the default weights (1 and 1).
   that adds ``nvidia.com/gpu`` to scoringStrategy.resources).
 
 Per-resource scores follow upstream integer arithmetic ((cap - req) * 100 / cap); balanced
-allocation is (1 - std of the requested fractions) * 100. GPU choice inside the node is
+allocation is (1 - std of the requested fractions) * 100. Under DRA both add the
+DynamicResources plugin's score (weight 2, 1.35+): a claim with ``firstAvailable`` alternatives
+scores higher on nodes where an earlier alternative fits (a MIG-profile pod prefers a node with
+a free partition of its profile to one where only its share fits); see
+``DraPlacement.claim_score``. GPU choice inside the node is
 ``first``: kubelet's device manager and the DRA allocator take the first fitting devices.
 """
 
@@ -40,7 +44,7 @@ class KubeDefault(Policy):
         cpu_req, mem_req, cpu_cap, mem_cap = _fractions(node, d)
         s_cpu = (cpu_cap - cpu_req) * MAX_NODE_SCORE // cpu_cap if cpu_cap else 0
         s_mem = (mem_cap - mem_req) * MAX_NODE_SCORE // mem_cap if mem_cap else 0
-        return int((s_cpu + s_mem) // 2) + _balanced(node, d)
+        return int((s_cpu + s_mem) // 2) + _balanced(node, d) + ctx.claim_score(node, d)
 
 
 class MostAllocated(Policy):
@@ -59,4 +63,4 @@ class MostAllocated(Policy):
         if gpu_cap:
             used = gpu_cap - node.gpu_free_total() + d.total_milli
             parts.append(min(used, gpu_cap) * MAX_NODE_SCORE // gpu_cap)
-        return int(sum(parts) // max(1, len(parts))) + _balanced(node, d)
+        return int(sum(parts) // max(1, len(parts))) + _balanced(node, d) + ctx.claim_score(node, d)
