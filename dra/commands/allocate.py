@@ -115,7 +115,19 @@ def run(args: argparse.Namespace) -> int:
         mapping = class_for_resources(classes, implicit=not v1_34)
         # The scheduler's PreFilter: only Pods asking for a DRA-mapped resource (a malformed
         # amount is refused here, once, with its place).
-        pods = [p for p in pods if claim_dict_for_pod(p, mapping, v1_34=v1_34) is not None]
+        asked = pods
+        pods = [p for p in asked if claim_dict_for_pod(p, mapping, v1_34=v1_34) is not None]
+        if v1_34:
+            ignored = [p for p in asked if p not in pods and _implicit_names(p)]
+            for pod in ignored:
+                from dra.commands.allocate_devplugin import describe
+
+                print(f"# {describe(pod)}: Kubernetes 1.34 does not take {', '.join(_implicit_names(pod))} for an "
+                      "extended resource (deviceclass.resource.kubernetes.io/ names came in 1.35): its scheduler "
+                      "binds the pod with no devices", file=sys.stderr)
+            if ignored and not claims and not pods:
+                _print([], args.output)  # nothing for DRA to allocate: as 1.34, not an error
+                return 0
     if not claims and not pods:
         raise AllocateInputError("nothing to allocate: no ResourceClaim or ResourceClaimTemplate in the inputs")
     previous = [o for o in _load_all(args.allocated, option="--allocated") if _kind(o) == "ResourceClaim"]
@@ -182,6 +194,19 @@ def run(args: argparse.Namespace) -> int:
                 print(f"# {line}" if args.output == "yaml" else line, file=stream)
         return 1
     return 0
+
+
+def _implicit_names(pod: dict[str, Any]) -> list[str]:
+    """The ``deviceclass.resource.kubernetes.io/<class>`` names a Pod's containers ask for."""
+    from dra.allocator.extended import IMPLICIT_PREFIX
+
+    spec = pod.get("spec") or {}
+    names = set()
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        res = (c or {}).get("resources") or {}
+        for part in ("requests", "limits"):
+            names.update(n for n in (res.get(part) or {}) if str(n).startswith(IMPLICIT_PREFIX))
+    return sorted(names)
 
 
 def _claims_on_node(group: list[Any], mapping: dict[str, str], node: Any,
