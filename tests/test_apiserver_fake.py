@@ -177,6 +177,27 @@ def test_unknown_fields_are_dropped_with_a_warning_or_rejected_when_strict(serve
     assert code == 400 and 'unknown field "spec.devices[0].colour"' in status["message"]
 
 
+def test_fields_of_newer_minors_are_kept_there_and_dropped_before() -> None:
+    # Device.nodeAllocatableResources is 1.37's (the real 1.37 server accepts it: tests/real);
+    # a 1.35 server drops it as an unknown field, as the real one would
+    body = slice_body("s1")
+    body["spec"]["devices"][0]["nodeAllocatableResources"] = {"memory": {"overhead": {"perPod": "1Gi"}}}
+    for version, kept in (("1.35", False), ("1.36", False), ("1.37", True)):
+        with FakeApiServer(k8s_version=version) as fake:
+            code, headers, stored = raw(fake, "POST", "/apis/resource.k8s.io/v1/resourceslices", body)
+            assert code == 201, (version, stored)
+            assert ("nodeAllocatableResources" in stored["spec"]["devices"][0]) is kept, version
+            assert ("Warning" in headers) is not kept, version
+
+
+def test_the_default_minor_is_the_projects_default() -> None:
+    from dra.versions import DEFAULT_VERSION as PROJECT_DEFAULT
+
+    with FakeApiServer() as fake:
+        _, _, body = raw(fake, "GET", "/version")
+        assert f"1.{body['minor']}" == PROJECT_DEFAULT
+
+
 def test_schema_versions() -> None:
     with FakeApiServer(k8s_version="1.34") as old:
         code, _, body = raw(old, "GET", "/version")

@@ -19,7 +19,7 @@ What it emulates (faithfully enough for those clients):
 * metadata: monotonically increasing ``resourceVersion``, ``uid``, ``creationTimestamp``,
   ``generation`` bumped on spec changes;
 * validation against the Kubernetes OpenAPI schema bundled by ``kubernetes-validate`` (default
-  Kubernetes 1.35; 1.34 selectable): wrong types / missing required fields -> 422 Invalid with
+  Kubernetes 1.37, the project's default; 1.34 to 1.36 selectable): wrong types / missing required fields -> 422 Invalid with
   field causes; unknown fields are dropped with a ``Warning`` header, or rejected with 400 when
   the client asks for ``fieldValidation=Strict`` (both as the real server does); plus a few
   semantic ResourceSlice rules (see :mod:`dra.testing.apiserver_rules`);

@@ -7,8 +7,8 @@ This module gives the stand-in the same two answers using the JSON schemas that 
 ``kubernetes-validate`` package ships (generated from the Kubernetes OpenAPI documents).
 
 Version choice: ``kubernetes-validate`` 1.37 bundles schemas for Kubernetes 1.25 .. 1.37.
-``resource.k8s.io/v1`` first appears in 1.34; the stand-in defaults to **1.35** (the API shape
-this project targets) and also accepts "1.34". The package's own ``validate()`` reloads the
+``resource.k8s.io/v1`` first appears in 1.34; the stand-in defaults to **1.37** (the project's
+default minor, ``dra.versions.DEFAULT_VERSION``) and accepts "1.34" to "1.36". The package's own ``validate()`` reloads the
 1.5 MB definitions file on every call, so validators are built once per (version, kind) here,
 from the same files, and reused.
 """
@@ -22,8 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 # Needed versions: resource.k8s.io/v1 exists from 1.34 on.
-SUPPORTED_VERSIONS = ("1.34", "1.35")
-DEFAULT_VERSION = "1.35"
+SUPPORTED_VERSIONS = ("1.34", "1.35", "1.36", "1.37")
+DEFAULT_VERSION = "1.37"
 
 
 @dataclass(frozen=True)
