@@ -32,6 +32,7 @@ from pathlib import Path
 from benchmarks.results import record_section
 
 ROOT = Path(__file__).resolve().parents[1]
+REPEAT = 3  # openb runs: the least CPU time of 3
 
 
 def _shared() -> Path | None:
@@ -94,12 +95,21 @@ def main(argv: list[str] | None = None) -> None:
 
     openb = shared / "traces/alibaba-openb"
     fleet, trace = load_inputs(str(openb / "openb_node_list_gpu_node.csv"), str(openb / "openb_pod_list_default.csv"))
-    rows = [("x1", timed(fleet, trace, "device-plugin"))]
-    print(f"openb x1: {rows[0][1]}", flush=True)
-    for label, nodes_too in (("pods x10, same fleet", False), ("pods x10, fleet x10", True)):
-        f, t = times(fleet, trace, 10, nodes_too=nodes_too)
-        rows.append((label, timed(f, t, "device-plugin")))
-        print(f"openb {label}: {rows[-1][1]}", flush=True)
+    runs = {"x1": (fleet, trace), "pods x10, same fleet": times(fleet, trace, 10, nodes_too=False),
+            "pods x10, fleet x10": times(fleet, trace, 10, nodes_too=True)}
+    # x1 is a fraction of a second: one untimed replay first, so that x1 does not carry the
+    # process's first-use costs (lazy imports, first-call caches) that x10 would not; then each
+    # run REPEAT times, interleaved, and the least CPU time of each (others' load only adds)
+    timed(fleet, trace, "device-plugin")
+    best: dict[str, dict] = {}
+    for _ in range(REPEAT):
+        for label, (f, t) in runs.items():
+            r = timed(f, t, "device-plugin")
+            if label not in best or r["cpu_s"] < best[label]["cpu_s"]:
+                best[label] = r
+    rows = list(best.items())
+    for label, r in rows:
+        print(f"openb {label}: {r}", flush=True)
     n = 20_000 if "--quick" in argv else 100_000
     spot = load_fleet(str(shared / "traces/alibaba-spot-gpu-2026/node_info_df.csv"))
     spot, synthetic = canonical_inputs(spot, generate(n, 42, SyntheticMix(mean_interarrival_s=1.0)))
@@ -114,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         "## Simulator scale", "",
         f"`benchmarks/bench_sim_scale.py`, {date.today()}, Python {platform.python_version()}, {os.cpu_count()} cores "
         f"shared with other work (load average {load}; CPU seconds are the steadier figure). Time-based replay, "
-        "FGD policy, kube-scheduler's uniform tie-break, seed 42.", "",
+        "FGD policy, kube-scheduler's uniform tie-break, seed 42. openb rows: the least CPU time of "
+        f"{REPEAT} interleaved runs each, after one untimed warm-up replay.", "",
         "| run | pods | nodes | wall s | CPU s | CPU vs x1 | scheduled | pending at end | target |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -132,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     lines += [
         "",
         f"Targets: openb pods x10 on the same fleet {x10:.1f}x of x1 (<= 10x: {'met' if x10 <= 10 else 'NOT met'}; "
-        f"11.1x on 2026-12-02); {n:,} pods on the spot fleet with DRA {dra_cpu:.0f} CPU s (< 60 s: "
+        f"11.1x on 2026-12-02, 12.2x on 2026-12-03 with a cold x1); {n:,} pods on the spot fleet with DRA {dra_cpu:.0f} CPU s (< 60 s: "
         f"{'met' if dra_cpu < 60 else 'NOT met'}; 121 s on 2026-12-02), peak RSS "
         f"{big['dra']['rss_mib']:.0f} MiB (< 2 GiB: {'met' if big['dra']['rss_mib'] < 2048 else 'NOT met'}).",
         "",
