@@ -32,7 +32,7 @@ from dra.allocator.requests import ClaimPlan, Preparer, RequestData
 from dra.allocator.results import result_dict
 from dra.allocator.search import Search
 from dra.allocator.state import AllocatedState
-from dra.allocator.variants import EXPERIMENTAL, Behaviour, NoVariant, choose_variant, features_for_gates
+from dra.allocator.variants import EXPERIMENTAL, STABLE, Behaviour, NoVariant, choose_variant, features_for_gates
 from dra.versions import KubernetesVersion
 
 
@@ -231,12 +231,18 @@ class Allocator:
     def _holding_counters(self, state: AllocatedState) -> list[DeviceInfo]:
         """Devices whose counters are consumed by earlier allocations, in slice order.
 
-        Upstream 1.35 counts the dedicated devices (``AllocatedDevices``); devices known
-        to carry shares (``shared_devices``, filled by :meth:`AllocatedState.add_result`)
-        count too, as in later releases. Consumed capacity alone does not.
+        Upstream 1.34 and 1.35 (every variant), and the stable variant of later releases,
+        count the dedicated devices only (``AllocatedDevices``): a device that only carries
+        shares holds no counters there, so a partition can still be cut from a GPU whose
+        shared device is in use (seen on the real 1.35.4 scheduler, tests/real/
+        test_real_scoring.py). From 1.36 the incubating and experimental variants ask
+        ``IsDeviceAllocated``: dedicated, shared (``AllocatedSharedDeviceIDs``) or with
+        consumed capacity.
         """
         ids = set(state.devices)
-        ids.update(state.shared_devices)
+        if self.behaviour.minor >= "1.36" and self.behaviour.variant != STABLE:
+            ids.update(state.shared_devices)
+            ids.update(state.capacity)
         found = [i for dev_id in ids for i in self._indices_of.get(dev_id, ())]
         return [self.devices[i] for i in sorted(found)]
 

@@ -3,8 +3,8 @@
 Mirrors upstream ``AllocatedState``: ``devices`` are devices given to other, already
 allocated claims (dedicated use); ``capacity`` is the capacity already consumed on
 multi-allocatable devices (device -> capacity name -> quantity). ``shared_devices`` lists
-devices that hold at least one share (upstream ``AllocatedSharedDeviceIDs``). Dedicated and
-shared devices hold the shared counters they consume (see ``Allocator._holding_counters``).
+devices that hold at least one share (upstream ``AllocatedSharedDeviceIDs``). Which of them hold
+the shared counters they consume depends on the minor (``Allocator._holding_counters``).
 """
 
 from __future__ import annotations
