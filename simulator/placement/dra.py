@@ -135,6 +135,9 @@ class DraPlacement(Placement):
         # The kube-scheduler whose allocator places the claims (variant, pool/slice order,
         # start location, fixes): its gates at their defaults plus the overrides.
         self.version = KubernetesVersion.of(str(kubernetes_version), dict(feature_gates))
+        # Whether a device carrying shares holds its shared counters (every minor but 1.35,
+        # see Allocator._holding_counters and _mig_parts)
+        self._shares_hold_counters = self.version.minor != "1.35"
         # DynamicResources scores firstAvailable alternatives from 1.35 (see claim_score)
         self._scores_alternatives = (tuple(map(int, self.version.minor.split("."))) >= (1, 35)
                                      and self.version.enabled("DRAPrioritizedList"))
@@ -463,14 +466,17 @@ class DraPlacement(Placement):
                and mem_free[i] == mem_total[i] and (not gpu_mem or mem_total[i] >= gpu_mem)]
         return _one_nvlink_domain(x, out, d)
 
-    @staticmethod
-    def _mig_parts(x: DraNode, free: list[int], d: Demand) -> list[int]:
+    def _mig_parts(self, x: DraNode, free: list[int], d: Demand) -> list[int]:
         """The GPUs where a partition of ``d``'s MIG profile is free or can be made: partitioned
-        already, or wholly free (no share, no exclusive use)."""
+        already, or wholly free (no share, no exclusive use). On 1.35 a GPU carrying shares
+        counts as free for partitions too: that allocator holds counters for dedicated devices
+        only (``AllocatedDevices``), so it cuts a partition from a GPU in MPS use, which real
+        hardware would refuse at prepare time (the simulator follows the scheduler)."""
         mig, mem_free, mem_total, exclusive = x.mig, x.mem_free, x.mem_total, x.exclusive
         used = mig.used
+        shares_hold = self._shares_hold_counters
         return [i for i in range(len(free)) if not exclusive[i]
-                and (used[i] or (free[i] == 1000 and mem_free[i] == mem_total[i]))
+                and (used[i] or not shares_hold or (free[i] == 1000 and mem_free[i] == mem_total[i]))
                 and mig.free_device(i, d.mig, d.gpu_mem) is not None]
 
     def claim_score(self, node: NodeState, d: Demand) -> int:
