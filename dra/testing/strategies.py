@@ -436,10 +436,22 @@ def oracle_problems(
     classes = draw(class_dicts())
     claims = [draw(claim_dicts(f"claim-{i}", knobs)) for i in range(draw(st.integers(1, knobs.max_claims)))]
     allocated = []
+    # Shares other claims already hold on multi-allocatable devices (the scheduler's
+    # AllocatedSharedDeviceIDs and AggregatedCapacity): whether such a device holds the
+    # counters it consumes differs by minor and variant, a difference only the real 1.34/1.35
+    # schedulers showed until these were generated.
+    shared: list[dict[str, Any]] = []
+    consumed: list[dict[str, Any]] = []
     for s in slices:
         for d in s["spec"].get("devices", []):
-            if not d.get("allowMultipleAllocations") and draw(st.integers(0, 4)) == 4:
-                allocated.append({"driver": s["spec"]["driver"], "pool": s["spec"]["pool"]["name"], "device": d["name"]})
+            ref = {"driver": s["spec"]["driver"], "pool": s["spec"]["pool"]["name"], "device": d["name"]}
+            if not d.get("allowMultipleAllocations"):
+                if draw(st.integers(0, 4)) == 4:
+                    allocated.append(ref)
+            elif knobs.capacity and draw(st.integers(0, 3)) >= (2 if d.get("consumesCounters") else 3):
+                shared.append(ref | {"shareID": str(draw(st.uuids(version=4)))})
+                memory = next(name for name in d.get("capacity", {}) if name.endswith("memory"))
+                consumed.append({"device": ref, "consumedCapacity": {memory: "10Gi"}})
     problem_features = features
     if minor >= "1.37" and (knobs.compat_groups or knobs.derived or knobs.skip_node_operations) \
             and draw(st.integers(0, 3)) == 0:
@@ -460,7 +472,7 @@ def oracle_problems(
         "slices": slices,
         "claims": claims,
         "nodeName": NODE,
-        "allocated": {"devices": allocated},
+        "allocated": {"devices": allocated, **({"sharedDeviceIDs": shared, "consumedCapacity": consumed} if shared else {})},
     }
     if knobs.skip_node_operations and draw(st.integers(0, 3)) != 3:
         # A node whose kubelet declares DRAOptionalNodeOperations (else such devices are refused).
