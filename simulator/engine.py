@@ -93,9 +93,17 @@ def demand_for(placement: Placement, pod: Pod) -> Demand | None:
 
 def build_cluster(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                   tie_break: str = "random") -> tuple[Cluster, list[Demand | None]]:
-    demands = [demand_for(placement, p) for p in trace.pods]
-    frag = FragModel(typical_pods(d for d in demands if d is not None))
-    cluster = Cluster(fleet, placement, policy, frag, random.Random(seed), tie_break,
+    """The cluster, set up, and every pod's demand (in ``trace.pods`` order). The demands, and
+    the typical pods FGD's fragmentation measure takes from them, are made after the placement's
+    setup, as the replay sees them: a placement's demand may depend on it (static MIG picks a
+    pod's slice profile from the fleet's MIG layout)."""
+    demands: list[Demand | None] = []
+
+    def frag_after_setup() -> FragModel:
+        demands.extend(demand_for(placement, p) for p in trace.pods)
+        return FragModel(typical_pods(d for d in demands if d is not None))
+
+    cluster = Cluster(fleet, placement, policy, frag_after_setup, random.Random(seed), tie_break,
                       anti_affinity=any(p.max_per_node > 0 for p in trace.pods))
     return cluster, demands
 
@@ -131,11 +139,18 @@ def fgd_order(pods: list[Pod], rng: random.Random, capacity_milli: int, inflatio
 
 def _demand_lookup(placement: Placement, trace: Trace,
                    demands: list[Demand | None]) -> Callable[[Pod], Demand | None]:
-    """``demand_for`` during a replay. The demands ``build_cluster`` made are NOT reused: they
-    were made before the cluster set the placement up, and a placement's demand may depend on
-    its setup (static MIG picks the slice profile from the fleet's MIG layout), so reusing them
-    changed mig-mixed results on the embedded default."""
-    return lambda pod: demand_for(placement, pod)
+    """``demand_for`` during a replay: the demand ``build_cluster`` made for a pod of the trace
+    (after the placement's setup, so the same), computed afresh for others (FGD-method clones)."""
+    made = {id(p): d for p, d in zip(trace.pods, demands)}
+
+    def lookup(pod: Pod) -> Demand | None:
+        d = made.get(id(pod), _NOT_MADE)
+        return demand_for(placement, pod) if d is _NOT_MADE else d  # type: ignore[return-value]
+
+    return lookup
+
+
+_NOT_MADE = object()
 
 
 def failure_log(cluster: Cluster) -> Any:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from typing import Any
+from typing import Any, Callable
 
 from simulator.fleet.catalog import gpu_memory_mib
 from simulator.fleet.catalog import model as catalog_model
@@ -199,17 +199,22 @@ class ShapeHeap:
 
 
 class Cluster:
-    def __init__(self, fleet: Fleet, placement: Placement, policy: Policy, frag: FragModel, rng: random.Random,
+    def __init__(self, fleet: Fleet, placement: Placement, policy: Policy,
+                 frag: FragModel | Callable[[], FragModel], rng: random.Random,
                  tie_break: str = "random", anti_affinity: bool = False) -> None:
         self.anti_affinity = anti_affinity  # nodes' per-app counts are part of their group key
         self.fleet = fleet
         self.placement = placement
         self.policy = policy
         self.rng = rng
-        self.frag = frag
         self.counters = Counters()
         self.nodes = [NodeState(i, spec, gpu_memory_mib(spec.model)) for i, spec in enumerate(fleet.nodes)]
         placement.setup(self.nodes, fleet, self.counters)
+        # ``frag`` may be made only now: its typical pods are the placement's demands, which can
+        # depend on the setup (static MIG picks a pod's slice from the fleet's MIG layout)
+        if not isinstance(frag, FragModel):
+            frag = frag()
+        self.frag = frag
         if hasattr(policy, "setup"):  # policies that normalise by the fleet's largest node
             policy.setup(self.nodes)
         self.ctx = ScoringContext(rng=rng, frag=frag, eligible=placement.eligible, claim_score=placement.claim_score)
