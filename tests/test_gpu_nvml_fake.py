@@ -54,6 +54,19 @@ def run_child(code: str, root: Path, state: Path, **env) -> subprocess.Completed
                           capture_output=True, text=True, timeout=60)
 
 
+# Child-process prelude recording every NVML symbol pynvml looks up (in ``asked``), so a test
+# can require that the fake exports each one the code reaches.
+SYMBOL_SPY = """
+import pynvml
+asked = []
+original = pynvml._nvmlGetFunctionPointer
+def spy(name):
+    asked.append(name)
+    return original(name)
+pynvml._nvmlGetFunctionPointer = spy
+"""
+
+
 def answer(result: subprocess.CompletedProcess):
     assert result.returncode == 0, f"child exited {result.returncode}: {result.stderr[-2000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -196,14 +209,7 @@ def test_every_nvml_symbol_we_reach_is_in_the_fake(driver_root, tmp_path):
     symbol pynvml looks up while discovery and every backend operation run, and require that
     the fake exports each one."""
     root, state = driver_root
-    out = answer(run_child(f"""
-        import pynvml
-        asked = []
-        original = pynvml._nvmlGetFunctionPointer
-        def spy(name):
-            asked.append(name)
-            return original(name)
-        pynvml._nvmlGetFunctionPointer = spy
+    out = answer(run_child(SYMBOL_SPY + textwrap.dedent(f"""
         from dra.gpu.nvml import discover
         from dra.plugin.nvml_backend import NvmlBackend
         discover("node-a")
@@ -219,7 +225,7 @@ def test_every_nvml_symbol_we_reach_is_in_the_fake(driver_root, tmp_path):
         # any later dlopen("libnvidia-ml.so.1") there (dask's NVML diagnostics) find it
         missing = sorted(n for n in set(asked) if not hasattr(pynvml.nvmlLib, n))
         print(json.dumps({{"asked": sorted(set(asked)), "missing": missing}}))
-    """, root, state))
+    """), root, state))
     assert out["missing"] == [], f"NVML functions the code reaches but the fake lacks: {out['missing']}"
     assert {"nvmlDeviceCreateGpuInstanceWithPlacement", "nvmlDeviceGetFieldValues", "nvmlEventSetWait_v2",
             "nvmlDeviceGetGpuInstanceProfileInfoV", "nvmlDeviceGetMigMode"} <= set(out["asked"])

@@ -10,9 +10,10 @@ value) dies with SIGSEGV in a child process, as it would on a node.
 from __future__ import annotations
 
 import signal
+import textwrap
 
 from fakenvml.fakeroot import GPU0, GPU1
-from tests.test_gpu_nvml_fake import answer, driver_root, fake_lib, run_child  # noqa: F401 - fixtures
+from tests.test_gpu_nvml_fake import SYMBOL_SPY, answer, driver_root, fake_lib, run_child  # noqa: F401 - fixtures
 
 
 def test_compute_mode_read_through_the_c_prototype(driver_root, tmp_path):  # noqa: F811
@@ -62,18 +63,11 @@ def test_time_slice_set_is_remembered_on_the_host(driver_root, tmp_path):  # noq
 
 def test_the_fake_exports_what_the_check_reaches(driver_root, tmp_path):  # noqa: F811
     root, state = driver_root
-    out = answer(run_child(f"""
-        import pynvml
-        asked = []
-        original = pynvml._nvmlGetFunctionPointer
-        def spy(name):
-            asked.append(name)
-            return original(name)
-        pynvml._nvmlGetFunctionPointer = spy
+    out = answer(run_child(SYMBOL_SPY + textwrap.dedent(f"""
         from dra.plugin.nvml_backend import NvmlBackend
         b = NvmlBackend(Path({str(tmp_path / 'p')!r}), [{GPU0!r}])
         b.compute_mode({GPU0!r})
         b.close()
         print(json.dumps(sorted(n for n in set(asked) if not hasattr(pynvml.nvmlLib, n))))
-    """, root, state))
+    """), root, state))
     assert out == []
