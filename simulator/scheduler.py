@@ -486,7 +486,7 @@ class Cluster:
         for group in fresh:
             if not group.alive:
                 continue
-            score = group.cache.get(sid)  # inline hit: most groups were scored for this shape
+            score = group.cache.get(sid)  # a cached score skips the call (most fresh groups are new: a miss)
             if score is None:
                 score = self._score_of(group, sid, d)
             if score >= 0:
