@@ -139,8 +139,7 @@ class DraPlacement(Placement):
         # see Allocator._holding_counters and _mig_parts)
         self._shares_hold_counters = self.version.minor != "1.35"
         # DynamicResources scores firstAvailable alternatives from 1.35 (see claim_score)
-        self._scores_alternatives = (tuple(map(int, self.version.minor.split("."))) >= (1, 35)
-                                     and self.version.enabled("DRAPrioritizedList"))
+        self._scores_alternatives = self.version.at_least("1.35") and self.version.enabled("DRAPrioritizedList")
         if mode == "shared" and not self.version.enabled("DRAConsumableCapacity"):
             # Share claims ask capacity (compute, memory) of devices that allow multiple
             # allocations; that allocator would refuse every one of them.
