@@ -118,10 +118,10 @@ def run(args: argparse.Namespace) -> int:
         asked = pods
         pods = [p for p in asked if claim_dict_for_pod(p, mapping, v1_34=v1_34) is not None]
         if v1_34:
+            from dra.commands.allocate_devplugin import describe
+
             ignored = [p for p in asked if p not in pods and _implicit_names(p)]
             for pod in ignored:
-                from dra.commands.allocate_devplugin import describe
-
                 print(f"# {describe(pod)}: Kubernetes 1.34 does not take {', '.join(_implicit_names(pod))} for an "
                       "extended resource (deviceclass.resource.kubernetes.io/ names came in 1.35): its scheduler "
                       "binds the pod with no devices", file=sys.stderr)
