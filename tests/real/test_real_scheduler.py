@@ -37,10 +37,10 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from dra.testing.cluster.fleet import NodeSpec, publish_node
 from dra.testing.cluster.rest import raw_list as _raw_list
+from dra.testing.cluster.rest import wait_default_service_account
 
 pytestmark = pytest.mark.real
 
@@ -293,7 +293,7 @@ def test_scheduler_agrees_with_dra_allocate(cluster, scenario: Scenario, tmp_pat
     node = f"sched-{scenario.id}"
     ns = f"s-{scenario.id}"
     core.create_namespace({"metadata": {"name": ns}})
-    _wait_sa(core, ns)
+    wait_default_service_account(api, ns)
     publish_node(api, NodeSpec(node, scenario.profile, scenario.mode), cluster.version.minor)
     templates = {}
     for p in EXAMPLES.glob("*.yaml"):
@@ -346,12 +346,3 @@ def _show(result: dict | None) -> str:
     return "unschedulable" if result is None else json.dumps(result, sort_keys=True)
 
 
-def _wait_sa(core, ns: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            core.read_namespaced_service_account("default", ns)
-            return
-        except ApiException:
-            time.sleep(0.3)
-    raise AssertionError(f"no default ServiceAccount in {ns} after {timeout:.0f}s")

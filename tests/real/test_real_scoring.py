@@ -81,7 +81,8 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+
+from dra.testing.cluster.rest import wait_default_service_account
 
 pytestmark = pytest.mark.real
 
@@ -244,17 +245,6 @@ def _results(cluster, claim: str, deadline: float) -> list[dict]:
         time.sleep(0.2)
 
 
-def _wait_sa(core, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            core.read_namespaced_service_account("default", NS)
-            return
-        except ApiException:
-            time.sleep(0.3)
-    raise AssertionError(f"no default ServiceAccount in {NS} after {timeout:.0f}s")
-
-
 def _show(node: str | None, results) -> str:
     if node is None:
         return f"unschedulable ({results})"
@@ -308,7 +298,7 @@ def test_dynamic_resources_score_prefers_the_first_available_alternative(cluster
                     "--force-conflicts", "-f", str(REPO / "manifests/deviceclasses.yaml")],
                    capture_output=True, text=True, timeout=120, check=True)
     core.create_namespace({"metadata": {"name": NS}})
-    _wait_sa(core)
+    wait_default_service_account(api, NS)
     _node(api, NODE_A, minor)
     _node(api, NODE_B, minor)
 

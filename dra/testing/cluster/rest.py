@@ -35,3 +35,20 @@ def raw_list(api_client: Any, path: str, query: Iterable[tuple[str, str]] = ()) 
         item.setdefault("apiVersion", data["apiVersion"])
         item.setdefault("kind", kind)
     return data["items"]
+
+
+def wait_default_service_account(api_client: Any, namespace: str, timeout: float = 60.0) -> None:
+    """Wait until the controller-manager has made ``namespace``'s ``default`` ServiceAccount
+    (the API server refuses Pods in the namespace until it exists)."""
+    import time
+
+    from kubernetes.client.rest import ApiException
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            raw(api_client, "GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
+            return
+        except ApiException:
+            time.sleep(0.3)
+    raise AssertionError(f"no default ServiceAccount in {namespace} after {timeout:.0f}s")
