@@ -491,8 +491,7 @@ class Cluster:
                 score = self._score_of(group, sid, d)
             if score >= 0:
                 heapq.heappush(heap, (-score, rank[_first(group, rank)], group.gid, group))
-        order = self.tie_break == "order"
-        while heap:
+        while heap:  # best score, then the lowest rank: the "order" tie-break (its only caller)
             neg, r, gid, group = heap[0]
             if not group.alive:
                 heapq.heappop(heap)
@@ -501,28 +500,7 @@ class Cluster:
             if current != r:
                 heapq.heapreplace(heap, (neg, current, gid, group))
                 continue
-            if order:
-                return self.nodes[group.first]
-            # uniform over the nodes of every group with the top score
-            top: dict[int, Group] = {}
-            popped = []
-            while heap and heap[0][0] == neg:
-                entry = heapq.heappop(heap)
-                if not entry[3].alive:
-                    continue
-                popped.append(entry)
-                top[entry[2]] = entry[3]
-            for entry in popped:
-                heapq.heappush(heap, entry)
-            total = sum(len(g.members) for g in top.values())
-            pick = self.rng.randrange(total)
-            for g in top.values():
-                if pick < len(g.members):
-                    for m in g.members:
-                        if pick == 0:
-                            return self.nodes[m]
-                        pick -= 1
-                pick -= len(g.members)
+            return self.nodes[group.first]
         return None
 
     def select_scan(self, d: Demand, exclude: set[int] | None = None,
