@@ -115,13 +115,6 @@ class Bucket:
         self.total = 0
         self.zeros = 0
 
-    def _prefix(self, i: int) -> int:
-        tree, total = self.tree, 0
-        while i > 0:
-            total += tree[i]
-            i -= i & -i
-        return total
-
     def set(self, group: Group, weight: int) -> None:
         s = self.slot.get(group.gid)
         if s is None:
@@ -129,9 +122,12 @@ class Bucket:
                 return
             s = self.slot[group.gid] = len(self.groups)
             self.groups.append(group)
-            self.weights.append(0)
+            # tree[i] (1-indexed) sums the weights of slots (i - lowbit(i), i]; the new slot's own
+            # weight is still 0, so its node is the sum of the lowbit(i) - 1 slots before it
+            # (one C-level sum of a few items; two prefix walks cost O(log slots) in Python)
             i = s + 1
-            self.tree.append(self._prefix(i - 1) - self._prefix(i - (i & -i)))
+            self.tree.append(sum(self.weights[i - (i & -i):s]))
+            self.weights.append(0)
             self.zeros += 1
         old = self.weights[s]
         if weight == old:
@@ -147,10 +143,20 @@ class Bucket:
             self._compact()
 
     def _compact(self) -> None:
+        """Drop the slots of weight 0 (the live ones keep their order, so draws map to the same
+        groups), rebuilding the tree in O(slots)."""
         live = [(g, w) for g, w in zip(self.groups, self.weights) if w > 0]
-        self.__init__()  # type: ignore[misc]
-        for g, w in live:
-            self.set(g, w)
+        self.groups = [g for g, _ in live]
+        self.weights = [w for _, w in live]
+        self.slot = {g.gid: s for s, g in enumerate(self.groups)}
+        tree = self.tree = [0, *self.weights]
+        n = len(tree) - 1
+        for i in range(1, n + 1):
+            j = i + (i & -i)
+            if j <= n:
+                tree[j] += tree[i]
+        self.total = sum(self.weights)
+        self.zeros = 0
 
     def find(self, r: int) -> tuple[int, int]:
         """The slot holding draw ``r`` (0 <= r < total) and the offset of ``r`` inside it."""
