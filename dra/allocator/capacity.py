@@ -38,16 +38,21 @@ def _ceil_div(a: int, b: int) -> int:
 
 def _milli_exact(q: Quantity) -> bool:
     """upstream safeMilliValue succeeds: ``q`` is a whole number of milli-units."""
-    return (q.as_fraction() * 1000).denominator == 1
+    u, e = q.as_decimal_parts()
+    if e >= -3:
+        return True
+    return e >= -64 and u % 10 ** (-3 - e) == 0 or (q.as_fraction() * 1000).denominator == 1
 
 
 def use_milli(cap: CapacityInfo, fractional: bool) -> bool:
     if not fractional:
         return False
-    for q in (cap.range_min, cap.range_max, cap.range_step):
-        if q is not None and not _milli_exact(q):
-            return False
-    return cap.range_step is None or cap.range_step.milli_value() >= 1
+    found = cap.milli_range  # a property of the device's policy alone: asked once per capacity
+    if found is None:
+        found = cap.milli_range = all(q is None or _milli_exact(q)
+                                      for q in (cap.range_min, cap.range_max, cap.range_step)) \
+            and (cap.range_step is None or cap.range_step.milli_value() >= 1)
+    return found
 
 
 def consumed_for(requested: Quantity | None, cap: CapacityInfo, *, step_format: bool = False,

@@ -17,7 +17,14 @@ Number = int | Fraction
 
 
 def num(q: Quantity) -> Number:
-    """Exact numeric value of a Quantity."""
+    """Exact numeric value of a Quantity: an int when it is whole, else a Fraction."""
+    u, e = q.as_decimal_parts()
+    if 0 <= e <= 64:  # the common case, without building a Fraction (as_fraction checks the rest)
+        return u * 10**e
+    if -64 <= e < 0:
+        d = 10**-e
+        if u % d == 0:
+            return u // d
     f = q.as_fraction()
     return f.numerator if f.denominator == 1 else f
 
@@ -27,7 +34,7 @@ class CapacityInfo:
 
     __slots__ = (
         "name", "value", "value_num", "policy", "default", "default_num",
-        "valid_values", "range_min", "range_max", "range_step", "has_range",
+        "valid_values", "range_min", "range_max", "range_step", "has_range", "milli_range",
     )
 
     def __init__(self, name: str, cap: Any) -> None:
@@ -47,6 +54,7 @@ class CapacityInfo:
         self.range_max: Quantity | None = getattr(rng, "max", None) if rng else None
         self.range_step: Quantity | None = getattr(rng, "step", None) if rng else None
         self.has_range = rng is not None
+        self.milli_range: bool | None = None  # dra.allocator.capacity.use_milli's answer, once asked
 
 
 class SliceInfo:
