@@ -545,7 +545,9 @@ class DraPlacement(Placement):
             state += (tuple(used[i] for i in pins) if pins is not None else tuple(used),)
         if x.nics is not None and self.wants_nic(d):  # and what the NICs have left
             state += (tuple(x.nics.free),)
-        key = (x.shape, state, self.claim_key(d, (-1,) if single else pins))
+        # the shape's pool stands for the shape (one per shape; hashed by identity, where the
+        # shape tuple would be hashed element by element on every bind)
+        key = (x.rep, state, self.claim_key(d, (-1,) if single else pins))
         outcome = self._outcomes.get(key, _MISSING)
         if outcome is _MISSING:
             claim = self.claim_for(d, pins)

@@ -57,9 +57,9 @@ class FGD(Policy):
             self._memo_of, self._memo = frag, {}
         free = node.gpu_free
         cpu_after = node.cpu_free - (d.cpu if d.cpu > 0 else 100)
-        values = tuple(dict.fromkeys(free[i] for i in eligible))
+        values = tuple(sorted({free[i] for i in eligible}))  # the best is the same in any order
         key = (node.model, frag.cpu_class(node.cpu_free), frag.cpu_class(cpu_after), tuple(sorted(free)),
-               tuple(sorted(values)), d.milli)
+               values, d.milli)
         found = self._memo.get(key)
         if found is not None:
             return found
