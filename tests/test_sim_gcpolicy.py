@@ -67,3 +67,31 @@ def test_a_real_replay_leaves_the_process_as_it_found_it(default_thresholds) -> 
     result = run_one(fleet, generate(50, 42), "device-plugin", "fgd", 42, RunOptions(method="time"))
     assert result.pods == 50
     assert gc.get_threshold() == default_thresholds
+
+
+def test_the_heap_before_the_replay_is_frozen_during_it_and_thawed_after(default_thresholds) -> None:
+    assert gc.get_freeze_count() == 0
+    during = []
+
+    @relaxed_gc
+    def replay() -> None:
+        during.append(gc.get_freeze_count())
+
+    replay()
+    assert during[0] > 0  # the objects alive at the start are out of every collection
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_heap_someone_else_froze_stays_frozen(default_thresholds) -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+
+        @relaxed_gc
+        def replay() -> None:
+            pass
+
+        replay()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
