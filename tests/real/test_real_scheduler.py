@@ -275,18 +275,11 @@ def _init_containers(case: PodCase) -> list[dict]:
     return [{"name": "init", "image": "registry.k8s.io/pause:3.10", "resources": {"requests": amounts, "limits": amounts}}]
 
 
-@pytest.mark.parametrize("scenario", _params())
-def test_scheduler_agrees_with_dra_allocate(cluster, scenario: Scenario, tmp_path, request):
-    if not cluster.version.at_least(scenario.since):
-        pytest.skip(f"Kubernetes {cluster.version.minor}: {scenario.why_since}")
-    if any(pc.extended for pc in scenario.pods) and not cluster.version.enabled(EXTENDED_GATE):
-        pytest.skip(f"Kubernetes {cluster.version.minor} has no {EXTENDED_GATE} gate")
-    gap = scenario.xfail.get(cluster.version.minor)
-    if gap:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=gap))
+def _prepare(cluster, scenario: Scenario) -> tuple[str, str]:
+    """The scenario's namespace and Node, its slices published and the DeviceClasses applied:
+    (node, namespace)."""
     api = cluster.api_client()
     core = client.CoreV1Api(api)
-    rapi = client.ResourceV1Api(api)
     subprocess.run(["/usr/bin/kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "--server-side",
                     "--force-conflicts", "-f", str(REPO / "manifests/deviceclasses.yaml")],
                    capture_output=True, text=True, timeout=120, check=True)
@@ -295,6 +288,55 @@ def test_scheduler_agrees_with_dra_allocate(cluster, scenario: Scenario, tmp_pat
     core.create_namespace({"metadata": {"name": ns}})
     wait_default_service_account(api, ns)
     publish_node(api, NodeSpec(node, scenario.profile, scenario.mode), cluster.version.minor)
+    return node, ns
+
+
+def test_implicit_names_bind_without_devices_before_they_existed(cluster, tmp_path):
+    """Before 1.35 a ``deviceclass.resource.kubernetes.io/<class>`` request is no extended resource
+    to kube-scheduler: it binds the pod and allocates nothing. ``dra allocate --kubernetes-version``
+    for that minor must say the same (a note, no claim, exit 0), and the real scheduler must make
+    no claim for the pod."""
+    scenario = next(s for s in SCENARIOS if s.id == "extended-implicit-mig")
+    if cluster.version.at_least(scenario.since):
+        pytest.skip(f"Kubernetes {cluster.version.minor} allocates devices for these names "
+                    "(test_scheduler_agrees_with_dra_allocate[extended-implicit-mig])")
+    if not cluster.version.enabled(EXTENDED_GATE):
+        pytest.skip(f"Kubernetes {cluster.version.minor} has no {EXTENDED_GATE} gate")
+    node, ns = _prepare(cluster, scenario)
+    core = client.CoreV1Api(cluster.api_client())
+    rapi = client.ResourceV1Api(cluster.api_client())
+    for i, case in enumerate(scenario.pods):
+        pod_name = f"pod-{i}"
+        d = tmp_path / pod_name
+        d.mkdir()
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name, "namespace": ns},
+               "spec": {"nodeSelector": {"kubernetes.io/hostname": node},
+                        "containers": _containers(case, [])}}
+        ours = _ours(cluster, d, node, ns, [], pod)
+        core.create_namespaced_pod(ns, pod)
+        theirs = _theirs(cluster, ns, pod_name, {}, None, SETTLE)
+        assert ours == {}, f"pod {i}: dra allocate made claims {ours}"
+        assert theirs == {}, f"pod {i}: kube-scheduler did not bind it: {LAST_MESSAGE.get(pod_name, '')}"
+        time.sleep(2)  # a claim the scheduler made would be recorded with the binding
+        status = core.read_namespaced_pod(pod_name, ns).status
+        assert status.extended_resource_claim_status is None, f"pod {i}: {status.extended_resource_claim_status}"
+    assert rapi.list_namespaced_resource_claim(ns).items == []
+
+
+@pytest.mark.parametrize("scenario", _params())
+def test_scheduler_agrees_with_dra_allocate(cluster, scenario: Scenario, tmp_path, request):
+    if not cluster.version.at_least(scenario.since):
+        pytest.skip(f"Kubernetes {cluster.version.minor}: {scenario.why_since} "
+                    "(test_implicit_names_bind_without_devices_before_they_existed checks that)")
+    if any(pc.extended for pc in scenario.pods) and not cluster.version.enabled(EXTENDED_GATE):
+        pytest.skip(f"Kubernetes {cluster.version.minor} has no {EXTENDED_GATE} gate")
+    gap = scenario.xfail.get(cluster.version.minor)
+    if gap:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=gap))
+    api = cluster.api_client()
+    core = client.CoreV1Api(api)
+    rapi = client.ResourceV1Api(api)
+    node, ns = _prepare(cluster, scenario)
     templates = {}
     for p in EXAMPLES.glob("*.yaml"):
         for doc in yaml.safe_load_all(p.read_text()):
