@@ -170,9 +170,10 @@ def main(argv: list[str] | None = None) -> None:
             "`PYTHONHASHSEED=0`, the same process without the replay subtracted; the same every run, where "
             f"CPU times here move by 20%): integer device plugin {ir['device-plugin'] / 1e9:.2f} G, DRA "
             f"{ir['dra'] / 1e9:.2f} G, **{ir['dra'] / ir['device-plugin']:.2f}x**. The CPU-time ratio is the "
-            "target's measure; the gap between the two is time spent waiting rather than executing (under "
-            "cachegrind DRA has about 2.1x the last-level cache misses and 2.0x the instruction-cache misses: "
-            "more node states, memos and allocator code), which instruction counts do not see."]
+            "target's measure; the gap between the two is time spent waiting rather than executing, which "
+            "instruction counts do not see (measured once, on 2026-12-03, not by this run: under cachegrind "
+            "with a 4 MiB last-level cache DRA had 2.1x the last-level and 2.0x the instruction-cache misses "
+            "of the integer model -- more node states, memos and allocator code)."]
     else:
         lines[-1:-1] = ["", "Instruction counts: valgrind not found, not measured."]
     record_section("\n".join(lines))

@@ -41,7 +41,9 @@ def _milli_exact(q: Quantity) -> bool:
     u, e = q.as_decimal_parts()
     if e >= -3:
         return True
-    return e >= -64 and u % 10 ** (-3 - e) == 0 or (q.as_fraction() * 1000).denominator == 1
+    if e >= -64:
+        return u % 10 ** (-3 - e) == 0
+    return (q.as_fraction() * 1000).denominator == 1
 
 
 def use_milli(cap: CapacityInfo, fractional: bool) -> bool:
