@@ -246,6 +246,10 @@ class Cluster:
         self._gpu_shapes: dict[tuple, int] = {}
         self._gids = 0
         self._keys: list[tuple] = []
+        # Caches of emptied groups by state key, oldest first (see _retire); at most a few
+        # times as many as the fleet has nodes, so a long run's memory stays bounded.
+        self._retired: dict[tuple, tuple[dict, dict, set, set]] = {}
+        self._retired_cap = 4 * len(fleet.nodes) + 1024
         # Static classes: nodes that are alike when empty (model, GPUs, capacities). A demand
         # that cannot fit an empty node of a class never fits one of its nodes, so each shape
         # reads only the change logs of the classes it could fit (``possible``).
@@ -284,6 +288,27 @@ class Cluster:
     def _new_group(self, cls: int) -> Group:
         self._gids += 1
         return Group(self._gids, cls)
+
+    def _retire(self, key: tuple, group: Group) -> None:
+        """A group emptied: keep its filter and score caches under its state key for the next
+        group with that key (a score is a function of the key: the key holds whatever the
+        placement model and the policy read), and drop them from the dead group, which the
+        change logs and buckets keep until read past (every reader checks ``alive`` first).
+        On a busy fleet nodes move back and forth between a few states, so most new groups
+        have had a predecessor; without this each recomputed its scores and filters."""
+        retired = self._retired
+        retired[key] = (group.cache, group.gpu_ok, group.blocked, group.gpu_blocked)
+        if len(retired) > self._retired_cap:  # bounded: the oldest retirement goes first
+            del retired[next(iter(retired))]
+        group.cache = group.gpu_ok = None  # type: ignore[assignment]
+        group.gpu_blocked = group.blocked = None  # type: ignore[assignment]
+        group.members = group.order = None  # type: ignore[assignment]
+
+    def _revive(self, key: tuple, group: Group) -> None:
+        """A new group takes the caches its key's last group left (see :meth:`_retire`)."""
+        caches = self._retired.pop(key, None)
+        if caches is not None:
+            group.cache, group.gpu_ok, group.blocked, group.gpu_blocked = caches
 
     @staticmethod
     def could_fit_empty(node: NodeState, d: Demand) -> bool:
@@ -331,15 +356,13 @@ class Cluster:
         if not group.members:
             group.alive = False
             del self.groups[old]
-            # the change logs keep dead groups until every shape has read past them; their
-            # caches are never read again (every reader checks ``alive`` first), so free them
-            group.cache = group.gpu_ok = None  # type: ignore[assignment]
-            group.gpu_blocked = group.blocked = None  # type: ignore[assignment]
+            self._retire(old, group)
         key = self._key(node)
         self._keys[node.idx] = key
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = self._new_group(self.node_class[node.idx])
+            self._revive(key, group)
         group.add(node.idx)
         if blocked:
             group.blocked |= blocked

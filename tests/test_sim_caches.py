@@ -121,3 +121,35 @@ def test_dra_allocator_memo_moves_answers_between_devices_of_a_class_without_cha
         d.pop("wall_s"), d.pop("pods_per_s"), d["counters"].pop("allocator_calls")
     assert with_memo == without
     assert calls_memo < calls_plain / 2  # one answer serves the devices of a class
+
+
+def test_a_state_seen_before_reuses_its_caches_without_changing_a_placement(monkeypatch) -> None:  # noqa: ANN001
+    """Nodes that return to a state key they had before (a pod leaves, an identical one comes)
+    get a new group that takes the old group's filter and score caches: fewer policy calls,
+    the same replay as a scheduler that starts every new group empty."""
+    from simulator.engine import replay_time
+
+    rng = random.Random(11)
+    fleet = Fleet("f", [NodeSpec(f"n{i}", 32000, 256 * 1024, 4, "A100-SXM4-80GB") for i in range(4)])
+    pods = [Pod(f"p{i}", rng.choice([1000, 4000]), 1024, num_gpu=1, gpu_milli=rng.choice([250, 500, 1000]),
+                arrival=i, duration=rng.choice([3, 30, 300])) for i in range(300)]
+    trace = Trace("t", pods)
+    runs = []
+    for reuse in (True, False):
+        if not reuse:
+            monkeypatch.setattr(Cluster, "_revive", lambda self, key, group: None)
+        policy = get_policy("fgd")
+        calls = [0]
+        score = policy.score
+
+        def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            calls[0] += 1
+            return score(*args, **kwargs)
+
+        monkeypatch.setattr(policy, "score", counted)
+        r = replay_time(fleet, trace, get_placement("device-plugin"), policy, 5).to_dict()
+        r.pop("wall_s"), r.pop("pods_per_s")
+        runs.append((r, calls[0]))
+    (with_reuse, calls_reuse), (without, calls_plain) = runs
+    assert with_reuse == without
+    assert calls_reuse < calls_plain / 2, (calls_reuse, calls_plain)
