@@ -28,6 +28,15 @@ def _shared() -> Path | None:
     return None
 
 
+def _load_note() -> str:
+    """What the load average says about the wall times beside it (it was a fixed phrase)."""
+    import os
+
+    busy = os.getloadavg()[0] >= 0.5 * (os.cpu_count() or 1)
+    return ("other work running: wall times are pessimistic, CPU times steadier" if busy
+            else "little other work running: wall and CPU times close")
+
+
 def measure(fleet, trace, placement_name: str, policy: str, seed: int = 42) -> dict:  # noqa: ANN001
     from simulator.run import RunOptions, run_one
 
@@ -67,8 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         "## Simulator", "",
         f"`benchmarks/bench_sim.py`, {date.today()}, Python {platform.python_version()}, "
-        f"{__import__('os').cpu_count()} cores, load average {load} (other suites running: wall times are "
-        "pessimistic, CPU times steadier). One FGD-method replay of openb `default` (seed 42, "
+        f"{__import__('os').cpu_count()} cores, load average {load} ({_load_note()}). One FGD-method replay of openb `default` (seed 42, "
         f"{rows[0][2]['pods']:,} pods after inflation to 130%, 1,213 nodes); DRA = every GPU pod a ResourceClaim "
         "placed by `dra.allocator` on shared-mode slices; baseline in the same run = the integer device-plugin model.",
         "",
