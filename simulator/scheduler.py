@@ -246,10 +246,12 @@ class Cluster:
         self._gpu_shapes: dict[tuple, int] = {}
         self._gids = 0
         self._keys: list[tuple] = []
-        # Caches of emptied groups by state key, oldest first (see _retire); at most a few
-        # times as many as the fleet has nodes, so a long run's memory stays bounded.
+        # Caches of emptied groups by state key, oldest first (see _retire). States come back
+        # soon or rarely: on openb x10 the 2,048 latest retirements serve 79-85% of new groups
+        # (all of them, 84%); on the 4,278-node spot fleet with 100k pods only a fifth of new
+        # groups ever had a predecessor, and keeping 18,000 retirements cost 90 MiB for nothing.
         self._retired: dict[tuple, tuple[dict, dict, set, set]] = {}
-        self._retired_cap = 4 * len(fleet.nodes) + 1024
+        self._retired_cap = 2048
         # Static classes: nodes that are alike when empty (model, GPUs, capacities). A demand
         # that cannot fit an empty node of a class never fits one of its nodes, so each shape
         # reads only the change logs of the classes it could fit (``possible``).
