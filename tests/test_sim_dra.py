@@ -20,10 +20,12 @@ from simulator.trace.model import Pod, Trace
 MODELS = ["T4", "H100-SXM5-80GB", "L4", "ALIBABA-G2"]
 
 
-def setup(model: str, gpus: int, mode: str = "shared") -> tuple[DraPlacement, NodeState]:
+def setup(model: str, gpus: int, mode: str = "shared", version: str = "1.37") -> tuple[DraPlacement, NodeState]:
     spec = NodeSpec("node-a", 64000, 1 << 20, gpus, model)
     node = NodeState(0, spec, 0)
-    placement = DraPlacement(mode=mode)
+    # 1.34 and 1.35 share GPUs only with the alpha gate on (the placement refuses otherwise)
+    placement = DraPlacement(mode=mode, kubernetes_version=version,
+                             feature_gates={"DRAConsumableCapacity": True} if mode == "shared" else {})
     placement.setup([node], Fleet("f", [spec]), Counters())
     return placement, node
 
@@ -40,11 +42,13 @@ pod_strategy = st.builds(
 )
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(model=st.sampled_from(MODELS), gpus=st.sampled_from([1, 2, 4]), mode=st.sampled_from(["shared", "whole"]),
+       version=st.sampled_from(["1.34", "1.35", "1.36", "1.37"]),
        before=st.lists(pod_strategy, max_size=6), probe=pod_strategy)
-def test_index_agrees_with_the_allocator(model: str, gpus: int, mode: str, before: list[Pod], probe: Pod) -> None:
-    placement, node = setup(model, gpus, mode)
+def test_index_agrees_with_the_allocator(model: str, gpus: int, mode: str, version: str, before: list[Pod],
+                                         probe: Pod) -> None:
+    placement, node = setup(model, gpus, mode, version)
     for k, pod in enumerate(before):
         pod = Pod(f"b{k}", pod.cpu_milli, pod.memory_mib, pod.num_gpu, pod.gpu_milli, pod.gpu_models,
                   pod.gpu_memory_mib, nvlink=pod.nvlink)

@@ -78,3 +78,30 @@ def test_unknown_gate_or_version_is_one_clear_error() -> None:
         get_placement("dra", kubernetes_version="1.33")
     with pytest.raises(UserError, match="NoSuchGate"):
         get_placement("dra-whole", feature_gates={"NoSuchGate": True})
+
+
+def test_1_34_slice_recheck_is_mirrored_and_not_memoised_across_nodes() -> None:
+    """1.34's alpha ConsumableCapacity re-checks a request's first device against the first
+    device of its slice. A share pinned to gpu-1 is refused on a node whose gpu-0 is taken
+    whole, and the index says so too; on a node of the same shape with gpu-0 free the same
+    claim is placed -- the allocator memo must not carry the first node's refusal over (it
+    keyed on the pinned device alone and turned 198 of 1,200 pods on modern-mix into failures)."""
+    from simulator.state import Counters, NodeState
+
+    spec = NodeSpec("n", 64000, 1 << 20, 4, "H100-SXM5-80GB")
+    nodes = [NodeState(i, spec, 81559) for i in range(2)]
+    place = get_placement("dra", kubernetes_version="1.34", feature_gates={"DRAConsumableCapacity": True})
+    place.setup(nodes, Fleet("f", [spec, spec]), Counters())
+    whole, share = Pod("w", 100, 100, num_gpu=1, gpu_milli=1000), Pod("s", 100, 100, num_gpu=1, gpu_milli=500)
+    assert place.bind(nodes[0], whole, place.demand(whole), (0,), 0.0) is not None
+    d = place.demand(share)
+    assert place.eligible(nodes[0], d) == []  # gpu-1..3 pass their own checks, not gpu-0's
+    assert place.bind(nodes[0], share, d, (1,), 0.0) is None  # the allocator agrees
+    assert place.eligible(nodes[1], d) == [0, 1, 2, 3]
+    assert place.bind(nodes[1], share, d, (1,), 0.0) is not None  # same shape, gpu-0 free
+    # 1.35 has no such re-check: gpu-1 is fine beside a full gpu-0
+    later = get_placement("dra", kubernetes_version="1.35", feature_gates={"DRAConsumableCapacity": True})
+    fresh = [NodeState(i, spec, 81559) for i in range(2)]
+    later.setup(fresh, Fleet("f", [spec, spec]), Counters())
+    assert later.bind(fresh[0], whole, later.demand(whole), (0,), 0.0) is not None
+    assert later.eligible(fresh[0], later.demand(share)) == [1, 2, 3]

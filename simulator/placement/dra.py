@@ -138,6 +138,12 @@ class DraPlacement(Placement):
         # Whether a device carrying shares holds its shared counters (every minor but 1.35,
         # see Allocator._holding_counters and _mig_parts)
         self._shares_hold_counters = self.version.minor != "1.35"
+        # 1.34's alpha ConsumableCapacity re-checks the n-th device of a request against the
+        # n-th device of its slice (dra.allocator.search, _recheck_target; an upstream quirk our
+        # oracle regressions pin): a claim for gpu-1 is refused while gpu-0 has no room, so
+        # the answer for one device depends on another's state. The index asks the allocator
+        # about that part (_slice_recheck_admits) and the allocator memo keys on the whole node.
+        self._slice_recheck = self.version.minor == "1.34" and self.version.enabled("DRAConsumableCapacity")
         # DynamicResources scores firstAvailable alternatives from 1.35 (see claim_score)
         self._scores_alternatives = self.version.at_least("1.35") and self.version.enabled("DRAPrioritizedList")
         if mode == "shared" and not self.version.enabled("DRAConsumableCapacity"):
@@ -405,8 +411,37 @@ class DraPlacement(Placement):
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
         out = self._eligible(node, d)
         if out and self.wants_nic(d):
-            return self._nic_aligned(node.extra, out, d)
+            out = self._nic_aligned(node.extra, out, d)
+        if out and self._slice_recheck and not self._slice_recheck_admits(node, d):
+            return []
         return out
+
+    def _slice_recheck_admits(self, node: NodeState, d: Demand) -> bool:
+        """1.34 only: whether the allocator's re-check of slice positions 0..count-1 (not the
+        devices it picks) lets ``d`` through on this node. Which devices the policy then pins
+        does not change that check, and the index has already found devices that pass their
+        own, so the unpinned claim's answer is the answer; asked once per (shape, whole node
+        state, claim) through the allocator memo."""
+        x: DraNode = node.extra
+        key = ("slice-recheck", x.rep, self._node_state(node), self.claim_key(d, None))
+        admits = self._outcomes.get(key, _MISSING)
+        if admits is _MISSING:
+            self.counters.allocator_calls += 1
+            allocator = self.allocator_for(x)
+            admits = allocator.allocate_dicts(x.node_obj, [self.claim_for(d, None)], allocated=x.state) is not None
+            self._outcomes[key] = admits
+        return bool(admits)
+
+    @staticmethod
+    def _node_state(node: NodeState) -> tuple:
+        """Everything allocated on the node, as the allocator memo keys it."""
+        x: DraNode = node.extra
+        state: tuple = tuple(zip(node.gpu_free, x.mem_free, x.exclusive))
+        if x.mig is not None:
+            state += (tuple(x.mig.used),)
+        if x.nics is not None:
+            state += (tuple(x.nics.free),)
+        return state
 
     @staticmethod
     def _nic_aligned(x: DraNode, out: list[int], d: Demand) -> list[int]:
@@ -495,7 +530,8 @@ class DraPlacement(Placement):
         return CLAIM_SCORE_WEIGHT * (MAX_NODE_SCORE * (FIRST_AVAILABLE_MAX - taken) // FIRST_AVAILABLE_MAX)
 
     def fits(self, node: NodeState, d: Demand) -> bool:
-        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request and not d.mig and not d.rdma_milli:
+        if d.count == 1 and d.milli < 1000 and not d.gpu_mem and not d.mem_request and not d.mig \
+                and not d.rdma_milli and not self._slice_recheck:
             # the scheduler's filter on the commonest demand: any device with enough compute
             x: DraNode | None = node.extra
             if x is None:
@@ -525,7 +561,12 @@ class DraPlacement(Placement):
         # only the pinned devices' state is part of the question.
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
         # (not MIG-profile claims: their firstAvailable MIG branch names no device index)
-        single = pins is not None and len(pins) == 1 and d.count == 1 and not d.rdma_milli and d.mig is None
+        single = pins is not None and len(pins) == 1 and d.count == 1 and not d.rdma_milli and d.mig is None \
+            and not self._slice_recheck
+        if self._slice_recheck:  # 1.34: other devices' state matters too (see __init__)
+            pins_only = None
+        else:
+            pins_only = pins
         if single:
             # A claim for one named device with no constraint: the answer depends only on that
             # device's attributes, capacities and allocations, and devices of one class differ
@@ -536,13 +577,13 @@ class DraPlacement(Placement):
             # onto it (an 8-GPU node asks the allocator once, not once per GPU).
             i = pins[0]
             state: tuple = (x.dev_class[i], (free[i], mem_free[i], exclusive[i]))
-        elif pins is not None:
-            state = tuple((free[i], mem_free[i], exclusive[i]) for i in pins)
+        elif pins_only is not None:
+            state = tuple((free[i], mem_free[i], exclusive[i]) for i in pins_only)
         else:
             state = tuple(zip(free, mem_free, exclusive))
         if x.mig is not None:  # and the memory slices the partitions hold
             used = x.mig.used
-            state += (tuple(used[i] for i in pins) if pins is not None else tuple(used),)
+            state += (tuple(used[i] for i in pins_only) if pins_only is not None else tuple(used),)
         if x.nics is not None and self.wants_nic(d):  # and what the NICs have left
             state += (tuple(x.nics.free),)
         # the shape's pool stands for the shape (one per shape; hashed by identity, where the
