@@ -27,31 +27,32 @@ def check_caches(cluster: Cluster, demands: dict[int, object]) -> int:
     """Compare every cached answer of every live group with a fresh one; returns how many."""
     checked = 0
     for group in cluster.groups.values():
-        node = cluster.nodes[next(iter(group.members))]
-        for sid, d in demands.items():
-            fresh_ok = cluster.feasible(node, d)  # type: ignore[arg-type]
-            fresh = cluster.policy.score(node, d, cluster.ctx) if fresh_ok else INFEASIBLE  # type: ignore[arg-type]
-            if sid in group.cache:
-                assert group.cache[sid] == fresh, (node, d, group.cache[sid], fresh)
-                checked += 1
-            if sid in group.blocked:
-                assert not fresh_ok, (node, d)
-                checked += 1
-            gsid = cluster._gpu_shape_of[sid]
-            gpu_fresh = d.count == 0 or (  # type: ignore[attr-defined]
-                node.gpu_count > 0 and not (d.models and node.model not in d.models)  # type: ignore[attr-defined]
-                and cluster.placement.fits(node, d))  # type: ignore[arg-type]
-            if d.count and gsid in group.gpu_ok:  # type: ignore[attr-defined]
-                assert group.gpu_ok[gsid] == gpu_fresh, (node, d)
-                checked += 1
-            if d.count and gsid in group.gpu_blocked:  # type: ignore[attr-defined]
-                assert not gpu_fresh, (node, d)
+        for member in group.members:  # every member: a key that misses what a filter reads fails here
+            node = cluster.nodes[member]
+            for sid, d in demands.items():
+                fresh_ok = cluster.feasible(node, d)  # type: ignore[arg-type]
+                fresh = cluster.policy.score(node, d, cluster.ctx) if fresh_ok else INFEASIBLE  # type: ignore[arg-type]
+                if sid in group.cache:
+                    assert group.cache[sid] == fresh, (node, d, group.cache[sid], fresh)
+                    checked += 1
+                if sid in group.blocked:
+                    assert not fresh_ok, (node, d)
+                    checked += 1
+                gsid = cluster._gpu_shape_of[sid]
+                gpu_fresh = d.count == 0 or (  # type: ignore[attr-defined]
+                    node.gpu_count > 0 and not (d.models and node.model not in d.models)  # type: ignore[attr-defined]
+                    and cluster.placement.fits(node, d))  # type: ignore[arg-type]
+                if d.count and gsid in group.gpu_ok:  # type: ignore[attr-defined]
+                    assert group.gpu_ok[gsid] == gpu_fresh, (node, d)
+                    checked += 1
+                if d.count and gsid in group.gpu_blocked:  # type: ignore[attr-defined]
+                    assert not gpu_fresh, (node, d)
     return checked
 
 
 @settings(max_examples=20, deadline=None)
 @given(
-    placement=st.sampled_from(["device-plugin", "dra", "time-slicing", "mig-mixed"]),
+    placement=st.sampled_from(["device-plugin", "dra", "dra@1.34", "time-slicing", "mig-mixed"]),
     policy=st.sampled_from(["fgd", "bestfit", "gpu-packing"]),
     tie_break=st.sampled_from(["order", "random"]),
     seed=st.integers(0, 1000),
@@ -70,7 +71,10 @@ def test_cached_filter_and_scores_equal_fresh_evaluation(placement: str, policy:
                         gpu_memory_mib=rng.choice([0, 0, 8000]) if n else 0,
                         gpu_models=tuple(rng.sample(models, 1)) if rng.random() < 0.2 else ()))
     trace = Trace("t", pods)
-    place = get_placement(placement)
+    if placement == "dra@1.34":  # 1.34's slice-position re-check: which GPU holds what matters
+        place = get_placement("dra", kubernetes_version="1.34", feature_gates={"DRAConsumableCapacity": True})
+    else:
+        place = get_placement(placement)
     cluster, _ = build_cluster(fleet, trace, place, get_policy(policy), seed, tie_break)
     demands: dict[int, object] = {}
     live = []

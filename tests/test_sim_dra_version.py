@@ -105,3 +105,23 @@ def test_1_34_slice_recheck_is_mirrored_and_not_memoised_across_nodes() -> None:
     later.setup(fresh, Fleet("f", [spec, spec]), Counters())
     assert later.bind(fresh[0], whole, later.demand(whole), (0,), 0.0) is not None
     assert later.eligible(fresh[0], later.demand(share)) == [1, 2, 3]
+
+
+def test_1_34_nodes_with_the_same_free_gpus_in_other_places_are_not_one_group() -> None:
+    """The scheduler filters a group of nodes with equal keys once. On 1.34 a node whose gpu-0
+    is taken refuses every share (the slice re-check) while one whose gpu-1 is taken does
+    not, so their keys must differ although their free GPUs are the same multiset; on 1.37
+    they are interchangeable and share a key."""
+    from simulator.state import Counters, NodeState
+
+    spec = NodeSpec("n", 64000, 1 << 20, 4, "H100-SXM5-80GB")
+    whole, share = Pod("w", 100, 100, num_gpu=1, gpu_milli=1000), Pod("s", 100, 100, num_gpu=1, gpu_milli=500)
+    for version, alike in (("1.34", False), ("1.37", True)):
+        place = get_placement("dra", kubernetes_version=version, feature_gates={"DRAConsumableCapacity": True})
+        a, b = NodeState(0, spec, 81559), NodeState(1, spec, 81559)
+        place.setup([a, b], Fleet("f", [spec, spec]), Counters())
+        assert place.bind(a, whole, place.demand(whole), (0,), 0.0) is not None
+        assert place.bind(b, whole, place.demand(whole), (1,), 0.0) is not None
+        d = place.demand(share)
+        assert (place.eligible(a, d) == []) is not alike
+        assert (place.node_key(a) == place.node_key(b)) is alike, version

@@ -401,6 +401,9 @@ class DraPlacement(Placement):
         # no memory reserved either: only partly shared devices need their free memory in the
         # key. Fewer distinct keys = fewer groups for the scheduler to filter and score.
         free, mem_free = node.gpu_free, x.mem_free
+        if self._slice_recheck:  # 1.34: which device holds what matters (see __init__), not only the multiset
+            return base + (tuple(zip(free, mem_free, x.exclusive)),) + (
+                (tuple(x.mig.used),) if x.mig is not None else ()) + ((tuple(x.nics.free),) if x.nics is not None else ())
         key = base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
         if x.mig is not None:  # which memory slices each partitioned GPU has in use
             key += (tuple(sorted(u for u in x.mig.used if u)),)
