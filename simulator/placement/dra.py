@@ -142,7 +142,7 @@ class DraPlacement(Placement):
         # n-th device of its slice (dra.allocator.search, _recheck_target; an upstream quirk our
         # oracle regressions pin): a claim for gpu-1 is refused while gpu-0 has no room, so
         # the answer for one device depends on another's state. The index asks the allocator
-        # about that part (_slice_recheck_admits) and the allocator memo keys on the whole node.
+        # about that part (_slice_recheck_filter) and the allocator memo keys on the whole node.
         self._slice_recheck = self.version.minor == "1.34" and self.version.enabled("DRAConsumableCapacity")
         # DynamicResources scores firstAvailable alternatives from 1.35 (see claim_score)
         self._scores_alternatives = self.version.at_least("1.35") and self.version.enabled("DRAPrioritizedList")
@@ -415,36 +415,22 @@ class DraPlacement(Placement):
         out = self._eligible(node, d)
         if out and self.wants_nic(d):
             out = self._nic_aligned(node.extra, out, d)
-        if out and self._slice_recheck and not self._slice_recheck_admits(node, d):
-            return []
+        if out and self._slice_recheck:
+            return self._slice_recheck_filter(node, d, out)
         return out
 
-    def _slice_recheck_admits(self, node: NodeState, d: Demand) -> bool:
-        """1.34 only: whether the allocator's re-check of slice positions 0..count-1 (not the
-        devices it picks) lets ``d`` through on this node. Which devices the policy then pins
-        does not change that check, and the index has already found devices that pass their
-        own, so the unpinned claim's answer is the answer; asked once per (shape, whole node
-        state, claim) through the allocator memo."""
-        x: DraNode = node.extra
-        key = ("slice-recheck", x.rep, self._node_state(node), self.claim_key(d, None))
-        admits = self._outcomes.get(key, _MISSING)
-        if admits is _MISSING:
-            self.counters.allocator_calls += 1
-            allocator = self.allocator_for(x)
-            admits = allocator.allocate_dicts(x.node_obj, [self.claim_for(d, None)], allocated=x.state) is not None
-            self._outcomes[key] = admits
-        return bool(admits)
-
-    @staticmethod
-    def _node_state(node: NodeState) -> tuple:
-        """Everything allocated on the node, as the allocator memo keys it."""
-        x: DraNode = node.extra
-        state: tuple = tuple(zip(node.gpu_free, x.mem_free, x.exclusive))
-        if x.mig is not None:
-            state += (tuple(x.mig.used),)
-        if x.nics is not None:
-            state += (tuple(x.nics.free),)
-        return state
+    def _slice_recheck_filter(self, node: NodeState, d: Demand, out: list[int]) -> list[int]:
+        """1.34 only: of the devices ``out`` that pass their own checks, those the allocator also
+        lets through its re-check against the same position of their slice (which device that
+        is depends on the candidate: slices hold one or two GPUs with their partitions). One
+        device: each is asked as bind will ask (the same memoised question). Several: the
+        allocator's own pick, so the policy pins exactly what the allocator would take."""
+        if d.count == 1 and self.device_choice == "policy":
+            return [i for i in out if self._allocation(node, d, (i,)) is not None]
+        outcome = self._allocation(node, d, None)
+        if outcome is None:
+            return []
+        return sorted({r[0] for r in outcome if r[0] >= 0})
 
     @staticmethod
     def _nic_aligned(x: DraNode, out: list[int], d: Demand) -> list[int]:
@@ -549,12 +535,20 @@ class DraPlacement(Placement):
 
     # -- bind through the allocator ----------------------------------------------------
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
-        x: DraNode = node.extra
         if d.count == 0:  # a CPU-only pod has no claim
             return Binding(pod, node.idx, (), 0, now, detail=[], charged=0)
         if not self.verify:
             return self._apply_index(node, pod, d, gpus, now)
         pins = tuple(sorted(gpus)) if self.device_choice == "policy" else None
+        outcome = self._allocation(node, d, pins)
+        if outcome is None:
+            return None
+        return self._apply_outcome(node, pod, d, outcome, now)
+
+    def _allocation(self, node: NodeState, d: Demand, pins: tuple[int, ...] | None) -> tuple | None:
+        """The allocator's answer for ``d``'s claim (pinned to ``pins``, if any) on ``node`` now,
+        as an outcome (see :meth:`_outcome`), or None when it refuses; memoised."""
+        x: DraNode = node.extra
         # The allocator is a pure function of (the node's devices, what is allocated on them,
         # the claim); the index mirrors "what is allocated" exactly (free compute, free memory,
         # exclusive use per device), so an answer found once for a node shape in one state is
@@ -604,12 +598,10 @@ class DraPlacement(Placement):
             if len(self._outcomes) > 500_000:
                 self._outcomes.clear()
             self._outcomes[key] = outcome
-        if outcome is None:
-            return None
-        if single and outcome[0][0] != pins[0]:  # found for another device of the class
+        if outcome is not None and single and outcome[0][0] != pins[0]:  # found for another device of the class
             i = pins[0]
             outcome = tuple((i, x.names[i]) + r[2:] for r in outcome)
-        return self._apply_outcome(node, pod, d, outcome, now)
+        return outcome
 
     @staticmethod
     def _outcome(x: "DraNode", result: dict) -> tuple:
