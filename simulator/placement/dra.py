@@ -407,8 +407,16 @@ class DraPlacement(Placement):
         key = base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
         if x.mig is not None:  # which memory slices each partitioned GPU has in use
             key += (tuple(sorted(u for u in x.mig.used if u)),)
+        # The sorted per-GPU state above is only a fair summary where every GPU stands in the
+        # same place. Where NVLink joins some GPUs and not others (bridged pairs) or NICs sit
+        # under some GPUs' PCIe roots, which GPU is free matters (tests/test_sim_dra_keys.py):
+        # the key then says it per NVLink domain, or per GPU while a NIC is partly taken.
+        if x.domain_groups is not None:
+            key += (tuple(sorted(tuple(sorted((free[i], mem_free[i]) for i in g)) for g in x.domain_groups)),)
         if x.nics is not None:
             key += (tuple(x.nics.free),)
+            if any(f < NIC_UNITS for f in x.nics.free):
+                key += (tuple(zip(free, mem_free)),)
         return key
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:

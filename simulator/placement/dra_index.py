@@ -37,7 +37,8 @@ class DraNode:
     """The index of one node: what its devices offer and what is allocated on them."""
 
     __slots__ = ("names", "index_of", "mem_total", "mem_free", "exclusive", "domains", "free",
-                 "product", "shape", "pool", "rep", "driver", "mig", "nics", "dev_class", "mem_max")
+                 "product", "shape", "pool", "rep", "driver", "mig", "nics", "dev_class", "mem_max",
+                 "domain_groups")
 
     def __init__(self, names: list[str], mem_total: list[int], domains: list[str | None], product: str,
                  free: list[int], rep: ShapePool, driver: str) -> None:
@@ -57,6 +58,14 @@ class DraNode:
         first = {dom: i for i, dom in reversed(list(enumerate(domains)))}
         self.shape = (product, tuple(names), tuple(mem_total),
                       tuple(first[dom] if dom is not None else -1 for dom in domains))
+        # The GPU indices of each NVLink domain (a GPU without one alone), or None where every
+        # GPU stands alike: one domain for all, or none at all (see DraPlacement.node_key).
+        groups: dict[object, list[int]] = {}
+        for i, dom in enumerate(domains):
+            groups.setdefault(dom if dom is not None else ("solo", i), []).append(i)
+        alike = len(groups) == 1 or all(dom is None for dom in domains)
+        self.domain_groups: tuple[tuple[int, ...], ...] | None = (
+            None if alike else tuple(tuple(g) for g in groups.values()))
         self.pool = ""
         self.mig: Any = None  # MIG partitions in use (simulator.placement.dra_mig.MigState), if offered
         self.nics: Any = None  # RDMA NICs and their free share (simulator.placement.nics.NicState), if any
@@ -72,7 +81,7 @@ class DraNode:
         rebuilt per node (a fleet has thousands of nodes and a dozen shapes)."""
         x = object.__new__(DraNode)
         x.names, x.index_of, x.mem_total, x.domains = self.names, self.index_of, self.mem_total, self.domains
-        x.mem_max = self.mem_max
+        x.mem_max, x.domain_groups = self.mem_max, self.domain_groups
         x.product, x.rep, x.driver, x.shape, x.dev_class = self.product, self.rep, self.driver, self.shape, self.dev_class
         x.mem_free = list(self.mem_total)
         x.exclusive = [False] * len(self.names)
