@@ -53,23 +53,24 @@ def check_caches(cluster: Cluster, demands: dict[int, object]) -> int:
 @settings(max_examples=20, deadline=None)
 @given(
     placement=st.sampled_from(["device-plugin", "dra", "dra@1.34", "time-slicing", "mig-mixed"]),
-    policy=st.sampled_from(["fgd", "bestfit", "gpu-packing"]),
+    policy=st.sampled_from(["fgd", "bestfit", "gpu-packing", "kube-default"]),
     tie_break=st.sampled_from(["order", "random"]),
     seed=st.integers(0, 1000),
 )
 def test_cached_filter_and_scores_equal_fresh_evaluation(placement: str, policy: str, tie_break: str,
                                                          seed: int) -> None:
     rng = random.Random(seed)
-    models = ["T4", "A100-SXM4-80GB"]
+    models = ["T4", "A100-SXM4-80GB", "H100-PCIE-80GB"]  # PCIe-only, NVSwitch, NVLink pairs
     fleet = Fleet("f", [NodeSpec(f"n{i}", rng.choice([8000, 16000]), 64 * 1024, rng.choice([1, 2, 4, 8]),
-                                 models[i % 2]) for i in range(6)])
+                                 models[i % 3]) for i in range(6)])
     pods = []
     for i in range(60):
         n = rng.choice([0, 1, 1, 1, 2, 4])
         pods.append(Pod(f"p{i}", rng.choice([500, 2000, 6000]), rng.choice([1024, 8192]), num_gpu=n,
                         gpu_milli=rng.choice([200, 500, 1000]) if n == 1 else (1000 if n else 0),
                         gpu_memory_mib=rng.choice([0, 0, 8000]) if n else 0,
-                        gpu_models=tuple(rng.sample(models, 1)) if rng.random() < 0.2 else ()))
+                        gpu_models=tuple(rng.sample(models, 1)) if rng.random() < 0.2 else (),
+                        nvlink=n > 1 and rng.random() < 0.5))
     trace = Trace("t", pods)
     if placement == "dra@1.34":  # 1.34's slice-position re-check: which GPU holds what matters
         place = get_placement("dra", kubernetes_version="1.34", feature_gates={"DRAConsumableCapacity": True})
