@@ -402,8 +402,12 @@ class DraPlacement(Placement):
         # key. Fewer distinct keys = fewer groups for the scheduler to filter and score.
         free, mem_free = node.gpu_free, x.mem_free
         if self._slice_recheck:  # 1.34: which device holds what matters (see __init__), not only the multiset
-            return base + (tuple(zip(free, mem_free, x.exclusive)),) + (
-                (tuple(x.mig.used),) if x.mig is not None else ()) + ((tuple(x.nics.free),) if x.nics is not None else ())
+            key = base + (tuple(zip(free, mem_free, x.exclusive)),)
+            if x.mig is not None:
+                key += (tuple(x.mig.used),)
+            if x.nics is not None:
+                key += (tuple(x.nics.free),)
+            return key
         key = base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
         if x.mig is not None:  # which memory slices each partitioned GPU has in use
             key += (tuple(sorted(u for u in x.mig.used if u)),)
@@ -566,12 +570,10 @@ class DraPlacement(Placement):
         # only the pinned devices' state is part of the question.
         free, mem_free, exclusive = node.gpu_free, x.mem_free, x.exclusive
         # (not MIG-profile claims: their firstAvailable MIG branch names no device index)
-        single = pins is not None and len(pins) == 1 and d.count == 1 and not d.rdma_milli and d.mig is None \
-            and not self._slice_recheck
-        if self._slice_recheck:  # 1.34: other devices' state matters too (see __init__)
-            pins_only = None
-        else:
-            pins_only = pins
+        # the pinned devices' state alone answers, except on 1.34 where others' matters too (see __init__)
+        pins_only = None if self._slice_recheck else pins
+        single = pins_only is not None and len(pins_only) == 1 and d.count == 1 and not d.rdma_milli \
+            and d.mig is None
         if single:
             # A claim for one named device with no constraint: the answer depends only on that
             # device's attributes, capacities and allocations, and devices of one class differ
