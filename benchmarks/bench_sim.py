@@ -10,6 +10,7 @@ memory < 2 GiB, on 2 cores. Needs ../shared (the openb trace); skips without it.
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import sys
@@ -30,8 +31,6 @@ def _shared() -> Path | None:
 
 def _load_note() -> str:
     """What the load average says about the wall times beside it (it was a fixed phrase)."""
-    import os
-
     busy = os.getloadavg()[0] >= 0.5 * (os.cpu_count() or 1)
     return ("other work running: wall times are pessimistic, CPU times steadier" if busy
             else "little other work running: wall and CPU times close")
@@ -71,12 +70,13 @@ def main(argv: list[str] | None = None) -> None:
               f"{dra['disagreements']} index disagreements)  ratio dra/dp cpu time "
               f"{dra['cpu_s'] / baseline['cpu_s']:.2f}x", flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    load = " ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"peak RSS {peak_mib:.0f} MiB; load average {load}")
     lines = [
         "## Simulator", "",
         f"`benchmarks/bench_sim.py`, {date.today()}, Python {platform.python_version()}, "
-        f"{__import__('os').cpu_count()} cores, load average {load} ({_load_note()}). One FGD-method replay of openb `default` (seed 42, "
+        f"{os.cpu_count()} cores, load average {load} ({_load_note()}). One FGD-method replay of openb `default` "
+        "(seed 42, "
         f"{rows[0][2]['pods']:,} pods after inflation to 130%, 1,213 nodes); DRA = every GPU pod a ResourceClaim "
         "placed by `dra.allocator` on shared-mode slices; baseline in the same run = the integer device-plugin model.",
         "",
