@@ -14,7 +14,9 @@ Most filter calls on a busy fleet fail, and two things make them cheap without c
 answer: a bind only takes resources and filters are monotone in free resources, so the shapes
 (and GPU shapes) that failed on a node's old state are marked failed on its new one without a
 call (``Group.blocked``); and the placement model's GPU filter, the slow part, is cached per
-GPU shape (``Demand.gpu_shape``: shapes differing only in CPU or memory share it).
+GPU shape (``Demand.gpu_shape``: shapes differing only in CPU or memory share it). Groups
+whose nodes differ only in free CPU or memory (equal ``Placement.gpu_key``) share that GPU
+answer, and FGD's score, which reads free CPU only through a few cuts (``Policy.score_key``).
 tests/test_sim_caches.py checks every cached answer against a fresh one.
 
 Ties: ``tie_break="random"`` draws uniformly over *nodes* (a group weighs as many as it has
@@ -44,6 +46,7 @@ from simulator.state import Binding, Counters, Demand, NodeState, affinity_tag
 from simulator.trace.model import Pod
 
 INFEASIBLE = -1
+MEMO_CAP = 500_000  # entries in each cross-group memo before all are cleared (see Cluster._gpu_state_id)
 
 
 def nvlink_connected(model: str, gpus: tuple[int, ...]) -> bool:
@@ -62,9 +65,9 @@ class Group:
     (a list, so the n-th member is O(1) for the uniform tie-break; removal swaps the last in)."""
 
     __slots__ = ("members", "order", "cache", "blocked", "gpu_ok", "gpu_blocked", "first", "alive", "gid", "cls",
-                 "logged", "class_logged")
+                 "logged", "class_logged", "gpu_state")
 
-    def __init__(self, gid: int, cls: int = 0) -> None:
+    def __init__(self, gid: int, cls: int = 0, gpu_state: int = -1) -> None:
         self.members: dict[int, int] = {}
         self.order: list[int] = []
         self.cache: dict[int, int] = {}  # shape id -> score (INFEASIBLE when filtered out)
@@ -81,6 +84,7 @@ class Group:
         self.cls = cls  # static class of its nodes (model, GPUs, capacities), see Cluster.static_class
         self.logged = -1  # position of its last entry in the cluster's change log
         self.class_logged = -1  # and in its class's change log
+        self.gpu_state = gpu_state  # id of its nodes' GPU key (Placement.gpu_key), see Cluster._gpu_state_id
 
     def add(self, idx: int) -> None:
         self.members[idx] = len(self.order)
@@ -204,7 +208,16 @@ class ShapeHeap:
         self.seen = 0
 
 
+class _NoMemo(dict):
+    """A memo that never remembers (``Cluster.share_answers`` off)."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
 class Cluster:
+    share_answers = True  # False: every group asks the placement and the policy itself (tests compare both)
+
     def __init__(self, fleet: Fleet, placement: Placement, policy: Policy,
                  frag: FragModel | Callable[[], FragModel], rng: random.Random,
                  tie_break: str = "random", anti_affinity: bool = False) -> None:
@@ -252,6 +265,17 @@ class Cluster:
         # groups ever had a predecessor, and keeping 18,000 retirements cost 90 MiB for nothing.
         self._retired: dict[tuple, tuple[dict, dict, set, set]] = {}
         self._retired_cap = 2048
+        # Answers shared between groups whose nodes differ only in free CPU or memory (most new
+        # groups on a large mixed fleet: one pod's CPU moves a node to a new key while its GPUs
+        # stay as another group's): the GPU filter per (GPU state, GPU shape), and the score per
+        # (GPU state, GPU shape, Policy.score_key) for a policy that says what else it reads.
+        # GPU states get ids (hashed once per group, not per lookup); ids are never reused, so
+        # clearing the memos when they grow large forgets answers but never mixes them up.
+        self._gpu_state_ids: dict[tuple, int] = {}
+        self._next_gpu_state = 0
+        self._gpu_fits: dict[tuple[int, int], bool] = {} if self.share_answers else _NoMemo()
+        self._scores: dict[tuple, int] = {}
+        self._score_key = policy.score_key if self.share_answers else None
         # Static classes: nodes that are alike when empty (model, GPUs, capacities). A demand
         # that cannot fit an empty node of a class never fits one of its nodes, so each shape
         # reads only the change logs of the classes it could fit (``possible``).
@@ -275,11 +299,13 @@ class Cluster:
             self._keys.append(key)
             group = self.groups.get(key)
             if group is None:
-                group = self.groups[key] = self._new_group(self.node_class[node.idx])
+                group = self.groups[key] = self._new_group(self.node_class[node.idx], key)
             group.add(node.idx)
 
     # -- grouping -----------------------------------------------------------------------
     def _key(self, node: NodeState) -> tuple:
+        """The node's group key: ``Placement.node_key`` (free CPU, free memory, GPU key), then
+        the policy's and the anti-affinity's extras."""
         key = self.placement.node_key(node)
         if self.policy.uses_tags:
             key = key + (frozenset(node.tags),)
@@ -287,9 +313,21 @@ class Cluster:
             key = key + (frozenset(node.apps.items()),)
         return key
 
-    def _new_group(self, cls: int) -> Group:
+    def _new_group(self, cls: int, key: tuple) -> Group:
         self._gids += 1
-        return Group(self._gids, cls)
+        return Group(self._gids, cls, self._gpu_state_id(key[2]))
+
+    def _gpu_state_id(self, gpu_key: tuple) -> int:
+        ids = self._gpu_state_ids
+        found = ids.get(gpu_key)
+        if found is None:
+            if len(ids) >= MEMO_CAP or len(self._gpu_fits) >= MEMO_CAP or len(self._scores) >= MEMO_CAP:
+                ids.clear()
+                self._gpu_fits.clear()
+                self._scores.clear()
+            found = ids[gpu_key] = self._next_gpu_state
+            self._next_gpu_state += 1
+        return found
 
     def _retire(self, key: tuple, group: Group) -> None:
         """A group emptied: keep its filter and score caches under its state key for the next
@@ -363,7 +401,7 @@ class Cluster:
         self._keys[node.idx] = key
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = self._new_group(self.node_class[node.idx])
+            group = self.groups[key] = self._new_group(self.node_class[node.idx], key)
             self._revive(key, group)
         group.add(node.idx)
         if blocked:
@@ -436,12 +474,18 @@ class Cluster:
                     fresh.extend(log[seen[c]:])
                     seen[c] = self._class_read[c] = len(log)
         buckets, scores = sb.buckets, sb.scores
+        # Most groups a shape reads fail its GPU filter, often known already from another shape
+        # with the same GPU part (gpu_ok False): those are skipped without a call (nothing to
+        # cache: the GPU shape's failure is already in gpu_blocked, which binds pass on).
+        gsid = self._gpu_shape_of[sid] if d.count else -1
         # A group joined several times since this shape last ran is read once (dict keeps order).
         for group in dict.fromkeys(fresh) if len(fresh) > 1 else fresh:
             if not group.alive:
                 continue
             score = group.cache.get(sid)
             if score is None:
+                if group.gpu_ok.get(gsid) is False:
+                    continue
                 score = self._score_of(group, sid, d)
             if score < 0:
                 continue
@@ -475,7 +519,14 @@ class Cluster:
             else:
                 node = self.nodes[next(iter(group.members))]
                 if self._feasible_in(group, node, sid, d):
-                    score = self.policy.score(node, d, self.ctx)
+                    score_key = self._score_key
+                    if score_key is None:
+                        score = self.policy.score(node, d, self.ctx)
+                    else:
+                        memo = (group.gpu_state, self._gpu_shape_of[sid], score_key(node, d, self.ctx))
+                        score = self._scores.get(memo)  # type: ignore[assignment]
+                        if score is None:
+                            score = self._scores[memo] = self.policy.score(node, d, self.ctx)
                 else:
                     score = INFEASIBLE
                     group.blocked.add(sid)
@@ -496,8 +547,11 @@ class Cluster:
             if gsid in group.gpu_blocked:
                 ok = False
             else:
-                ok = (node.gpu_count != 0 and not (d.models and node.model not in d.models)
-                      and self.placement.fits(node, d))
+                memo = (group.gpu_state, gsid)
+                ok = self._gpu_fits.get(memo)
+                if ok is None:
+                    ok = self._gpu_fits[memo] = (node.gpu_count != 0 and not (d.models and node.model not in d.models)
+                                                 and self.placement.fits(node, d))
                 if not ok:
                     group.gpu_blocked.add(gsid)
             group.gpu_ok[gsid] = ok

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -132,29 +133,68 @@ def test_a_state_seen_before_reuses_its_caches_without_changing_a_placement(monk
     """Nodes that return to a state key they had before (a pod leaves, an identical one comes)
     get a new group that takes the old group's filter and score caches: fewer policy calls,
     the same replay as a scheduler that starts every new group empty."""
-    from simulator.engine import replay_time
-
     rng = random.Random(11)
     fleet = Fleet("f", [NodeSpec(f"n{i}", 32000, 256 * 1024, 4, "A100-SXM4-80GB") for i in range(4)])
     pods = [Pod(f"p{i}", rng.choice([1000, 4000]), 1024, num_gpu=1, gpu_milli=rng.choice([250, 500, 1000]),
                 arrival=i, duration=rng.choice([3, 30, 300])) for i in range(300)]
     trace = Trace("t", pods)
     runs = []
+    monkeypatch.setattr(Cluster, "share_answers", False)  # scores shared between live groups would hide reuse
     for reuse in (True, False):
         if not reuse:
             monkeypatch.setattr(Cluster, "_revive", lambda self, key, group: None)
-        policy = get_policy("fgd")
-        calls = [0]
-        score = policy.score
-
-        def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            calls[0] += 1
-            return score(*args, **kwargs)
-
-        monkeypatch.setattr(policy, "score", counted)
-        r = replay_time(fleet, trace, get_placement("device-plugin"), policy, 5).to_dict()
-        r.pop("wall_s"), r.pop("pods_per_s")
-        runs.append((r, calls[0]))
+        runs.append(_replay_counting_scores(monkeypatch, get_placement("device-plugin"), fleet, trace, 5))
     (with_reuse, calls_reuse), (without, calls_plain) = runs
     assert with_reuse == without
     assert calls_reuse < calls_plain / 2, (calls_reuse, calls_plain)
+
+
+@settings(max_examples=12, deadline=None)
+@given(placement=st.sampled_from(["device-plugin", "dra", "dra@1.34", "time-slicing", "mig-mixed"]),
+       seed=st.integers(0, 1000))
+def test_answers_shared_between_groups_change_no_placement(placement: str, seed: int) -> None:
+    """Groups whose nodes differ only in free CPU or memory share the GPU filter's answers and
+    FGD's scores (FGD reads free CPU only through the typical pods' CPU cuts). The replay with
+    the shared answers must equal the one where every group asks for itself, and ask the
+    policy less."""
+    rng = random.Random(seed)
+    fleet = Fleet("f", [NodeSpec(f"n{i}", rng.choice([16000, 32000]), 128 * 1024, 4,
+                                 ["A100-SXM4-80GB", "H100-PCIE-80GB"][i % 2]) for i in range(6)])
+    pods = []
+    for i in range(250):
+        n = rng.choice([0, 1, 1, 1, 2])
+        pods.append(Pod(f"p{i}", rng.choice([500, 1000, 2000, 3000, 6000]), rng.choice([1024, 4096]), num_gpu=n,
+                        gpu_milli=rng.choice([250, 500, 1000]) if n == 1 else (1000 if n else 0),
+                        nvlink=n > 1 and rng.random() < 0.5, arrival=i, duration=rng.choice([3, 30, 300])))
+    trace = Trace("t", pods)
+    runs = []
+    for share in (True, False):
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            monkeypatch.setattr(Cluster, "share_answers", share)
+            if placement == "dra@1.34":
+                place = get_placement("dra", kubernetes_version="1.34", feature_gates={"DRAConsumableCapacity": True})
+            else:
+                place = get_placement(placement)
+            runs.append(_replay_counting_scores(monkeypatch, place, fleet, trace, seed))
+    (shared, calls_shared), (alone, calls_alone) = runs
+    assert shared == alone
+    assert calls_shared < calls_alone, (calls_shared, calls_alone)
+
+
+def _replay_counting_scores(monkeypatch: pytest.MonkeyPatch, place: object, fleet: Fleet, trace: Trace,
+                            seed: int) -> tuple[dict, int]:
+    """A time-based FGD replay (without its timings) and how many times it called the policy's score."""
+    from simulator.engine import replay_time
+
+    policy = get_policy("fgd")
+    calls = [0]
+    score = policy.score
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls[0] += 1
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(policy, "score", counted)
+    r = replay_time(fleet, trace, place, policy, seed).to_dict()  # type: ignore[arg-type]
+    r.pop("wall_s"), r.pop("pods_per_s")
+    return r, calls[0]

@@ -1,5 +1,6 @@
-"""The scheduler filters a group of nodes once: nodes whose ``node_key`` is equal must get the
-same filter answer for every demand. Under DRA the key is canonical (sorted per-GPU state), so
+"""The scheduler filters a group of nodes once, and shares the GPU filter's answer between groups
+whose GPU keys are equal: nodes whose ``gpu_key`` is equal must get the same filter answer for
+every demand. Under DRA the key is canonical (sorted per-GPU state), so
 nodes holding the same things on other GPUs share a key -- which is only right while no
 version's allocator tells those GPUs apart. Each case runs one pod sequence on two nodes of
 one shape, binding on the first eligible GPUs of one node and the middle ones of the other, and,
@@ -53,7 +54,7 @@ def test_nodes_with_equal_keys_get_equal_filter_answers(version: str, gpus: int,
             eligible = place.eligible(node, d)
             if len(eligible) >= d.count:
                 assert place.bind(node, pod, d, tuple(sorted(pick(eligible, d.count))), 0.0) is not None
-        if place.node_key(a) == place.node_key(b):
+        if place.gpu_key(a) == place.gpu_key(b):
             for probe in PROBES:
                 pd = demand_for(place, probe)
                 assert place.fits(a, pd) == place.fits(b, pd), (version, a.gpu_free, b.gpu_free, probe)
@@ -83,4 +84,4 @@ def test_which_gpu_is_free_beside_a_partly_taken_nic_is_in_the_key() -> None:
                 assert place.bind(node, whole, demand_for(place, whole), (g,), 0.0) is not None
     probe = demand_for(place, _pod("p", (1, 1000, 0, None, False, 600)))
     assert not place.fits(a, probe) and place.fits(b, probe)
-    assert place.node_key(a) != place.node_key(b)
+    assert place.gpu_key(a) != place.gpu_key(b)

@@ -77,8 +77,17 @@ class Placement:
         raise NotImplementedError
 
     def node_key(self, node: NodeState) -> tuple:
-        """Everything a filter or a score may read; nodes with equal keys are interchangeable."""
-        key = (node.model, node.cpu_cap, node.mem_cap, node.cpu_free, node.mem_free, tuple(sorted(node.gpu_free)))
+        """Everything a filter or a score may read; nodes with equal keys are interchangeable:
+        (free CPU, free memory, :meth:`gpu_key`)."""
+        return (node.cpu_free, node.mem_free, self.gpu_key(node))
+
+    def gpu_key(self, node: NodeState) -> tuple:
+        """The node's state as this model's GPU side reads it (:meth:`fits`, :meth:`eligible`,
+        :meth:`claim_score`): model, capacities, the multiset of free milli per GPU and whatever
+        the model keeps beside it -- not the free CPU or memory. Nodes with equal GPU keys pass
+        or fail every GPU shape alike, so the scheduler shares the GPU filter's answers between
+        node groups that differ only in free CPU or memory (tests/test_sim_dra_keys.py)."""
+        key = (node.model, node.cpu_cap, node.mem_cap, tuple(sorted(node.gpu_free)))
         if self.nic_counts is not None:
             key += (self.nic_counts.total_free(node.idx),)
         return key

@@ -391,8 +391,8 @@ class DraPlacement(Placement):
         return {"apiVersion": CONFIG_API, "kind": "GpuConfig", "sharing": sharing}
 
     # -- the index -----------------------------------------------------------------------
-    def node_key(self, node: NodeState) -> tuple:
-        base = super().node_key(node)
+    def gpu_key(self, node: NodeState) -> tuple:
+        base = super().gpu_key(node)
         x: DraNode | None = node.extra
         if x is None:
             return base
@@ -408,7 +408,8 @@ class DraPlacement(Placement):
             if x.nics is not None:
                 key += (tuple(x.nics.free),)
             return key
-        key = base + (tuple(sorted((f, mem_free[i]) for i, f in enumerate(free) if 0 < f < 1000)),)
+        pairs = list(zip(free, mem_free))  # (free compute, free memory) per GPU
+        key = base + (tuple(sorted([p for p in pairs if 0 < p[0] < 1000])),)
         if x.mig is not None:  # which memory slices each partitioned GPU has in use
             key += (tuple(sorted(u for u in x.mig.used if u)),)
         # The sorted per-GPU state above is only a fair summary where every GPU stands in the
@@ -416,11 +417,11 @@ class DraPlacement(Placement):
         # under some GPUs' PCIe roots, which GPU is free matters (tests/test_sim_dra_keys.py):
         # the key then says it per NVLink domain, or per GPU while a NIC is partly taken.
         if x.domain_groups is not None:
-            key += (tuple(sorted(tuple(sorted((free[i], mem_free[i]) for i in g)) for g in x.domain_groups)),)
+            key += (tuple(sorted([tuple(sorted([pairs[i] for i in g])) for g in x.domain_groups])),)
         if x.nics is not None:
             key += (tuple(x.nics.free),)
             if any(f < NIC_UNITS for f in x.nics.free):
-                key += (tuple(zip(free, mem_free)),)
+                key += (tuple(pairs),)
         return key
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:

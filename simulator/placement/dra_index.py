@@ -59,7 +59,7 @@ class DraNode:
         self.shape = (product, tuple(names), tuple(mem_total),
                       tuple(first[dom] if dom is not None else -1 for dom in domains))
         # The GPU indices of each NVLink domain (a GPU without one alone), or None where every
-        # GPU stands alike: one domain for all, or none at all (see DraPlacement.node_key).
+        # GPU stands alike: one domain for all, or none at all (see DraPlacement.gpu_key).
         groups: dict[object, list[int]] = {}
         for i, dom in enumerate(domains):
             groups.setdefault(dom if dom is not None else ("solo", i), []).append(i)

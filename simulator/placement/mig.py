@@ -109,8 +109,8 @@ class StaticMigDevicePlugin(Placement):
             gpu_mem=gpu_mem, mig=mig, nvlink=pod.nvlink, requested_milli=pod.gpu_milli if n else 0,
         )
 
-    def node_key(self, node: NodeState) -> tuple:
-        base = super().node_key(node)
+    def gpu_key(self, node: NodeState) -> tuple:
+        base = super().gpu_key(node)
         if node.extra is None:
             return base
         free = tuple(sorted(tuple(s.profile for s in slices if not s.used) for slices in node.extra))

@@ -168,10 +168,10 @@ class DraMigrationPlacement(DraPlacement):
                           requested_milli=d.requested_milli)
         return d
 
-    def node_key(self, node: NodeState) -> tuple:
+    def gpu_key(self, node: NodeState) -> tuple:
         if node.idx in self.dra_nodes:
-            return (True,) + super().node_key(node)
-        return (False,) + Placement.node_key(self, node)
+            return (True,) + super().gpu_key(node)
+        return (False,) + Placement.gpu_key(self, node)
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
         if node.idx in self.dra_nodes:

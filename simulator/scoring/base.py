@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Hashable
 
 from simulator.frag import FragModel
 from simulator.state import Demand, NodeState
@@ -48,6 +48,12 @@ class Policy:
     uniform_ties: ClassVar[bool] = False  # draw among equal scores uniformly whatever the tie-break
     gpu_select: ClassVar[str] = "best"
     fleet_max: tuple[int, int] = (0, 0)  # (CPU milli, GPU milli) of the largest node, set by setup()
+    # A policy whose score reads, besides the node's GPU key (Placement.gpu_key) and the
+    # demand's GPU shape, only a little of the free CPU and memory and of the demand's CPU
+    # and memory says which little: score_key(node, d, ctx) returns it (hashable), and the
+    # scheduler then reuses a score across node groups equal in all three. None: the score
+    # may read anything in the node's group key, and every group is scored on its own.
+    score_key: ClassVar[Callable[..., Hashable] | None] = None
 
     def setup(self, nodes: list[NodeState]) -> None:
         """Called once with the fleet's nodes before the first score (policies that normalise

@@ -77,6 +77,12 @@ class FGD(Policy):
         self._memo[key] = found
         return found
 
+    def score_key(self, node: NodeState, d: Demand, ctx: ScoringContext) -> tuple[int, int]:  # type: ignore[override]
+        """Besides the GPU state and the demand's GPU shape, F reads the free CPU before and
+        after placing ``d`` only through which typical pods' CPU requests it covers."""
+        cpu_class = ctx.frag.cpu_class
+        return cpu_class(node.cpu_free), cpu_class(node.cpu_free - (d.cpu if d.cpu > 0 else 100))
+
     def score(self, node: NodeState, d: Demand, ctx: ScoringContext) -> int:
         if d.is_share:
             return self._best_share(node, d, ctx)[0]
