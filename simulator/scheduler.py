@@ -568,11 +568,14 @@ class Cluster:
             fresh = self._log[sh.seen:]
         sh.seen = self._log_read = len(self._log)
         heap = sh.heap
+        gsid = self._gpu_shape_of[sid] if d.count else -1
         for group in fresh:
             if not group.alive:
                 continue
             score = group.cache.get(sid)  # a cached score skips the call (most fresh groups are new: a miss)
             if score is None:
+                if group.gpu_ok.get(gsid) is False:  # known to fail: see _select_uniform
+                    continue
                 score = self._score_of(group, sid, d)
             if score >= 0:
                 heapq.heappush(heap, (-score, rank[_first(group, rank)], group.gid, group))

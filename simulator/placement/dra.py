@@ -409,15 +409,20 @@ class DraPlacement(Placement):
                 key += (tuple(x.nics.free),)
             return key
         pairs = list(zip(free, mem_free))  # (free compute, free memory) per GPU
-        key = base + (tuple(sorted([p for p in pairs if 0 < p[0] < 1000])),)
+        # The sorted per-GPU state is only a fair summary where every GPU stands in the same
+        # place. Where NVLink joins some GPUs and not others (bridged pairs) or NICs sit under
+        # some GPUs' PCIe roots, which GPU is free matters (tests/test_sim_dra_keys.py): the key
+        # then says it per NVLink domain, or per GPU while a NIC is partly taken. The
+        # per-domain state holds every GPU's, so it stands in for the partly shared devices'.
+        groups = x.domain_groups
+        if groups is None:
+            key = base + (tuple(sorted([p for p in pairs if 0 < p[0] < 1000])),)
+        elif x.domains_solo:  # every GPU its own domain: per domain is per GPU, in sorted order
+            key = base + (tuple(sorted(pairs)),)
+        else:
+            key = base + (tuple(sorted([tuple(sorted([pairs[i] for i in g])) for g in groups])),)
         if x.mig is not None:  # which memory slices each partitioned GPU has in use
             key += (tuple(sorted(u for u in x.mig.used if u)),)
-        # The sorted per-GPU state above is only a fair summary where every GPU stands in the
-        # same place. Where NVLink joins some GPUs and not others (bridged pairs) or NICs sit
-        # under some GPUs' PCIe roots, which GPU is free matters (tests/test_sim_dra_keys.py):
-        # the key then says it per NVLink domain, or per GPU while a NIC is partly taken.
-        if x.domain_groups is not None:
-            key += (tuple(sorted([tuple(sorted([pairs[i] for i in g])) for g in x.domain_groups])),)
         if x.nics is not None:
             key += (tuple(x.nics.free),)
             if any(f < NIC_UNITS for f in x.nics.free):

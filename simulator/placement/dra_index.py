@@ -38,7 +38,7 @@ class DraNode:
 
     __slots__ = ("names", "index_of", "mem_total", "mem_free", "exclusive", "domains", "free",
                  "product", "shape", "pool", "rep", "driver", "mig", "nics", "dev_class", "mem_max",
-                 "domain_groups")
+                 "domain_groups", "domains_solo")
 
     def __init__(self, names: list[str], mem_total: list[int], domains: list[str | None], product: str,
                  free: list[int], rep: ShapePool, driver: str) -> None:
@@ -66,6 +66,8 @@ class DraNode:
         alike = len(groups) == 1 or all(dom is None for dom in domains)
         self.domain_groups: tuple[tuple[int, ...], ...] | None = (
             None if alike else tuple(tuple(g) for g in groups.values()))
+        # each GPU in a domain of its own (PCIe-only boards publish one per GPU)
+        self.domains_solo = self.domain_groups is not None and all(len(g) == 1 for g in self.domain_groups)
         self.pool = ""
         self.mig: Any = None  # MIG partitions in use (simulator.placement.dra_mig.MigState), if offered
         self.nics: Any = None  # RDMA NICs and their free share (simulator.placement.nics.NicState), if any
@@ -81,7 +83,7 @@ class DraNode:
         rebuilt per node (a fleet has thousands of nodes and a dozen shapes)."""
         x = object.__new__(DraNode)
         x.names, x.index_of, x.mem_total, x.domains = self.names, self.index_of, self.mem_total, self.domains
-        x.mem_max, x.domain_groups = self.mem_max, self.domain_groups
+        x.mem_max, x.domain_groups, x.domains_solo = self.mem_max, self.domain_groups, self.domains_solo
         x.product, x.rep, x.driver, x.shape, x.dev_class = self.product, self.rep, self.driver, self.shape, self.dev_class
         x.mem_free = list(self.mem_total)
         x.exclusive = [False] * len(self.names)
