@@ -315,7 +315,7 @@ class Cluster:
 
     def _new_group(self, cls: int, key: tuple) -> Group:
         self._gids += 1
-        return Group(self._gids, cls, self._gpu_state_id(key[2]))
+        return Group(self._gids, cls, self._gpu_state_id(key[2]))  # node_key's third part: the GPU key
 
     def _gpu_state_id(self, gpu_key: tuple) -> int:
         ids = self._gpu_state_ids
