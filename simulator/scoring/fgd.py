@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from simulator.scoring.base import MAX_NODE_SCORE, Policy, ScoringContext
+from simulator.scoring.base import MAX_NODE_SCORE, Policy, ScoringContext, pod_cpu
 from simulator.state import Demand, NodeState
 
 
@@ -56,7 +56,7 @@ class FGD(Policy):
         if self._memo_of is not frag:
             self._memo_of, self._memo = frag, {}
         free = node.gpu_free
-        cpu_after = node.cpu_free - (d.cpu if d.cpu > 0 else 100)
+        cpu_after = node.cpu_free - pod_cpu(d)
         values = tuple(sorted({free[i] for i in eligible}))  # the best is the same in any order
         key = (node.model, frag.cpu_class(node.cpu_free), frag.cpu_class(cpu_after), tuple(sorted(free)),
                values, d.milli)
@@ -81,7 +81,7 @@ class FGD(Policy):
         """Besides the GPU state and the demand's GPU shape, F reads the free CPU before and
         after placing ``d`` only through which typical pods' CPU requests it covers."""
         cpu_class = ctx.frag.cpu_class
-        return cpu_class(node.cpu_free), cpu_class(node.cpu_free - (d.cpu if d.cpu > 0 else 100))
+        return cpu_class(node.cpu_free), cpu_class(node.cpu_free - pod_cpu(d))
 
     def score(self, node: NodeState, d: Demand, ctx: ScoringContext) -> int:
         if d.is_share:
@@ -96,7 +96,7 @@ class FGD(Policy):
                 if after_gpus[i] >= d.milli:
                     after_gpus[i] -= d.milli
                     taken += 1
-        after = ctx.frag.node_frag(node.model, node.cpu_free - (d.cpu if d.cpu > 0 else 100), after_gpus)
+        after = ctx.frag.node_frag(node.model, node.cpu_free - pod_cpu(d), after_gpus)
         return int(_sigmoid((before - after) / 1000) * MAX_NODE_SCORE)
 
     def pick_gpus(self, node: NodeState, d: Demand, ctx: ScoringContext) -> tuple[int, ...]:

@@ -25,7 +25,7 @@ the FGD reproduction does not move, and scores stay within [0, 100] on any fleet
 
 from __future__ import annotations
 
-from simulator.scoring.base import MAX_NODE_SCORE, Policy, ScoringContext
+from simulator.scoring.base import MAX_NODE_SCORE, Policy, ScoringContext, pod_cpu
 from simulator.state import Demand, NodeState, affinity_tag
 
 MAX_SPEC_CPU = 128000
@@ -36,10 +36,6 @@ def normaliser(policy: Policy, node: NodeState) -> tuple[int, int]:
     """(CPU milli, GPU milli) that a free amount on ``node`` is divided by (see above)."""
     cpu, gpu = policy.fleet_max
     return (max(cpu or MAX_SPEC_CPU, node.cpu_cap), max(gpu or MAX_SPEC_GPU, 1000 * node.gpu_count))
-
-
-def _pod_cpu(d: Demand) -> int:
-    return d.cpu if d.cpu > 0 else 100  # kube-scheduler's non-zero default request
 
 
 class RandomPolicy(Policy):
@@ -57,7 +53,7 @@ class DotProd(Policy):
     description = "Tetris dot product, dims merged, normalised by max spec (FGD paper baseline)"
 
     def score(self, node: NodeState, d: Demand, ctx: ScoringContext) -> int:
-        cpu = _pod_cpu(d)
+        cpu = pod_cpu(d)
         max_cpu, max_gpu = normaliser(self, node)
         dot = (node.cpu_free / max_cpu) * (cpu / max_cpu) + (
             node.gpu_free_total() / max_gpu
@@ -121,7 +117,7 @@ class BestFit(Policy):
 
     def score(self, node: NodeState, d: Demand, ctx: ScoringContext) -> int:
         max_cpu, max_gpu = normaliser(self, node)
-        left = (node.cpu_free - _pod_cpu(d)) / max_cpu * 0.5 + (
+        left = (node.cpu_free - pod_cpu(d)) / max_cpu * 0.5 + (
             node.gpu_free_total() - d.total_milli
         ) / max_gpu * 0.5
         return int((1.0 - left) * MAX_NODE_SCORE)
