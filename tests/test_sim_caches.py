@@ -51,6 +51,17 @@ def check_caches(cluster: Cluster, demands: dict[int, object]) -> int:
     return checked
 
 
+def check_change_logs(cluster: Cluster) -> None:
+    """The change logs the selects read hold no emptied group (``Cluster._forget`` blanks its
+    entries, so readers skip it without touching it), and every position a live group recorded
+    still holds it."""
+    for log in (cluster._log, *cluster._class_log):
+        assert all(group is None or group.alive for group in log)
+    for group in cluster.groups.values():
+        log = cluster._log if cluster.tie_break == "order" else cluster._class_log[group.cls]
+        assert all(log[position] is group for position in group.entries)
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     placement=st.sampled_from(["device-plugin", "dra", "dra@1.34", "time-slicing", "mig-mixed"]),
@@ -92,6 +103,7 @@ def test_cached_filter_and_scores_equal_fresh_evaluation(placement: str, policy:
         if live and rng.random() < 0.3:
             cluster.release(live.pop(rng.randrange(len(live))))
         checked += check_caches(cluster, demands)
+        check_change_logs(cluster)
     assert checked > 0
 
 
