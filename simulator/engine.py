@@ -302,9 +302,10 @@ def _bin_plain(arrived: list[int], values: list[float], cap: int, max_bin: int =
 def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                 progress: Progress | None = None, tie_break: str = "random") -> RunResult:
     cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
-    demand_of = _demand_lookup(placement, trace, demands)
     log = failure_log(cluster)
-    pods = sorted(trace.pods, key=lambda p: (p.arrival, p.name))
+    # every pod with the demand build_cluster made for it, in arrival order (the sort is stable:
+    # pods arriving together keep their name order, as before)
+    arriving = sorted(zip(trace.pods, demands), key=lambda e: (e[0].arrival, e[0].name))
     env = simpy.Environment()
     pending: dict[int, deque[tuple[int, Pod, Demand]]] = {}  # shape id -> FIFO of (seq, pod, demand)
     gangs = Gangs(cluster, trace, honors_clique(placement.name))
@@ -314,17 +315,18 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
     # at 80k pods they were a fifth of the replay's heap, interleaved with the hot state
     delays = array("d")
     result = RunResult("time", placement.name, policy.name, seed, trace.name, fleet.name,
-                       pods=len(pods), capacity_gpus=cluster.capacity_milli // 1000)
+                       pods=len(arriving), capacity_gpus=cluster.capacity_milli // 1000)
     gpu_ms_alloc = 0.0
     gpu_ms_req = 0.0
-    live: dict[str, Binding] = {}
+    forever: list[Binding] = []  # pods without a duration: still running at the horizon
     sample_time, sample_used = array("d"), array("d")  # (now, cluster.used_milli) after each change
     end_time = [0.0]
 
     def start(pod: Pod, d: Demand, b: Binding) -> None:
         delays.append(env.now - pod.arrival)
-        live[pod.name] = b
-        if pod.duration is not None:
+        if pod.duration is None:
+            forever.append(b)
+        else:
             ev = env.timeout(pod.duration)
             ev.callbacks.append(lambda _e, b=b: depart(b))
 
@@ -334,7 +336,6 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         span = env.now - b.time
         gpu_ms_alloc += b.charged * span
         gpu_ms_req += pod.total_gpu_milli * span
-        del live[pod.name]
         cluster.release(b)
         sample_time.append(env.now)
         sample_used.append(cluster.used_milli)
@@ -387,10 +388,9 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
         queue.append((i, pod, d))
 
     def arrivals() -> simpy.events.Event:
-        for i, pod in enumerate(pods):
+        for i, (pod, d) in enumerate(arriving):
             if pod.arrival > env.now:
                 yield env.timeout(pod.arrival - env.now)
-            d = demand_of(pod)
             if d is None:
                 result.failed += 1
                 if log is not None:
@@ -427,7 +427,7 @@ def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy
     env.run()
     result.wall_s = time.perf_counter() - wall
     horizon = env.now
-    for b in list(live.values()):  # still running at the end: count until the horizon
+    for b in forever:  # still running at the end: count until the horizon
         span = horizon - b.time
         gpu_ms_alloc += b.charged * span
         gpu_ms_req += b.pod.total_gpu_milli * span

@@ -83,7 +83,7 @@ class Binding:
 class NodeState:
     __slots__ = (
         "idx", "spec", "name", "model", "cpu_cap", "mem_cap", "cpu_free", "mem_free",
-        "gpu_free", "gpu_mem", "tags", "pods", "extra", "apps",
+        "gpu_free", "gpu_mem", "tags", "extra", "apps",
     )
 
     def __init__(self, idx: int, spec: NodeSpec, gpu_mem_mib: int = 0) -> None:
@@ -98,7 +98,6 @@ class NodeState:
         self.gpu_free: list[int] = [1000] * spec.gpu_count
         self.gpu_mem = gpu_mem_mib  # memory of one GPU (MiB), 0 when unknown
         self.tags: dict[str, int] = {}  # GPU-affinity tags of the pods on the node (GpuClustering)
-        self.pods: dict[str, Binding] = {}
         self.extra: Any = None
         self.apps: dict[str, int] = {}  # pods per app, for apps with an anti-affinity limit
 
