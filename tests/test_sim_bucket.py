@@ -1,4 +1,4 @@
-"""The uniform tie-break's Fenwick bucket (simulator.scheduler.Bucket) against a plain list:
+"""The uniform tie-break's Fenwick bucket (simulator.groups.Bucket) against a plain list:
 after any sequence of weight changes (new groups, growth, shrinking to 0, compactions), every
 draw lands in the slot a linear scan of the weights gives, at the same offset."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.scheduler import Bucket, Group
+from simulator.groups import Bucket, Group
 
 
 def _scan(groups: list[Group], weights: list[int], r: int) -> tuple[Group, int]:
