@@ -7,7 +7,7 @@ per GPU), ``whole`` for the exclusive-GPU variant. DeviceClasses are the project
 ``manifests/deviceclasses.yaml``, read through ``dra.data`` (package data, so a
 wheel install finds them too).
 
-Claims (one request ``gpu``):
+Claims (one request ``gpu``; built by :mod:`simulator.placement.dra_claims`):
 
 - fraction ``f`` of a GPU: class ``shared.gpu.nvidia.com``, ``capacity.requests``
   ``compute: f*1000`` and, when the pod states its GPU memory, ``memory``;
@@ -53,21 +53,19 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from simulator.errors import UnknownNameError
-from simulator.fleet.catalog import model as catalog_model
 from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
 from simulator.placement.dra_index import DraNode, ShapePool
 from simulator.placement.isolation import EXCLUSIVE, MIG_SLICE, MPS, TIME_SLICING
-from simulator.placement.nics import NIC_CLASS, NIC_DRIVER, NIC_REQUEST, NIC_UNITS, PCIE_ROOT
+from simulator.placement.dra_claims import claim_dict, sharing_config
+from simulator.placement.nics import NIC_DRIVER, NIC_UNITS
 from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
 
 MIB = 1024 * 1024
-GPU_REQUEST = "gpu"
 DEVICE_CHOICES = ("policy", "allocator")
 SHARINGS = ("mps", "time-slicing")
-CONFIG_API = "resource.nvidia.com/v1beta1"  # the opaque config group of NVIDIA's driver and ours
 _MISSING = object()
 MIG_PARTITION = "mig"  # a binding detail's capacity slot for a MIG partition (vs None: exclusive)
 NIC_SHARE = "nic"  # ... for the pod's share of an RDMA NIC (GPU index -1)
@@ -291,10 +289,6 @@ class DraPlacement(Placement):
         )
 
     @staticmethod
-    def _mem_request(d: Demand) -> int:
-        return d.mem_request
-
-    @staticmethod
     def claim_key(d: Demand, pins: tuple[int, ...] | None) -> tuple:
         return (d.count, d.milli, d.models, d.gpu_mem, d.mig, d.nvlink, d.mem_request, d.clique, d.rdma_milli, pins)
 
@@ -309,86 +303,18 @@ class DraPlacement(Placement):
         return claim
 
     def claim_dict(self, d: Demand, pins: tuple[int, ...] | None = None, name: str = "pod-gpu") -> dict:
-        dom = self.driver
-        share = d.count == 1 and d.milli < 1000
-        selectors = []
-        if d.models:
-            products = sorted({catalog_model(m).product_name for m in d.models if catalog_model(m)})
-            listed = ", ".join(repr(p) for p in products)
-            selectors.append(f"device.attributes['{dom}'].productName in [{listed}]")
-        if d.gpu_mem:
-            selectors.append(f"device.capacity['{dom}'].memory.compareTo(quantity('{d.gpu_mem}Mi')) >= 0")
-        if d.clique:  # a gang member: the NVLink clique (ComputeDomain) its gang was given
-            selectors.append(f"device.attributes['{dom}'].cliqueId == '{d.clique}'")
-        if pins:
-            selectors.append(f"device.attributes['{dom}'].index in [{', '.join(str(i) for i in pins)}]")
-        exactly: dict[str, Any] = {
-            "deviceClassName": "shared.gpu.nvidia.com" if share else "gpu.nvidia.com",
-            "allocationMode": "ExactCount",
-            "count": d.count,
-        }
-        if selectors:
-            exactly["selectors"] = [{"cel": {"expression": e}} for e in selectors]
-        if share:
-            requests = {"compute": str(d.milli)}
-            mem = self._mem_request(d)
-            if mem:
-                requests["memory"] = f"{mem}Mi"
-            exactly["capacity"] = {"requests": requests}
-        if d.mig and share:
-            # A MIG profile first (an existing or partitionable MIG device of that profile),
-            # else the same share of a shared GPU: DRAPrioritizedList's firstAvailable.
-            mig_selectors = [{"cel": {"expression": f"device.attributes['{dom}'].profile == '{d.mig}'"}}]
-            mig_selectors += [{"cel": {"expression": e}} for e in selectors]
-            share_alt = {"name": "share", **exactly}
-            request = {"name": GPU_REQUEST, "firstAvailable": [
-                {"name": "mig", "deviceClassName": "mig.nvidia.com", "allocationMode": "ExactCount", "count": 1,
-                 "selectors": mig_selectors},
-                share_alt,
-            ]}
-        else:
-            request = {"name": GPU_REQUEST, "exactly": exactly}
-        devices: dict[str, Any] = {"requests": [request]}
-        if share:
-            # What the driver applies on a shared GPU (dra/plugin/config.py's GpuConfig): MPS
-            # with the pod's compute share as active-thread percentage and, when it states its
-            # GPU memory, that as pinned-memory limit; or time-slicing, which limits nothing.
-            target = f"{GPU_REQUEST}/share" if "firstAvailable" in request else GPU_REQUEST
-            devices["config"] = [{"requests": [target],
-                                  "opaque": {"driver": dom, "parameters": self.sharing_config(d)}}]
-        constraints = []
-        if self.wants_nic(d):  # a NIC share under the same PCIe root as the GPUs
-            devices["requests"].append({"name": NIC_REQUEST, "exactly": {
-                "deviceClassName": NIC_CLASS, "allocationMode": "ExactCount", "count": 1,
-                "capacity": {"requests": {"rdma": str(d.rdma_milli)}}}})
-            constraints.append({"requests": [GPU_REQUEST, NIC_REQUEST], "matchAttribute": PCIE_ROOT})
-        if d.nvlink and d.count > 1:
-            constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"})
-        if d.clique:
-            constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/cliqueId"})
-        if constraints:
-            devices["constraints"] = constraints
-        return {
-            "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {"devices": devices},
-        }
+        """The ResourceClaim a pod with demand ``d`` gets (``pins``: the GPU indices the policy
+        chose, as one more selector); see :func:`simulator.placement.dra_claims.claim_dict`."""
+        return claim_dict(d, driver=self.driver, sharing=self.sharing, with_nic=self.wants_nic(d), pins=pins,
+                          name=name)
 
     def wants_nic(self, d: Demand) -> bool:
         """A GPU pod asking for RDMA on a fleet with NICs (elsewhere the share is only recorded)."""
         return bool(d.rdma_milli and d.count and getattr(self, "nic_fleet", False))
 
     def sharing_config(self, d: Demand) -> dict:
-        """The opaque ``GpuConfig`` a share claim carries (written as data: the simulator does not
-        import the plugin; tests decode it with the plugin's own schema)."""
-        if self.sharing == "time-slicing":
-            sharing: dict[str, Any] = {"strategy": "TimeSlicing", "timeSlicingConfig": {"interval": "Default"}}
-        else:
-            mps: dict[str, Any] = {"defaultActiveThreadPercentage": max(1, -(-d.milli // 10))}
-            if d.mem_request:
-                mps["defaultPinnedDeviceMemoryLimit"] = f"{d.mem_request}Mi"
-            sharing = {"strategy": "MPS", "mpsConfig": mps}
-        return {"apiVersion": CONFIG_API, "kind": "GpuConfig", "sharing": sharing}
+        """The opaque ``GpuConfig`` a share claim carries (see :func:`dra_claims.sharing_config`)."""
+        return sharing_config(d, self.sharing)
 
     # -- the index -----------------------------------------------------------------------
     def gpu_key(self, node: NodeState) -> tuple:
