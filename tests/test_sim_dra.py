@@ -106,6 +106,22 @@ def test_openb_slice_replays_through_the_allocator(shared_dir: Path) -> None:
     assert r.scheduled > 0 and r.extra["unallocated_pct_at_arrived_100"] is not None
 
 
+def test_index_only_model_places_as_the_allocator_checked_one() -> None:
+    """``verify=False`` (the FGD paper's share model: the index alone, benchmarks' "index only"
+    row) binds through its own path; on a mixed fleet with shares, MIG profiles and NVLink gangs
+    it must place every pod where the allocator-checked model does."""
+    from simulator.fleet.builtin import builtin_fleet
+    from simulator.trace.synthetic import generate
+
+    fleet, trace = canonical_inputs(builtin_fleet("modern-mix"), generate(400, 7))
+    checked = replay_fgd(fleet, trace, DraPlacement(), get_policy("fgd"), 42)
+    index_only = DraPlacement()
+    index_only.verify = False
+    unchecked = replay_fgd(fleet, trace, index_only, get_policy("fgd"), 42)
+    assert checked.counters["allocator_calls"] > 0 and unchecked.counters["allocator_calls"] == 0
+    assert (unchecked.scheduled, unchecked.curves) == (checked.scheduled, checked.curves)
+
+
 def test_time_replay_releases_shares_back_to_an_empty_node() -> None:
     from simulator.engine import build_cluster, replay_time
 

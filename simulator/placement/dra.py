@@ -611,7 +611,7 @@ class DraPlacement(Placement):
         x: DraNode = node.extra
         taken = []
         share = d.count == 1 and d.milli < 1000
-        mem = self._mem_request(d)
+        mem = d.mem_request
         mode = (TIME_SLICING if self.sharing == "time-slicing" else MPS) if share else EXCLUSIVE
         for i in gpus:
             name = x.mig.free_device(i, d.mig, d.gpu_mem) if share and d.mig and x.mig is not None \
