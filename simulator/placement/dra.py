@@ -57,7 +57,7 @@ from simulator.fleet.model import Fleet
 from simulator.placement.base import Placement, whole_gpus_needed
 from simulator.placement.dra_index import DraNode, ShapePool
 from simulator.placement.isolation import EXCLUSIVE, MIG_SLICE, MPS, TIME_SLICING
-from simulator.placement.dra_claims import claim_dict, sharing_config
+from simulator.placement.dra_claims import claim_dict
 from simulator.placement.nics import NIC_DRIVER, NIC_UNITS
 from simulator.placement.profiles import pod_gpu_need
 from simulator.state import Binding, Counters, Demand, NodeState
@@ -311,10 +311,6 @@ class DraPlacement(Placement):
     def wants_nic(self, d: Demand) -> bool:
         """A GPU pod asking for RDMA on a fleet with NICs (elsewhere the share is only recorded)."""
         return bool(d.rdma_milli and d.count and getattr(self, "nic_fleet", False))
-
-    def sharing_config(self, d: Demand) -> dict:
-        """The opaque ``GpuConfig`` a share claim carries (see :func:`dra_claims.sharing_config`)."""
-        return sharing_config(d, self.sharing)
 
     # -- the index -----------------------------------------------------------------------
     def gpu_key(self, node: NodeState) -> tuple:
