@@ -308,7 +308,7 @@ class Cluster:
             if d.models and node.model not in d.models:
                 return False
             return self.placement.fits(node, d)
-        return True
+        return not d.rdma_milli or self.placement.fits(node, d)  # a CPU-only pod's NIC share
 
     def _evaluate(self, node: NodeState, d: Demand) -> int:
         if not self.feasible(node, d):
@@ -409,7 +409,7 @@ class Cluster:
         if d.max_per_node and node.apps.get(d.app, 0) >= d.max_per_node:
             return False
         if not d.count:
-            return True
+            return not d.rdma_milli or self.placement.fits(node, d)  # a CPU-only pod's NIC share
         gsid = self._gpu_shape_of[sid]
         ok = group.gpu_ok.get(gsid)
         if ok is None:

@@ -1,6 +1,8 @@
 """RDMA NICs as devices (issue 13, DLRM-2025): a GPU pod asking for RDMA gets a claim with a GPU
 request and a NIC request aligned on ``resource.kubernetes.io/pcieRoot`` where the fleet has
-NICs; the device plugin has node counts only. Before, the NIC share was recorded, not placed."""
+NICs, a CPU-only pod (the trace's ``CN`` instances) a claim with the NIC request alone; the
+device plugin has node counts only. Before, the NIC share was recorded, not placed (CPU-only
+pods' until later still)."""
 
 from __future__ import annotations
 
@@ -113,18 +115,86 @@ def test_yaml_fleet_rdma_nics(tmp_path: Path) -> None:
     assert all(n.rdma_nics == 8 for n in builtin_fleet("dgx-h100-32").nodes)
 
 
+def cpu_pod(name: str, rdma: int = 600) -> Pod:
+    return Pod(name, 1000, 1024, rdma_milli=rdma)
+
+
+def test_cpu_only_pods_take_a_nic_share_on_any_nic() -> None:
+    placement, node = one_node("dra", nics=2)
+    d = demand_for(placement, cpu_pod("c"))
+    devices = placement.claim_dict(d)["spec"]["devices"]
+    assert [r["name"] for r in devices["requests"]] == ["nic"] and "constraints" not in devices
+    assert "config" not in devices  # no GPU, nothing to share
+    placed = [place(placement, node, cpu_pod(f"c{k}")) for k in range(3)]  # 600 of 1000 on each of 2 NICs
+    assert [b is not None for b in placed] == [True, True, False]
+    assert sorted(next(t[1] for t in b.detail if t[0] == -1) for b in placed[:2]) == ["nic-0", "nic-1"]
+    assert all(b.gpus == () and b.charged == 0 for b in placed[:2])
+    acc = placement.accounting()
+    assert acc["rdma_cpu_only"] == 2 and acc["rdma_aligned"] == acc["rdma_unaligned"] == 0
+    assert node.gpu_free == [1000] * 8  # GPUs untouched
+    placement.release(node, placed[0])
+    assert place(placement, node, cpu_pod("again")) is not None
+
+    placement, node = one_node("device-plugin", nics=2)  # 2,000 units, no NIC boundaries
+    placed = [place(placement, node, cpu_pod(f"c{k}")) for k in range(4)]
+    assert [b is not None for b in placed] == [True, True, True, False]
+    acc = placement.accounting()
+    assert acc["rdma_cpu_only"] == 3 and acc["rdma_aligned"] + acc["rdma_unaligned"] == 0
+    for b in placed[:3]:
+        placement.release(node, b)
+    assert placement.nic_counts.total_free(0) == 2000
+
+
+def test_a_cpu_node_publishes_its_nics_alone() -> None:
+    """A node without GPUs but with NICs (a DLRM CPU node) is a pool of the network driver only:
+    CPU-only RDMA pods get NIC shares there through the allocator, GPU pods never go there."""
+    fleet = Fleet("f", [NodeSpec("cpu-0", 192000, 1 << 20, 0, "L4", rdma_nics=2)])
+    pods = [Pod(f"c{k}", 1000, 1024, rdma_milli=600, arrival=float(k), duration=10.0) for k in range(3)]
+    pods.append(Pod("g", 1000, 1024, num_gpu=1, gpu_milli=1000, arrival=0.5, duration=10.0))
+    for name, placed_at_once in (("dra", 2), ("device-plugin", 3)):  # per NIC / node units
+        r = replay_time(fleet, Trace("t", pods), get_placement(name), get_policy("kube-default"), 1)
+        assert r.scheduled == 3 and r.pending == 1 and r.counters["rdma_cpu_only"] == 3, name
+        assert r.extra["queueing_delay_s"]["max"] == (0.0 if placed_at_once == 3 else 8.0), name
+        if name == "dra":
+            assert r.counters["allocator_calls"] > 0 and r.counters["index_disagreements"] == 0
+
+
+def test_cpu_only_rdma_pods_go_only_where_a_nic_has_room() -> None:
+    """On a fleet with NICs, a CPU-only pod asking for RDMA skips the nodes without one; the
+    failure reason says why a node never could."""
+    from simulator.placement.diagnose import FailureLog
+
+    spec = builtin_fleet("dgx-h100-32").nodes[0]
+    fleet = Fleet("f", [NodeSpec("cpu-0", 192000, 1 << 20, 0, "L4"), spec,
+                        NodeSpec("cpu-1", 192000, 1 << 20, 0, "L4")])
+    pods = [Pod(f"c{k}", 1000, 1024, rdma_milli=500, arrival=float(k), duration=100.0) for k in range(20)]
+    pods += [Pod(f"plain{k}", 1000, 1024, arrival=float(k), duration=100.0) for k in range(4)]
+    for name in ("dra", "device-plugin", "time-slicing"):
+        r = replay_time(fleet, Trace("t", pods), get_placement(name), get_policy("kube-default"), 3)
+        # 8 NICs x 1000 on the DGX node: 16 shares of 500 at once, the other 4 wait for departures
+        assert r.scheduled == 24 and r.counters["rdma_cpu_only"] == 20, name
+        assert r.counters["index_disagreements"] == 0
+    log = FailureLog([NodeState(i, n, 0) for i, n in enumerate(fleet.nodes)])
+    reason, fits = log.explain(demand_for(get_placement("device-plugin"), cpu_pod("c")))
+    assert fits and "1 could run it when empty" in reason
+    # 240 cores: more than the DGX node's 224; the 256-core CPU node has them but no NIC
+    nodes = [NodeState(0, NodeSpec("cpu-big", 256000, 1 << 20, 0, "L4"), 0), NodeState(1, spec, 0)]
+    assert FailureLog(nodes).explain(demand_for(get_placement("dra"), Pod("big", 240000, 1024, rdma_milli=10)))[0] \
+        == "0/2 nodes fit even when empty: 1 Insufficient cpu, 1 no RDMA NIC"
+
+
 @settings(max_examples=30, deadline=None)
 @given(nics=st.sampled_from([1, 2, 4, 8]),
-       before=st.lists(st.tuples(st.sampled_from([1, 2]), st.sampled_from([0, 100, 250, 600, 1000])), max_size=10),
-       probe=st.tuples(st.sampled_from([1, 2]), st.sampled_from([100, 250, 600, 1000])))
+       before=st.lists(st.tuples(st.sampled_from([0, 1, 2]), st.sampled_from([0, 100, 250, 600, 1000])), max_size=10),
+       probe=st.tuples(st.sampled_from([0, 1, 2]), st.sampled_from([100, 250, 600, 1000])))
 def test_the_nic_index_agrees_with_the_allocator(nics: int, before: list[tuple[int, int]],
                                                  probe: tuple[int, int]) -> None:
     placement, node = one_node("dra", nics=nics)
-    for k, (gpus, rdma) in enumerate(before):
-        place(placement, node, Pod(f"b{k}", 100, 10, num_gpu=gpus, gpu_milli=1000, rdma_milli=rdma))
+    for k, (gpus, rdma) in enumerate(before):  # 0 GPUs: a CPU-only pod, its NIC share alone
+        place(placement, node, Pod(f"b{k}", 100, 10, num_gpu=gpus, gpu_milli=1000 if gpus else 0, rdma_milli=rdma))
     gpus, rdma = probe
-    d = demand_for(placement, Pod("p", 100, 10, num_gpu=gpus, gpu_milli=1000, rdma_milli=rdma))
-    index_says = len(placement.eligible(node, d)) >= d.count
+    d = demand_for(placement, Pod("p", 100, 10, num_gpu=gpus, gpu_milli=1000 if gpus else 0, rdma_milli=rdma))
+    index_says = placement.fits(node, d)
     claim = placement.claim_for(d, None)
     allocator_says = placement.allocator_for(node.extra).allocate_dicts(
         node.extra.node_obj, [claim], allocated=node.extra.state) is not None

@@ -34,7 +34,9 @@ class Placement:
         self.fleet = fleet
         self.isolation = Isolation(counters)
         self.nic_counts: NicCounts | None = None
-        self.rdma = {"aligned": 0, "unaligned": 0}
+        # RDMA NIC shares placed: GPU pods with a NIC under their GPU's PCIe root or not, and
+        # CPU-only pods (any NIC of the node)
+        self.rdma = {"aligned": 0, "unaligned": 0, "cpu_only": 0}
         self._nic_taken: dict[str, tuple[int, list[tuple[int, int]]]] = {}
         if self.nic_counts_model and fleet.has_nics:
             self.nic_counts = NicCounts()
@@ -69,7 +71,7 @@ class Placement:
         ``isolation_guaranteed``, ``isolation_shared_mps``, ``isolation_shared_unlimited``."""
         out = {"isolation_" + k.replace("-", "_"): v for k, v in self.isolation.summary().items()}
         out["mig_partition_pods"] = len(self.isolation.mig)  # of the guaranteed: on a MIG partition
-        if self.fleet is not None and self.fleet.has_nics:  # GPU pods given an RDMA NIC share
+        if self.fleet is not None and self.fleet.has_nics:  # pods given an RDMA NIC share
             out.update({f"rdma_{k}": v for k, v in self.rdma.items()})
         return out
 
@@ -101,17 +103,17 @@ class Placement:
         return 0
 
     def fits(self, node: NodeState, d: Demand) -> bool:
-        if d.rdma_milli and d.count and self.nic_counts is not None \
-                and not self.nic_counts.fits(node.idx, d.rdma_milli):
+        if d.rdma_milli and self.nic_counts is not None and not self.nic_counts.fits(node.idx, d.rdma_milli):
             return False
         return d.count == 0 or len(self.eligible(node, d)) >= d.count
 
     def take_nic(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...]) -> None:
-        """The device plugin's NIC share: units off the node's count, aligned or not (counted)."""
-        if d.rdma_milli and gpus and self.nic_counts is not None:
+        """The device plugin's NIC share: units off the node's count; a GPU pod's counted as
+        aligned with its first GPU's PCIe root or not, a CPU-only pod's as such."""
+        if d.rdma_milli and self.nic_counts is not None:
             taken, aligned = self.nic_counts.take(node.idx, d.rdma_milli, gpus)
             self._nic_taken[pod.name] = (node.idx, taken)
-            self.rdma["aligned" if aligned else "unaligned"] += 1
+            self.rdma[("aligned" if aligned else "unaligned") if gpus else "cpu_only"] += 1
 
     def give_nic(self, binding: Binding) -> None:
         found = self._nic_taken.pop(binding.pod.name, None) if self._nic_taken else None
@@ -124,7 +126,7 @@ class Placement:
         if gpus:
             self.isolation.bind(node.idx, gpus, pod.name, EXCLUSIVE)
             self.count_wrong_model(node, pod)
-            self.take_nic(node, pod, d, gpus)
+        self.take_nic(node, pod, d, gpus)
         return Binding(pod, node.idx, gpus, d.milli, now)
 
     def release(self, node: NodeState, binding: Binding) -> None:

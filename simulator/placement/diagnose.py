@@ -51,14 +51,15 @@ def _keeps_extended_resource(d: Demand) -> bool:
     return is_extended(d)
 
 
-def static_reason(node: NodeState, d: Demand) -> str | None:
-    """Why ``d`` could not run on ``node`` even if the node were empty (None: it could)."""
+def static_reason(node: NodeState, d: Demand, nic_fleet: bool = False) -> str | None:
+    """Why ``d`` could not run on ``node`` even if the node were empty (None: it could).
+    ``nic_fleet``: the fleet has RDMA NICs, so a pod's NIC share must be placed on one."""
     if node.cpu_cap < d.cpu:
         return "Insufficient cpu"
     if node.mem_cap < d.mem:
         return "Insufficient memory"
     if not d.count:
-        return None
+        return _nic_reason(node, d, nic_fleet)
     if node.gpu_count == 0:
         return "no GPUs"
     if _device_plugin_node(node) and not _keeps_extended_resource(d):
@@ -71,13 +72,20 @@ def static_reason(node: NodeState, d: Demand) -> str | None:
         return "too few GPUs"
     if d.nvlink and d.count > 1 and _nvlink_group(node) < d.count:
         return "no NVLink domain with enough GPUs"
+    return _nic_reason(node, d, nic_fleet)
+
+
+def _nic_reason(node: NodeState, d: Demand, nic_fleet: bool) -> str | None:
+    # a node the migration left on the device plugin counts no NICs (its pods' shares are recorded)
+    if d.rdma_milli and nic_fleet and not node.spec.rdma_nics and not _device_plugin_node(node):
+        return "no RDMA NIC"
     return None
 
 
 def describe(d: Demand, pod: Pod | None = None) -> str:
     """A pod class in words: ``4 GPUs x 1000 milli (H100-SXM5-80GB), >= 81920 MiB, NVLink``."""
     if not d.count:
-        return f"CPU-only {d.cpu}m"
+        return f"CPU-only {d.cpu}m" + (f", RDMA {d.rdma_milli} milli-NIC" if d.rdma_milli else "")
     parts = [f"{d.count} GPU{'s' if d.count > 1 else ''} x {d.milli} milli"]
     if d.models:
         parts.append("(" + "|".join(d.models) + ")")
@@ -88,6 +96,8 @@ def describe(d: Demand, pod: Pod | None = None) -> str:
     if d.nvlink:
         parts.append("NVLink")
     parts.append(f"{d.cpu}m CPU")
+    if d.rdma_milli:
+        parts.append(f"RDMA {d.rdma_milli} milli-NIC")
     return ", ".join(parts)
 
 
@@ -98,8 +108,9 @@ class FailureLog:
         self.nodes = nodes
         shapes: Counter[tuple] = Counter()
         self._rep: dict[tuple, NodeState] = {}
+        self.nic_fleet = any(n.spec.rdma_nics for n in nodes)
         for n in nodes:
-            key = (n.model, n.cpu_cap, n.mem_cap, n.gpu_count, n.gpu_mem, _device_plugin_node(n))
+            key = (n.model, n.cpu_cap, n.mem_cap, n.gpu_count, n.gpu_mem, _device_plugin_node(n), bool(n.spec.rdma_nics))
             shapes[key] += 1
             self._rep.setdefault(key, n)
         self._shapes = shapes
@@ -115,7 +126,7 @@ class FailureLog:
             causes: Counter[str] = Counter()
             fits = 0
             for key, count in self._shapes.items():
-                why = static_reason(self._rep[key], d)
+                why = static_reason(self._rep[key], d, self.nic_fleet)
                 if why is None:
                     fits += count
                 else:

@@ -205,8 +205,19 @@ class DraPlacement(Placement):
         # a node's own slices (its pool) are built only when the allocator first runs on it
         # (:meth:`allocator_for`), which on a large fleet of identical nodes is rarely.
         shapes: dict[tuple, tuple] = {}
+        cpu_shapes: dict[int, DraNode] = {}  # NICs on a node without GPUs, by NIC count
         for node in nodes:
             if node.gpu_count == 0:
+                if node.spec.rdma_nics:  # a CPU node's NICs: the network driver's pool alone
+                    roots = nic_roots([], node.spec.rdma_nics)
+                    proto = cpu_shapes.get(node.spec.rdma_nics)
+                    if proto is None:
+                        rep = ShapePool(node.name, lambda node=node, roots=roots: build_nic_slices(node.name, roots))
+                        proto = cpu_shapes[node.spec.rdma_nics] = DraNode([], [], [], "", [], rep, DRIVER_NAME)
+                    x = proto.like(node.gpu_free)
+                    x.nics = NicState(roots, [])
+                    x.pool = node.name
+                    node.extra = x
                 continue
             spec = node.spec
             # the rack is part of the shape: its GPUs publish its own cliqueId and nvlinkDomain
@@ -309,8 +320,9 @@ class DraPlacement(Placement):
                           name=name)
 
     def wants_nic(self, d: Demand) -> bool:
-        """A GPU pod asking for RDMA on a fleet with NICs (elsewhere the share is only recorded)."""
-        return bool(d.rdma_milli and d.count and getattr(self, "nic_fleet", False))
+        """A pod asking for RDMA on a fleet with NICs (elsewhere the share is only recorded): a
+        GPU pod's NIC under its GPU's PCIe root, a CPU-only pod's on any NIC of the node."""
+        return bool(d.rdma_milli and getattr(self, "nic_fleet", False))
 
     # -- the index -----------------------------------------------------------------------
     def gpu_key(self, node: NodeState) -> tuple:
@@ -471,11 +483,16 @@ class DraPlacement(Placement):
                 if f >= milli and not exclusive[i] and not (used and used[i]):
                     return True
             return False
-        return d.count == 0 or len(self.eligible(node, d)) >= d.count
+        if d.count == 0:  # a CPU-only pod: only its NIC share, if any, needs a device
+            if not self.wants_nic(d):
+                return True
+            x = node.extra
+            return x is not None and x.nics is not None and any(f >= d.rdma_milli for f in x.nics.free)
+        return len(self.eligible(node, d)) >= d.count
 
     # -- bind through the allocator ----------------------------------------------------
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
-        if d.count == 0:  # a CPU-only pod has no claim
+        if d.count == 0 and not self.wants_nic(d):  # a CPU-only pod without RDMA has no claim
             return Binding(pod, node.idx, (), 0, now, detail=[], charged=0)
         if not self.verify:
             return self._apply_index(node, pod, d, gpus, now)
@@ -578,10 +595,10 @@ class DraPlacement(Placement):
         charged = 0
         share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
         for i, device, compute, memory, caps in outcome:
-            if caps is NIC_SHARE:  # under the GPU's PCIe root: the claim's matchAttribute
+            if caps is NIC_SHARE:  # under the GPU's PCIe root (the claim's matchAttribute), if any
                 x.nics.take(device, compute)
                 taken.append((i, device, compute, 0, NIC_SHARE))
-                self.rdma["aligned"] += 1
+                self.rdma["aligned" if d.count else "cpu_only"] += 1
             elif caps is MIG_PARTITION:  # a hardware partition: its own memory and compute
                 x.mig.take(device)
                 node.gpu_free[i] -= compute
@@ -629,11 +646,12 @@ class DraPlacement(Placement):
         if gpus:
             self.isolation.bind(node.idx, gpus, pod.name, mode)
         charged = sum(t[2] for t in taken)
-        if gpus and self.wants_nic(d) and x.nics is not None:  # the first NIC with room under the root
-            k = next(k for k in x.nics.of_gpu[gpus[0]] if x.nics.free[k] >= d.rdma_milli)
+        if self.wants_nic(d) and x.nics is not None:  # the first NIC with room (under the GPU's root)
+            nics = x.nics.of_gpu[gpus[0]] if gpus else range(len(x.nics.free))
+            k = next(k for k in nics if x.nics.free[k] >= d.rdma_milli)
             x.nics.take(x.nics.names[k], d.rdma_milli)
             taken.append((-1, x.nics.names[k], d.rdma_milli, 0, NIC_SHARE))
-            self.rdma["aligned"] += 1
+            self.rdma["aligned" if gpus else "cpu_only"] += 1
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:

@@ -6,7 +6,7 @@ GPUs as ``gpu.nvidia.com`` with ``count``; allowed models, a GPU-memory floor, a
 clique and the policy's chosen GPUs as CEL selectors; a MIG profile as ``firstAvailable`` (a MIG
 device of the profile, else the same share of a shared GPU); multi-GPU NVLink pods and gangs with
 ``matchAttribute`` constraints; an RDMA NIC share as a second request aligned on the GPUs' PCIe
-root. Share claims carry the opaque ``GpuConfig`` the driver applies (MPS limits or time-slicing).
+root (a CPU-only pod's NIC share as the claim's only request, on any NIC). Share claims carry the opaque ``GpuConfig`` the driver applies (MPS limits or time-slicing).
 Pure: the same demand gives the same claim.
 """
 
@@ -28,6 +28,10 @@ def claim_dict(d: Demand, *, driver: str, sharing: str, with_nic: bool, pins: tu
     docstring; ``with_nic``: also one RDMA NIC share under the GPUs' PCIe root; ``pins``: the
     GPU indices a scoring policy chose, as one more selector."""
     dom = driver
+    if d.count == 0:  # a CPU-only pod: its NIC share alone, on any NIC of the node
+        if not with_nic:
+            raise ValueError(f"claim {name}: a CPU-only pod has no claim unless it asks for an RDMA NIC share")
+        return _claim(name, {"requests": [_nic_request(d)]})
     share = d.count == 1 and d.milli < 1000
     selectors = []
     if d.models:
@@ -75,9 +79,7 @@ def claim_dict(d: Demand, *, driver: str, sharing: str, with_nic: bool, pins: tu
                               "opaque": {"driver": dom, "parameters": sharing_config(d, sharing)}}]
     constraints = []
     if with_nic:  # a NIC share under the same PCIe root as the GPUs
-        devices["requests"].append({"name": NIC_REQUEST, "exactly": {
-            "deviceClassName": NIC_CLASS, "allocationMode": "ExactCount", "count": 1,
-            "capacity": {"requests": {"rdma": str(d.rdma_milli)}}}})
+        devices["requests"].append(_nic_request(d))
         constraints.append({"requests": [GPU_REQUEST, NIC_REQUEST], "matchAttribute": PCIE_ROOT})
     if d.nvlink and d.count > 1:
         constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/nvlinkDomain"})
@@ -85,6 +87,17 @@ def claim_dict(d: Demand, *, driver: str, sharing: str, with_nic: bool, pins: tu
         constraints.append({"requests": [GPU_REQUEST], "matchAttribute": f"{dom}/cliqueId"})
     if constraints:
         devices["constraints"] = constraints
+    return _claim(name, devices)
+
+
+def _nic_request(d: Demand) -> dict:
+    """A share of one RDMA NIC (``rdma`` capacity in milli-NIC)."""
+    return {"name": NIC_REQUEST, "exactly": {
+        "deviceClassName": NIC_CLASS, "allocationMode": "ExactCount", "count": 1,
+        "capacity": {"requests": {"rdma": str(d.rdma_milli)}}}}
+
+
+def _claim(name: str, devices: dict) -> dict:
     return {
         "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
         "metadata": {"name": name, "namespace": "default"},

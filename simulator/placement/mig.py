@@ -158,7 +158,7 @@ class StaticMigDevicePlugin(Placement):
                 detail.append(None)
         if gpus:  # a MIG slice is a hardware partition; a whole GPU is used alone
             self.isolation.bind(node.idx, gpus, pod.name, MIG_SLICE if detail[0] is not None else EXCLUSIVE)
-            self.take_nic(node, pod, d, gpus)
+        self.take_nic(node, pod, d, gpus)
         return Binding(pod, node.idx, gpus, d.milli, now, detail=detail, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:

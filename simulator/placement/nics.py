@@ -15,7 +15,8 @@ attribute so that claims can align a NIC with a GPU:
 A GPU pod asking for RDMA gets one claim with two requests, ``gpu`` and ``nic`` (capacity
 ``rdma: <milli>``), and ``matchAttribute: resource.kubernetes.io/pcieRoot`` over both -- the
 allocator then only pairs a GPU with a NIC under the same PCIe root (GPUDirect RDMA without
-crossing the CPU's root complex). A device plugin has counts only (``rdma/hca_shared_devices``
+crossing the CPU's root complex). A CPU-only pod asking for RDMA gets a claim with the ``nic``
+request alone (any NIC of the node), and on a fleet with NICs it runs only where one has room. A device plugin has counts only (``rdma/hca_shared_devices``
 style): a node total, no alignment; :class:`NicCounts` is that model and counts the pods whose
 NIC share could not have been taken under their GPU's root (``rdma_unaligned``).
 

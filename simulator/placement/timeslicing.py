@@ -48,7 +48,7 @@ class TimeSlicingDevicePlugin(Placement):
             node.gpu_free[i] -= d.milli
         if gpus:
             self.isolation.bind(node.idx, gpus, pod.name, TIME_SLICING)
-            self.take_nic(node, pod, d, gpus)
+        self.take_nic(node, pod, d, gpus)
         return Binding(pod, node.idx, gpus, d.milli, now)
 
     def release(self, node: NodeState, binding: Binding) -> None:

@@ -13,9 +13,9 @@ How a row becomes a :class:`Pod`:
 - ``rdma_request`` is read as a percentage of one RDMA NIC (values 1..100) and kept as
   ``rdma_milli`` (x10). On a fleet with NICs (``rdma_nics``: the DGX and GB200 built-ins, YAML
   fleets) a GPU instance's DRA claim gets a second request, a share of a NIC under the GPU's
-  PCIe root (:mod:`simulator.placement.nics`), and the device-plugin models count NIC units
-  per node; on fleets without NICs (openb, spot-GPU 2026) and for CPU-only instances it is
-  recorded, not placed;
+  PCIe root, a CPU-only instance's claim a NIC share alone (:mod:`simulator.placement.nics`),
+  and the device-plugin models count NIC units per node; on fleets without NICs (openb,
+  spot-GPU 2026) it is recorded, not placed;
 - ``max_instance_per_node`` > 0 is a per-app anti-affinity limit (``-1``: none);
 - arrival = ``creation_time`` (seconds); a row without one was running when the trace began
   (arrival 0); duration = ``deletion_time`` - arrival, None when it was never deleted.
