@@ -86,6 +86,8 @@ class RunResult:
 def demand_for(placement: Placement, pod: Pod) -> Demand | None:
     """The placement model's demand, plus what the engine owns: anti-affinity and the NIC share."""
     d = placement.demand(pod)
+    if d is not None and pod.rdma_milli:
+        placement.check_rdma(pod)
     if d is not None and (pod.max_per_node > 0 or pod.rdma_milli):
         d = dataclasses.replace(d, app=pod.app if pod.max_per_node > 0 else "",
                                 max_per_node=max(0, pod.max_per_node), rdma_milli=pod.rdma_milli)

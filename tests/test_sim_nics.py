@@ -159,6 +159,25 @@ def test_a_cpu_node_publishes_its_nics_alone() -> None:
             assert r.counters["allocator_calls"] > 0 and r.counters["index_disagreements"] == 0
 
 
+def test_nic_shares_without_consumable_capacity_stop_the_run_naming_the_pod() -> None:
+    """1.34 and 1.35 have DRAConsumableCapacity off: no claim can ask a share of a NIC. A run
+    on a fleet with NICs says so before placing anything (it used to fail mid-replay, naming
+    an internal claim); on a fleet without NICs the share is only recorded and the run goes on."""
+    from dra.errors import UserError
+
+    dgx = builtin_fleet("dgx-h100-32").nodes[0]
+    pods = [Pod("hn-0", 1000, 1024, num_gpu=1, gpu_milli=1000), cpu_pod("cn-0")]
+    for version in ("1.34", "1.35"):
+        placement = get_placement("dra-whole", kubernetes_version=version)
+        with pytest.raises(UserError, match=rf"^pod cn-0: its RDMA NIC share needs the DRAConsumableCapacity "
+                                            rf"feature gate, off in Kubernetes {version}"):
+            replay_time(Fleet("f", [dgx]), Trace("t", pods[1:]), placement, get_policy("kube-default"), 1)
+        plain = NodeSpec("n", 224000, 1 << 21, 8, H100)  # no NICs anywhere: recorded only
+        r = replay_time(Fleet("g", [plain]), Trace("t", pods), get_placement("dra-whole", kubernetes_version=version),
+                        get_policy("kube-default"), 1)
+        assert r.scheduled == 2
+
+
 def test_cpu_only_rdma_pods_go_only_where_a_nic_has_room() -> None:
     """On a fleet with NICs, a CPU-only pod asking for RDMA skips the nodes without one; the
     failure reason says why a node never could."""

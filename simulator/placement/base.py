@@ -78,6 +78,10 @@ class Placement:
     def demand(self, pod: Pod) -> Demand | None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def check_rdma(self, pod: Pod) -> None:
+        """Refuse (``dra.errors.UserError``) a pod whose RDMA NIC share this model cannot
+        express; a device plugin counts NIC units on every version, so this one never does."""
+
     def node_key(self, node: NodeState) -> tuple:
         """Everything a filter or a score may read; nodes with equal keys are interchangeable:
         (free CPU, free memory, :meth:`gpu_key`)."""

@@ -319,6 +319,19 @@ class DraPlacement(Placement):
         return claim_dict(d, driver=self.driver, sharing=self.sharing, with_nic=self.wants_nic(d), pins=pins,
                           name=name)
 
+    def check_rdma(self, pod: Pod) -> None:
+        """A NIC share is a capacity request on a device that allows multiple allocations:
+        without DRAConsumableCapacity the allocator refuses every such claim, so a run on a
+        fleet with NICs stops before it starts, naming the first pod (on a fleet without NICs
+        the share is only recorded)."""
+        if getattr(self, "nic_fleet", False) and not self.version.enabled("DRAConsumableCapacity"):
+            from dra.errors import UserError
+
+            raise UserError(
+                f"pod {pod.name}: its RDMA NIC share needs the DRAConsumableCapacity feature gate, off in "
+                f"Kubernetes {self.version.minor} (use --feature-gates DRAConsumableCapacity=true or "
+                "--kubernetes-version 1.36+)")
+
     def wants_nic(self, d: Demand) -> bool:
         """A pod asking for RDMA on a fleet with NICs (elsewhere the share is only recorded): a
         GPU pod's NIC under its GPU's PCIe root, a CPU-only pod's on any NIC of the node."""
