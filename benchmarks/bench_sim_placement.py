@@ -63,7 +63,9 @@ def child(nodes: str, pods: str, placement: str, policy: str, memo: bool, replay
     if placement.endswith(":index"):
         place.verify = False  # type: ignore[attr-defined]
     if not memo:
-        place._outcomes = _NoMemo()  # type: ignore[attr-defined]
+        from simulator.scheduler import NoMemo
+
+        place._outcomes = NoMemo()  # type: ignore[attr-defined]
     if not replay:
         return {"placement": placement}
     cpu = time.process_time()
@@ -73,11 +75,6 @@ def child(nodes: str, pods: str, placement: str, policy: str, memo: bool, replay
     return {"placement": placement, "cpu_s": cpu, "warm_s": warm, "pods": r.pods, "failed": r.failed,
             "unallocated": r.extra["unallocated_pct_at_arrived_100"], "curves": digest,
             "allocator_calls": r.counters["allocator_calls"]}
-
-
-class _NoMemo(dict):
-    def __setitem__(self, key: object, value: object) -> None:  # never remembers
-        pass
 
 
 def _child(nodes: str, pods: str, placement: str, policy: str, memo: bool = True) -> dict:

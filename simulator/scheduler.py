@@ -62,8 +62,9 @@ def nvlink_connected(model: str, gpus: tuple[int, ...]) -> bool:
     return False
 
 
-class _NoMemo(dict):
-    """A memo that never remembers (``Cluster.share_answers`` off)."""
+class NoMemo(dict):
+    """A memo that never remembers: ``Cluster.share_answers`` off, and tests and benchmarks
+    that compare a memoised run with one asking every time (the DRA allocator memo)."""
 
     def __setitem__(self, key: object, value: object) -> None:
         pass
@@ -127,7 +128,7 @@ class Cluster:
         # clearing the memos when they grow large forgets answers but never mixes them up.
         self._gpu_state_ids: dict[tuple, int] = {}
         self._next_gpu_state = 0
-        self._gpu_fits: dict[tuple[int, int], bool] = {} if self.share_answers else _NoMemo()
+        self._gpu_fits: dict[tuple[int, int], bool] = {} if self.share_answers else NoMemo()
         self._scores: dict[tuple, int] = {}
         self._score_key = policy.score_key if self.share_answers else None
         # Static classes: nodes that are alike when empty (model, GPUs, capacities). A demand

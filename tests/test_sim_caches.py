@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from simulator.engine import build_cluster, demand_for
 from simulator.fleet.model import Fleet, NodeSpec
 from simulator.placement import get_placement
-from simulator.scheduler import INFEASIBLE, Cluster
+from simulator.scheduler import INFEASIBLE, Cluster, NoMemo
 from simulator.scoring import get_policy
 from simulator.trace.model import Pod, Trace
 
@@ -107,13 +107,6 @@ def test_cached_filter_and_scores_equal_fresh_evaluation(placement: str, policy:
     assert checked > 0
 
 
-class _Forgetful(dict):
-    """An allocator memo that never remembers: every bind asks the allocator."""
-
-    def __setitem__(self, key: object, value: object) -> None:
-        pass
-
-
 def test_dra_allocator_memo_moves_answers_between_devices_of_a_class_without_changing_a_placement() -> None:
     """The memo answers a claim naming one device from an earlier answer on another device of
     the same class (same published attributes but for the ones naming its place). The replay
@@ -131,7 +124,7 @@ def test_dra_allocator_memo_moves_answers_between_devices_of_a_class_without_cha
     for memo in (True, False):
         place = get_placement("dra")
         if not memo:
-            place._outcomes = _Forgetful()  # type: ignore[attr-defined]
+            place._outcomes = NoMemo()  # type: ignore[attr-defined]  # every bind asks the allocator
         r = replay_time(fleet, trace, place, get_policy("fgd"), 3)
         runs.append((r.to_dict(), r.counters["allocator_calls"]))
     (with_memo, calls_memo), (without, calls_plain) = runs
