@@ -33,6 +33,12 @@ POPULARITY_THRESHOLD = 0.95
 DEFAULT_CPU_MILLI = 100  # kube-scheduler's non-zero default request, as the artifact uses
 
 
+def pod_cpu(d: Demand) -> int:
+    """The CPU a pod counts for in scoring and in the typical pods: kube-scheduler's non-zero
+    default request for a pod that asks none."""
+    return d.cpu if d.cpu > 0 else DEFAULT_CPU_MILLI
+
+
 @dataclass(frozen=True, slots=True)
 class TypicalPod:
     cpu: int
@@ -45,7 +51,7 @@ class TypicalPod:
 def typical_pods(demands: Iterable[Demand], threshold: float = POPULARITY_THRESHOLD) -> list[TypicalPod]:
     counts: Counter[tuple[int, int, int, tuple[str, ...]]] = Counter()
     for d in demands:
-        cpu = d.cpu if d.cpu > 0 else DEFAULT_CPU_MILLI
+        cpu = pod_cpu(d)
         if d.count == 0 or d.milli == 0:
             counts[(cpu, 0, 0, ())] += 1
         else:

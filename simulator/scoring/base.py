@@ -31,12 +31,6 @@ from simulator.state import Demand, NodeState
 MAX_NODE_SCORE = 100
 
 
-def pod_cpu(d: Demand) -> int:
-    """The CPU a pod counts for in scoring: kube-scheduler's non-zero default request (100m)
-    for a pod that asks none."""
-    return d.cpu if d.cpu > 0 else 100
-
-
 @dataclass(slots=True)
 class ScoringContext:
     rng: random.Random

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 
-from simulator.scoring.base import MAX_NODE_SCORE, Policy, ScoringContext, pod_cpu
+from simulator.frag import pod_cpu
+from simulator.scoring.base import MAX_NODE_SCORE, Policy, ScoringContext
 from simulator.state import Demand, NodeState
 
 

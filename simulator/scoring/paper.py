@@ -25,7 +25,8 @@ the FGD reproduction does not move, and scores stay within [0, 100] on any fleet
 
 from __future__ import annotations
 
-from simulator.scoring.base import MAX_NODE_SCORE, Policy, ScoringContext, pod_cpu
+from simulator.frag import pod_cpu
+from simulator.scoring.base import MAX_NODE_SCORE, Policy, ScoringContext
 from simulator.state import Demand, NodeState, affinity_tag
 
 MAX_SPEC_CPU = 128000
