@@ -500,7 +500,7 @@ class DraPlacement(Placement):
             if not self.wants_nic(d):
                 return True
             x = node.extra
-            return x is not None and x.nics is not None and any(f >= d.rdma_milli for f in x.nics.free)
+            return x is not None and x.nics is not None and x.nics.with_room(d.rdma_milli) is not None
         return len(self.eligible(node, d)) >= d.count
 
     # -- bind through the allocator ----------------------------------------------------
@@ -660,8 +660,8 @@ class DraPlacement(Placement):
             self.isolation.bind(node.idx, gpus, pod.name, mode)
         charged = sum(t[2] for t in taken)
         if self.wants_nic(d) and x.nics is not None:  # the first NIC with room (under the GPU's root)
-            nics = x.nics.of_gpu[gpus[0]] if gpus else range(len(x.nics.free))
-            k = next(k for k in nics if x.nics.free[k] >= d.rdma_milli)
+            # fits() found a NIC with room (under the GPU's root), so there is one
+            k: int = x.nics.with_room(d.rdma_milli, gpus[0] if gpus else None)  # type: ignore[assignment]
             x.nics.take(x.nics.names[k], d.rdma_milli)
             taken.append((-1, x.nics.names[k], d.rdma_milli, 0, NIC_SHARE))
             self.rdma["aligned" if gpus else "cpu_only"] += 1

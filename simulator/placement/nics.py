@@ -100,8 +100,13 @@ class NicState:
 
     def gpu_ok(self, i: int, milli: int) -> bool:
         """Whether a NIC under GPU ``i``'s root has ``milli`` free."""
+        return self.with_room(milli, i) is not None
+
+    def with_room(self, milli: int, gpu: int | None = None) -> int | None:
+        """The first NIC with ``milli`` free (under GPU ``gpu``'s root when given), or None."""
         free = self.free
-        return any(free[k] >= milli for k in self.of_gpu[i])
+        return next((k for k in (self.of_gpu[gpu] if gpu is not None else range(len(free))) if free[k] >= milli),
+                    None)
 
     def take(self, name: str, milli: int) -> None:
         self.free[self.index_of[name]] -= milli
