@@ -169,7 +169,7 @@ def failure_log(cluster: Cluster) -> Any:
 def _diagnosis(log: Any, demands: list[Demand | None]) -> dict:
     if log is None:
         return {}
-    return {"failures": log.to_dict(), "warnings": log.classes_fitting_nowhere(demands)}
+    return {"failures": log.to_dict(), "warnings": log.warnings(demands)}
 
 
 def _accounting(cluster: Cluster) -> dict:

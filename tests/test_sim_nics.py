@@ -6,6 +6,7 @@ pods' until later still)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,29 @@ def test_cpu_only_rdma_pods_go_only_where_a_nic_has_room() -> None:
     nodes = [NodeState(0, NodeSpec("cpu-big", 256000, 1 << 20, 0, "L4"), 0), NodeState(1, spec, 0)]
     assert FailureLog(nodes).explain(demand_for(get_placement("dra"), Pod("big", 240000, 1024, rdma_milli=10)))[0] \
         == "0/2 nodes fit even when empty: 1 Insufficient cpu, 1 no RDMA NIC"
+
+
+
+def test_cpu_nodes_without_nics_are_warned_about() -> None:
+    """CPU-only pods asking for a NIC share on a fleet whose CPU nodes have no NICs are told, once,
+    that they can only use the nodes with NICs; the warning goes when the CPU nodes get NICs, and
+    on a fleet without NICs (shares only recorded) or without such pods there is none."""
+    dgx = builtin_fleet("dgx-h100-32").nodes[0]
+    pods = [Pod(f"c{k}", 1000, 1024, rdma_milli=500, arrival=float(k), duration=10.0) for k in range(3)]
+    pods += [Pod("plain", 1000, 1024, arrival=0.0, duration=10.0)]
+
+    def warnings(nodes: list[NodeSpec], trace: list[Pod]) -> list[str]:
+        r = replay_time(Fleet("f", nodes), Trace("t", trace), get_placement("dra"), get_policy("kube-default"), 3)
+        return r.extra["warnings"]
+
+    bare = [NodeSpec("cpu-0", 192000, 1 << 20, 0, "L4"), NodeSpec("cpu-1", 192000, 1 << 20, 0, "L4")]
+    assert warnings([dgx, *bare], pods) == [
+        "warning: 3 CPU-only pod(s) ask for an RDMA NIC share, but 2 CPU node(s) of the fleet have no NICs "
+        "(rdma_nics: 0): those pods can run only on the 1 node(s) with NICs"]
+    with_nics = [dataclasses.replace(n, rdma_nics=2) for n in bare]
+    assert warnings([dgx, *with_nics], pods) == []
+    assert warnings([dgx, *bare], pods[3:]) == []
+    assert warnings([dataclasses.replace(dgx, rdma_nics=0), *bare], pods) == []
 
 
 @settings(max_examples=30, deadline=None)

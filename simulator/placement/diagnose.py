@@ -8,7 +8,8 @@ separates the two failures a planner must tell apart:
 - the pod's class fits **no node of the fleet even when empty** (a wrong fleet for this
   trace: no such model, too few GPUs per node, too little GPU memory, no NVLink domain big
   enough): the reason lists, per cause, how many nodes it ruled out, and
-  :meth:`FailureLog.warnings` reports such classes once, before any result is read;
+  :meth:`FailureLog.warnings` reports such classes once, before any result is read (and CPU-only
+  pods asking for a NIC share on a fleet whose CPU nodes have no NICs);
 - the class fits some empty node but **no node had room** when the pod came (the fleet was
   full or fragmented): the reason says on how many nodes it could have run.
 
@@ -169,6 +170,26 @@ class FailureLog:
                 lines.append(f"warning: {n} pod(s) of class [{describe(first[shape])}] fit no node of the fleet "
                              f"({reason})")
         return sorted(lines)
+
+    def cpu_nodes_without_nics(self, demands: list[Demand | None]) -> list[str]:
+        """A warning when CPU-only pods ask for an RDMA NIC share on a fleet with NICs, yet some
+        CPU nodes have none: those pods then run only on nodes with NICs -- often the GPU nodes,
+        whose NICs the GPU pods need under their PCIe roots. A fleet file that leaves out
+        ``rdma_nics`` on its CPU nodes says so without meaning it (the DLRM trace's CPU-only
+        instances all ask for a NIC share)."""
+        if not self.nic_fleet:
+            return []
+        pods = sum(1 for d in demands if d is not None and not d.count and d.rdma_milli)
+        bare = sum(1 for n in self.nodes if n.gpu_count == 0 and not n.spec.rdma_nics and not _device_plugin_node(n))
+        if not pods or not bare:
+            return []
+        with_nics = sum(1 for n in self.nodes if n.spec.rdma_nics)
+        return [f"warning: {pods} CPU-only pod(s) ask for an RDMA NIC share, but {bare} CPU node(s) of the fleet "
+                f"have no NICs (rdma_nics: 0): those pods can run only on the {with_nics} node(s) with NICs"]
+
+    def warnings(self, demands: list[Demand | None]) -> list[str]:
+        """Every fleet/trace mismatch worth a line before any result is read."""
+        return self.classes_fitting_nowhere(demands) + self.cpu_nodes_without_nics(demands)
 
     def to_dict(self) -> dict:
         return {
