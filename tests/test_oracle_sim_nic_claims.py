@@ -4,7 +4,9 @@ The DRA placement model writes claims for DLRM-2025 instances (``simulator.place
 and places them with ``dra.allocator`` on the slices it publishes for a node: a DGX H100's GPUs
 plus the NICs of a DraNet-style network driver, or a CPU node's NICs alone. Here the same
 classes, slices and claims, with NIC shares already taken, go to upstream's allocator of 1.36
-and 1.37 and to ours: the answers must agree (``dra.testing.oracle_diff``).
+and 1.37 and to ours: the answers must agree (``dra.testing.oracle_diff``). So do the two claims
+of a pod that keeps ``nvidia.com/gpu`` under the migration model (``dra-extended``): the
+scheduler's extended-resource claim and the pod's own claim for its NIC share.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ FEATURES = {"AdminAccess": True, "PrioritizedList": True, "PartitionableDevices"
             "ConsumableCapacity": True}
 
 
-def _node(spec: NodeSpec) -> tuple[Any, NodeState]:
+def _node(spec: NodeSpec, model: str = "dra") -> tuple[Any, NodeState]:
     node = NodeState(0, spec, 0)
-    placement = get_placement("dra")
+    placement = get_placement(model)
     placement.setup([node], Fleet("f", [spec]), Counters())
     placement.allocator_for(node.extra)  # builds the node's slices
     return placement, node
@@ -40,15 +42,18 @@ def _node(spec: NodeSpec) -> tuple[Any, NodeState]:
 
 def _problem(placement: Any, node: NodeState, pod: Pod, taken: dict[str, int]) -> dict[str, Any]:
     """One claim for ``pod`` on ``node``, the NICs in ``taken`` already holding that much rdma."""
+    return _claims_problem(node, [placement.claim_dict(demand_for(placement, pod), name=pod.name)], taken)
+
+
+def _claims_problem(node: NodeState, claims: list[dict[str, Any]], taken: dict[str, int]) -> dict[str, Any]:
     pool = node.extra.pool
-    claim = placement.claim_dict(demand_for(placement, pod), name=pod.name)
     shares = [{"driver": NIC_DRIVER, "pool": pool, "device": nic,
                "shareID": f"{k + 1:08d}-1111-1111-1111-111111111111"} for k, nic in enumerate(taken)]
     return {
         "features": FEATURES,
         "classes": [c.to_dict() for c in [*device_classes(), nic_device_class()]],
         "slices": [s.to_dict() for s in node.extra.rep.slices],
-        "claims": [claim],
+        "claims": claims,
         "nodeName": node.name,
         "allocated": {"devices": [], "sharedDeviceIDs": shares, "consumedCapacity": [
             {"device": {"driver": NIC_DRIVER, "pool": pool, "device": nic}, "consumedCapacity": {"rdma": str(milli)}}
@@ -70,6 +75,13 @@ def _problems() -> list[dict[str, Any]]:
             pod = Pod(f"hn-{rdma}", 1000, 1024, num_gpu=1, gpu_milli=1000, rdma_milli=rdma)
             problems.append(_problem(placement, node, pod, taken))
             problems.append(_problem(placement, node, Pod(f"cn-{rdma}", 1000, 1024, rdma_milli=rdma), taken))
+    migration, node = _node(dgx, "dra-extended")
+    for rdma in (100, 600):  # a pod keeping nvidia.com/gpu: 2, and its NIC share in a claim of its own
+        pod = Pod(f"ext-{rdma}", 1000, 1024, num_gpu=2, gpu_milli=1000, rdma_milli=rdma)
+        claims = [c.to_dict() for c in migration.claims_for(demand_for(migration, pod), None)]
+        assert len(claims) == 2
+        for taken in ({}, {f"nic-{k}": 1000 for k in range(7)}, {f"nic-{k}": 500 for k in range(8)}):
+            problems.append(_claims_problem(node, claims, taken))
     return problems
 
 

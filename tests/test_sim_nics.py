@@ -226,19 +226,66 @@ def test_cpu_nodes_without_nics_are_warned_about() -> None:
     assert warnings([dataclasses.replace(dgx, rdma_nics=0), *bare], pods) == []
 
 
+
+def _nic_fleet_and_pods() -> tuple[Fleet, Trace]:
+    dgx = builtin_fleet("dgx-h100-32").nodes[:4]
+    fleet = Fleet("f", [*dgx, NodeSpec("cpu-0", 192000, 1 << 20, 0, "L4", rdma_nics=2)])
+    pods = [Pod(f"g{k}", 1000, 1024, num_gpu=1 + k % 2, gpu_milli=1000, rdma_milli=500, arrival=float(k),
+                duration=100.0) for k in range(24)]
+    pods += [Pod(f"c{k}", 1000, 1024, rdma_milli=500, arrival=float(k), duration=100.0) for k in range(10)]
+    return fleet, Trace("t", pods)
+
+
+def test_the_migration_counts_nics_on_nodes_left_on_the_device_plugin() -> None:
+    """``dra-extended:0`` is the device-plugin placement, NICs included: GPU nodes not converted
+    and CPU nodes count NIC units as ``device-plugin`` does (before, they counted none)."""
+    fleet, trace = _nic_fleet_and_pods()
+    runs = {name: replay_time(fleet, trace, get_placement(name), get_policy("kube-default"), 3)
+            for name in ("device-plugin", "dra-extended:0")}
+    rdma = {name: {k: v for k, v in r.counters.items() if k.startswith("rdma_")} for name, r in runs.items()}
+    assert rdma["dra-extended:0"] == rdma["device-plugin"]
+    assert rdma["device-plugin"]["rdma_cpu_only"] == 10 and rdma["device-plugin"]["rdma_aligned"] > 0
+    assert runs["dra-extended:0"].scheduled == runs["device-plugin"].scheduled == 34
+
+
+def test_pods_keeping_the_extended_resource_claim_their_nic_apart() -> None:
+    """On converted nodes a pod keeping ``nvidia.com/gpu`` brings two claims to the allocator: the
+    scheduler's for its GPUs and its own for the NIC share, which no constraint ties to the GPUs'
+    PCIe root. Every GPU and CPU-only pod gets its share, the index agrees with the allocator,
+    and alignment is counted from where the NIC actually sits."""
+    from simulator.placement.dra import NIC_SHARE
+
+    fleet, trace = _nic_fleet_and_pods()
+    for name in ("dra-extended", "dra-extended:0.5"):
+        r = replay_time(fleet, trace, get_placement(name), get_policy("kube-default"), 3)
+        c = r.counters
+        assert r.scheduled == 34 and c["index_disagreements"] == 0, name
+        assert c["rdma_aligned"] + c["rdma_unaligned"] == 24 and c["rdma_cpu_only"] == 10, name
+    placement = get_placement("dra-extended")
+    node = NodeState(0, fleet.nodes[0], 0)
+    placement.setup([node], Fleet("f", [fleet.nodes[0]]), Counters())
+    d = demand_for(placement, trace.pods[1])  # two whole GPUs and half a NIC
+    assert len(placement.claims_for(d, None)) == 2
+    b = placement.bind(node, trace.pods[1], d, tuple(placement.eligible(node, d)[:2]), 0.0)
+    assert b is not None and [t[4] for t in b.detail].count(NIC_SHARE) == 1 and len(b.gpus) == 2
+    assert sum(node.extra.nics.free) == 8 * 1000 - 500
+
+
 @settings(max_examples=30, deadline=None)
 @given(nics=st.sampled_from([1, 2, 4, 8]),
        before=st.lists(st.tuples(st.sampled_from([0, 1, 2]), st.sampled_from([0, 100, 250, 600, 1000])), max_size=10),
-       probe=st.tuples(st.sampled_from([0, 1, 2]), st.sampled_from([100, 250, 600, 1000])))
+       probe=st.tuples(st.sampled_from([0, 1, 2]), st.sampled_from([100, 250, 600, 1000])),
+       model=st.sampled_from(["dra", "dra-extended"]))
 def test_the_nic_index_agrees_with_the_allocator(nics: int, before: list[tuple[int, int]],
-                                                 probe: tuple[int, int]) -> None:
-    placement, node = one_node("dra", nics=nics)
+                                                 probe: tuple[int, int], model: str) -> None:
+    """``dra``: one claim, the NIC under the GPUs' root; ``dra-extended``: the extended-resource
+    claim and a NIC claim of its own, any NIC."""
+    placement, node = one_node(model, nics=nics)
     for k, (gpus, rdma) in enumerate(before):  # 0 GPUs: a CPU-only pod, its NIC share alone
         place(placement, node, Pod(f"b{k}", 100, 10, num_gpu=gpus, gpu_milli=1000 if gpus else 0, rdma_milli=rdma))
     gpus, rdma = probe
     d = demand_for(placement, Pod("p", 100, 10, num_gpu=gpus, gpu_milli=1000 if gpus else 0, rdma_milli=rdma))
     index_says = placement.fits(node, d)
-    claim = placement.claim_for(d, None)
     allocator_says = placement.allocator_for(node.extra).allocate_dicts(
-        node.extra.node_obj, [claim], allocated=node.extra.state) is not None
+        node.extra.node_obj, placement.claims_for(d, None), allocated=node.extra.state) is not None
     assert index_says == allocator_says

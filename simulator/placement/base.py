@@ -39,11 +39,7 @@ class Placement:
         self.rdma = {"aligned": 0, "unaligned": 0, "cpu_only": 0}
         self._nic_taken: dict[str, tuple[int, list[tuple[int, int]]]] = {}
         if self.nic_counts_model and fleet.has_nics:
-            self.nic_counts = NicCounts()
-            for node in nodes:
-                if node.spec.rdma_nics:
-                    roots = gpu_pcie_roots(node.spec)
-                    self.nic_counts.add_node(node.idx, nic_roots(roots, node.spec.rdma_nics), roots)
+            self.nic_counts = count_nics(nodes)
 
     # Whether pods carry the node affinity that expresses their allowed GPU models and GPU-memory
     # floor (device-plugin models only; DRA expresses both in the claim's CEL selectors).
@@ -137,6 +133,16 @@ class Placement:
         for i in binding.gpus:
             node.gpu_free[i] += binding.milli
         self.give_nic(binding)
+
+
+def count_nics(nodes: list[NodeState]) -> NicCounts:
+    """The device plugin's NIC units on ``nodes`` (those with RDMA NICs)."""
+    counts = NicCounts()
+    for node in nodes:
+        if node.spec.rdma_nics:
+            roots = gpu_pcie_roots(node.spec)
+            counts.add_node(node.idx, nic_roots(roots, node.spec.rdma_nics), roots)
+    return counts
 
 
 def whole_gpus_needed(pod: Pod) -> int:

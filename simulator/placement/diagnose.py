@@ -77,8 +77,7 @@ def static_reason(node: NodeState, d: Demand, nic_fleet: bool = False) -> str | 
 
 
 def _nic_reason(node: NodeState, d: Demand, nic_fleet: bool) -> str | None:
-    # a node the migration left on the device plugin counts no NICs (its pods' shares are recorded)
-    if d.rdma_milli and nic_fleet and not node.spec.rdma_nics and not _device_plugin_node(node):
+    if d.rdma_milli and nic_fleet and not node.spec.rdma_nics:
         return "no RDMA NIC"
     return None
 
@@ -180,7 +179,7 @@ class FailureLog:
         if not self.nic_fleet:
             return []
         pods = sum(1 for d in demands if d is not None and not d.count and d.rdma_milli)
-        bare = sum(1 for n in self.nodes if n.gpu_count == 0 and not n.spec.rdma_nics and not _device_plugin_node(n))
+        bare = sum(1 for n in self.nodes if n.gpu_count == 0 and not n.spec.rdma_nics)
         if not pods or not bare:
             return []
         with_nics = sum(1 for n in self.nodes if n.spec.rdma_nics)

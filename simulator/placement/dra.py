@@ -332,6 +332,16 @@ class DraPlacement(Placement):
                 f"Kubernetes {self.version.minor} (use --feature-gates DRAConsumableCapacity=true or "
                 "--kubernetes-version 1.36+)")
 
+    def pairs_nic(self, d: Demand) -> bool:
+        """Whether a GPU pod's NIC share is a request of its GPU claim, on a NIC under the GPUs'
+        PCIe root (the claim's matchAttribute): always here; the migration model's pods that keep
+        ``nvidia.com/gpu`` carry it in a claim of their own, on any NIC of the node."""
+        return True
+
+    def claims_for(self, d: Demand, pins: tuple[int, ...] | None) -> list[Any]:
+        """The claims a pod with demand ``d`` brings to the allocator: one here."""
+        return [self.claim_for(d, pins)]
+
     def wants_nic(self, d: Demand) -> bool:
         """A pod asking for RDMA on a fleet with NICs (elsewhere the share is only recorded): a
         GPU pod's NIC under its GPU's PCIe root, a CPU-only pod's on any NIC of the node."""
@@ -378,7 +388,7 @@ class DraPlacement(Placement):
 
     def eligible(self, node: NodeState, d: Demand) -> list[int]:
         out = self._eligible(node, d)
-        if out and self.wants_nic(d):
+        if out and self.wants_nic(d) and self.pairs_nic(d):
             out = self._nic_aligned(node.extra, out, d)
         if out and self._slice_recheck:
             return self._slice_recheck_filter(node, d, out)
@@ -501,7 +511,11 @@ class DraPlacement(Placement):
                 return True
             x = node.extra
             return x is not None and x.nics is not None and x.nics.with_room(d.rdma_milli) is not None
-        return len(self.eligible(node, d)) >= d.count
+        if len(self.eligible(node, d)) < d.count:
+            return False
+        if self.wants_nic(d) and not self.pairs_nic(d):  # the NIC claim: any NIC with room
+            return node.extra.nics is not None and node.extra.nics.with_room(d.rdma_milli) is not None
+        return True
 
     # -- bind through the allocator ----------------------------------------------------
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
@@ -556,11 +570,11 @@ class DraPlacement(Placement):
         key = (x.rep, state, self.claim_key(d, (-1,) if single else pins))
         outcome = self._outcomes.get(key, _MISSING)
         if outcome is _MISSING:
-            claim = self.claim_for(d, pins)
+            claims = self.claims_for(d, pins)
             self.counters.allocator_calls += 1
             allocator = self.allocator_for(x)  # builds the shape's slices and Node on first use
-            results = allocator.allocate_dicts(x.node_obj, [claim], allocated=x.state)
-            outcome = None if results is None else self._outcome(x, results[0])
+            results = allocator.allocate_dicts(x.node_obj, claims, allocated=x.state)
+            outcome = None if results is None else tuple(r for result in results for r in self._outcome(x, result))
             if single and outcome is not None and [r[0] for r in outcome] != [pins[0]]:
                 raise AssertionError(f"node {node.name}: a claim pinned to device {pins[0]} got {outcome}")
             if len(self._outcomes) > 500_000:
@@ -607,11 +621,12 @@ class DraPlacement(Placement):
         taken = []
         charged = 0
         share_mode = TIME_SLICING if self.sharing == "time-slicing" else MPS
+        first_gpu = next((r[0] for r in outcome if r[4] is not NIC_SHARE), None)
         for i, device, compute, memory, caps in outcome:
-            if caps is NIC_SHARE:  # under the GPU's PCIe root (the claim's matchAttribute), if any
+            if caps is NIC_SHARE:  # under the GPU's PCIe root when the GPU claim holds it, if any
                 x.nics.take(device, compute)
                 taken.append((i, device, compute, 0, NIC_SHARE))
-                self.rdma["aligned" if d.count else "cpu_only"] += 1
+                self.rdma[x.nics.alignment(x.nics.index_of[device], first_gpu)] += 1
             elif caps is MIG_PARTITION:  # a hardware partition: its own memory and compute
                 x.mig.take(device)
                 node.gpu_free[i] -= compute
@@ -660,11 +675,13 @@ class DraPlacement(Placement):
             self.isolation.bind(node.idx, gpus, pod.name, mode)
         charged = sum(t[2] for t in taken)
         if self.wants_nic(d) and x.nics is not None:  # the first NIC with room (under the GPU's root)
-            # fits() found a NIC with room (under the GPU's root), so there is one
-            k: int = x.nics.with_room(d.rdma_milli, gpus[0] if gpus else None)  # type: ignore[assignment]
+            # fits() found a NIC with room (under the GPU's root when the GPU claim holds the
+            # NIC request), so there is one
+            root_of = gpus[0] if gpus and self.pairs_nic(d) else None
+            k: int = x.nics.with_room(d.rdma_milli, root_of)  # type: ignore[assignment]
             x.nics.take(x.nics.names[k], d.rdma_milli)
             taken.append((-1, x.nics.names[k], d.rdma_milli, 0, NIC_SHARE))
-            self.rdma["aligned" if gpus else "cpu_only"] += 1
+            self.rdma[x.nics.alignment(k, gpus[0] if gpus else None)] += 1
         return Binding(pod, node.idx, gpus, d.milli, now, detail=taken, charged=charged)
 
     def release(self, node: NodeState, binding: Binding) -> None:

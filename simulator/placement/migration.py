@@ -45,7 +45,7 @@ from typing import Any
 
 from dra.errors import UserError
 from simulator.fleet.model import Fleet
-from simulator.placement.base import Placement
+from simulator.placement.base import Placement, count_nics
 from simulator.placement.dra import DraPlacement, device_classes
 from simulator.state import Binding, Counters, Demand, NodeState
 from simulator.trace.model import Pod
@@ -153,6 +153,11 @@ class DraMigrationPlacement(DraPlacement):
         for n in nodes:
             if n.idx not in self.dra_nodes and n.gpu_count:
                 n.extra = DEVICE_PLUGIN_NODE
+        # Nodes not converted (GPU nodes on the device plugin, and CPU nodes) count their RDMA
+        # NICs the device plugin's way, as the ``device-plugin`` model does; converted nodes
+        # publish them to DRA (simulator.placement.nics)
+        if fleet.has_nics:
+            self.nic_counts = count_nics([n for n in nodes if n.idx not in self.dra_nodes])
         self._mapping = class_for_resources(list(device_classes()))
         if EXTENDED_RESOURCE not in self._mapping:
             raise MigrationError(f"placement {NAME}: no DeviceClass in manifests/deviceclasses.yaml maps "
@@ -187,7 +192,19 @@ class DraMigrationPlacement(DraPlacement):
     def fits(self, node: NodeState, d: Demand) -> bool:
         if node.idx in self.dra_nodes:
             return super().fits(node, d)
-        return d.count == 0 or len(self.eligible(node, d)) >= d.count
+        return Placement.fits(self, node, d)  # the device plugin's GPUs and NIC units
+
+    def pairs_nic(self, d: Demand) -> bool:
+        """A pod keeping ``nvidia.com/gpu`` asks for its NIC share in a claim of its own (the
+        scheduler's claim holds the extended resource alone), so no constraint ties the NIC to
+        its GPUs' PCIe root: the allocator takes any NIC with room."""
+        return not is_extended(d)
+
+    def claims_for(self, d: Demand, pins: tuple[int, ...] | None) -> list[Any]:
+        claims = super().claims_for(d, pins)
+        if is_extended(d) and self.wants_nic(d):  # and the pod's own claim for its NIC share
+            claims.append(self.claim_for(Demand(cpu=0, mem=0, count=0, milli=0, rdma_milli=d.rdma_milli), None))
+        return claims
 
     # -- claims ----------------------------------------------------------------------------
     def claim_key(self, d: Demand, pins: tuple[int, ...] | None) -> tuple:  # type: ignore[override]

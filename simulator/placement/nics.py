@@ -108,6 +108,13 @@ class NicState:
         return next((k for k in (self.of_gpu[gpu] if gpu is not None else range(len(free))) if free[k] >= milli),
                     None)
 
+    def alignment(self, nic: int, gpu: int | None) -> str:
+        """The ``rdma_*`` counter a share of NIC ``nic`` goes to: ``cpu_only`` without a GPU,
+        ``aligned`` when the NIC sits under GPU ``gpu``'s PCIe root, else ``unaligned``."""
+        if gpu is None:
+            return "cpu_only"
+        return "aligned" if nic in self.of_gpu[gpu] else "unaligned"
+
     def take(self, name: str, milli: int) -> None:
         self.free[self.index_of[name]] -= milli
 
