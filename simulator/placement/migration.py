@@ -22,6 +22,12 @@ Pods that need what only a claim can say -- a fraction of a GPU, a MIG profile, 
 GPUs on one NVLink domain -- carry native claims (as in ``dra``) and can only run on DRA
 nodes.
 
+RDMA NICs (fleets with NICs, ``simulator.placement.nics``): nodes not converted, CPU nodes
+included, count NIC units as the ``device-plugin`` model does; converted nodes publish their NICs
+to DRA. A pod keeping ``nvidia.com/gpu`` asks for its NIC share there in a claim of its own (the
+scheduler's claim holds the extended resource alone), which nothing ties to its GPUs' PCIe root;
+pods with native claims get the NIC under the GPU's root, as in ``dra``.
+
 Which nodes are converted: per GPU model, ``floor(n*F)`` of its ``n`` nodes, taken from the
 model's nodes (fleet order) in van der Corput order (positions 0, n/2, n/4, 3n/4, ...) --
 an even spread that converts every model by the same fraction, deterministic, and
@@ -194,6 +200,10 @@ class DraMigrationPlacement(DraPlacement):
             return super().fits(node, d)
         return Placement.fits(self, node, d)  # the device plugin's GPUs and NIC units
 
+    # -- claims ----------------------------------------------------------------------------
+    def claim_key(self, d: Demand, pins: tuple[int, ...] | None) -> tuple:  # type: ignore[override]
+        return (is_extended(d),) + DraPlacement.claim_key(d, pins)
+
     def pairs_nic(self, d: Demand) -> bool:
         """A pod keeping ``nvidia.com/gpu`` asks for its NIC share in a claim of its own (the
         scheduler's claim holds the extended resource alone), so no constraint ties the NIC to
@@ -205,10 +215,6 @@ class DraMigrationPlacement(DraPlacement):
         if is_extended(d) and self.wants_nic(d):  # and the pod's own claim for its NIC share
             claims.append(self.claim_for(Demand(cpu=0, mem=0, count=0, milli=0, rdma_milli=d.rdma_milli), None))
         return claims
-
-    # -- claims ----------------------------------------------------------------------------
-    def claim_key(self, d: Demand, pins: tuple[int, ...] | None) -> tuple:  # type: ignore[override]
-        return (is_extended(d),) + DraPlacement.claim_key(d, pins)
 
     def claim_dict(self, d: Demand, pins: tuple[int, ...] | None = None, name: str = "pod-gpu") -> dict:
         if not is_extended(d):
