@@ -203,7 +203,6 @@ def test_cpu_only_rdma_pods_go_only_where_a_nic_has_room() -> None:
         == "0/2 nodes fit even when empty: 1 Insufficient cpu, 1 no RDMA NIC"
 
 
-
 def test_cpu_nodes_without_nics_are_warned_about() -> None:
     """CPU-only pods asking for a NIC share on a fleet whose CPU nodes have no NICs are told, once,
     that they can only use the nodes with NICs; the warning goes when the CPU nodes get NICs, and
@@ -224,7 +223,6 @@ def test_cpu_nodes_without_nics_are_warned_about() -> None:
     assert warnings([dgx, *with_nics], pods) == []
     assert warnings([dgx, *bare], pods[3:]) == []
     assert warnings([dataclasses.replace(dgx, rdma_nics=0), *bare], pods) == []
-
 
 
 def _nic_fleet_and_pods() -> tuple[Fleet, Trace]:

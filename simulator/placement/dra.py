@@ -509,13 +509,17 @@ class DraPlacement(Placement):
         if d.count == 0:  # a CPU-only pod: only its NIC share, if any, needs a device
             if not self.wants_nic(d):
                 return True
-            x = node.extra
-            return x is not None and x.nics is not None and x.nics.with_room(d.rdma_milli) is not None
+            return self._any_nic_with_room(node, d)
         if len(self.eligible(node, d)) < d.count:
             return False
-        if self.wants_nic(d) and not self.pairs_nic(d):  # the NIC claim: any NIC with room
-            return node.extra.nics is not None and node.extra.nics.with_room(d.rdma_milli) is not None
+        if self.wants_nic(d) and not self.pairs_nic(d):  # the NIC claim of its own: any NIC
+            return self._any_nic_with_room(node, d)
         return True
+
+    @staticmethod
+    def _any_nic_with_room(node: NodeState, d: Demand) -> bool:
+        x: DraNode | None = node.extra
+        return x is not None and x.nics is not None and x.nics.with_room(d.rdma_milli) is not None
 
     # -- bind through the allocator ----------------------------------------------------
     def bind(self, node: NodeState, pod: Pod, d: Demand, gpus: tuple[int, ...], now: float) -> Binding | None:
