@@ -31,6 +31,7 @@ from typing import Any
 from simulator.fleet.builtin import FLEETS
 from simulator.placement import PLACEMENTS
 from simulator.run import METHODS, RunOptions, aggregate, check_names, load_inputs, parse_seeds, run_one
+from simulator.sampling import ALL_NODES
 from simulator.scoring import POLICIES
 
 EMBEDDED = {
@@ -43,34 +44,31 @@ EMBEDDED = {
 }
 
 
-def _fraction(text: str) -> float:
+def _checked(text: str, convert: Any, ok: Any, expected: str) -> Any:
+    """``convert(text)`` when ``ok`` says so, else argparse's one-line error (exit 2)."""
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
+
+
+def _fraction(text: str) -> float:
+    return float(_checked(text, float, lambda v: 0.0 <= v <= 1.0, "a number between 0 and 1"))
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    return int(_checked(text, int, lambda v: v >= 1, "a positive integer"))
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+    return float(_checked(text, float, lambda v: v > 0, "a positive number"))
+
+
+def _percentage(text: str) -> int:
+    return int(_checked(text, int, lambda v: 0 <= v <= 100, "a whole number from 0 to 100"))
 
 
 class _Deprecated(argparse.Action):
@@ -105,6 +103,10 @@ def _common(p: argparse.ArgumentParser, *, nodes_required: bool = True) -> None:
     p.add_argument("--replicas", type=_positive_int, default=4, help="time-slicing replicas per GPU (default 4)")
     p.add_argument("--mig-fraction", type=_fraction, default=0.5,
                    help="static MIG: share of MIG-capable nodes partitioned, 0 to 1 (default 0.5)")
+    p.add_argument("--percentage-of-nodes-to-score", type=_percentage, default=ALL_NODES, metavar="PERCENT",
+                   help="kube-scheduler's node sampling: a cycle scores only the first feasible nodes it finds, "
+                        "this percentage of the fleet (at least 100 nodes); 0 is kube-scheduler's adaptive "
+                        "default (50 - nodes/125, at least 5); default 100: every node")
     p.add_argument("--device-choice", choices=("policy", "allocator"), default="policy",
                    help="DRA: pin the devices the policy picked (policy) or let the allocator's first fit decide")
     p.add_argument("--kubernetes-version", default=DEFAULT_VERSION, metavar="VERSION",
@@ -182,7 +184,19 @@ def _options(args: argparse.Namespace, method: str | None = None) -> RunOptions:
     KubernetesVersion.of(minor, gates)  # unknown gates are refused here, before any run
     return RunOptions(method=method or args.method, inflation=args.inflation, tie_break=args.tie_break,
                       replicas=args.replicas, mig_fraction=args.mig_fraction, device_choice=args.device_choice,
-                      kubernetes_version=minor, feature_gates=tuple(sorted(gates.items())))
+                      kubernetes_version=minor, feature_gates=tuple(sorted(gates.items())),
+                      percentage_of_nodes_to_score=args.percentage_of_nodes_to_score)
+
+
+def _sampling_context(percentage: int, nodes: int) -> str:
+    """The report's line on kube-scheduler's node sampling (simulator.sampling)."""
+    from simulator.sampling import num_feasible_nodes_to_find
+
+    if percentage == ALL_NODES:
+        return "100 (every node scored)"
+    label = "0 (kube-scheduler's adaptive default)" if percentage == 0 else str(percentage)
+    kept = num_feasible_nodes_to_find(percentage, nodes)
+    return f"{label}: the first {kept} feasible nodes of {nodes} scored per cycle"
 
 
 def check_output(path: str | None, *, directory: bool) -> None:
@@ -348,6 +362,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "trace": ", ".join(f"{t.name} ({len(t.pods)} pods)" for t in traces),
         "methods": ", ".join(methods), "seeds": args.seeds,
         "kubernetes version": options[methods[0]].kubernetes_version,
+        "percentageOfNodesToScore": _sampling_context(options[methods[0]].percentage_of_nodes_to_score,
+                                                      len(fleet.nodes)),
         "wall time": f"{time.perf_counter() - started:.1f} s",
     }
     title = "Device plugin vs DRA" + (" (embedded default)" if args.embedded_default else "")

@@ -41,6 +41,7 @@ from simulator.gang import Gangs, Member, honors_clique
 from simulator.gcpolicy import relaxed_gc
 from simulator.metrics import bin_curve, fill_forward, percentile
 from simulator.placement.base import Placement
+from simulator.sampling import ALL_NODES
 from simulator.scheduler import Cluster
 from simulator.scoring.base import Policy
 from simulator.state import Binding, Demand
@@ -95,7 +96,8 @@ def demand_for(placement: Placement, pod: Pod) -> Demand | None:
 
 
 def build_cluster(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
-                  tie_break: str = "random") -> tuple[Cluster, list[Demand | None]]:
+                  tie_break: str = "random",
+                  percentage_of_nodes_to_score: int = ALL_NODES) -> tuple[Cluster, list[Demand | None]]:
     """The cluster, set up, and every pod's demand (in ``trace.pods`` order). The demands, and
     the typical pods FGD's fragmentation measure takes from them, are made after the placement's
     setup, as the replay sees them: a placement's demand may depend on it (static MIG picks a
@@ -107,7 +109,8 @@ def build_cluster(fleet: Fleet, trace: Trace, placement: Placement, policy: Poli
         return FragModel(typical_pods(d for d in demands if d is not None))
 
     cluster = Cluster(fleet, placement, policy, frag_after_setup, random.Random(seed), tie_break,
-                      anti_affinity=any(p.max_per_node > 0 for p in trace.pods))
+                      anti_affinity=any(p.max_per_node > 0 for p in trace.pods),
+                      percentage_of_nodes_to_score=percentage_of_nodes_to_score)
     return cluster, demands
 
 
@@ -186,8 +189,9 @@ def _accounting(cluster: Cluster) -> dict:
 
 @relaxed_gc
 def replay_fgd(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
-               inflation: float = 1.3, progress: Progress | None = None, tie_break: str = "random") -> RunResult:
-    cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+               inflation: float = 1.3, progress: Progress | None = None, tie_break: str = "random",
+               percentage_of_nodes_to_score: int = ALL_NODES) -> RunResult:
+    cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break, percentage_of_nodes_to_score)
     demand_of = _demand_lookup(placement, trace, demands)
     log = failure_log(cluster)
     order = fgd_order(trace.pods, cluster.rng, cluster.capacity_milli, inflation)
@@ -302,8 +306,9 @@ def _bin_plain(arrived: list[int], values: list[float], cap: int, max_bin: int =
 
 @relaxed_gc
 def replay_time(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
-                progress: Progress | None = None, tie_break: str = "random") -> RunResult:
-    cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break)
+                progress: Progress | None = None, tie_break: str = "random",
+                percentage_of_nodes_to_score: int = ALL_NODES) -> RunResult:
+    cluster, demands = build_cluster(fleet, trace, placement, policy, seed, tie_break, percentage_of_nodes_to_score)
     log = failure_log(cluster)
     # every pod with the demand build_cluster made for it, in arrival order (the sort is stable:
     # pods arriving together keep their name order, as before)

@@ -27,6 +27,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from simulator.sampling import sampling_note
+
 USED, WASTED, FRAG, FREE = "#2b7bba", "#e3783b", "#b8b8b8", "#e8e8e8"
 
 
@@ -85,7 +87,8 @@ def title_for(question: str, aggs: Sequence[dict]) -> str:
     fleets = ", ".join(sorted({a["fleet"] for a in aggs}))
     methods = ", ".join(sorted({"FGD method (no departures)" if a["method"] == "fgd" else "time replay"
                                 for a in aggs}))
-    return f"{question}\n{traces} on {fleets} | {_seeds(aggs)} | {methods}"
+    return f"{question}\n{traces} on {fleets} | {_seeds(aggs)} | {methods}{sampling_note(aggs)}"
+
 
 
 def _placements(aggs: Sequence[dict]) -> list[str]:

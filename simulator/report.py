@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
+from simulator.sampling import sampling_note
+
 PAPER_UNALLOCATED_AT_100 = {  # FGD paper artifact, default trace, mean of seeds 42-51 (sim-anchors.md 1.6)
     "random": 13.70, "dotprod": 9.38, "gpu-clustering": 8.35, "gpu-packing": 8.22, "bestfit": 7.14, "fgd": 4.77,
 }
@@ -142,7 +144,8 @@ def answer_sentences(aggs: Sequence[dict]) -> list[str]:
     pending, then fewer GPU-hours wasted, for time replays)."""
     out = []
     for (trace, fleet, method), group in _scenarios(aggs).items():
-        where = f"**{trace} on {fleet}** ({'FGD method' if method == 'fgd' else 'time replay'}, {_seeds_text(group)})"
+        where = (f"**{trace} on {fleet}** ({'FGD method' if method == 'fgd' else 'time replay'}, "
+                 f"{_seeds_text(group)}{sampling_note(group, ', ')})")
         if method == "fgd":
             key = "idle_or_wasted_pct_at_arrived_100"
             everyone = [(v, a) for a in group if (v := _mean(a, key)) is not None]

@@ -19,6 +19,7 @@ from simulator.fleet.catalog import canonical, mig_profile_names
 from simulator.fleet.load import load_fleet
 from simulator.fleet.model import Fleet
 from simulator.metrics import summary
+from simulator.sampling import ALL_NODES, num_feasible_nodes_to_find
 from simulator.placement import get_placement
 from simulator.scoring import get_policy
 from simulator.trace.load import load_trace
@@ -37,6 +38,9 @@ class RunOptions:
     device_choice: str = "policy"
     kubernetes_version: str = "1.37"  # --kubernetes-version, handed to the placement models
     feature_gates: tuple[tuple[str, bool], ...] = ()  # --feature-gates overrides
+    # kube-scheduler's percentageOfNodesToScore (simulator.sampling): 100 scores every node,
+    # 0 is upstream's adaptive default
+    percentage_of_nodes_to_score: int = ALL_NODES
 
     def placement_options(self) -> dict[str, Any]:
         return {"replicas": self.replicas, "mig_fraction": self.mig_fraction, "device_choice": self.device_choice,
@@ -109,12 +113,17 @@ def run_one(fleet: Fleet, trace: Trace, placement: str, policy: str, seed: int, 
     pol = get_policy(policy)
     if options.method == "fgd":
         tie = options.tie_break or "order"
-        result = replay_fgd(fleet, trace, place, pol, seed, options.inflation, progress, tie_break=tie)
+        result = replay_fgd(fleet, trace, place, pol, seed, options.inflation, progress, tie_break=tie,
+                            percentage_of_nodes_to_score=options.percentage_of_nodes_to_score)
     elif options.method == "time":
-        result = replay_time(fleet, trace, place, pol, seed, progress, tie_break=options.tie_break or "random")
+        result = replay_time(fleet, trace, place, pol, seed, progress, tie_break=options.tie_break or "random",
+                             percentage_of_nodes_to_score=options.percentage_of_nodes_to_score)
     else:
         raise UnknownNameError("replay method", options.method, METHODS)
     result.extra["kubernetes_version"] = options.kubernetes_version
+    result.extra["percentage_of_nodes_to_score"] = options.percentage_of_nodes_to_score
+    result.extra["feasible_nodes_to_find"] = num_feasible_nodes_to_find(options.percentage_of_nodes_to_score,
+                                                                       len(fleet.nodes))
     return result
 
 
@@ -163,6 +172,9 @@ class Aggregate:
         out: dict[str, Any] = {
             "placement": self.placement, "policy": self.policy, "trace": self.trace, "fleet": self.fleet,
             "method": self.method, "seeds": [r["seed"] for r in runs],
+            # kube-scheduler's node sampling the runs used (simulator.sampling; 100: every node)
+            "percentage_of_nodes_to_score": (runs[0].get("percentage_of_nodes_to_score", ALL_NODES) if runs
+                                             else ALL_NODES),
         }
         scalar_keys = ["failed", "failed_gpu", "pending", "scheduled", "pods", "pods_per_s", "wall_s"]
         if self.method == "fgd":

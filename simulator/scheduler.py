@@ -43,6 +43,7 @@ from simulator.fleet.model import Fleet
 from simulator.frag import FragModel
 from simulator.groups import Bucket, Group, ShapeBuckets, ShapeHeap, first_member
 from simulator.placement.base import Placement
+from simulator.sampling import ALL_NODES, check_percentage, num_feasible_nodes_to_find
 from simulator.scoring.base import Policy, ScoringContext
 from simulator.state import Binding, Counters, Demand, NodeState, affinity_tag
 from simulator.trace.model import Pod
@@ -75,7 +76,8 @@ class Cluster:
 
     def __init__(self, fleet: Fleet, placement: Placement, policy: Policy,
                  frag: FragModel | Callable[[], FragModel], rng: random.Random,
-                 tie_break: str = "random", anti_affinity: bool = False) -> None:
+                 tie_break: str = "random", anti_affinity: bool = False,
+                 percentage_of_nodes_to_score: int = ALL_NODES) -> None:
         self.anti_affinity = anti_affinity  # nodes' per-app counts are part of their group key
         self.fleet = fleet
         self.placement = placement
@@ -104,6 +106,14 @@ class Cluster:
         # scores, for reproducibility": equal scores go to the first node in that order.
         self.rank = list(range(len(self.nodes)))
         rng.shuffle(self.rank)
+        # kube-scheduler's node sampling (simulator.sampling): a cycle stops filtering after
+        # this many feasible nodes, walking the fleet from where the last cycle stopped. When it
+        # is every node, the sampled walk and the full search are the same question, and the
+        # group structures below answer it without a walk.
+        self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
+        check_percentage(percentage_of_nodes_to_score, "percentage_of_nodes_to_score")
+        self.nodes_to_find = num_feasible_nodes_to_find(percentage_of_nodes_to_score, len(self.nodes))
+        self.next_start = 0  # upstream nextStartNodeIndex
         self.groups: dict[tuple, Group] = {}
         self._log: list[Group | None] = []  # groups created or joined, in order (None: emptied since)
         self._log_read = 0  # how much of _log some shape has read (see _append)
@@ -317,6 +327,8 @@ class Cluster:
         return self.policy.score(node, d, self.ctx)
 
     def select(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
+        if self.nodes_to_find < len(self.nodes):
+            return self.select_sampled(d, exclude)
         if exclude or self.policy.uniform_ties:
             return self.select_scan(d, exclude)
         if self.tie_break == "order":
@@ -460,6 +472,44 @@ class Cluster:
                 continue
             return self.nodes[group.first]
         return None
+
+    def select_sampled(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
+        """One kube-scheduler cycle with node sampling (see simulator.sampling): walk the nodes
+        from ``next_start``, keep the first ``nodes_to_find`` feasible ones, and pick among
+        those with the highest score (the tie-break as in :meth:`select_scan`). The walk stops
+        at the next feasible node after them, which is checked but neither kept nor counted:
+        the next cycle starts there. Filter answers and scores come from the group caches,
+        so a cycle costs O(nodes walked)."""
+        sid = self.shape_id(d)
+        n = len(self.nodes)
+        start, want = self.next_start, self.nodes_to_find
+        groups, keys, score_of = self.groups, self._keys, self._score_of
+        best, ties, found = INFEASIBLE, [], 0
+        processed = n  # every node, unless the walk is cut short
+        for offset in range(n):
+            idx = start + offset
+            if idx >= n:
+                idx -= n
+            group = groups[keys[idx]]
+            score = group.cache.get(sid)
+            if score is None:
+                score = score_of(group, sid, d)
+            if score < 0 or (exclude and idx in exclude):
+                continue
+            if found == want:
+                processed = offset
+                break
+            found += 1
+            if score > best:
+                best, ties = score, [idx]
+            elif score == best:
+                ties.append(idx)
+        self.next_start = (start + processed) % n
+        if not ties:
+            return None
+        if self.tie_break == "order" and not self.policy.uniform_ties:
+            return self.nodes[min(ties, key=self.rank.__getitem__)]
+        return self.nodes[ties[self.rng.randrange(len(ties))] if len(ties) > 1 else ties[0]]
 
     def select_scan(self, d: Demand, exclude: set[int] | None = None,
                     only: set[int] | None = None) -> NodeState | None:
