@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from bisect import bisect_left
 from typing import Any, Callable
 
 from simulator.fleet.catalog import gpu_memory_mib
@@ -114,6 +115,7 @@ class Cluster:
         check_percentage(percentage_of_nodes_to_score, "percentage_of_nodes_to_score")
         self.nodes_to_find = num_feasible_nodes_to_find(percentage_of_nodes_to_score, len(self.nodes))
         self.next_start = 0  # upstream nextStartNodeIndex
+        self._walks: dict[tuple[int, ...], list[int]] = {}  # possible classes -> their nodes, in fleet order
         self.groups: dict[tuple, Group] = {}
         self._log: list[Group | None] = []  # groups created or joined, in order (None: emptied since)
         self._log_read = 0  # how much of _log some shape has read (see _append)
@@ -479,17 +481,26 @@ class Cluster:
         those with the highest score (the tie-break as in :meth:`select_scan`). The walk stops
         at the next feasible node after them, which is checked but neither kept nor counted:
         the next cycle starts there. Filter answers and scores come from the group caches,
-        so a cycle costs O(nodes walked)."""
+        so a cycle costs O(nodes of the classes it could fit walked)."""
         sid = self.shape_id(d)
         n = len(self.nodes)
         start, want = self.next_start, self.nodes_to_find
+        # Only nodes of the static classes the shape could fit are visited: the others fail its
+        # filter whatever their state (Cluster.could_fit_empty), so skipping them changes no
+        # answer, and the stop's offset is still measured over every node.
+        classes = self.possible(sid, d)
+        walk = self._walks.get(classes)
+        if walk is None:
+            allowed = set(classes)
+            walk = self._walks[classes] = [i for i, c in enumerate(self.node_class) if c in allowed]
         groups, keys, score_of = self.groups, self._keys, self._score_of
         best, ties, found = INFEASIBLE, [], 0
         processed = n  # every node, unless the walk is cut short
-        for offset in range(n):
-            idx = start + offset
-            if idx >= n:
-                idx -= n
+        m = len(walk)
+        first = bisect_left(walk, start)
+        for k in range(m):
+            j = first + k
+            idx = walk[j if j < m else j - m]
             group = groups[keys[idx]]
             score = group.cache.get(sid)
             if score is None:
@@ -497,7 +508,7 @@ class Cluster:
             if score < 0 or (exclude and idx in exclude):
                 continue
             if found == want:
-                processed = offset
+                processed = (idx - start) % n
                 break
             found += 1
             if score > best:
