@@ -41,7 +41,7 @@ from simulator.gang import Gangs, Member, honors_clique
 from simulator.gcpolicy import relaxed_gc
 from simulator.metrics import bin_curve, fill_forward, percentile
 from simulator.placement.base import Placement
-from simulator.sampling import ALL_NODES
+from simulator.sampling import ALL_NODES, num_feasible_nodes_to_find
 from simulator.scheduler import Cluster
 from simulator.scoring.base import Policy
 from simulator.state import Binding, Demand
@@ -97,12 +97,23 @@ def demand_for(placement: Placement, pod: Pod) -> Demand | None:
 
 def build_cluster(fleet: Fleet, trace: Trace, placement: Placement, policy: Policy, seed: int,
                   tie_break: str = "random",
-                  percentage_of_nodes_to_score: int = ALL_NODES) -> tuple[Cluster, list[Demand | None]]:
+                  percentage_of_nodes_to_score: int = ALL_NODES,
+                  node_list: list[int] | None = None) -> tuple[Cluster, list[Demand | None]]:
     """The cluster, set up, and every pod's demand (in ``trace.pods`` order). The demands, and
     the typical pods FGD's fragmentation measure takes from them, are made after the placement's
     setup, as the replay sees them: a placement's demand may depend on it (static MIG picks a
-    pod's slice profile from the fleet's MIG layout)."""
+    pod's slice profile from the fleet's MIG layout).
+
+    With node sampling (``percentage_of_nodes_to_score``), ``node_list`` is kube-scheduler's node
+    list: the order its informer delivered the Nodes, which is neither name nor creation order
+    (tests/real/test_real_sampling.py reads it from kube-scheduler's log). By default a
+    permutation seeded by ``seed`` alone, from its own random stream, so that a sampled run
+    replays the same pods in the same order as the run that scores every node."""
     demands: list[Demand | None] = []
+    n = len(fleet.nodes)
+    if node_list is None and num_feasible_nodes_to_find(percentage_of_nodes_to_score, n) < n:
+        node_list = list(range(n))
+        random.Random(f"kube-scheduler node list {seed}").shuffle(node_list)
 
     def frag_after_setup() -> FragModel:
         demands.extend(demand_for(placement, p) for p in trace.pods)
@@ -110,7 +121,7 @@ def build_cluster(fleet: Fleet, trace: Trace, placement: Placement, policy: Poli
 
     cluster = Cluster(fleet, placement, policy, frag_after_setup, random.Random(seed), tie_break,
                       anti_affinity=any(p.max_per_node > 0 for p in trace.pods),
-                      percentage_of_nodes_to_score=percentage_of_nodes_to_score)
+                      percentage_of_nodes_to_score=percentage_of_nodes_to_score, node_list=node_list)
     return cluster, demands
 
 

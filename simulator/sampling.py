@@ -19,8 +19,9 @@ cut the walk short).
 Upstream filters in parallel (16 goroutines by default) and stops when enough feasible nodes
 are counted, so which nodes the window holds varies a little from run to run; with
 ``parallelism: 1`` the walk is sequential and deterministic. The simulator models the
-sequential walk over the fleet's node order (what kube-scheduler's node list holds for nodes
-without zone labels that registered in that order). Pods of one gang are placed on their clique
+sequential walk. kube-scheduler's node list is in the order its informer delivered the Nodes
+(neither name nor creation order), so the walk goes over a permutation of the fleet seeded by
+the run's seed (``engine.build_cluster``). Pods of one gang are placed on their clique
 without sampling. OpportunisticBatching (1.35+, on by default), which reuses the previous
 cycle's ranking for consecutive identical pods placed one per node within 500 ms of wall time,
 is not modelled: it depends on wall-clock time and skips every pod with a ResourceClaim.

@@ -78,7 +78,7 @@ class Cluster:
     def __init__(self, fleet: Fleet, placement: Placement, policy: Policy,
                  frag: FragModel | Callable[[], FragModel], rng: random.Random,
                  tie_break: str = "random", anti_affinity: bool = False,
-                 percentage_of_nodes_to_score: int = ALL_NODES) -> None:
+                 percentage_of_nodes_to_score: int = ALL_NODES, node_list: list[int] | None = None) -> None:
         self.anti_affinity = anti_affinity  # nodes' per-app counts are part of their group key
         self.fleet = fleet
         self.placement = placement
@@ -108,14 +108,21 @@ class Cluster:
         self.rank = list(range(len(self.nodes)))
         rng.shuffle(self.rank)
         # kube-scheduler's node sampling (simulator.sampling): a cycle stops filtering after
-        # this many feasible nodes, walking the fleet from where the last cycle stopped. When it
-        # is every node, the sampled walk and the full search are the same question, and the
-        # group structures below answer it without a walk.
+        # this many feasible nodes, walking the scheduler's node list from where the last cycle
+        # stopped. When it is every node, the sampled walk and the full search are the same
+        # question, and the group structures below answer it without a walk.
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         check_percentage(percentage_of_nodes_to_score, "percentage_of_nodes_to_score")
         self.nodes_to_find = num_feasible_nodes_to_find(percentage_of_nodes_to_score, len(self.nodes))
-        self.next_start = 0  # upstream nextStartNodeIndex
-        self._walks: dict[tuple[int, ...], list[int]] = {}  # possible classes -> their nodes, in fleet order
+        self.next_start = 0  # upstream nextStartNodeIndex: a position in node_list
+        # The scheduler's node list (see engine.build_cluster, which gives a seeded permutation);
+        # None: the fleet's order.
+        if node_list is None and self.nodes_to_find < len(self.nodes):
+            node_list = list(range(len(self.nodes)))
+        if node_list is not None and sorted(node_list) != list(range(len(self.nodes))):
+            raise ValueError("node_list must be a permutation of the fleet's node indices")
+        self.node_list = node_list
+        self._walks: dict[tuple[int, ...], list[int]] = {}  # possible classes -> their nodes' positions
         self.groups: dict[tuple, Group] = {}
         self._log: list[Group | None] = []  # groups created or joined, in order (None: emptied since)
         self._log_read = 0  # how much of _log some shape has read (see _append)
@@ -476,8 +483,8 @@ class Cluster:
         return None
 
     def select_sampled(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
-        """One kube-scheduler cycle with node sampling (see simulator.sampling): walk the nodes
-        from ``next_start``, keep the first ``nodes_to_find`` feasible ones, and pick among
+        """One kube-scheduler cycle with node sampling (see simulator.sampling): walk the node
+        list from ``next_start``, keep the first ``nodes_to_find`` feasible ones, and pick among
         those with the highest score (the tie-break as in :meth:`select_scan`). The walk stops
         at the next feasible node after them, which is checked but neither kept nor counted:
         the next cycle starts there. Filter answers and scores come from the group caches,
@@ -489,10 +496,12 @@ class Cluster:
         # filter whatever their state (Cluster.could_fit_empty), so skipping them changes no
         # answer, and the stop's offset is still measured over every node.
         classes = self.possible(sid, d)
+        order: list[int] = self.node_list  # type: ignore[assignment]  # set whenever sampling
         walk = self._walks.get(classes)
         if walk is None:
             allowed = set(classes)
-            walk = self._walks[classes] = [i for i, c in enumerate(self.node_class) if c in allowed]
+            node_class = self.node_class
+            walk = self._walks[classes] = [p for p, i in enumerate(order) if node_class[i] in allowed]
         groups, keys, score_of = self.groups, self._keys, self._score_of
         best, ties, found = INFEASIBLE, [], 0
         processed = n  # every node, unless the walk is cut short
@@ -500,7 +509,8 @@ class Cluster:
         first = bisect_left(walk, start)
         for k in range(m):
             j = first + k
-            idx = walk[j if j < m else j - m]
+            position = walk[j if j < m else j - m]
+            idx = order[position]
             group = groups[keys[idx]]
             score = group.cache.get(sid)
             if score is None:
@@ -508,7 +518,7 @@ class Cluster:
             if score < 0 or (exclude and idx in exclude):
                 continue
             if found == want:
-                processed = (idx - start) % n
+                processed = (position - start) % n
                 break
             found += 1
             if score > best:

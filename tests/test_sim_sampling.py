@@ -21,7 +21,7 @@ from simulator.engine import build_cluster, demand_for, replay_fgd
 from simulator.fleet.model import Fleet, NodeSpec
 from simulator.placement import get_placement
 from simulator.sampling import num_feasible_nodes_to_find
-from simulator.scheduler import INFEASIBLE, Cluster
+from simulator.scheduler import Cluster
 from simulator.scoring import get_policy
 from simulator.trace.model import Pod, Trace
 
@@ -46,7 +46,7 @@ def reference_select(cluster: Cluster, d, rng: random.Random) -> tuple[int | Non
     kept: list[tuple[int, int]] = []
     processed = n
     for offset in range(n):
-        node = cluster.nodes[(start + offset) % n]
+        node = cluster.nodes[cluster.node_list[(start + offset) % n]]
         if not cluster.feasible(node, d):
             continue
         if len(kept) == want:
@@ -116,16 +116,16 @@ def test_start_moves_by_the_nodes_kept_when_every_node_fits() -> None:
     cluster, _ = build_cluster(fleet, Trace("t", pods), place, get_policy("kube-default"), 1, "random", 30)
     assert cluster.nodes_to_find == 150
     for i, pod in enumerate(pods):
-        window = {(cluster.next_start + k) % 500 for k in range(150)}
+        window = {cluster.node_list[(cluster.next_start + k) % 500] for k in range(150)}
         b = cluster.schedule(pod, demand_for(place, pod), 0.0)
         assert b is not None and b.node in window
         assert cluster.next_start == (i + 1) * 150 % 500
 
 
 def test_a_node_past_the_window_is_not_seen_until_the_window_reaches_it() -> None:
-    """The FGD-paper kind of question the setting changes: 150 CPU-only nodes, the last one much
-    larger (LeastAllocated prefers it). With every node scored the first pod goes there; with
-    sampling (100 nodes a cycle) the first cycle does not reach it, the second does."""
+    """150 CPU-only nodes, the last in the scheduler's node list much larger (LeastAllocated
+    prefers it). With every node scored the first pod goes there; with sampling (100 nodes a
+    cycle) the first cycle does not reach it, the second does."""
     nodes = [NodeSpec(f"n{i:03d}", 8000, 32 * 1024, 0, "") for i in range(149)]
     nodes.append(NodeSpec("n149", 128000, 512 * 1024, 0, ""))
     fleet = Fleet("f", nodes)
@@ -133,14 +133,13 @@ def test_a_node_past_the_window_is_not_seen_until_the_window_reaches_it() -> Non
     for percentage, first, second in ((100, 149, None), (0, None, 149)):
         place = get_placement("device-plugin")
         cluster, _ = build_cluster(fleet, Trace("t", pods), place, get_policy("kube-default"), 1, "random",
-                                   percentage)
+                                   percentage, node_list=list(range(150)))
         b1 = cluster.schedule(pods[0], demand_for(place, pods[0]), 0.0)
         b2 = cluster.schedule(pods[1], demand_for(place, pods[1]), 0.0)
         if first is not None:
             assert b1.node == first
         else:
             assert b1.node < 100 and b2.node == second
-        assert INFEASIBLE < 0
 
 
 def test_replay_records_the_setting_and_every_node_is_the_default() -> None:
@@ -170,3 +169,22 @@ def test_cli_takes_the_setting_and_refuses_a_bad_one(tmp_path, capsys) -> None: 
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--percentage-of-nodes-to-score" in err and "0 to 100" in err
+
+
+def test_node_list_is_a_seeded_permutation_drawn_only_when_sampling() -> None:
+    """kube-scheduler's node list is in its informer's order, not the fleet's: a permutation
+    from the run's seed (the same every run of a seed), from a stream of its own (the sampled
+    run replays the same pods in the same order), and none when every node is scored."""
+    fleet = Fleet("f", [NodeSpec(f"n{i}", 8000, 32 * 1024, 0, "") for i in range(200)])
+    trace = Trace("t", [Pod("p", 1000, 1024)])
+    place = get_placement("device-plugin")
+    lists = [build_cluster(fleet, trace, place, get_policy("kube-default"), seed, "random", 0)[0].node_list
+             for seed in (1, 1, 2)]
+    assert lists[0] == lists[1] != lists[2]
+    assert sorted(lists[0]) == list(range(200)) and lists[0] != list(range(200))
+    assert build_cluster(fleet, trace, place, get_policy("kube-default"), 1, "random")[0].node_list is None
+    states = [build_cluster(fleet, trace, place, get_policy("kube-default"), 1, "random", pct)[0].rng.getstate()
+              for pct in (100, 0)]
+    assert states[0] == states[1]  # the replay's own draws (pod order, inflation, ties) start alike
+    with pytest.raises(ValueError, match="permutation"):
+        build_cluster(fleet, trace, place, get_policy("kube-default"), 1, "random", 0, node_list=[0] * 200)

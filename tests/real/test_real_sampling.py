@@ -23,8 +23,8 @@ list too, infeasible for these pods (the label). Pods through that scheduler, on
    and the pod goes to one of the kept small Nodes (all equal: a random one);
 2. ``sampling-2``: the cycle starts there, reaches the large Node, and binds the pod to it.
 
-The simulator (kube-default policy, the same Nodes in the scheduler's order, the others as Nodes
-no pod fits) must give the same answers; with every node scored (100) its ``sampling-1`` goes to
+The simulator (kube-default policy, the same Nodes with the scheduler's node list given as its
+own, the others as Nodes no pod fits) must give the same answers; with every node scored (100) its ``sampling-1`` goes to
 the large Node, which shows that step 1 is the sampling's doing.
 """
 
@@ -124,7 +124,7 @@ def _simulated(order: list[str], large: str, percentage: int) -> list[str]:
                                                           for i in (1, 2)]
     place = get_placement("device-plugin")
     cluster, _ = build_cluster(Fleet("sampling", specs), Trace("t", pods), place, get_policy("kube-default"), 7,
-                               "random", percentage)
+                               "random", percentage, node_list=list(range(len(specs))))
     out = []
     for pod in pods:
         b = cluster.schedule(pod, demand_for(place, pod), 0.0)
