@@ -82,13 +82,12 @@ def _seeds(aggs: Sequence[dict]) -> str:
 
 
 def title_for(question: str, aggs: Sequence[dict]) -> str:
-    """``question`` and the scenario: trace x fleet, seeds, method."""
+    """``question`` and the scenario: trace x fleet, seeds, method (and node sampling, when on)."""
     traces = ", ".join(sorted({a["trace"] for a in aggs}))
     fleets = ", ".join(sorted({a["fleet"] for a in aggs}))
     methods = ", ".join(sorted({"FGD method (no departures)" if a["method"] == "fgd" else "time replay"
                                 for a in aggs}))
     return f"{question}\n{traces} on {fleets} | {_seeds(aggs)} | {methods}{sampling_note(aggs)}"
-
 
 
 def _placements(aggs: Sequence[dict]) -> list[str]:

@@ -19,8 +19,8 @@ from simulator.fleet.catalog import canonical, mig_profile_names
 from simulator.fleet.load import load_fleet
 from simulator.fleet.model import Fleet
 from simulator.metrics import summary
-from simulator.sampling import ALL_NODES, num_feasible_nodes_to_find
 from simulator.placement import get_placement
+from simulator.sampling import ALL_NODES, num_feasible_nodes_to_find
 from simulator.scoring import get_policy
 from simulator.trace.load import load_trace
 from simulator.trace.model import Trace

@@ -48,7 +48,7 @@ def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
     return max(num_all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
 
 
-def check_percentage(value: int, where: str = "--percentage-of-nodes-to-score") -> int:
+def check_percentage(value: int, where: str) -> int:
     """The setting as upstream validates it: a whole number from 0 to 100."""
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
         raise UserError(f"{where}: {value!r} is not a whole number from 0 to 100 "

@@ -111,13 +111,13 @@ class Cluster:
         # this many feasible nodes, walking the scheduler's node list from where the last cycle
         # stopped. When it is every node, the sampled walk and the full search are the same
         # question, and the group structures below answer it without a walk.
-        self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         check_percentage(percentage_of_nodes_to_score, "percentage_of_nodes_to_score")
         self.nodes_to_find = num_feasible_nodes_to_find(percentage_of_nodes_to_score, len(self.nodes))
+        self.sampling = self.nodes_to_find < len(self.nodes)
         self.next_start = 0  # upstream nextStartNodeIndex: a position in node_list
         # The scheduler's node list (see engine.build_cluster, which gives a seeded permutation);
         # None: the fleet's order.
-        if node_list is None and self.nodes_to_find < len(self.nodes):
+        if node_list is None and self.sampling:
             node_list = list(range(len(self.nodes)))
         if node_list is not None and sorted(node_list) != list(range(len(self.nodes))):
             raise ValueError("node_list must be a permutation of the fleet's node indices")
@@ -336,7 +336,7 @@ class Cluster:
         return self.policy.score(node, d, self.ctx)
 
     def select(self, d: Demand, exclude: set[int] | None = None) -> NodeState | None:
-        if self.nodes_to_find < len(self.nodes):
+        if self.sampling:
             return self.select_sampled(d, exclude)
         if exclude or self.policy.uniform_ties:
             return self.select_scan(d, exclude)

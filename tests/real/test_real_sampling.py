@@ -60,17 +60,11 @@ def _node(name: str, cpu: int, mem_gi: int) -> dict:
                                        "message": "no kubelet: node object made by dra-gpu's test cluster"}]}}
 
 
-def _create_nodes(core: client.CoreV1Api) -> None:
+def _create_nodes(api) -> None:  # noqa: ANN001
+    from dra.testing.cluster.fleet import apply_node
+
     for name in OURS:
-        body = _node(name, SMALL_CPU, SMALL_MEM_GI)
-        try:
-            core.create_node(body)
-        except ApiException as e:
-            if e.status != 409:
-                raise
-        # the not-ready taint admission gives a new Node; no node-lifecycle controller lifts it here
-        core.patch_node(name, {"spec": {"taints": None}})
-        core.patch_node_status(name, {"status": body["status"]})
+        apply_node(api, _node(name, SMALL_CPU, SMALL_MEM_GI))
 
 
 def _node_order(log: Path, expected: set[str], timeout: float = 60.0) -> list[str]:
@@ -138,8 +132,9 @@ def test_kube_scheduler_scores_only_the_first_feasible_nodes_as_the_simulator_do
     from dra.testing.cluster.scheduler import scheduler_component, write_scheduler_config
     from simulator.sampling import num_feasible_nodes_to_find
 
-    core = client.CoreV1Api(cluster.api_client())
-    _create_nodes(core)
+    api = cluster.api_client()
+    core = client.CoreV1Api(api)
+    _create_nodes(api)
     kubeconfig = cluster.dir / "scheduler.kubeconfig"
     config = write_scheduler_config(tmp_path / "sampling.yaml", kubeconfig, scheduler_name=SCHEDULER, parallelism=1)
     port = free_port()

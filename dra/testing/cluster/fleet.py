@@ -84,11 +84,17 @@ def node_object(inventory: NodeInventory) -> dict[str, Any]:
 
 def create_node(api_client: Any, inventory: NodeInventory) -> Any:
     """Create (or replace the status of) the Node for ``inventory``; returns the stored Node."""
+    return apply_node(api_client, node_object(inventory))
+
+
+def apply_node(api_client: Any, body: dict[str, Any]) -> Any:
+    """Create (or replace the status of) the Node ``body`` and make it schedulable as a Ready
+    kubelet's would be; returns the stored Node."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
 
     core = client.CoreV1Api(api_client)
-    body = node_object(inventory)
+    name = body["metadata"]["name"]
     try:
         core.create_node(body)
     except ApiException as e:
@@ -97,9 +103,9 @@ def create_node(api_client: Any, inventory: NodeInventory) -> Any:
     # The TaintNodesByCondition admission plugin gives every new Node the not-ready NoSchedule
     # taint; the node-lifecycle controller would lift it once a kubelet reports Ready, but it is
     # off here (there is no kubelet), so lift it ourselves.
-    core.patch_node(inventory.node_name, {"spec": {"taints": None}})
+    core.patch_node(name, {"spec": {"taints": None}})
     # Node status is a subresource: make sure capacity and the Ready condition are really there.
-    return core.patch_node_status(inventory.node_name, {"status": body["status"]})
+    return core.patch_node_status(name, {"status": body["status"]})
 
 
 def publish_node(api_client: Any, spec: NodeSpec, k8s_version: str, driver: str = DRIVER_NAME) -> int:
