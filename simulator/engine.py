@@ -41,7 +41,7 @@ from simulator.gang import Gangs, Member, honors_clique
 from simulator.gcpolicy import relaxed_gc
 from simulator.metrics import bin_curve, fill_forward, percentile
 from simulator.placement.base import Placement
-from simulator.sampling import ALL_NODES, num_feasible_nodes_to_find
+from simulator.sampling import ALL_NODES, samples
 from simulator.scheduler import Cluster
 from simulator.scoring.base import Policy
 from simulator.state import Binding, Demand
@@ -111,7 +111,7 @@ def build_cluster(fleet: Fleet, trace: Trace, placement: Placement, policy: Poli
     replays the same pods in the same order as the run that scores every node."""
     demands: list[Demand | None] = []
     n = len(fleet.nodes)
-    if node_list is None and num_feasible_nodes_to_find(percentage_of_nodes_to_score, n) < n:
+    if node_list is None and samples(percentage_of_nodes_to_score, n):
         node_list = list(range(n))
         random.Random(f"kube-scheduler node list {seed}").shuffle(node_list)
 

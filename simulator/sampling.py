@@ -48,6 +48,11 @@ def num_feasible_nodes_to_find(percentage: int, num_all_nodes: int) -> int:
     return max(num_all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
 
 
+def samples(percentage: int, num_all_nodes: int) -> bool:
+    """Whether a cycle can stop before it has seen every node (else sampling is moot)."""
+    return num_feasible_nodes_to_find(percentage, num_all_nodes) < num_all_nodes
+
+
 def check_percentage(value: int, where: str) -> int:
     """The setting as upstream validates it: a whole number from 0 to 100."""
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:

@@ -44,7 +44,7 @@ from simulator.fleet.model import Fleet
 from simulator.frag import FragModel
 from simulator.groups import Bucket, Group, ShapeBuckets, ShapeHeap, first_member
 from simulator.placement.base import Placement
-from simulator.sampling import ALL_NODES, check_percentage, num_feasible_nodes_to_find
+from simulator.sampling import ALL_NODES, check_percentage, num_feasible_nodes_to_find, samples
 from simulator.scoring.base import Policy, ScoringContext
 from simulator.state import Binding, Counters, Demand, NodeState, affinity_tag
 from simulator.trace.model import Pod
@@ -113,7 +113,7 @@ class Cluster:
         # question, and the group structures below answer it without a walk.
         check_percentage(percentage_of_nodes_to_score, "percentage_of_nodes_to_score")
         self.nodes_to_find = num_feasible_nodes_to_find(percentage_of_nodes_to_score, len(self.nodes))
-        self.sampling = self.nodes_to_find < len(self.nodes)
+        self.sampling = samples(percentage_of_nodes_to_score, len(self.nodes))
         self.next_start = 0  # upstream nextStartNodeIndex: a position in node_list
         # The scheduler's node list (see engine.build_cluster, which gives a seeded permutation);
         # None: the fleet's order.

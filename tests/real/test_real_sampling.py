@@ -24,8 +24,8 @@ list too, infeasible for these pods (the label). Pods through that scheduler, on
 2. ``sampling-2``: the cycle starts there, reaches the large Node, and binds the pod to it.
 
 The simulator (kube-default policy, the same Nodes with the scheduler's node list given as its
-own, the others as Nodes no pod fits) must give the same answers; with every node scored (100) its ``sampling-1`` goes to
-the large Node, which shows that step 1 is the sampling's doing.
+own, the others as Nodes no pod fits) must give the same answers; with every node scored (100)
+its ``sampling-1`` goes to the large Node, which shows that step 1 is the sampling's doing.
 """
 
 from __future__ import annotations
@@ -52,12 +52,9 @@ BIND_WAIT = 90.0
 
 
 def _node(name: str, cpu: int, mem_gi: int) -> dict:
-    resources = {"cpu": str(cpu), "memory": f"{mem_gi}Gi", "pods": "110"}
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, LABEL: "yes"}},
-            "status": {"capacity": resources, "allocatable": resources,
-                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                       "message": "no kubelet: node object made by dra-gpu's test cluster"}]}}
+    from dra.testing.cluster.fleet import ready_node
+
+    return ready_node(name, {LABEL: "yes"}, cpu=str(cpu), memory=f"{mem_gi}Gi")
 
 
 def _create_nodes(api) -> None:  # noqa: ANN001

@@ -62,17 +62,22 @@ def parse_fleet(text: str, option: str = "--fleet") -> list[NodeSpec]:
 
 def node_object(inventory: NodeInventory) -> dict[str, Any]:
     """The Node a kubelet with NVIDIA's feature discovery would register for ``inventory``."""
-    labels = {"kubernetes.io/hostname": inventory.node_name, "kubernetes.io/os": "linux",
-              "kubernetes.io/arch": "amd64"}
+    labels = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
     if inventory.gpus:
         gpu = inventory.gpus[0]
         labels.update({"nvidia.com/gpu.present": "true", "nvidia.com/gpu.count": str(len(inventory.gpus)),
                        "nvidia.com/gpu.product": gpu.product_name.replace(" ", "-")})
-    resources = {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS}
+    return ready_node(inventory.node_name, labels)
+
+
+def ready_node(name: str, labels: dict[str, str], *, cpu: str = NODE_CPU, memory: str = NODE_MEMORY) -> dict[str, Any]:
+    """A Node object as a Ready kubelet would report it: ``labels`` plus its hostname label,
+    ``cpu`` and ``memory`` as capacity and allocatable (pods: 110)."""
+    resources = {"cpu": cpu, "memory": memory, "pods": NODE_PODS}
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": inventory.node_name, "labels": labels},
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
         "status": {
             "capacity": resources,
             "allocatable": resources,
