@@ -42,6 +42,7 @@ def child(nodes: str, pods: str, placement: str, policy: str, memo: bool, replay
     import hashlib
     import time
 
+    from simulator import engine
     from simulator.engine import replay_fgd
     from simulator.placement import get_placement
     from simulator.run import load_inputs
@@ -68,13 +69,24 @@ def child(nodes: str, pods: str, placement: str, policy: str, memo: bool, replay
         place._outcomes = NoMemo()  # type: ignore[attr-defined]
     if not replay:
         return {"placement": placement}
+    # the replay's cluster, kept for its work counters (read after the clock stops)
+    clusters = []
+    build = engine.build_cluster
+
+    def build_and_keep(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        made = build(*args, **kwargs)
+        clusters.append(made[0])
+        return made
+
+    engine.build_cluster = build_and_keep
     cpu = time.process_time()
     r = replay_fgd(fleet, trace, place, get_policy(policy), 42, tie_break="order")
     cpu = time.process_time() - cpu
     digest = hashlib.sha256(json.dumps(r.curves, sort_keys=True).encode()).hexdigest()[:16]
     return {"placement": placement, "cpu_s": cpu, "warm_s": warm, "pods": r.pods, "failed": r.failed,
             "unallocated": r.extra["unallocated_pct_at_arrived_100"], "curves": digest,
-            "allocator_calls": r.counters["allocator_calls"]}
+            "allocator_calls": r.counters["allocator_calls"], "bound": r.pods - r.failed,
+            **clusters[0].work_done()}
 
 
 def _child(nodes: str, pods: str, placement: str, policy: str, memo: bool = True) -> dict:
@@ -161,6 +173,16 @@ def main(argv: list[str] | None = None) -> None:
         "all (more binds, more distinct node states to filter and score, FGD's per-GPU scoring of a share), "
         "not the allocator. Memo on, memo off and index only give the same placements: "
         f"{'yes' if same else 'NO'}.",
+        "",
+        "Work each replay did (`Cluster.work_done`, the same every run): the two models bind about as many pods "
+        "and make about as many node states, but fractional GPUs make many more distinct GPU states, and every "
+        "memo the scheduler and FGD keep is keyed by the GPU state, so DRA computes afresh what the integer "
+        "model looks up.",
+        "",
+        "| placement | pods bound | node states | distinct GPU states | FGD fragmentation computations |",
+        "|---|---:|---:|---:|---:|",
+        *(f"| {label} | {r['bound']:,} | {r['node_states']:,} | {r['gpu_states']:,} | "
+          f"{r['fragmentation_computations']:,} |" for label, r in (("integer device plugin", dp), ("DRA", dra))),
         "",
     ]
     if ir is not None:

@@ -95,6 +95,7 @@ class FragModel:
     def __init__(self, typical: list[TypicalPod]) -> None:
         self.typical = typical
         self._memo: dict[tuple, float] = {}
+        self.computed = 0  # node states whose F was computed, not taken from the memo
         self._plans: dict[tuple[str, int], tuple[list[tuple[float, int, int]], list[int]]] = {}
         self._cpu_cuts = sorted({t.cpu for t in typical})
 
@@ -107,6 +108,7 @@ class FragModel:
         value = self._memo.get(key)
         if value is None:
             value = self._compute(model, cpu_free, gpus)
+            self.computed += 1
             if len(self._memo) > 2_000_000:
                 self._memo.clear()
             self._memo[key] = value

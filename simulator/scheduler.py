@@ -618,6 +618,16 @@ class Cluster:
         self._regroup(node, consumed=True)
         return binding
 
+    def work_done(self) -> dict[str, int]:
+        """How much distinct state the run has made so far: node states (groups created, each
+        filtered and scored afresh unless a retired group's caches served it), distinct GPU
+        states (the keys of the shared GPU-filter and score memos; a state seen again after
+        those memos were cleared at their cap counts again) and node states whose FGD
+        fragmentation was computed. For benchmarks: two runs of one trace that differ here
+        did different amounts of scheduling work, whatever their code costs per step."""
+        return {"node_states": self._gids, "gpu_states": self._next_gpu_state,
+                "fragmentation_computations": self.frag.computed}
+
     def release(self, binding: Binding) -> None:
         node = self.nodes[binding.node]
         self.placement.release(node, binding)

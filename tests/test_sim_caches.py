@@ -203,3 +203,32 @@ def _replay_counting_scores(monkeypatch: pytest.MonkeyPatch, place: object, flee
     r = replay_time(fleet, trace, place, policy, seed).to_dict()  # type: ignore[arg-type]
     r.pop("wall_s"), r.pop("pods_per_s")
     return r, calls[0]
+
+
+@pytest.mark.parametrize("placement", ["device-plugin", "dra"])
+def test_work_done_counts_the_distinct_states_a_run_made(placement: str) -> None:
+    """``Cluster.work_done`` (what the placement-cost benchmark reports) against states
+    counted from outside: every group ever made, every distinct GPU key the nodes took,
+    and one fragmentation computation per distinct (model, CPU class, free GPUs) state."""
+    rng = random.Random(5)
+    fleet = Fleet("f", [NodeSpec(f"n{i}", 32000, 256 * 1024, 4, "A100-SXM4-80GB") for i in range(3)])
+    pods = [Pod(f"p{i}", rng.choice([1000, 4000]), 1024, num_gpu=1, gpu_milli=rng.choice([250, 500, 1000]))
+            for i in range(12)]
+    cluster, demands = build_cluster(fleet, Trace("t", pods), get_placement(placement), get_policy("fgd"), 5, "order")
+    gpu_keys = {cluster.placement.node_key(n)[2] for n in cluster.nodes}
+    frag_states = {(n.model, cluster.frag.cpu_class(n.cpu_free), tuple(sorted(n.gpu_free))) for n in cluster.nodes}
+    groups = {g.gid for g in cluster.groups.values()}
+    before = cluster.work_done()
+    assert before["node_states"] == len(groups)
+    for pod, d in zip(pods, demands):
+        cluster.schedule(pod, d, 0.0)  # type: ignore[arg-type]
+        gpu_keys |= {cluster.placement.node_key(n)[2] for n in cluster.nodes}
+        frag_states |= {(n.model, cluster.frag.cpu_class(n.cpu_free), tuple(sorted(n.gpu_free)))
+                        for n in cluster.nodes}
+        groups |= {g.gid for g in cluster.groups.values()}
+    work = cluster.work_done()
+    assert work["node_states"] == len(groups)
+    assert work["gpu_states"] == len(gpu_keys)
+    # FGD also computes F for states it only scores (the node after a placement it weighs)
+    assert work["fragmentation_computations"] >= len(frag_states)
+    assert work["node_states"] > before["node_states"]
