@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> None:
         "2026-12-03 before node groups shared GPU-filter answers and FGD scores, which took 17% of the integer "
         "model's instructions and 13% of DRA's). DRA / its own index-only share model: "
         f"{dra['cpu_s'] / index['cpu_s']:.2f}x. What remains is mostly the cost of scheduling fractional GPUs at "
-        "all (more binds, more distinct node states to filter and score, FGD's per-GPU scoring of a share), "
+        "all (far more distinct GPU states to filter, score and measure, see the table below, and FGD's per-GPU "
+        "scoring of a share), "
         "not the allocator. Memo on, memo off and index only give the same placements: "
         f"{'yes' if same else 'NO'}.",
         "",
